@@ -1,0 +1,12 @@
+"""The `heard` command line: one typer app; each area of work adds its own sub-commands."""
+
+from __future__ import annotations
+
+import typer
+
+from heard.commands import chat, survey
+
+app = typer.Typer(help="heard: multilingual SMS and Telegram surveys for communities.",
+                  no_args_is_help=True, add_completion=False)
+app.add_typer(survey.app, name="survey")
+app.command("chat")(chat.chat)

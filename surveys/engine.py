@@ -1,0 +1,329 @@
+"""The survey engine: a pure function of data.
+
+``step(survey, state, text)`` → new state, replies and answers. No database, network or clock:
+every channel (SMS, Telegram, the simulators) runs the same steps, so they behave identically.
+State is a plain JSON-serializable dict, stored by the worker between messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from surveys.answers import Invalid, Value, ascii_digits, parse_answer
+from surveys.i18n import Translator, keywords, language_name, normalize, translator
+from surveys.model import Question, Survey
+
+State = dict[str, Any]
+Status = Literal["consent", "active", "completed", "ended", "declined", "stopped"]
+FINISHED: frozenset[str] = frozenset({"completed", "ended", "declined", "stopped"})
+STATE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ReplyChoice:
+    number: int
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One outgoing message. Channels render `choices` as numbers (SMS) or buttons (Telegram)."""
+
+    text: str
+    kind: Literal["message", "question", "reprompt", "menu"] = "message"
+    question_id: str | None = None
+    choices: tuple[ReplyChoice, ...] = ()
+    multi: bool = False
+
+
+@dataclass(frozen=True)
+class Answer:
+    question_id: str
+    value: Value | None
+    raw: str
+    skipped: bool = False
+
+
+@dataclass
+class StepResult:
+    state: State
+    replies: list[Reply] = field(default_factory=list)
+    answers: list[Answer] = field(default_factory=list)
+    retracted: list[str] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+
+    @property
+    def finished(self) -> bool:
+        return self.state["status"] in FINISHED
+
+
+def new_state(survey: Survey, lang: str | None) -> State:
+    return {"v": STATE_VERSION, "status": "active", "lang": survey.language_for(lang),
+            "current": None, "asked": [], "attempts": 0, "answers": {}, "awaiting": None}
+
+
+def start(survey: Survey, lang: str | None = None, ask_consent: bool = False) -> StepResult:
+    """Open a session: intro, then the consent question or the first question."""
+    result = StepResult(new_state(survey, lang))
+    lang = result.state["lang"]
+    if survey.intro:
+        result.replies.append(Reply(survey.intro[lang]))
+    if ask_consent and survey.consent:
+        result.state["status"] = "consent"
+        result.replies.append(_consent_reply(survey, lang))
+        return result
+    _advance(survey, result, after=None)
+    return result
+
+
+def step(survey: Survey, state: State | None, text: str) -> StepResult:
+    """Handle one inbound text. Never raises on any text; the state it returns is JSON."""
+    if not state:
+        return start(survey)
+    result = StepResult(_copy(state))
+    state = result.state
+    state["lang"] = lang = survey.language_for(state["lang"])
+    t = translator(lang)
+    text = text if isinstance(text, str) else ""
+    word = normalize(ascii_digits(text)).strip(".!")
+    command = keywords(lang).get(word)
+    if word.split(" ")[0] in ("lang", "language") or command == "lang":
+        command = "lang"
+
+    if command == "stop":
+        state["status"] = "stopped"
+        result.events.append("stop")
+        result.replies.append(Reply(t.gettext(
+            "You will get no more messages from us. Reply START to join again.")))
+        return result
+    if command == "start" and state["status"] in FINISHED:
+        return start(survey, lang)
+    if state["status"] in FINISHED:
+        result.replies.append(Reply(t.gettext("This survey is finished. Thank you!")))
+        return result
+    if state.get("awaiting") == "language":
+        return _choose_language(survey, result, word)
+    if command == "lang":
+        return _language_menu(survey, result, word)
+    if command == "help":
+        result.events.append("help")
+        result.replies.append(Reply(_help_text(t)))
+        _ask_again(survey, result)
+        return result
+    if state["status"] == "consent":
+        return _consent(survey, result, text)
+
+    question = _current(survey, state)
+    if question is None:
+        _advance(survey, result, after=None)
+        return result
+    if command == "back":
+        return _back(survey, result, question)
+    if command == "skip":
+        if question.optional:
+            result.answers.append(Answer(question.id, None, text, skipped=True))
+            state["answers"][question.id] = None
+            _advance(survey, result, after=question)
+        else:
+            result.replies.append(Reply(t.gettext("This question cannot be skipped.")))
+            _ask_again(survey, result)
+        return result
+
+    value = parse_answer(question, text, lang, t)
+    if isinstance(value, Invalid):
+        return _invalid(survey, result, question, value)
+    result.answers.append(Answer(question.id, value, text))
+    state["answers"][question.id] = value
+    _advance(survey, result, after=question)
+    return result
+
+
+def _advance(survey: Survey, result: StepResult, after: Question | None) -> None:
+    """Move to the next question whose `when` holds, sending notes on the way."""
+    state = result.state
+    lang = state["lang"]
+    index = 0 if after is None else survey.question_index[after.id] + 1
+    state["attempts"] = 0
+    for question in survey.questions[index:]:
+        condition = question.condition
+        if condition is not None and not condition.evaluate(state["answers"]):
+            continue
+        if not question.answerable:
+            result.replies.append(Reply(question.text[lang], question_id=question.id))
+            continue
+        state["current"] = question.id
+        if not state["asked"] or state["asked"][-1] != question.id:
+            state["asked"].append(question.id)
+        result.replies.append(question_reply(question, lang))
+        return
+    state["current"] = None
+    state["status"] = "completed"
+    result.events.append("completed")
+    closing = survey.closing[lang] if survey.closing else translator(lang).gettext(
+        "Thank you! Your answers have been recorded.")
+    result.replies.append(Reply(closing))
+
+
+def question_reply(question: Question, lang: str) -> Reply:
+    key = ("reply", lang)
+    reply = question.memo.get(key)
+    if reply is None:
+        reply = question.memo[key] = _build_question_reply(question, lang)
+    return reply  # type: ignore[return-value]
+
+
+def _build_question_reply(question: Question, lang: str) -> Reply:
+    if question.type == "yesno":
+        t = translator(lang)
+        choices = (ReplyChoice(1, "yes", t.gettext("Yes")), ReplyChoice(2, "no", t.gettext("No")))
+    else:
+        choices = tuple(ReplyChoice(number, choice.value, choice.text[lang])
+                        for number, choice in enumerate(question.choices or [], start=1))
+    return Reply(question.text[lang], kind="question", question_id=question.id, choices=choices,
+                 multi=question.type == "multi")
+
+
+def _current(survey: Survey, state: State) -> Question | None:
+    current = state.get("current")
+    if current in survey.question_index:
+        return survey.question(current)
+    return None
+
+
+def _ask_again(survey: Survey, result: StepResult) -> None:
+    state = result.state
+    if state["status"] == "consent":
+        result.replies.append(_consent_reply(survey, state["lang"]))
+    elif (question := _current(survey, state)) is not None:
+        result.replies.append(question_reply(question, state["lang"]))
+
+
+def _invalid(survey: Survey, result: StepResult, question: Question,
+             invalid: Invalid) -> StepResult:
+    state = result.state
+    state["attempts"] += 1
+    if state["attempts"] < question.max_attempts:
+        reply = question_reply(question, state["lang"])
+        result.replies.append(Reply(invalid.message, kind="reprompt", question_id=question.id,
+                                    choices=reply.choices, multi=reply.multi))
+        return result
+    t = translator(state["lang"])
+    if question.on_max_attempts == "end":
+        state["status"] = "ended"
+        state["current"] = None
+        result.events.append("ended")
+        result.replies.append(Reply(t.gettext(
+            "We could not understand your answer, so this survey has ended. Thank you.")))
+        return result
+    result.events.append("gave_up")
+    result.replies.append(Reply(t.gettext("Let's move on to the next question.")))
+    _advance(survey, result, after=question)
+    return result
+
+
+def _back(survey: Survey, result: StepResult, question: Question) -> StepResult:
+    state = result.state
+    asked = state["asked"]
+    if len(asked) < 2:
+        result.replies.append(Reply(translator(state["lang"]).gettext(
+            "This is the first question.")))
+        _ask_again(survey, result)
+        return result
+    asked.pop()
+    previous = survey.question(asked[-1])
+    state["current"] = previous.id
+    state["attempts"] = 0
+    if previous.id in state["answers"]:
+        del state["answers"][previous.id]
+        result.retracted.append(previous.id)
+    result.replies.append(question_reply(previous, state["lang"]))
+    return result
+
+
+def _language_menu(survey: Survey, result: StepResult, word: str) -> StepResult:
+    parts = word.split(" ", 1)
+    if len(parts) == 2:  # "LANG sw" switches at once
+        return _choose_language(survey, result, parts[1])
+    t = translator(result.state["lang"])
+    result.state["awaiting"] = "language"
+    choices = tuple(ReplyChoice(number, code, language_name(code))
+                    for number, code in enumerate(survey.languages, start=1))
+    result.replies.append(Reply(t.gettext("Choose your language:"), kind="menu", choices=choices))
+    return result
+
+
+def _choose_language(survey: Survey, result: StepResult, word: str) -> StepResult:
+    state = result.state
+    chosen = None
+    for number, code in enumerate(survey.languages, start=1):
+        if word in (str(number), code.lower(), normalize(language_name(code))):
+            chosen = code
+    if chosen is None:
+        result.state["awaiting"] = None
+        return _language_menu(survey, result, "")
+    state["awaiting"] = None
+    state["lang"] = chosen
+    result.events.append("language")
+    result.replies.append(Reply(translator(chosen).gettext(
+        "Language changed to {language}.", language=language_name(chosen))))
+    if state["status"] in FINISHED:
+        return result
+    if state["current"] is None and state["status"] == "active":
+        _advance(survey, result, after=None)
+    else:
+        _ask_again(survey, result)
+    return result
+
+
+def _consent_reply(survey: Survey, lang: str) -> Reply:
+    t = translator(lang)
+    text = survey.consent[lang] if survey.consent else t.gettext("Do you agree to take part?")
+    return Reply(text, kind="question", question_id="_consent",
+                 choices=(ReplyChoice(1, "yes", t.gettext("Yes")),
+                          ReplyChoice(2, "no", t.gettext("No"))))
+
+
+def _consent(survey: Survey, result: StepResult, text: str) -> StepResult:
+    state = result.state
+    t = translator(state["lang"])
+    consent = Question(id="_consent", type="yesno", text={state["lang"]: "-"})
+    value = parse_answer(consent, text, state["lang"], t)
+    if isinstance(value, Invalid):
+        reply = _consent_reply(survey, state["lang"])
+        result.replies.append(Reply(value.message, kind="reprompt", question_id="_consent",
+                                    choices=reply.choices))
+        return result
+    if value == "no":
+        state["status"] = "declined"
+        result.events.append("declined")
+        result.replies.append(Reply(t.gettext(
+            "Thank you. We will not ask you again for this survey.")))
+        return result
+    state["status"] = "active"
+    result.events.append("consented")
+    _advance(survey, result, after=None)
+    return result
+
+
+def _help_text(t: Translator) -> str:
+    return t.gettext(
+        "This is heard, a survey for your community. Reply to each question; SKIP skips an "
+        "optional question, BACK goes back, LANG changes language, STOP ends all messages.")
+
+
+def _copy(state: State) -> State:
+    copied = dict(state)
+    copied["asked"] = list(state.get("asked") or [])
+    copied["answers"] = dict(state.get("answers") or {})
+    copied.setdefault("attempts", 0)
+    copied.setdefault("awaiting", None)
+    copied.setdefault("status", "active")
+    copied.setdefault("current", None)
+    copied.setdefault("lang", "en")
+    return copied
+
+
+__all__ = ["Answer", "Reply", "ReplyChoice", "StepResult", "new_state", "question_reply",
+           "start", "step"]

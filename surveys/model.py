@@ -1,0 +1,137 @@
+"""The survey format as pydantic models: what a loaded, valid survey looks like.
+
+Shape checks (types, unknown keys, required keys) live here; checks across fields (translations,
+skip-logic references, min <= max) live in :mod:`surveys.validation`, which reports every
+problem of a file at once with its line and column.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import cached_property
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from surveys.conditions import Condition, parse_condition
+from surveys.i18n import normalize
+
+QuestionType = Literal["choice", "multi", "number", "text", "yesno", "note"]
+QUESTION_TYPES: tuple[str, ...] = QuestionType.__args__  # type: ignore[attr-defined]
+
+Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+SurveyId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(_[A-Z][A-Za-z]{1,3})?$")]
+NonEmpty = Annotated[str, StringConstraints(min_length=1)]
+LocalText = dict[str, NonEmpty]
+"""Text per language code: every language the survey lists must be present."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class Choice(Strict):
+    value: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]+$")]
+    text: LocalText
+
+
+class Question(Strict):
+    id: Identifier
+    type: QuestionType
+    text: LocalText
+    choices: list[Choice] | None = None
+    when: str | None = None
+    optional: bool = False
+    profile: bool = False
+    max_attempts: Annotated[int, Field(ge=1, le=20)] = 3
+    on_max_attempts: Literal["skip", "end"] = "skip"
+    min: float | None = None
+    max: float | None = None
+    decimal: bool = False
+    max_length: Annotated[int, Field(ge=1, le=10_000)] | None = None
+
+    @cached_property
+    def condition(self) -> Condition | None:
+        return parse_condition(self.when) if self.when else None
+
+    @property
+    def answerable(self) -> bool:
+        return self.type != "note"
+
+    @cached_property
+    def memo(self) -> dict[object, object]:
+        """Per-question cache for derived, immutable values (e.g. rendered replies)."""
+        return {}
+
+    @cached_property
+    def choice_words(self) -> dict[str, dict[str, str]]:
+        """Per language: the normalized words a person may send → choice value.
+
+        Numbers, values and labels in every language are accepted; the contact's own
+        language wins where two labels collide. Built once per question, not per message.
+        """
+        choices = self.choices or []
+        shared: dict[str, str] = {}
+        for choice in choices:
+            for label in choice.text.values():
+                shared[normalize(label)] = choice.value
+            shared[normalize(choice.value)] = choice.value
+        numbers = {str(number): choice.value for number, choice in enumerate(choices, start=1)}
+        languages = {lang for choice in choices for lang in choice.text}
+        words = {"*": shared | numbers}
+        for lang in languages:
+            own = {normalize(c.text[lang]): c.value for c in choices if lang in c.text}
+            words[lang] = shared | own | numbers
+        return words
+
+    def choice_values(self) -> list[str]:
+        if self.type == "yesno":
+            return ["yes", "no"]
+        return [choice.value for choice in self.choices or []]
+
+
+class SummaryItem(Strict):
+    question: Identifier
+    value: str | None = None
+    text: LocalText
+
+
+class Survey(Strict):
+    id: SurveyId
+    version: Annotated[int, Field(ge=1)] = 1
+    languages: Annotated[list[LanguageCode], Field(min_length=1)]
+    title: LocalText
+    intro: LocalText | None = None
+    closing: LocalText | None = None
+    consent: LocalText | None = None
+    questions: Annotated[list[Question], Field(min_length=1)]
+    summary: list[SummaryItem] = []
+
+    @property
+    def default_language(self) -> str:
+        return self.languages[0]
+
+    @cached_property
+    def question_index(self) -> dict[str, int]:
+        return {question.id: index for index, question in enumerate(self.questions)}
+
+    def question(self, question_id: str) -> Question:
+        return self.questions[self.question_index[question_id]]
+
+    def language_for(self, wanted: str | None) -> str:
+        """The survey language closest to `wanted` ('bn_IN' → 'bn'), else the default."""
+        if wanted in self.languages:
+            return wanted
+        if wanted:
+            base = wanted.split("_")[0]
+            if base in self.languages:
+                return base
+        return self.default_language
+
+    @cached_property
+    def content_hash(self) -> str:
+        """Stable hash of the definition: two uploads with the same content share it."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()

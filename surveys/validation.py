@@ -1,0 +1,272 @@
+"""Load survey YAML and report every problem at once as ``FILE:LINE:COL: message``.
+
+ruamel.yaml keeps the line and column of every key and value, so a problem found by pydantic
+(shape) or by the cross-field checks below (meaning) points at the exact place in the file.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from babel import Locale, UnknownLocaleError
+from pydantic import ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError
+
+from surveys.conditions import ConditionError, parse_condition
+from surveys.model import QUESTION_TYPES, Survey
+
+Loc = tuple[str | int, ...]
+
+# Placeholders a summary sentence may use: {count} is how many answered the question,
+# {matching} how many of them gave `value`, {percent} that share.
+SUMMARY_FIELDS = {
+    "choice": {"percent", "count", "matching"},
+    "multi": {"percent", "count", "matching"},
+    "yesno": {"percent", "count", "matching"},
+    "number": {"mean", "median", "min", "max", "count"},
+}
+TYPE_ONLY_KEYS = {
+    "choices": ("choice", "multi"),
+    "min": ("number",),
+    "max": ("number",),
+    "decimal": ("number",),
+    "max_length": ("text",),
+}
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    file: str
+    line: int
+    column: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.message}"
+
+
+class SurveyError(ValueError):
+    """A survey file has problems; `problems` lists all of them in file order."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = sorted(problems)
+        super().__init__("\n".join(str(problem) for problem in self.problems))
+
+
+def load_survey(path: str | Path) -> Survey:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise SurveyError([Problem(str(path), 1, 1, f"cannot read file: {error}")]) from None
+    return parse_survey(text, str(path))
+
+
+def parse_survey(text: str, filename: str = "<survey>") -> Survey:
+    yaml = YAML(typ="rt")
+    try:
+        raw = yaml.load(text)
+    except MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        message = " ".join(part for part in (error.context, error.problem) if part)
+        raise SurveyError([Problem(filename, line, column, f"YAML syntax: {message}")]) from None
+    if not isinstance(raw, dict):
+        raise SurveyError([Problem(filename, 1, 1, "a survey must be a YAML mapping (id: ...)")])
+
+    problems = [Problem(filename, *_position(raw, loc), message) for loc, message in _check(raw)]
+    try:
+        survey = Survey.model_validate(raw)
+    except ValidationError as error:
+        problems += [_pydantic_problem(filename, raw, detail) for detail in error.errors()]
+        raise SurveyError(problems) from None
+    if problems:
+        raise SurveyError(problems)
+    return survey
+
+
+def _pydantic_problem(filename: str, raw: Any, detail: Any) -> Problem:
+    loc: Loc = tuple(detail["loc"])
+    kind = detail["type"]
+    where = _describe(raw, loc[:-1]) if kind in ("extra_forbidden", "missing") else ""
+    if kind == "extra_forbidden":
+        message = f"unknown key '{loc[-1]}'{where}"
+    elif kind == "missing":
+        message = f"missing required key '{loc[-1]}'{where}"
+    elif kind == "literal_error" and loc[-1] == "type":
+        message = (f"unknown question type {detail['input']!r}{_describe(raw, loc[:-1])}; "
+                   f"expected one of: {', '.join(QUESTION_TYPES)}")
+    else:
+        message = f"{_dotted(loc)}: {detail['msg']} (got {detail['input']!r})"
+    line, column = _position(raw, loc, key=kind == "extra_forbidden")
+    return Problem(filename, line, column, message)
+
+
+def _check(raw: dict) -> Iterator[tuple[Loc, str]]:
+    """Cross-field checks on the raw YAML, tolerant of shapes pydantic will report."""
+    languages = [lang for lang in _as_list(raw.get("languages")) if isinstance(lang, str)]
+    yield from _check_languages(languages)
+    for key in ("title", "intro", "closing", "consent"):
+        if key in raw:
+            yield from _check_translations(raw[key], (key,), languages, key)
+
+    questions = _as_list(raw.get("questions"))
+    seen: dict[str, str] = {}
+    for index, question in enumerate(questions):
+        if not isinstance(question, dict):
+            continue
+        loc: Loc = ("questions", index)
+        qid = question.get("id")
+        if isinstance(qid, str):
+            if qid in seen:
+                yield loc + ("id",), f"duplicate question id '{qid}'"
+            seen.setdefault(qid, question.get("type", ""))
+        yield from _check_question(question, loc, languages, earlier=set(seen) - {qid})
+
+    for index, item in enumerate(_as_list(raw.get("summary"))):
+        if isinstance(item, dict):
+            yield from _check_summary(item, ("summary", index), languages, questions, seen)
+
+
+def _check_languages(languages: list[str]) -> Iterator[tuple[Loc, str]]:
+    for index, code in enumerate(languages):
+        if languages.index(code) != index:
+            yield ("languages", index), f"language '{code}' is listed twice"
+        try:
+            Locale.parse(code)
+        except (UnknownLocaleError, ValueError):
+            yield ("languages", index), f"unknown language code '{code}'"
+
+
+def _check_question(question: dict, loc: Loc, languages: list[str],
+                    earlier: set[str]) -> Iterator[tuple[Loc, str]]:
+    qtype = question.get("type")
+    label = f"question '{question.get('id', loc[-1])}'"
+    if "text" in question:
+        yield from _check_translations(question["text"], loc + ("text",), languages,
+                                       f"{label} text")
+    for key, types in TYPE_ONLY_KEYS.items():
+        if key in question and qtype in QUESTION_TYPES and qtype not in types:
+            yield loc + (key,), f"{label}: '{key}' is only for {' and '.join(types)} questions"
+    if qtype in ("choice", "multi"):
+        choices = _as_list(question.get("choices"))
+        if not choices:
+            yield loc, f"{label}: a {qtype} question needs a non-empty 'choices' list"
+        values: set[str] = set()
+        for index, choice in enumerate(choices):
+            if not isinstance(choice, dict):
+                continue
+            value = str(choice.get("value"))
+            if value in values:
+                yield loc + ("choices", index, "value"), f"{label}: duplicate choice '{value}'"
+            values.add(value)
+            if "text" in choice:
+                yield from _check_translations(choice["text"], loc + ("choices", index, "text"),
+                                               languages, f"{label} choice '{value}'")
+    low, high = question.get("min"), question.get("max")
+    if _is_number(low) and _is_number(high) and low > high:
+        yield loc + ("min",), f"{label}: min {low} is greater than max {high}"
+    when = question.get("when")
+    if isinstance(when, str):
+        try:
+            condition = parse_condition(when)
+        except ConditionError as error:
+            yield loc + ("when",), f"{label}: when: {error}"
+        else:
+            for name in sorted(condition.names - earlier):
+                yield loc + ("when",), (f"{label}: when names '{name}', which is not an earlier "
+                                        "question (skip logic can only look back)")
+
+
+def _check_summary(item: dict, loc: Loc, languages: list[str], questions: list,
+                   types: dict[str, str]) -> Iterator[tuple[Loc, str]]:
+    qid = item.get("question")
+    qtype = types.get(qid) if isinstance(qid, str) else None
+    if isinstance(qid, str) and qtype is None:
+        yield loc + ("question",), f"summary names unknown question '{qid}'"
+    elif qtype is not None and qtype not in SUMMARY_FIELDS:
+        yield loc + ("question",), f"summary of question '{qid}': {qtype} answers cannot be counted"
+    elif qtype in ("choice", "multi", "yesno"):
+        question = next(q for q in questions if isinstance(q, dict) and q.get("id") == qid)
+        allowed = ["yes", "no"] if qtype == "yesno" else [
+            str(c.get("value")) for c in _as_list(question.get("choices")) if isinstance(c, dict)]
+        if item.get("value") is None:
+            yield loc, f"summary of question '{qid}' needs a 'value' (one of: {', '.join(allowed)})"
+        elif str(item["value"]) not in allowed:
+            yield loc + ("value",), (f"summary value '{item['value']}' is not a choice of "
+                                     f"'{qid}' (one of: {', '.join(allowed)})")
+    if "text" in item:
+        yield from _check_translations(item["text"], loc + ("text",), languages, "summary text")
+        fields = SUMMARY_FIELDS.get(qtype or "", set().union(*SUMMARY_FIELDS.values()))
+        for lang, template in _as_dict(item["text"]).items():
+            try:
+                names = {name for _, name, _, _ in string.Formatter().parse(str(template)) if name}
+            except ValueError as error:
+                yield loc + ("text", lang), f"summary text ({lang}): {error}"
+                continue
+            for name in sorted(names - fields):
+                yield loc + ("text", lang), (f"summary text ({lang}): unknown placeholder "
+                                             f"{{{name}}} (use {', '.join(sorted(fields))})")
+
+
+def _check_translations(texts: Any, loc: Loc, languages: list[str],
+                        what: str) -> Iterator[tuple[Loc, str]]:
+    if not isinstance(texts, dict):
+        return
+    for lang in languages:
+        if lang not in texts:
+            yield loc, f"{what}: missing translation for '{lang}'"
+    for lang in texts:
+        if languages and lang not in languages:
+            yield loc + (lang,), f"{what}: language '{lang}' is not in the survey's languages"
+
+
+def _position(raw: Any, loc: Loc, key: bool = False) -> tuple[int, int]:
+    """1-based line and column of the node at `loc` (of its key when `key` is true)."""
+    node, line, column = raw, 0, 0
+    if hasattr(raw, "lc"):
+        line, column = raw.lc.line, raw.lc.col
+    for part in loc:
+        try:
+            if isinstance(node, dict) and part in node:
+                line, column = node.lc.key(part) if key else node.lc.value(part)
+                node = node[part]
+            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+                line, column = node.lc.item(part)
+                node = node[part]
+            else:
+                break
+        except (AttributeError, KeyError, TypeError):
+            break
+    return line + 1, column + 1
+
+
+def _describe(raw: Any, loc: Loc) -> str:
+    if len(loc) >= 2 and loc[0] == "questions" and isinstance(loc[1], int):
+        questions = _as_list(raw.get("questions"))
+        if loc[1] < len(questions) and isinstance(questions[loc[1]], dict):
+            qid = questions[loc[1]].get("id", loc[1])
+            rest = _dotted(loc[2:])
+            return f" in question '{qid}'" + (f" at {rest}" if rest else "")
+    return f" in {_dotted(loc)}" if loc else ""
+
+
+def _dotted(loc: Loc) -> str:
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
+
+
+def _as_list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _as_dict(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

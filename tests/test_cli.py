@@ -1,0 +1,57 @@
+"""The `heard` command as users run it: a real subprocess, stdin piped."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import EXAMPLES, HERE
+
+
+def heard(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "heard", *args], input=stdin, text=True,
+                          capture_output=True, timeout=60)
+
+
+def test_validate_examples_reports_languages_questions_and_segments():
+    files = sorted(str(path) for path in EXAMPLES.glob("*.yaml"))
+    assert len(files) >= 2
+    result = heard("survey", "validate", *files)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == len(files)
+    assert "water-access v1 ok: languages en, sw, bn;" in result.stdout
+    assert "bn 2 (UCS-2)" in result.stdout or "bn 1 (UCS-2)" in result.stdout
+
+
+def test_validate_bad_file_exits_1_with_positions(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: x\nlanguages: [en]\ntitle: {en: T}\nquestions:\n"
+                   "  - {id: a, type: number, min: 5, max: 1, text: {en: N}}\n")
+    result = heard("survey", "validate", str(bad))
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"{bad}:5:32: question 'a': min 5 is greater than max 1"
+
+
+def test_chat_reads_piped_answers_and_prints_answers_json():
+    result = heard("chat", str(HERE / "data" / "water.yaml"), "--lang", "bn", "--print-answers",
+                   stdin="২\n৫\n১ ৩\nহ্যাঁ\n1\n")
+    assert result.returncode == 0, result.stderr
+    assert "আপনি কোথা থেকে পানি পান?\n1 বাড়িতে কল 2 নলকূপ 3 অন্যান্য" in result.stdout
+    answers = json.loads(result.stdout.strip().splitlines()[-1])
+    assert answers == {"source": "well", "days": 5, "problems": ["dirty", "cost"], "safe": "yes"}
+
+
+def test_chat_example_survey_end_to_end():
+    result = heard("chat", str(EXAMPLES / "water-access.yaml"), "--print-answers",
+                   stdin="1\n2\n1\nyes\n1 3\nskip\n")
+    assert result.returncode == 0, result.stderr
+    answers = json.loads(result.stdout.strip().splitlines()[-1])
+    assert answers["gender"] == "female" and answers["daily"] == "yes"
+    assert answers["comment"] is None
+
+
+def test_chat_rejects_unknown_language():
+    result = heard("chat", str(EXAMPLES / "water-access.yaml"), "--lang", "xx")
+    assert result.returncode == 2 and "en, sw, bn" in result.stderr
