@@ -99,7 +99,9 @@ def step(survey: Survey, state: State | None, text: str) -> StepResult:
             "You will get no more messages from us. Reply START to join again.")))
         return result
     if command == "start" and state["status"] in FINISHED:
-        return start(survey, lang)
+        restarted = start(survey, lang)
+        restarted.events.append("restarted")
+        return restarted
     if state["status"] in FINISHED:
         result.replies.append(Reply(t.gettext("This survey is finished. Thank you!")))
         return result

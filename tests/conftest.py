@@ -1,16 +1,103 @@
+"""Shared fixtures: real PostgreSQL and Redis (the machine's), SQLite and embedded Redis otherwise.
+
+HEARD_REQUIRE_SERVICES=1 (set by .ci/run) turns a missing PostgreSQL or Redis into a failure
+instead of a skip or a fallback.
+"""
+
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from redis import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 
+from surveys.database import get_engine, migrate
 from surveys.model import Survey
+from surveys.tables import Base
 from surveys.validation import load_survey
 
 HERE = Path(__file__).parent
 EXAMPLES = HERE.parent / "surveys" / "examples"
+REQUIRED = os.environ.get("HEARD_REQUIRE_SERVICES") == "1"
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL",
+                              "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 @pytest.fixture(scope="session")
 def water() -> Survey:
     return load_survey(HERE / "data" / "water.yaml")
+
+
+def _missing(what: str, error: Exception) -> None:
+    message = f"{what} is not reachable: {error}"
+    if REQUIRED:
+        pytest.fail(f"{message} (HEARD_REQUIRE_SERVICES=1)", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    try:
+        with create_engine(POSTGRES_URL).begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+    except OperationalError as error:
+        _missing("PostgreSQL", error)
+    migrate(POSTGRES_URL)
+    return POSTGRES_URL
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'heard.sqlite3'}"
+        migrate(url)
+        return url
+    url = request.getfixturevalue("postgres_url")
+    tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+    with get_engine(url).begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    return url
+
+
+@pytest.fixture(scope="session")
+def redis_server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    try:
+        Redis.from_url(REDIS_URL).ping()
+        return REDIS_URL
+    except RedisError as error:
+        if REQUIRED:
+            _missing("Redis", error)
+    from worker.connection import embedded_redis, url_of
+
+    return url_of(embedded_redis(tmp_path_factory.mktemp("redis")))
+
+
+@pytest.fixture
+def redis(redis_server_url: str) -> Iterator[Redis]:
+    connection = Redis.from_url(redis_server_url)
+    connection.flushdb()
+    yield connection
+    connection.flushdb()
+
+
+@pytest.fixture
+def runtime(database_url: str, redis: Redis, redis_server_url: str, tmp_path: Path,
+            monkeypatch: pytest.MonkeyPatch):
+    """Environment and caches set so in-process jobs and child processes use these services."""
+    from worker import runtime as runtime_module
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("REDIS_URL", redis_server_url)
+    monkeypatch.setenv("HEARD_DATA_DIR", str(tmp_path / "data"))
+    runtime_module.runtime.cache_clear()
+    runtime_module.migrated_runtime.cache_clear()
+    yield runtime_module.migrated_runtime()
+    runtime_module.runtime.cache_clear()
+    runtime_module.migrated_runtime.cache_clear()

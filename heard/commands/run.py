@@ -1,0 +1,99 @@
+"""`heard serve`, `heard worker`, `heard cron`, `heard db upgrade`: running the system."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import typer
+
+from heard.settings import get_settings
+from surveys import catalog
+from surveys.database import migrate, session_scope
+from worker.connection import url_of
+from worker.runtime import migrated_runtime
+
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+
+
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration (also done on every start)."""
+    _logging()
+    url = get_settings().resolved_database_url()
+    migrate(url)
+    typer.echo(f"database up to date: {url.split('@')[-1]}")
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    surveys: Path | None = typer.Option(
+        None, help="Folder of survey YAML files to load (default: the bundled examples)."),
+    workers: int | None = typer.Option(
+        None, help="Worker processes to run alongside (default: 1 without REDIS_URL, else 0)."),
+) -> None:
+    """The web app (webhooks, API, /simulator, /docs, /healthz); one command is the whole system."""
+    import uvicorn
+
+    from heard.app import create_app
+    from worker.sweeper import start_in_background
+
+    _logging()
+    settings = get_settings()
+    current = migrated_runtime()
+    folder = surveys or settings.surveys_dir or catalog.EXAMPLES
+    with session_scope(current.database_url) as db:
+        loaded = catalog.register_folder(db, folder)
+        typer.echo(f"surveys from {folder}: {', '.join(row.survey_id for row in loaded) or 'none'}")
+    count = workers if workers is not None else (0 if settings.redis_url else 1)
+    env = os.environ | {"DATABASE_URL": current.database_url, "REDIS_URL": url_of(current.redis)}
+    children = [subprocess.Popen([sys.executable, "-m", "heard", "worker"], env=env)
+                for _ in range(count)]
+    if count:
+        start_in_background(current.redis, max(5, settings.sweep_after_seconds // 2))
+    try:
+        uvicorn.run(create_app(current), host=host, port=port, log_level="info")
+    finally:
+        for child in children:
+            child.terminate()
+        for child in children:
+            child.wait(timeout=10)
+
+
+def worker(
+    burst: bool = typer.Option(False, help="Stop when the queues are empty."),
+    sweep: bool = typer.Option(False, help="Also run the sweeper schedule in this process."),
+) -> None:
+    """An rq worker for the inbound, outbound and default queues (run as many as you like)."""
+    from rq import Queue, SimpleWorker
+
+    from worker.queues import QUEUE_NAMES
+    from worker.sweeper import start_in_background
+
+    _logging()
+    current = migrated_runtime()
+    if sweep:
+        start_in_background(current.redis, max(5, get_settings().sweep_after_seconds // 2))
+    queues = [Queue(name, connection=current.redis) for name in QUEUE_NAMES]
+    # SimpleWorker runs jobs in this process: no fork per message. A killed worker loses no
+    # message: the inbox row stays unprocessed until a job commits it, and the sweeper re-queues.
+    SimpleWorker(queues, connection=current.redis).work(burst=burst, with_scheduler=True,
+                                                        logging_level="WARNING")
+
+
+def cron() -> None:
+    """rq's cron scheduler with heard's sweeper (run one per deployment)."""
+    from worker.sweeper import cron_scheduler
+
+    _logging()
+    current = migrated_runtime()
+    cron_scheduler(current.redis, max(5, get_settings().sweep_after_seconds // 2)).start()

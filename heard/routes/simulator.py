@@ -1,0 +1,98 @@
+"""The simulator channel: chat with a survey from a browser through the full pipeline."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from heard.routes.deps import get_runtime
+from surveys import catalog
+from surveys.database import session_scope
+from surveys.messages import MAX_TEXT, Inbound
+from surveys.tables import InboxMessage, OutboxMessage, SurveyVersion
+from worker.ingest import ingest
+from worker.runtime import Runtime
+
+router = APIRouter()
+CHANNEL = "simulator"
+PAGE = Path(__file__).resolve().parent.parent / "static" / "simulator.html"
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+class SimulatedMessage(BaseModel):
+    survey: str = Field(min_length=1, max_length=128, description="Survey id, e.g. water-access")
+    address: str = Field(min_length=1, max_length=255, description="Any name for the contact")
+    text: str = Field(max_length=MAX_TEXT)
+    id: str | None = Field(None, max_length=128,
+                           description="Optional message id: sending it again is a no-op")
+
+
+class Accepted(BaseModel):
+    inbox_id: int | None
+    duplicate: bool
+
+
+class ConversationLine(BaseModel):
+    direction: Literal["in", "out"]
+    text: str
+    at: datetime
+
+
+class SurveySummary(BaseModel):
+    id: str
+    version: int
+    title: str
+    languages: list[str]
+
+
+@router.get("/simulator", response_class=HTMLResponse, include_in_schema=False)
+def simulator_page() -> HTMLResponse:
+    return HTMLResponse(PAGE.read_text(encoding="utf-8"))
+
+
+@router.get("/api/v1/surveys", tags=["surveys"])
+def list_surveys(runtime: RuntimeDep) -> list[SurveySummary]:
+    with session_scope(runtime.database_url) as db:
+        rows = db.scalars(select(SurveyVersion).order_by(SurveyVersion.survey_id,
+                                                         SurveyVersion.version)).all()
+        latest = {row.survey_id: row for row in rows}
+        surveys = [catalog.survey_of(row) for row in latest.values()]
+    return [SurveySummary(id=s.id, version=s.version, title=s.title[s.default_language],
+                          languages=s.languages) for s in surveys]
+
+
+@router.post("/api/v1/simulate", status_code=202, tags=["simulator"])
+def simulate(message: SimulatedMessage, runtime: RuntimeDep) -> Accepted:
+    with session_scope(runtime.database_url) as db:
+        if catalog.latest(db, message.survey) is None:
+            raise HTTPException(404, f"unknown survey {message.survey!r}: see GET /api/v1/surveys")
+    inbox_id = ingest(runtime.database_url, runtime.redis, Inbound(
+        channel=CHANNEL, address=message.address, text=message.text,
+        provider_id=message.id or uuid.uuid4().hex, payload={"survey": message.survey}))
+    return Accepted(inbox_id=inbox_id, duplicate=inbox_id is None)
+
+
+@router.get("/api/v1/simulate/{address}", tags=["simulator"])
+def conversation(address: str, runtime: RuntimeDep) -> list[ConversationLine]:
+    with session_scope(runtime.database_url) as db:
+        inbound = db.execute(select(InboxMessage.id, InboxMessage.text, InboxMessage.received_at)
+                             .where(InboxMessage.channel == CHANNEL,
+                                    InboxMessage.address == address)).all()
+        outbound = db.execute(select(OutboxMessage.inbox_id, OutboxMessage.seq,
+                                     OutboxMessage.text, OutboxMessage.created_at)
+                              .where(OutboxMessage.channel == CHANNEL,
+                                     OutboxMessage.address == address)).all()
+    # Replies sort right after the message that caused them, in the order they were written.
+    lines = [((row.id, -1), ConversationLine(direction="in", text=row.text, at=row.received_at))
+             for row in inbound]
+    lines += [((row.inbox_id or 0, row.seq),
+               ConversationLine(direction="out", text=row.text, at=row.created_at))
+              for row in outbound]
+    return [line for _, line in sorted(lines, key=lambda item: item[0])]

@@ -1,0 +1,44 @@
+"""Every setting heard reads, from environment variables, in one place."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = field(default_factory=lambda: Path(_env("HEARD_DATA_DIR", "data")))
+    database_url: str | None = field(default_factory=lambda: _env("DATABASE_URL"))
+    redis_url: str | None = field(default_factory=lambda: _env("REDIS_URL"))
+    surveys_dir: Path | None = field(
+        default_factory=lambda: Path(p) if (p := _env("HEARD_SURVEYS_DIR")) else None)
+    public_base_url: str = field(
+        default_factory=lambda: _env("PUBLIC_BASE_URL", "http://127.0.0.1:8000") or "")
+    sweep_after_seconds: int = field(
+        default_factory=lambda: int(_env("HEARD_SWEEP_AFTER_SECONDS", "30") or 30))
+    pseudonym_key: str | None = field(default_factory=lambda: _env("HEARD_PSEUDONYM_KEY"))
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return normalize_database_url(self.database_url)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{(self.data_dir / 'heard.sqlite3').resolve()}"
+
+
+def normalize_database_url(url: str) -> str:
+    """`postgresql://` means psycopg 3 here (the driver heard installs)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,86 @@
+"""Survey definitions in the database: registered from YAML, loaded back by the worker."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from surveys.model import Survey
+from surveys.tables import Round, SurveyVersion
+from surveys.validation import SurveyError, load_survey
+
+log = logging.getLogger(__name__)
+EXAMPLES = Path(__file__).resolve().parent / "examples"
+
+
+def register(db: Session, survey: Survey) -> SurveyVersion:
+    """Store `survey`; the same content is a no-op.
+
+    A changed definition whose (id, version) a round already used is stored as a new version,
+    so answers always refer to the text people saw.
+    """
+    current = db.scalars(select(SurveyVersion).where(
+        SurveyVersion.survey_id == survey.id, SurveyVersion.version == survey.version)).first()
+    if current is not None and current.content_hash == survey.content_hash:
+        return current
+    if current is not None and not _used(db, current):
+        current.definition = survey.model_dump(mode="json")
+        current.content_hash = survey.content_hash
+        return current
+    version = survey.version
+    if current is not None:
+        top = db.scalar(select(func.max(SurveyVersion.version)).where(
+            SurveyVersion.survey_id == survey.id)) or 0
+        version = top + 1
+        survey = Survey.model_validate(survey.model_dump() | {"version": version})
+        log.info("survey %s changed after use: stored as version %s", survey.id, version)
+    row = SurveyVersion(survey_id=survey.id, version=version, content_hash=survey.content_hash,
+                        definition=survey.model_dump(mode="json"))
+    db.add(row)
+    db.flush()
+    return row
+
+
+def register_folder(db: Session, folder: Path) -> list[SurveyVersion]:
+    """Register every valid survey file of `folder`; invalid ones are logged, not fatal."""
+    stored = []
+    for path in sorted(folder.glob("*.y*ml")):
+        try:
+            stored.append(register(db, load_survey(path)))
+        except SurveyError as error:
+            log.error("survey file skipped:\n%s", error)
+    return stored
+
+
+def latest(db: Session, survey_id: str) -> SurveyVersion | None:
+    return db.scalars(select(SurveyVersion).where(SurveyVersion.survey_id == survey_id)
+                      .order_by(SurveyVersion.version.desc()).limit(1)).first()
+
+
+def survey_of(row: SurveyVersion) -> Survey:
+    return _parse(row.content_hash, row)
+
+
+
+_BY_HASH: dict[str, Survey] = {}
+
+
+def _parse(content_hash: str, row: SurveyVersion) -> Survey:
+    """Parse a snapshot once per process: definitions with the same hash are identical."""
+    cached = _BY_HASH.get(content_hash)
+    if cached is None:
+        cached = _BY_HASH[content_hash] = Survey.model_validate(row.definition)
+    return cached
+
+
+def _used(db: Session, row: SurveyVersion) -> bool:
+    from surveys.tables import Session as SessionRow
+
+    used_by_round = db.scalar(select(func.count()).select_from(Round).where(
+        Round.survey_pk == row.id))
+    used_by_session = db.scalar(select(func.count()).select_from(SessionRow).where(
+        SessionRow.survey_pk == row.id))
+    return bool(used_by_round or used_by_session)

@@ -1,0 +1,152 @@
+"""Webhook → inbox → rq → engine → answers + state + outbox, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import logging
+
+from rq import Queue
+
+from surveys.database import session_scope
+from surveys.messages import Inbound
+from surveys.tables import Contact
+from tests.pipeline import (
+    Answer,
+    InboxMessage,
+    OutboxMessage,
+    answers,
+    client_for,
+    conversation,
+    count,
+    drain,
+    say,
+)
+from worker import jobs
+from worker.ingest import ingest
+from worker.queues import INBOUND, OUTBOUND
+
+
+def test_simulated_conversation_end_to_end(runtime):
+    client = client_for(runtime)
+    say(client, "amina", "hello")
+    drain(runtime)
+    assert conversation(client, "amina") == [
+        ("in", "hello"), ("out", "Five questions about water."),
+        ("out", "Where do you get water?\n1 Tap at home 2 Public well 3 Other")]
+    for text in ("1", "৫", "1 3", "yes"):
+        say(client, "amina", text)
+    drain(runtime)
+    assert answers(runtime) == {"source": "tap", "days": 5, "problems": ["dirty", "cost"],
+                                "safe": "yes"}
+    assert conversation(client, "amina")[-1] == ("out", "Thank you!")
+    assert count(runtime, OutboxMessage, OutboxMessage.status != "sent") == 0
+
+
+def test_same_webhook_three_times_is_one_inbox_row_one_answer_one_reply(runtime):
+    client = client_for(runtime)
+    say(client, "bo", "hi")
+    drain(runtime)
+    results = [say(client, "bo", "2", id="provider-msg-1") for _ in range(3)]
+    assert [result["duplicate"] for result in results] == [False, True, True]
+    drain(runtime)
+    assert count(runtime, InboxMessage) == 2
+    assert answers(runtime) == {"source": "well"}
+    assert count(runtime, OutboxMessage) == 3  # intro + first question, then one reply
+
+
+def test_processing_an_inbox_row_twice_changes_nothing(runtime):
+    client = client_for(runtime)
+    say(client, "cy", "hi")
+    inbox_id = say(client, "cy", "1")["inbox_id"]
+    drain(runtime)
+    before = (count(runtime, OutboxMessage), answers(runtime))
+    assert jobs.process_inbound(inbox_id) == 0
+    assert (count(runtime, OutboxMessage), answers(runtime)) == before
+
+
+def test_messages_of_one_contact_are_processed_in_arrival_order(runtime):
+    client = client_for(runtime)
+    ids = [say(client, "di", text)["inbox_id"] for text in ("hi", "3", "river", "4")]
+    Queue(INBOUND, connection=runtime.redis).empty()
+    jobs.process_inbound(ids[-1])  # the newest job runs first: it handles all four, in order
+    assert answers(runtime) == {"source": "other", "source_other": "river", "days": 4}
+    for inbox_id in ids:
+        assert jobs.process_inbound(inbox_id) == 0
+
+
+def test_message_stored_when_redis_is_down_and_swept_later(runtime, monkeypatch):
+    from redis import Redis
+
+    client_for(runtime)
+    down = Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    inbox_id = ingest(runtime.database_url, down,
+                      Inbound("simulator", "ed", "hi", "p-1", payload={"survey": "test-water"}))
+    assert inbox_id is not None
+    assert count(runtime, InboxMessage, InboxMessage.processed_at.is_(None)) == 1
+    monkeypatch.setenv("HEARD_SWEEP_AFTER_SECONDS", "0")
+    assert jobs.sweep() == (1, 0)
+    drain(runtime)
+    assert count(runtime, InboxMessage, InboxMessage.processed_at.is_(None)) == 0
+    assert count(runtime, OutboxMessage, OutboxMessage.status == "sent") == 2
+
+
+def test_sweeper_requeues_unsent_outbox_rows(runtime, monkeypatch):
+    client = client_for(runtime)
+    say(client, "fa", "hi")
+    drain(runtime)
+    with session_scope(runtime.database_url) as db:
+        db.query(OutboxMessage).update({"status": "pending"})
+    monkeypatch.setenv("HEARD_SWEEP_AFTER_SECONDS", "0")
+    assert jobs.sweep() == (0, 2)
+    assert Queue(OUTBOUND, connection=runtime.redis).count == 2
+    drain(runtime)
+    assert count(runtime, OutboxMessage, OutboxMessage.status == "sent") == 2
+
+
+def test_malformed_inbound_is_logged_and_worker_keeps_running(runtime, caplog):
+    client_for(runtime)
+    weird = ["", "x" * 10_240, "bad \ud800 surrogate", "nul \x00 byte"]
+    for number, text in enumerate(weird):
+        ingest(runtime.database_url, runtime.redis,
+               Inbound("simulator", "gu", text, f"w-{number}", payload={"survey": "test-water"}))
+    ingest(runtime.database_url, runtime.redis, Inbound("sms", "+4512345678", "hello", "w-x"))
+    ingest(runtime.database_url, runtime.redis,
+           Inbound("simulator", "ha", "hi", "w-y", payload={"survey": "no-such-survey"}))
+    with caplog.at_level(logging.WARNING):
+        drain(runtime)
+    assert count(runtime, InboxMessage, InboxMessage.processed_at.is_(None)) == 0
+    assert "is in no survey" in caplog.text
+    with session_scope(runtime.database_url) as db:
+        texts = [row.text for row in db.query(InboxMessage).order_by(InboxMessage.id)]
+    assert texts[2] == "bad ? surrogate" and texts[3] == "nul  byte"
+    assert len(texts[1]) == 10_000
+    assert count(runtime, Answer) == 0  # long text and empty text are not answers to a choice
+
+
+def test_stop_marks_contact_opted_out(runtime):
+    client = client_for(runtime)
+    say(client, "ik", "hi")
+    say(client, "ik", "STOP")
+    drain(runtime)
+    with session_scope(runtime.database_url) as db:
+        assert db.query(Contact).filter_by(address="ik").one().opted_out is True
+
+
+def test_unknown_survey_is_404(runtime):
+    client = client_for(runtime)
+    response = client.post("/api/v1/simulate",
+                           json={"survey": "nope", "address": "x", "text": "hi"})
+    assert response.status_code == 404 and "unknown survey 'nope'" in response.json()["detail"]
+    assert client.post("/api/v1/simulate", json={"survey": "x"}).status_code == 422
+
+
+def test_healthz_reports_database_and_redis(runtime):
+    client = client_for(runtime)
+    assert client.get("/healthz").json() == {"status": "ok", "database": "ok", "redis": "ok"}
+
+
+def test_simulator_page_and_docs_are_served(runtime):
+    client = client_for(runtime)
+    assert "heard simulator" in client.get("/simulator").text
+    assert client.get("/docs").status_code == 200
+    assert [s["id"] for s in client.get("/api/v1/surveys").json()] == [
+        "test-water", "washington-group", "water-access"]

