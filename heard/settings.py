@@ -24,6 +24,22 @@ class Settings:
     sweep_after_seconds: int = field(
         default_factory=lambda: int(_env("HEARD_SWEEP_AFTER_SECONDS", "30") or 30))
     pseudonym_key: str | None = field(default_factory=lambda: _env("HEARD_PSEUDONYM_KEY"))
+    # Twilio (sms/)
+    twilio_account_sid: str | None = field(default_factory=lambda: _env("TWILIO_ACCOUNT_SID"))
+    twilio_auth_token: str | None = field(default_factory=lambda: _env("TWILIO_AUTH_TOKEN"))
+    twilio_from: str | None = field(default_factory=lambda: _env("TWILIO_FROM"))
+    twilio_messaging_service_sid: str | None = field(
+        default_factory=lambda: _env("TWILIO_MESSAGING_SERVICE_SID"))
+    twilio_api_base_url: str | None = field(default_factory=lambda: _env("TWILIO_API_BASE_URL"))
+    sms_per_second: float = field(
+        default_factory=lambda: float(_env("HEARD_SMS_PER_SECOND", "1") or 1))
+    default_region: str = field(default_factory=lambda: _env("HEARD_DEFAULT_REGION", "") or "")
+    # Telegram (bot/)
+    telegram_bot_token: str | None = field(default_factory=lambda: _env("TELEGRAM_BOT_TOKEN"))
+    telegram_webhook_secret: str | None = field(
+        default_factory=lambda: _env("TELEGRAM_WEBHOOK_SECRET"))
+    telegram_api_base_url: str | None = field(
+        default_factory=lambda: _env("TELEGRAM_API_BASE_URL"))
 
     def resolved_database_url(self) -> str:
         if self.database_url:
