@@ -150,3 +150,22 @@ def test_simulator_page_and_docs_are_served(runtime):
     assert client.get("/docs").status_code == 200
     assert [s["id"] for s in client.get("/api/v1/surveys").json()] == [
         "test-water", "washington-group", "water-access"]
+
+
+def test_button_for_an_earlier_question_does_not_answer_the_current_one(runtime):
+    client_for(runtime)
+
+    def press(text: str, answer_to: str, provider_id: str) -> None:
+        ingest(runtime.database_url, runtime.redis, Inbound(
+            "simulator", "jo", text, provider_id,
+            payload={"survey": "test-water", "answer_to": answer_to}))
+
+    ingest(runtime.database_url, runtime.redis,
+           Inbound("simulator", "jo", "hi", "b-0", payload={"survey": "test-water"}))
+    press("1", "source", "b-1")
+    press("2", "source", "b-2")  # the same old button again: now stale
+    drain(runtime)
+    assert answers(runtime) == {"source": "tap"}
+    with session_scope(runtime.database_url) as db:
+        last = db.query(OutboxMessage).order_by(OutboxMessage.id.desc()).first()
+        assert last.text == "That button was for an earlier question."

@@ -19,6 +19,7 @@ from sms.render import render_sms
 from sms.segments import count_segments
 from surveys import catalog
 from surveys.engine import FINISHED, Reply, StepResult, start, step
+from surveys.i18n import translator
 from surveys.sql import insert_ignore, upsert
 from surveys.tables import Answer, Contact, InboxMessage, OutboxMessage, SurveyVersion, utcnow
 from surveys.tables import Session as SurveySession
@@ -81,6 +82,11 @@ def handle(db: Session, contact: Contact, message: InboxMessage) -> list[int]:
         db.flush()
         if message.text.strip():  # the first message only opens the survey unless it is a keyword
             result = _first_step(survey, result, message.text)
+    elif _answers_an_earlier_question(session, message):
+        message.outcome = "stale"
+        t = translator(session.state.get("lang") or survey.default_language)
+        stale = Reply(t.gettext("That button was for an earlier question."))
+        return write_outbox(db, contact, message, [stale])
     else:
         result = step(survey, session.state, message.text)
         if "restarted" in result.events:
@@ -91,6 +97,12 @@ def handle(db: Session, contact: Contact, message: InboxMessage) -> list[int]:
     save_step(db, contact, session, result, message)
     message.outcome = "answered" if result.answers else "replied"
     return write_outbox(db, contact, message, result.replies)
+
+
+def _answers_an_earlier_question(session: SurveySession, message: InboxMessage) -> bool:
+    """A button press (payload `answer_to`) counts only for the question it was sent with."""
+    answer_to = message.payload.get("answer_to") if isinstance(message.payload, dict) else None
+    return answer_to is not None and answer_to != session.state.get("current")
 
 
 def _first_step(survey: Any, opened: StepResult, text: str) -> StepResult:
