@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from bench import engine_step
+from bench import engine_step, pipeline
 
-BENCHMARKS = {"engine": engine_step.main}
+BENCHMARKS = {"engine": engine_step.main, "pipeline": pipeline.main}
 
 if __name__ == "__main__":
     names = sys.argv[1:] or list(BENCHMARKS)

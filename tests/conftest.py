@@ -42,15 +42,24 @@ def _missing(what: str, error: Exception) -> None:
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> str:
+def postgres_url() -> Iterator[str]:
+    """A schema of this test run's own, so concurrent runs on one database never collide."""
+    schema = f"heard_test_{os.getpid()}"
+    admin = create_engine(POSTGRES_URL)
     try:
-        with create_engine(POSTGRES_URL).begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
+        with admin.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            connection.execute(text(f"CREATE SCHEMA {schema}"))
     except OperationalError as error:
         _missing("PostgreSQL", error)
-    migrate(POSTGRES_URL)
-    return POSTGRES_URL
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    url = f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+    migrate(url)
+    yield url
+    get_engine(url).dispose()
+    with admin.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+    admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

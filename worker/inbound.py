@@ -28,22 +28,24 @@ log = logging.getLogger(__name__)
 SMS_CHANNELS = frozenset({"sms", "whatsapp"})
 
 
-def process(db: Session, inbox_id: int, skip_locked: bool = False) -> list[int]:
+def process(db: Session, inbox_id: int,
+            skip_locked: bool = False) -> tuple[tuple[str, str] | None, list[int]]:
     """Handle inbox row `inbox_id` (and any earlier unprocessed rows of the same contact).
 
-    Returns the ids of the outbox rows written, to be queued once the transaction commits.
-    With `skip_locked`, a contact another worker is busy with is left alone (returns []).
+    Returns the contact (channel, address) and the ids of the outbox rows written, to be queued
+    once the transaction commits. With `skip_locked`, a contact another worker is busy with is
+    left alone.
     """
     head = db.execute(select(InboxMessage.channel, InboxMessage.address, InboxMessage.processed_at)
                       .where(InboxMessage.id == inbox_id)).first()
     if head is None:
         log.warning("inbox %s: no such row; nothing to do", inbox_id)
-        return []
+        return None, []
     if head.processed_at is not None:
-        return []
+        return None, []
     contact = lock_contact(db, head.channel, head.address, skip_locked)
     if contact is None:
-        return []
+        return None, []
     pending = db.scalars(
         select(InboxMessage)
         .where(InboxMessage.channel == head.channel, InboxMessage.address == head.address,
@@ -53,7 +55,7 @@ def process(db: Session, inbox_id: int, skip_locked: bool = False) -> list[int]:
     for message in pending:
         outbox_ids += handle(db, contact, message)
         message.processed_at = utcnow()
-    return outbox_ids
+    return (contact.channel, contact.address), outbox_ids
 
 
 def lock_contact(db: Session, channel: str, address: str,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import Select, select, update
 
@@ -24,9 +25,14 @@ def process_inbound(inbox_id: int) -> int:
     """Run the engine for one inbox row; returns how many replies were queued."""
     current = migrated_runtime()
     with session_scope(current.database_url) as db:
-        outbox_ids = inbound.process(db, inbox_id)
-    enqueue_outbound(current.redis, outbox_ids)
+        contact, outbox_ids = inbound.process(db, inbox_id)
+    enqueue_outbound(current.redis, outbox_ids, contact)
     return len(outbox_ids)
+
+
+def send_outbound_batch(outbox_ids: list[int]) -> list[str]:
+    """Send rows in order; a transient error raises, and the retry skips rows already sent."""
+    return [send_outbound(outbox_id) for outbox_id in outbox_ids]
 
 
 def send_outbound(outbox_id: int) -> str:
@@ -62,7 +68,13 @@ def send_outbound(outbox_id: int) -> str:
     return status
 
 
-def sweep() -> tuple[int, int]:
+class SweepReport(NamedTuple):
+    processed_inbox: int
+    queued_inbox: int
+    queued_outbox: int
+
+
+def sweep() -> SweepReport:
     """Recover rows the queue lost (Redis was down, a worker was killed): nothing is lost.
 
     Inbox rows unprocessed after HEARD_SWEEP_AFTER_SECONDS are queued again. Rows still
@@ -76,24 +88,29 @@ def sweep() -> tuple[int, int]:
         stuck = db.scalars(_unprocessed_before(now - 3 * after, STUCK_BATCH)).all()
     for inbox_id in stuck:
         with session_scope(current.database_url) as db:
-            outbox_ids = inbound.process(db, inbox_id, skip_locked=True)
-        enqueue_outbound(current.redis, outbox_ids)
+            contact, outbox_ids = inbound.process(db, inbox_id, skip_locked=True)
+        enqueue_outbound(current.redis, outbox_ids, contact)
     with session_scope(current.database_url) as db:
         stale_inbox = db.execute(
             select(InboxMessage.id, InboxMessage.channel, InboxMessage.address)
             .where(InboxMessage.id.in_(_unprocessed_before(now - after, SWEEP_BATCH)))
             .order_by(InboxMessage.id)).all()
-        stale_outbox = db.scalars(
-            select(OutboxMessage.id)
+        stale_outbox = db.execute(
+            select(OutboxMessage.id, OutboxMessage.channel, OutboxMessage.address)
             .where(OutboxMessage.status == "pending", OutboxMessage.created_at < now - after)
             .order_by(OutboxMessage.id).limit(SWEEP_BATCH)).all()
     for row in stale_inbox:
         enqueue_inbound(current.redis, row.id, row.channel, row.address)
-    enqueue_outbound(current.redis, list(stale_outbox))
+    by_contact: dict[tuple[str, str], list[int]] = {}
+    for row in stale_outbox:
+        by_contact.setdefault((row.channel, row.address), []).append(row.id)
+    for outbox_ids in by_contact.values():
+        # a slot held by a killed worker's job would hold these back: no rate limit here
+        enqueue_outbound(current.redis, outbox_ids)
     if stuck or stale_inbox or stale_outbox:
         log.info("sweeper: processed %s stuck inbox rows, re-queued %s inbox and %s outbox rows",
                  len(stuck), len(stale_inbox), len(stale_outbox))
-    return len(stale_inbox), len(stale_outbox)
+    return SweepReport(len(stuck), len(stale_inbox), len(stale_outbox))
 
 
 def _unprocessed_before(cutoff: datetime, limit: int) -> Select[tuple[int]]:

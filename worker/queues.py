@@ -40,15 +40,20 @@ def enqueue_inbound(redis: Redis, inbox_id: int, channel: str, address: str) -> 
     return True
 
 
-def enqueue_outbound(redis: Redis, outbox_ids: list[int]) -> bool:
+def enqueue_outbound(redis: Redis, outbox_ids: list[int],
+                     contact: tuple[str, str] | None = None) -> bool:
+    """Queue one job that sends `outbox_ids` in order (a step's replies stay in order).
+
+    With `contact` (channel, address), a contact's send jobs also run one at a time, so the
+    replies to consecutive messages cannot overtake each other across workers.
+    """
     if not outbox_ids:
         return True
+    rate_limit = RateLimit("out:" + contact_key(*contact), 1) if contact else None
     try:
-        queue = Queue(OUTBOUND, connection=redis)
-        queue.enqueue_many([
-            Queue.prepare_data("worker.jobs.send_outbound", (outbox_id,), retry=SEND_RETRY,
-                               timeout=60, result_ttl=0)
-            for outbox_id in outbox_ids])
+        Queue(OUTBOUND, connection=redis).enqueue(
+            "worker.jobs.send_outbound_batch", list(outbox_ids), retry=SEND_RETRY,
+            job_timeout=300, result_ttl=0, rate_limit=rate_limit)
     except RedisError as error:
         log.warning("outbox %s stored but not queued (%s); the sweeper will queue them",
                     outbox_ids, error)

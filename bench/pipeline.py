@@ -1,0 +1,237 @@
+"""Inbound ingest and end-to-end rates, against the raw ceilings measured in the same run.
+
+Ceilings: redis-benchmark RPUSH (or a pipelined redis-py RPUSH loop when the binary is absent)
+and a plain one-row-per-transaction INSERT loop into the same database (what a webhook's commit
+costs at best), plus COPY for scale. heard: `ingest()` (inbox INSERT + rq enqueue), the same
+through HTTP (uvicorn + FastAPI), and end to end (inbox row → engine → answers, state and outbox
+committed → send jobs queued) with 1 and 2 worker processes.
+
+Environment: BENCH_DATABASE_URL (default database heard_bench on the local PostgreSQL), BENCH_REDIS_URL (default
+redis://127.0.0.1:6379/14), BENCH_MESSAGES (default 4000).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+from redis import Redis
+from sqlalchemy import create_engine, func, select, text
+
+from heard.settings import normalize_database_url
+from surveys import catalog
+from surveys.database import get_engine, migrate, session_scope
+from surveys.messages import Inbound
+from surveys.tables import Base, InboxMessage
+from surveys.validation import load_survey
+from worker.ingest import ingest
+
+ROOT = Path(__file__).resolve().parent.parent
+DATABASE_URL = normalize_database_url(os.environ.get(
+    "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/heard_bench"))
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+MESSAGES = int(os.environ.get("BENCH_MESSAGES", "4000"))
+CONVERSATION = ["hi", "1", "2", "1", "yes", "1 3", "skip", "fine"]
+
+
+def reset(redis: Redis) -> None:
+    tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+    with get_engine(DATABASE_URL).begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(Base.metadata.sorted_tables):
+                connection.execute(table.delete())
+    redis.flushdb()
+    with session_scope(DATABASE_URL) as db:
+        catalog.register(db, load_survey(ROOT / "surveys" / "examples" / "water-access.yaml"))
+
+
+def redis_ceiling(redis: Redis) -> tuple[float, str]:
+    binary = shutil.which("redis-benchmark")
+    kwargs = redis.connection_pool.connection_kwargs
+    if binary and "host" in kwargs:
+        output = subprocess.run(
+            [binary, "-h", kwargs["host"], "-p", str(kwargs["port"]), "-t", "rpush",
+             "-n", "100000", "-c", "1", "-P", "1", "-q", "--csv"],
+            capture_output=True, text=True, timeout=120).stdout
+        rate = float(output.strip().splitlines()[-1].split(",")[1].strip('"'))
+        return rate, "redis-benchmark RPUSH, 1 client, unpipelined"
+    began = time.perf_counter()
+    for _ in range(20000):
+        redis.rpush("bench:ceiling", "x")
+    redis.delete("bench:ceiling")
+    return 20000 / (time.perf_counter() - began), "redis-py RPUSH loop, unpipelined"
+
+
+def database_ceilings() -> tuple[float, float]:
+    """(one-row INSERT + COMMIT per row, COPY or executemany) rows per second."""
+    engine = get_engine(DATABASE_URL)
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE IF EXISTS bench_ceiling"))
+        connection.execute(text("CREATE TABLE bench_ceiling (id SERIAL PRIMARY KEY, "
+                                "channel TEXT, provider_id TEXT, address TEXT, body TEXT)"))
+    count = 2000
+    began = time.perf_counter()
+    for number in range(count):
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO bench_ceiling (channel, provider_id, address, "
+                                    "body) VALUES ('sms', :p, '+254700000000', 'hello')"),
+                               {"p": str(number)})
+    insert_rate = count / (time.perf_counter() - began)
+    rows = 100_000
+    raw = engine.raw_connection()
+    began = time.perf_counter()
+    cursor = raw.cursor()
+    if engine.dialect.name == "postgresql":
+        with cursor.copy("COPY bench_ceiling (channel, provider_id, address, body) FROM STDIN"
+                         ) as copy:
+            for number in range(rows):
+                copy.write_row(("sms", str(number), "+254700000000", "hello"))
+    else:
+        cursor.executemany("INSERT INTO bench_ceiling (channel, provider_id, address, body) "
+                           "VALUES ('sms', ?, '+254700000000', 'hello')",
+                           [(str(number),) for number in range(rows)])
+    raw.commit()
+    copy_rate = rows / (time.perf_counter() - began)
+    raw.close()
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE bench_ceiling"))
+    return insert_rate, copy_rate
+
+
+def messages(count: int, prefix: str) -> list[Inbound]:
+    """`count` messages from count/len(CONVERSATION) contacts, each a whole conversation."""
+    contacts = max(1, count // len(CONVERSATION))
+    return [Inbound("simulator", f"{prefix}{contact}", CONVERSATION[turn % len(CONVERSATION)],
+                    f"{prefix}{contact}-{turn}", payload={"survey": "water-access"})
+            for turn in range(len(CONVERSATION)) for contact in range(contacts)][:count]
+
+
+def ingest_rate(redis: Redis, count: int) -> float:
+    batch = messages(count, "i")
+    began = time.perf_counter()
+    for message in batch:
+        ingest(DATABASE_URL, redis, message)
+    return len(batch) / (time.perf_counter() - began)
+
+
+@contextmanager
+def server(port: int, env: dict[str, str]):  # type: ignore[no-untyped-def]
+    process = subprocess.Popen([sys.executable, "-m", "heard", "serve", "--port", str(port),
+                                "--workers", "0"], env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def http_ingest_rate(base_url: str, count: int, clients: int = 16) -> float:
+    bodies = [{"survey": "water-access", "address": m.address, "text": m.text,
+               "id": m.provider_id} for m in messages(count, "h")]
+
+    def post_many(part: list[dict]) -> None:
+        with httpx.Client(base_url=base_url) as client:
+            for body in part:
+                client.post("/api/v1/simulate", json=body).raise_for_status()
+
+    parts = [bodies[index::clients] for index in range(clients)]
+    began = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(post_many, parts))
+    return len(bodies) / (time.perf_counter() - began)
+
+
+def end_to_end_rate(redis: Redis, env: dict[str, str], workers: int, count: int) -> float:
+    reset(redis)
+    for message in messages(count, f"e{workers}-"):
+        ingest(DATABASE_URL, redis, message)
+    began = time.perf_counter()
+    processes = [subprocess.Popen([sys.executable, "-m", "heard", "worker", "--burst"], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                 for _ in range(workers)]
+    while True:
+        with session_scope(DATABASE_URL) as db:
+            left = db.scalar(select(func.count()).select_from(InboxMessage)
+                             .where(InboxMessage.processed_at.is_(None)))
+        if not left:
+            break
+        time.sleep(0.05)
+    elapsed = time.perf_counter() - began
+    for process in processes:
+        process.terminate()
+        process.wait(timeout=30)
+    return count / elapsed
+
+
+def worker_startup(env: dict[str, str]) -> float:
+    """A burst worker over empty queues: the fixed cost inside each end-to-end figure."""
+    began = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "heard", "worker", "--burst"], env=env, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - began
+
+
+def create_database() -> None:
+    """The benchmark's own database (never the tests'), created on first use."""
+    if not DATABASE_URL.startswith("postgresql"):
+        return
+    base, name = DATABASE_URL.rsplit("/", 1)
+    admin = create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        exists = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                                    {"n": name.split("?")[0]}).first()
+        if not exists:
+            connection.execute(text(f'CREATE DATABASE "{name.split("?")[0]}"'))
+    admin.dispose()
+
+
+def main() -> None:
+    create_database()
+    migrate(DATABASE_URL)
+    redis = Redis.from_url(REDIS_URL)
+    env = os.environ | {"DATABASE_URL": DATABASE_URL, "REDIS_URL": REDIS_URL,
+                        "HEARD_DATA_DIR": str(ROOT / "data" / "bench")}
+    database = DATABASE_URL.split("+")[0].split(":")[0]
+    print(f"pipeline benchmark on {database} + Redis, {MESSAGES} messages")
+    redis_rate, redis_how = redis_ceiling(redis)
+    insert_rate, copy_rate = database_ceilings()
+    print(f"  ceiling Redis: {redis_rate:,.0f} ops/s ({redis_how})")
+    print(f"  ceiling DB: {insert_rate:,.0f} rows/s one-row INSERT+COMMIT; "
+          f"{copy_rate:,.0f} rows/s bulk ({'COPY' if database == 'postgresql' else 'executemany'})")
+    reset(redis)
+    rate = ingest_rate(redis, MESSAGES)
+    print(f"  ingest() (inbox INSERT+COMMIT, rq enqueue): {rate:,.0f} msg/s = "
+          f"{rate / insert_rate:.0%} of one-row INSERT+COMMIT, {rate / redis_rate:.0%} of RPUSH")
+    reset(redis)
+    with server(8799, env) as base_url:
+        rate = http_ingest_rate(base_url, MESSAGES)
+    print(f"  HTTP ingest (POST /api/v1/simulate, uvicorn, 16 clients on the same 2 cores): "
+          f"{rate:,.0f} req/s = {rate / insert_rate:.0%} of one-row INSERT+COMMIT")
+    startup = worker_startup(env)
+    for workers in (1, 2):
+        rate = end_to_end_rate(redis, env, workers, MESSAGES)
+        print(f"  end to end, {workers} worker(s): {rate:,.0f} msg/s "
+              f"({rate / workers:,.0f} per worker; includes {startup:.1f}s worker start-up) = "
+              f"{rate / insert_rate:.0%} of one-row INSERT+COMMIT")
+    reset(redis)
+
+
+if __name__ == "__main__":
+    main()
