@@ -71,6 +71,18 @@ def redis_ceiling(redis: Redis) -> tuple[float, str]:
     return 20000 / (time.perf_counter() - began), "redis-py RPUSH loop, unpipelined"
 
 
+def rq_ceiling(redis: Redis, jobs: int = 1000) -> float:
+    """No-op jobs per second through one rq SimpleWorker: rq's own floor cost per job."""
+    from rq import Queue, SimpleWorker
+
+    queue = Queue("bench-noop", connection=redis)
+    for _ in range(jobs):
+        queue.enqueue("builtins.len", "x", result_ttl=0)
+    began = time.perf_counter()
+    SimpleWorker([queue], connection=redis).work(burst=True, logging_level="WARNING")
+    return jobs / (time.perf_counter() - began)
+
+
 def database_ceilings() -> tuple[float, float]:
     """(one-row INSERT + COMMIT per row, COPY or executemany) rows per second."""
     engine = get_engine(DATABASE_URL)
@@ -212,7 +224,9 @@ def main() -> None:
     print(f"pipeline benchmark on {database} + Redis, {MESSAGES} messages")
     redis_rate, redis_how = redis_ceiling(redis)
     insert_rate, copy_rate = database_ceilings()
+    job_rate = rq_ceiling(redis)
     print(f"  ceiling Redis: {redis_rate:,.0f} ops/s ({redis_how})")
+    print(f"  ceiling rq: {job_rate:,.0f} no-op jobs/s through one SimpleWorker")
     print(f"  ceiling DB: {insert_rate:,.0f} rows/s one-row INSERT+COMMIT; "
           f"{copy_rate:,.0f} rows/s bulk ({'COPY' if database == 'postgresql' else 'executemany'})")
     reset(redis)
@@ -224,12 +238,14 @@ def main() -> None:
         rate = http_ingest_rate(base_url, MESSAGES)
     print(f"  HTTP ingest (POST /api/v1/simulate, uvicorn, 16 clients on the same 2 cores): "
           f"{rate:,.0f} req/s = {rate / insert_rate:.0%} of one-row INSERT+COMMIT")
+    reset(redis)
     startup = worker_startup(env)
     for workers in (1, 2):
         rate = end_to_end_rate(redis, env, workers, MESSAGES)
         print(f"  end to end, {workers} worker(s): {rate:,.0f} msg/s "
               f"({rate / workers:,.0f} per worker; includes {startup:.1f}s worker start-up) = "
-              f"{rate / insert_rate:.0%} of one-row INSERT+COMMIT")
+              f"{rate / insert_rate:.0%} of one-row INSERT+COMMIT, "
+              f"{rate / workers / job_rate * 2:.0%} of rq's no-op rate for its 2 jobs/message")
     reset(redis)
 
 
