@@ -18,6 +18,7 @@ State = dict[str, Any]
 Status = Literal["consent", "active", "completed", "ended", "declined", "stopped"]
 FINISHED: frozenset[str] = frozenset({"completed", "ended", "declined", "stopped"})
 STATE_VERSION = 1
+CONSENT = "_consent"  # the "question id" of the consent question (buttons carry it)
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ def start(survey: Survey, lang: str | None = None, ask_consent: bool = False) ->
         result.replies.append(Reply(survey.intro[lang]))
     if ask_consent and survey.consent:
         result.state["status"] = "consent"
+        result.state["current"] = CONSENT
         result.replies.append(_consent_reply(survey, lang))
         return result
     _advance(survey, result, after=None)
@@ -92,8 +94,9 @@ def step(survey: Survey, state: State | None, text: str) -> StepResult:
     if word.split(" ")[0] in ("lang", "language") or command == "lang":
         command = "lang"
 
-    if command == "stop":
-        state["status"] = "stopped"
+    if command == "stop":  # a finished session keeps its outcome; the contact opts out
+        if state["status"] not in FINISHED:
+            state["status"] = "stopped"
         result.events.append("stop")
         result.replies.append(Reply(t.gettext(
             "You will get no more messages from us. Reply START to join again.")))
@@ -139,6 +142,14 @@ def step(survey: Survey, state: State | None, text: str) -> StepResult:
     result.answers.append(Answer(question.id, value, text))
     state["answers"][question.id] = value
     _advance(survey, result, after=question)
+    return result
+
+
+def resume(survey: Survey, state: State) -> StepResult:
+    """Ask the current question (or consent) again, e.g. after the contact opted back in."""
+    result = StepResult(_copy(state))
+    result.state["lang"] = survey.language_for(result.state["lang"])
+    _ask_again(survey, result)
     return result
 
 
@@ -282,7 +293,7 @@ def _choose_language(survey: Survey, result: StepResult, word: str) -> StepResul
 def _consent_reply(survey: Survey, lang: str) -> Reply:
     t = translator(lang)
     text = survey.consent[lang] if survey.consent else t.gettext("Do you agree to take part?")
-    return Reply(text, kind="question", question_id="_consent",
+    return Reply(text, kind="question", question_id=CONSENT,
                  choices=(ReplyChoice(1, "yes", t.gettext("Yes")),
                           ReplyChoice(2, "no", t.gettext("No"))))
 
@@ -290,15 +301,16 @@ def _consent_reply(survey: Survey, lang: str) -> Reply:
 def _consent(survey: Survey, result: StepResult, text: str) -> StepResult:
     state = result.state
     t = translator(state["lang"])
-    consent = Question(id="_consent", type="yesno", text={state["lang"]: "-"})
+    consent = Question(id=CONSENT, type="yesno", text={state["lang"]: "-"})
     value = parse_answer(consent, text, state["lang"], t)
     if isinstance(value, Invalid):
         reply = _consent_reply(survey, state["lang"])
-        result.replies.append(Reply(value.message, kind="reprompt", question_id="_consent",
+        result.replies.append(Reply(value.message, kind="reprompt", question_id=CONSENT,
                                     choices=reply.choices))
         return result
     if value == "no":
         state["status"] = "declined"
+        state["current"] = None
         result.events.append("declined")
         result.replies.append(Reply(t.gettext(
             "Thank you. We will not ask you again for this survey.")))
@@ -328,4 +340,4 @@ def _copy(state: State) -> State:
 
 
 __all__ = ["Answer", "Reply", "ReplyChoice", "StepResult", "new_state", "question_reply",
-           "start", "step"]
+           "resume", "start", "step"]

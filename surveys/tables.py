@@ -57,6 +57,7 @@ class Contact(Base):
     profile: Mapped[dict[str, Any]] = mapped_column(default=dict)
     consent: Mapped[bool | None] = mapped_column(Boolean)
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    unreachable: Mapped[str | None] = mapped_column(String(32))  # e.g. invalid_number
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -69,6 +69,7 @@ def unprocessed(runtime: Runtime) -> int:
 def test_worker_killed_mid_job_message_processed_once(runtime: Runtime):
     client = client_for(runtime)
     say(client, "kim", "hi")
+    say(client, "kim", "yes")
     drain(runtime)
     inbox_id = say(client, "kim", "1")["inbox_id"]
     Queue(INBOUND, connection=runtime.redis).empty()  # queued again below, once the lock is held
@@ -86,7 +87,7 @@ def test_worker_killed_mid_job_message_processed_once(runtime: Runtime):
     survivor = start_worker(env, "--sweep")
     try:
         wait_for(lambda: unprocessed(runtime) == 0, what="the sweeper to re-run the message")
-        wait_for(lambda: count(runtime, OutboxMessage, OutboxMessage.status == "sent") == 3,
+        wait_for(lambda: count(runtime, OutboxMessage, OutboxMessage.status == "sent") == 4,
                  what="the reply to be sent")
     finally:
         stop(survivor)
@@ -101,20 +102,21 @@ def test_same_webhook_three_times_with_two_workers(runtime: Runtime):
     try:
         for address in ("a1", "a2", "a3"):
             say(client, address, "hi")
+            say(client, address, "yes")
             for text in ("3", "well water", "6"):
                 for _ in range(3):
                     say(client, address, text, id=f"{address}-{text}")
-        wait_for(lambda: count(runtime, InboxMessage) == 12 and unprocessed(runtime) == 0,
+        wait_for(lambda: count(runtime, InboxMessage) == 15 and unprocessed(runtime) == 0,
                  what="all messages processed")
     finally:
         for process in workers:
             stop(process)
-    assert count(runtime, InboxMessage) == 12
+    assert count(runtime, InboxMessage) == 15
     # every contact answered in order (the follow-up exists only because "3" came first) ...
     assert sorted(_all_answers(runtime)) == sorted(
         [("source", "other"), ("source_other", "well water"), ("days", 6)] * 3)
-    # ... and got each reply once: intro + question, follow-up, days, note + next question
-    assert count(runtime, OutboxMessage) == 3 * (2 + 1 + 1 + 2)
+    # ... and got each reply once: intro + consent, question, follow-up, days, note + question
+    assert count(runtime, OutboxMessage) == 3 * (2 + 1 + 1 + 1 + 2)
 
 
 def _redis_server(port: int, workdir: Path) -> subprocess.Popen[bytes]:
@@ -175,9 +177,10 @@ def test_redis_restarted_while_messages_arrive_nothing_lost(runtime: Runtime, ow
         for number in range(5):
             send(f"r{number}", "hi")
         kill()
-        for number in range(5):
-            send(f"r{number}", "2")  # stored in the inbox, not queued: Redis is down
-        assert unprocessed(runtime) >= 5
+        for number in range(5):  # stored in the inbox, not queued: Redis is down
+            send(f"r{number}", "yes")
+            send(f"r{number}", "2")
+        assert unprocessed(runtime) >= 10
         restart()
         for number in range(5, 8):
             send(f"r{number}", "hi")

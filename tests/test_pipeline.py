@@ -31,8 +31,8 @@ def test_simulated_conversation_end_to_end(runtime):
     drain(runtime)
     assert conversation(client, "amina") == [
         ("in", "hello"), ("out", "Five questions about water."),
-        ("out", "Where do you get water?\n1 Tap at home 2 Public well 3 Other")]
-    for text in ("1", "৫", "1 3", "yes"):
+        ("out", "Do you agree?\n1 Yes 2 No")]  # consent first: nothing stored without a yes
+    for text in ("yes", "1", "৫", "1 3", "yes"):
         say(client, "amina", text)
     drain(runtime)
     assert answers(runtime) == {"source": "tap", "days": 5, "problems": ["dirty", "cost"],
@@ -44,18 +44,20 @@ def test_simulated_conversation_end_to_end(runtime):
 def test_same_webhook_three_times_is_one_inbox_row_one_answer_one_reply(runtime):
     client = client_for(runtime)
     say(client, "bo", "hi")
+    say(client, "bo", "yes")
     drain(runtime)
     results = [say(client, "bo", "2", id="provider-msg-1") for _ in range(3)]
     assert [result["duplicate"] for result in results] == [False, True, True]
     drain(runtime)
-    assert count(runtime, InboxMessage) == 2
+    assert count(runtime, InboxMessage) == 3
     assert answers(runtime) == {"source": "well"}
-    assert count(runtime, OutboxMessage) == 3  # intro + first question, then one reply
+    assert count(runtime, OutboxMessage) == 4  # intro + consent, question, then one reply
 
 
 def test_processing_an_inbox_row_twice_changes_nothing(runtime):
     client = client_for(runtime)
     say(client, "cy", "hi")
+    say(client, "cy", "yes")
     inbox_id = say(client, "cy", "1")["inbox_id"]
     drain(runtime)
     before = (count(runtime, OutboxMessage), answers(runtime))
@@ -65,7 +67,7 @@ def test_processing_an_inbox_row_twice_changes_nothing(runtime):
 
 def test_messages_of_one_contact_are_processed_in_arrival_order(runtime):
     client = client_for(runtime)
-    ids = [say(client, "di", text)["inbox_id"] for text in ("hi", "3", "river", "4")]
+    ids = [say(client, "di", text)["inbox_id"] for text in ("hi", "yes", "3", "river", "4")]
     Queue(INBOUND, connection=runtime.redis).empty()
     jobs.process_inbound(ids[-1])  # the newest job runs first: it handles all four, in order
     assert answers(runtime) == {"source": "other", "source_other": "river", "days": 4}
@@ -162,6 +164,7 @@ def test_button_for_an_earlier_question_does_not_answer_the_current_one(runtime)
 
     ingest(runtime.database_url, runtime.redis,
            Inbound("simulator", "jo", "hi", "b-0", payload={"survey": "test-water"}))
+    press("1", "_consent", "b-00")
     press("1", "source", "b-1")
     press("2", "source", "b-2")  # the same old button again: now stale
     drain(runtime)

@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 from sms.render import render_sms
 from sms.segments import count_segments
 from surveys import catalog
-from surveys.engine import FINISHED, Reply, StepResult, start, step
-from surveys.i18n import translator
+from surveys.answers import ascii_digits
+from surveys.engine import FINISHED, Reply, StepResult, resume, start, step
+from surveys.i18n import keywords, normalize, translator
 from surveys.sql import insert_ignore, upsert
 from surveys.tables import Answer, Contact, InboxMessage, OutboxMessage, SurveyVersion, utcnow
 from surveys.tables import Session as SurveySession
@@ -69,21 +70,26 @@ def lock_contact(db: Session, channel: str, address: str,
 
 
 def handle(db: Session, contact: Contact, message: InboxMessage) -> list[int]:
+    t = translator(contact.language or "en")
+    command = keywords(contact.language or "en").get(normalize(ascii_digits(message.text)))
+    welcome: list[Reply] = []
+    if contact.opted_out:
+        if command != "start":
+            message.outcome = "opted_out"  # kept, never answered: they asked us to stop
+            return []
+        contact.opted_out = False
+        welcome = [Reply(t.gettext("You will get our messages again. Reply STOP to stop."))]
     session, survey_row = find_session(db, contact, message)
     if survey_row is None:
-        log.warning("inbox %s (%s): contact %s is in no survey; message kept, no reply",
-                    message.id, message.channel, contact.id)
-        message.outcome = "no_survey"
-        return []
+        return write_outbox(db, contact, message, welcome + _outside_survey(contact, message,
+                                                                            command))
     survey = catalog.survey_of(survey_row)
     if session is None:
-        result = start(survey, contact.language)
-        session = SurveySession(contact_id=contact.id, survey_pk=survey_row.id,
-                                state=result.state, status=result.state["status"])
-        db.add(session)
-        db.flush()
+        session, result = open_session(db, contact, survey_row)
         if message.text.strip():  # the first message only opens the survey unless it is a keyword
             result = _first_step(survey, result, message.text)
+    elif welcome and session.status not in FINISHED:
+        result = resume(survey, session.state)
     elif _answers_an_earlier_question(session, message):
         message.outcome = "stale"
         t = translator(session.state.get("lang") or survey.default_language)
@@ -92,13 +98,47 @@ def handle(db: Session, contact: Contact, message: InboxMessage) -> list[int]:
     else:
         result = step(survey, session.state, message.text)
         if "restarted" in result.events:
-            session = SurveySession(contact_id=contact.id, survey_pk=survey_row.id,
-                                    state=result.state, status=result.state["status"])
-            db.add(session)
-            db.flush()
+            session = new_session(db, contact, survey_row, result, session.round_id)
     save_step(db, contact, session, result, message)
     message.outcome = "answered" if result.answers else "replied"
-    return write_outbox(db, contact, message, result.replies)
+    return write_outbox(db, contact, message, welcome + result.replies,
+                        after_opt_out="stop" in result.events)
+
+
+def open_session(db: Session, contact: Contact, survey_row: SurveyVersion,
+                 round_id: int | None = None) -> tuple[SurveySession, StepResult]:
+    """Start `survey_row` for `contact`: consent first unless they already consented."""
+    survey = catalog.survey_of(survey_row)
+    result = start(survey, contact.language, ask_consent=contact.consent is not True)
+    return new_session(db, contact, survey_row, result, round_id), result
+
+
+def new_session(db: Session, contact: Contact, survey_row: SurveyVersion, result: StepResult,
+                round_id: int | None) -> SurveySession:
+    session = SurveySession(contact_id=contact.id, survey_pk=survey_row.id, round_id=round_id,
+                            state=result.state, status=result.state["status"])
+    db.add(session)
+    db.flush()
+    return session
+
+
+def _outside_survey(contact: Contact, message: InboxMessage, command: str | None) -> list[Reply]:
+    """STOP and HELP work for anyone, in a survey or not; anything else is kept, unanswered."""
+    t = translator(contact.language or "en")
+    if command == "stop":
+        contact.opted_out = True
+        message.outcome = "opted_out"
+        return [Reply(t.gettext("You will get no more messages from us. Reply START to join "
+                                "again."))]
+    if command == "help":
+        message.outcome = "help"
+        return [Reply(t.gettext("heard: short surveys about your community, in your language. "
+                                "Reply STOP to stop getting messages, START to join again."))]
+    if command != "start":
+        log.warning("inbox %s (%s): contact %s is in no survey; message kept, no reply",
+                    message.id, message.channel, contact.id)
+    message.outcome = "no_survey"
+    return []
 
 
 def _answers_an_earlier_question(session: SurveySession, message: InboxMessage) -> bool:
@@ -162,11 +202,15 @@ def save_step(db: Session, contact: Contact, session: SurveySession, result: Ste
 
 
 def write_outbox(db: Session, contact: Contact, message: InboxMessage | None,
-                 replies: list[Reply]) -> list[int]:
+                 replies: list[Reply], after_opt_out: bool = False) -> list[int]:
+    """Outbox rows for `replies`; `after_opt_out` marks the one confirmation an opted-out
+    contact still gets."""
     if not replies:
         return []
     rows = [outbox_row(contact, reply, message.id if message else None, seq)
             for seq, reply in enumerate(replies)]
+    for row in rows:
+        row["reply"]["after_opt_out"] = after_opt_out or contact.opted_out
     result = insert_ignore(db, OutboxMessage.__table__, rows, conflict=["inbox_id", "seq"],
                            returning=OutboxMessage.id)
     return [row_id for (row_id,) in result]

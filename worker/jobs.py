@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from sqlalchemy import Select, select, update
+from sqlalchemy.orm import Session
 
 from heard.settings import get_settings
 from surveys.database import session_scope
@@ -49,6 +50,9 @@ def send_outbound(outbox_id: int) -> str:
             return "missing"
         if message.status not in ("pending", "retrying"):
             return message.status
+        if message.contact_id is not None and _must_not_send(db, message):
+            message.status = "suppressed"
+            return "suppressed"
         message.attempts += 1
         try:
             message.provider_id = sender_for(message.channel)(message)
@@ -58,14 +62,27 @@ def send_outbound(outbox_id: int) -> str:
             retry_later = error
         except PermanentSendError as error:
             message.status, message.error, message.error_code = "failed", str(error), error.code
-            if error.opt_out and message.contact_id is not None:
+            marks = {"opted_out": True} if error.opt_out else {}
+            if error.unreachable:
+                marks["unreachable"] = error.unreachable
+            if marks and message.contact_id is not None:
                 db.execute(update(Contact).where(Contact.id == message.contact_id)
-                           .values(opted_out=True))
+                           .values(**marks))
             log.warning("outbox %s: permanent failure %s: %s", outbox_id, error.code, error)
         status = message.status
     if retry_later is not None:
         raise retry_later
     return status
+
+
+def _must_not_send(db: Session, message: OutboxMessage) -> bool:
+    """Nothing goes to an opted-out or unreachable contact but the opt-out confirmation."""
+    contact = db.get(Contact, message.contact_id)
+    if contact is None:
+        return False
+    if contact.unreachable:
+        return True
+    return contact.opted_out and not message.reply.get("after_opt_out")
 
 
 class SweepReport(NamedTuple):

@@ -19,10 +19,12 @@ class TransientSendError(Exception):
 class PermanentSendError(Exception):
     """Will never succeed (invalid number, unsubscribed, blocked): stop and record why."""
 
-    def __init__(self, message: str, code: str | None = None, opt_out: bool = False):
+    def __init__(self, message: str, code: str | None = None, opt_out: bool = False,
+                 unreachable: str | None = None):
         super().__init__(message)
         self.code = code
         self.opt_out = opt_out
+        self.unreachable = unreachable
 
 
 class Sender(Protocol):
@@ -36,6 +38,9 @@ def simulator_sender(message: OutboxMessage) -> str | None:
 
 SENDERS: dict[str, Callable[[], Sender]] = {
     "simulator": lambda: simulator_sender,
+    "sms": lambda: __import__("sms.sender").sender.twilio_sender(),
+    "whatsapp": lambda: __import__("sms.sender").sender.twilio_sender(),
+    "telegram": lambda: __import__("bot.sender").sender.telegram_sender(),  # lazy: no cycle
 }
 
 

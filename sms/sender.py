@@ -1,0 +1,76 @@
+"""Send SMS and WhatsApp messages through the official twilio library.
+
+TWILIO_API_BASE_URL points it at another endpoint (a regional edge, a gateway, a test double);
+HEARD_SMS_PER_SECOND caps sends per sender number across every worker, through Redis.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import cache
+
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+
+from heard.settings import Settings, get_settings
+from sms.errors import contact_effect
+from surveys.tables import OutboxMessage
+from worker.ratelimit import RateLimited, acquire
+from worker.runtime import runtime
+from worker.senders import PermanentSendError, Sender, TransientSendError
+
+log = logging.getLogger(__name__)
+MAX_RATE_WAIT = 10.0  # seconds a job may wait for a send slot before it is retried later
+
+
+@cache
+def twilio_client(account_sid: str, auth_token: str, base_url: str | None) -> Client:
+    client = Client(account_sid, auth_token, http_client=TwilioHttpClient(timeout=15))
+    if base_url:
+        client.api.base_url = base_url.rstrip("/")
+    return client
+
+
+def twilio_sender() -> Sender:
+    settings = get_settings()
+    if not (settings.twilio_account_sid and settings.twilio_auth_token):
+        raise TransientSendError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are not set")
+    client = twilio_client(settings.twilio_account_sid, settings.twilio_auth_token,
+                           settings.twilio_api_base_url)
+
+    def send(message: OutboxMessage) -> str:
+        arguments = _arguments(settings, message)
+        sender_id = settings.twilio_messaging_service_sid or settings.twilio_from or ""
+        try:
+            acquire(runtime().redis, f"heard:rate:twilio:{sender_id}", settings.sms_per_second,
+                    max_wait=MAX_RATE_WAIT)
+        except RateLimited as error:
+            raise TransientSendError(str(error)) from None
+        try:
+            created = client.messages.create(**arguments)
+        except TwilioRestException as error:
+            if error.status == 429 or error.status >= 500:
+                raise TransientSendError(f"Twilio {error.status}: {error.msg}") from None
+            opt_out, unreachable = contact_effect(error.code)
+            raise PermanentSendError(f"Twilio {error.status} {error.code}: {error.msg}",
+                                     code=str(error.code), opt_out=opt_out,
+                                     unreachable=unreachable) from None
+        except (TwilioException, OSError) as error:  # network: connection refused, timeout
+            raise TransientSendError(f"Twilio unreachable: {error}") from None
+        return str(created.sid)
+
+    return send
+
+
+def _arguments(settings: Settings, message: OutboxMessage) -> dict[str, str]:
+    prefix = "whatsapp:" if message.channel == "whatsapp" else ""
+    arguments = {"to": prefix + message.address, "body": message.text,
+                 "status_callback": settings.public_base_url.rstrip("/") + "/sms/twilio/status"}
+    if settings.twilio_messaging_service_sid:
+        arguments["messaging_service_sid"] = settings.twilio_messaging_service_sid
+    elif settings.twilio_from:
+        arguments["from_"] = prefix + settings.twilio_from
+    else:
+        raise TransientSendError("set TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID to send SMS")
+    return arguments

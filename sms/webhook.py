@@ -1,0 +1,64 @@
+"""Twilio webhooks: inbound messages and delivery status callbacks, both signature-checked."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from twilio.request_validator import RequestValidator
+
+from heard.routes.deps import get_runtime
+from heard.settings import get_settings
+from sms.adapter import BadPayload, inbound_from_twilio
+from sms.status import record_status
+from worker.ingest import ingest
+from worker.runtime import Runtime
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/sms/twilio", tags=["sms"])
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+
+async def verified_form(request: Request) -> dict[str, str]:
+    """The POSTed form, once X-Twilio-Signature proves Twilio sent it (else 403).
+
+    Twilio signs the public URL it called, so behind a proxy PUBLIC_BASE_URL must be that URL's
+    scheme and host.
+    """
+    settings = get_settings()
+    form = {key: str(value) for key, value in (await request.form()).items()}
+    signature = request.headers.get("X-Twilio-Signature", "")
+    url = settings.public_base_url.rstrip("/") + request.url.path
+    if request.url.query:
+        url += "?" + request.url.query
+    if not settings.twilio_auth_token:
+        log.error("TWILIO_AUTH_TOKEN is not set: refusing Twilio webhooks")
+        raise HTTPException(403, "Twilio webhooks are not configured (TWILIO_AUTH_TOKEN)")
+    if not signature or not RequestValidator(settings.twilio_auth_token).validate(
+            url, form, signature):
+        log.warning("Twilio webhook with a missing or wrong signature for %s", url)
+        raise HTTPException(403, "invalid X-Twilio-Signature")
+    return form
+
+
+Form = Annotated[dict[str, str], Depends(verified_form)]
+
+
+@router.post("")
+def inbound(form: Form, runtime: Annotated[Runtime, Depends(get_runtime)]) -> Response:
+    try:
+        message = inbound_from_twilio(form, get_settings().default_region or None)
+    except BadPayload as error:
+        raise HTTPException(400, str(error)) from None
+    ingest(runtime.database_url, runtime.redis, message)
+    return Response(EMPTY_TWIML, media_type="text/xml")
+
+
+@router.post("/status")
+def status(form: Form, runtime: Annotated[Runtime, Depends(get_runtime)]) -> Response:
+    if not form.get("MessageSid") or not form.get("MessageStatus"):
+        raise HTTPException(400, "missing Twilio field(s): MessageSid, MessageStatus")
+    record_status(runtime.database_url, form["MessageSid"], form["MessageStatus"],
+                  form.get("ErrorCode") or None)
+    return Response(status_code=204)
