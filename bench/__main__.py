@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from bench import engine_step, pipeline
+from bench import engine_step, export, launch, pipeline, summary
 
-BENCHMARKS = {"engine": engine_step.main, "pipeline": pipeline.main}
+BENCHMARKS = {"engine": engine_step.main, "pipeline": pipeline.main,
+              "launch": launch.main,
+              "export": export.main, "summary": summary.main}
 
 if __name__ == "__main__":
     names = sys.argv[1:] or list(BENCHMARKS)

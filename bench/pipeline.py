@@ -6,8 +6,8 @@ costs at best), plus COPY for scale. heard: `ingest()` (inbox INSERT + rq enqueu
 through HTTP (uvicorn + FastAPI), and end to end (inbox row → engine → answers, state and outbox
 committed → send jobs queued) with 1 and 2 worker processes.
 
-Environment: BENCH_DATABASE_URL (default database heard_bench on the local PostgreSQL), BENCH_REDIS_URL (default
-redis://127.0.0.1:6379/14), BENCH_MESSAGES (default 4000).
+Environment: BENCH_DATABASE_URL (default: database heard_bench on the local PostgreSQL),
+BENCH_REDIS_URL (default redis://127.0.0.1:6379/14), BENCH_MESSAGES (default 4000).
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from heard.routes import health, simulator
+from bot.webhook import router as telegram_router
+from heard.routes import dashboard, facilitator, health, responses, simulator
+from sms.webhook import router as sms_router
 from worker.runtime import Runtime
 
 
@@ -14,4 +16,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     app.include_router(health.router)
     app.include_router(simulator.router)
+    app.include_router(facilitator.router)
+    app.include_router(responses.router)
+    app.include_router(dashboard.router)
+    app.include_router(sms_router)
+    app.include_router(telegram_router)
     return app

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import typer
 
-from heard.commands import chat, run, survey
+from heard.commands import chat, contacts, export, rounds, run, survey, telegram, tokens
 
 app = typer.Typer(help="heard: multilingual SMS and Telegram surveys for communities.",
                   no_args_is_help=True, add_completion=False)
 app.add_typer(survey.app, name="survey")
 app.add_typer(run.db_app, name="db")
+app.add_typer(contacts.app, name="contacts")
+app.add_typer(rounds.app, name="round")
+app.add_typer(tokens.app, name="token")
+app.add_typer(telegram.app, name="telegram")
 app.command("chat")(chat.chat)
+app.command("export")(export.export)
 app.command("serve")(run.serve)
 app.command("worker")(run.worker)
 app.command("cron")(run.cron)

@@ -40,6 +40,12 @@ class Settings:
         default_factory=lambda: _env("TELEGRAM_WEBHOOK_SECRET"))
     telegram_api_base_url: str | None = field(
         default_factory=lambda: _env("TELEGRAM_API_BASE_URL"))
+    telegram_bot_username: str = field(
+        default_factory=lambda: _env("TELEGRAM_BOT_USERNAME", "your_bot") or "your_bot")
+    # Rounds
+    price_per_segment: float = field(
+        default_factory=lambda: float(_env("HEARD_PRICE_PER_SEGMENT", "0.0079") or 0))
+    currency: str = field(default_factory=lambda: _env("HEARD_CURRENCY", "USD") or "USD")
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -108,10 +108,13 @@ def step(survey: Survey, state: State | None, text: str) -> StepResult:
     if state["status"] in FINISHED:
         result.replies.append(Reply(t.gettext("This survey is finished. Thank you!")))
         return result
+    if command == "start":  # mid-survey, START is never an answer: ask where they left off
+        _ask_again(survey, result)
+        return result
+    if command == "lang":  # "LANG" or "LANG sw", also while the menu is open
+        return _language_menu(survey, result, word)
     if state.get("awaiting") == "language":
         return _choose_language(survey, result, word)
-    if command == "lang":
-        return _language_menu(survey, result, word)
     if command == "help":
         result.events.append("help")
         result.replies.append(Reply(_help_text(t)))

@@ -26,7 +26,9 @@ EXAMPLES = HERE.parent / "surveys" / "examples"
 REQUIRED = os.environ.get("HEARD_REQUIRE_SERVICES") == "1"
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# A Redis database of this run's own (1-13; the benchmarks use 14), so runs side by side never
+# flush each other's queues.
+REDIS_URL = os.environ.get("TEST_REDIS_URL", f"redis://127.0.0.1:6379/{1 + os.getpid() % 13}")
 
 
 @pytest.fixture(scope="session")

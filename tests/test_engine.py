@@ -187,3 +187,13 @@ def test_unknown_language_falls_back_to_default(water):
 def test_finished_survey_says_so(water):
     result = converse(water, "1", "5", "1 3", "yes")
     assert said(step(water, result.state, "hello")) == ["This survey is finished. Thank you!"]
+
+
+def test_start_mid_survey_repeats_the_question_and_is_not_an_answer(water):
+    result = converse(water, "3", "START")
+    assert result.state["current"] == "source_other" and not result.answers
+    assert said(result) == ["Which other source?"]
+
+
+def test_lang_with_code_works_while_the_menu_is_open(water):
+    assert converse(water, "LANG", "LANG sw").state["lang"] == "sw"

@@ -23,10 +23,25 @@ from worker.ingest import ingest
 from worker.queues import INBOUND, enqueue_inbound
 from worker.runtime import Runtime
 
+STARTED: list[subprocess.Popen[bytes]] = []
+
+
+@pytest.fixture(autouse=True)
+def no_stray_workers() -> Iterator[None]:
+    """Whatever a test leaves running (it failed half-way) is killed: no worker outlives it."""
+    yield
+    while STARTED:
+        process = STARTED.pop()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
 
 def start_worker(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "heard", "worker", *args],
-                            env=os.environ | {"HEARD_SWEEP_AFTER_SECONDS": "1"} | env)
+    process = subprocess.Popen([sys.executable, "-m", "heard", "worker", *args],
+                               env=os.environ | {"HEARD_SWEEP_AFTER_SECONDS": "1"} | env)
+    STARTED.append(process)
+    return process
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 60, what: str = "") -> None:

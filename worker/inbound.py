@@ -9,10 +9,10 @@ re-queued job, a killed worker) changes nothing the second time.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from sms.render import render_sms
@@ -22,8 +22,17 @@ from surveys.answers import ascii_digits
 from surveys.engine import FINISHED, Reply, StepResult, resume, start, step
 from surveys.i18n import keywords, normalize, translator
 from surveys.sql import insert_ignore, upsert
-from surveys.tables import Answer, Contact, InboxMessage, OutboxMessage, SurveyVersion, utcnow
+from surveys.tables import (
+    Answer,
+    Contact,
+    InboxMessage,
+    OutboxMessage,
+    Round,
+    SurveyVersion,
+    utcnow,
+)
 from surveys.tables import Session as SurveySession
+from worker.rounds import open_round_by_code
 
 log = logging.getLogger(__name__)
 SMS_CHANNELS = frozenset({"sms", "whatsapp"})
@@ -79,17 +88,19 @@ def handle(db: Session, contact: Contact, message: InboxMessage) -> list[int]:
             return []
         contact.opted_out = False
         welcome = [Reply(t.gettext("You will get our messages again. Reply STOP to stop."))]
-    session, survey_row = find_session(db, contact, message)
+    target = find_session(db, contact, message)
+    session, survey_row = target.session, target.survey_row
     if survey_row is None:
         return write_outbox(db, contact, message, welcome + _outside_survey(contact, message,
                                                                             command))
     survey = catalog.survey_of(survey_row)
     if session is None:
-        session, result = open_session(db, contact, survey_row)
-        if message.text.strip():  # the first message only opens the survey unless it is a keyword
+        session, result = open_session(db, contact, survey_row, target.round_id)
+        # the first message only opens the survey, unless it is a keyword (not a join code)
+        if message.text.strip() and not target.by_code:
             result = _first_step(survey, result, message.text)
-    elif welcome and session.status not in FINISHED:
-        result = resume(survey, session.state)
+    elif (welcome or target.by_code) and session.status not in FINISHED:
+        result = resume(survey, session.state)  # back again: ask where they left off
     elif _answers_an_earlier_question(session, message):
         message.outcome = "stale"
         t = translator(session.state.get("lang") or survey.default_language)
@@ -99,7 +110,7 @@ def handle(db: Session, contact: Contact, message: InboxMessage) -> list[int]:
         result = step(survey, session.state, message.text)
         if "restarted" in result.events:
             session = new_session(db, contact, survey_row, result, session.round_id)
-    save_step(db, contact, session, result, message)
+    save_step(db, contact, session, result, message, survey)
     message.outcome = "answered" if result.answers else "replied"
     return write_outbox(db, contact, message, welcome + result.replies,
                         after_opt_out="stop" in result.events)
@@ -156,26 +167,55 @@ def _first_step(survey: Any, opened: StepResult, text: str) -> StepResult:
     return opened
 
 
-def find_session(db: Session, contact: Contact, message: InboxMessage
-                 ) -> tuple[SurveySession | None, SurveyVersion | None]:
-    """The contact's current session, or the survey a new session should start on."""
-    wanted = message.payload.get("survey") if isinstance(message.payload, dict) else None
-    query = select(SurveySession).where(SurveySession.contact_id == contact.id)
-    if wanted:
+@dataclass
+class Target:
+    """Where a message goes: an existing session, or a survey (and round) to start."""
+
+    session: SurveySession | None = None
+    survey_row: SurveyVersion | None = None
+    round_id: int | None = None
+    by_code: bool = False
+
+
+def find_session(db: Session, contact: Contact, message: InboxMessage) -> Target:
+    """A round's join code (typed, or a Telegram /start payload) opens that round; otherwise the
+    session the contact was last asked something in, among open rounds and the simulator."""
+    payload = message.payload if isinstance(message.payload, dict) else {}
+    code = str(payload.get("start") or message.text or "")
+    round_ = open_round_by_code(db, code)
+    if round_ is not None:
+        session = db.scalars(select(SurveySession).where(
+            SurveySession.contact_id == contact.id, SurveySession.round_id == round_.id)).first()
+        return Target(session, db.get(SurveyVersion, round_.survey_pk)
+                      if session is None else db.get(SurveyVersion, session.survey_pk), round_.id,
+                      by_code=True)
+    query = (select(SurveySession)
+             .outerjoin(Round, Round.id == SurveySession.round_id)
+             .where(SurveySession.contact_id == contact.id,
+                    or_(SurveySession.round_id.is_(None), Round.status == "open")))
+    wanted = payload.get("survey")
+    if wanted:  # the simulator names its survey
         row = catalog.latest(db, str(wanted))
         if row is None:
-            return None, None
-        survey_ids = select(SurveyVersion.id).where(SurveyVersion.survey_id == row.survey_id)
-        query = query.where(SurveySession.survey_pk.in_(survey_ids))
-    session = db.scalars(query.order_by(SurveySession.id.desc()).limit(1)).first()
-    if session is not None:
-        return session, db.get(SurveyVersion, session.survey_pk)
-    return None, (catalog.latest(db, str(wanted)) if wanted else None)
+            return Target()
+        query = query.where(SurveySession.round_id.is_(None), SurveySession.survey_pk.in_(
+            select(SurveyVersion.id).where(SurveyVersion.survey_id == row.survey_id)))
+        session = db.scalars(query.order_by(SurveySession.id.desc()).limit(1)).first()
+        return Target(session, db.get(SurveyVersion, session.survey_pk) if session else row)
+    session = db.scalars(query.order_by(SurveySession.updated_at.desc(),
+                                        SurveySession.id.desc()).limit(1)).first()
+    if session is None:
+        return Target()
+    return Target(session, db.get(SurveyVersion, session.survey_pk), session.round_id)
 
 
 def save_step(db: Session, contact: Contact, session: SurveySession, result: StepResult,
-              message: InboxMessage) -> None:
+              message: InboxMessage, survey: Any) -> None:
     state = result.state
+    profile = {answer.question_id: answer.value for answer in result.answers
+               if not answer.skipped and survey.question(answer.question_id).profile}
+    if profile:  # `profile: true` answers describe the person: kept on the contact
+        contact.profile = {**(contact.profile or {}), **profile}
     session.state = state
     session.status = state["status"]
     session.updated_at = utcnow()

@@ -6,7 +6,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from heard.settings import get_settings
@@ -14,7 +14,7 @@ from surveys.database import session_scope
 from surveys.tables import Contact, InboxMessage, OutboxMessage, utcnow
 from worker import inbound
 from worker.queues import enqueue_inbound, enqueue_outbound
-from worker.runtime import migrated_runtime
+from worker.runtime import Runtime, migrated_runtime
 from worker.senders import PermanentSendError, TransientSendError, sender_for
 
 log = logging.getLogger(__name__)
@@ -32,8 +32,40 @@ def process_inbound(inbox_id: int) -> int:
 
 
 def send_outbound_batch(outbox_ids: list[int]) -> list[str]:
-    """Send rows in order; a transient error raises, and the retry skips rows already sent."""
-    return [send_outbound(outbox_id) for outbox_id in outbox_ids]
+    """Send these rows, and any earlier unsent row of the same contacts, oldest first.
+
+    Whichever job runs first, a contact's messages leave in the order they were written: a
+    Redis lock per contact serializes senders, and each sends everything pending up to its
+    rows. A transient error raises (rq retries); rows already sent are skipped on the retry.
+    """
+    current = migrated_runtime()
+    with session_scope(current.database_url) as db:
+        newest = db.execute(select(OutboxMessage.contact_id, func.max(OutboxMessage.id))
+                            .where(OutboxMessage.id.in_(outbox_ids))
+                            .group_by(OutboxMessage.contact_id)).all()
+    statuses: list[str] = []
+    retry_later: TransientSendError | None = None
+    for contact_id, max_id in newest:
+        try:
+            statuses += _send_pending(current, contact_id, max_id)
+        except TransientSendError as error:  # this contact waits; the others still get theirs
+            retry_later = error
+    if retry_later is not None:
+        raise retry_later
+    return statuses
+
+
+def _send_pending(current: Runtime, contact_id: int | None, max_id: int) -> list[str]:
+    with current.redis.lock(f"heard:sending:{contact_id}", timeout=300, blocking_timeout=120):
+        with session_scope(current.database_url) as db:
+            pending = db.scalars(
+                select(OutboxMessage.id)
+                .where(OutboxMessage.contact_id.is_(None) if contact_id is None
+                       else OutboxMessage.contact_id == contact_id,
+                       OutboxMessage.status.in_(("pending", "retrying")),
+                       OutboxMessage.id <= max_id)
+                .order_by(OutboxMessage.id)).all()
+        return [send_outbound(outbox_id) for outbox_id in pending]
 
 
 def send_outbound(outbox_id: int) -> str:
@@ -83,6 +115,14 @@ def _must_not_send(db: Session, message: OutboxMessage) -> bool:
     if contact.unreachable:
         return True
     return contact.opted_out and not message.reply.get("after_opt_out")
+
+
+def launch_round(round_id: int) -> int:
+    """A round launch asked for through the API: invitations queued in bulk."""
+    from worker.rounds import launch
+
+    current = migrated_runtime()
+    return launch(current.database_url, current.redis, round_id, enqueue_outbound)
 
 
 class SweepReport(NamedTuple):

@@ -53,3 +53,24 @@ def max_segments(survey: Survey) -> dict[str, tuple[int, str]]:
         worst = max(counted, key=lambda segments: segments.count)
         result[lang] = (worst.count, worst.encoding)
     return result
+
+
+@app.command()
+def upload(files: list[Path] = typer.Argument(..., help="Survey YAML files.")) -> None:
+    """Store surveys; a survey a round already used gets a new version instead of changing."""
+    from heard.commands.common import runtime_for_cli
+    from surveys import catalog
+    from surveys.database import session_scope
+
+    failed = False
+    with session_scope(runtime_for_cli().database_url) as db:
+        for path in files:
+            try:
+                survey = load_survey(path)
+            except SurveyError as error:
+                failed = True
+                typer.echo(str(error), err=True)
+                continue
+            row = catalog.register(db, survey)
+            typer.echo(f"{path}: stored {row.survey_id} v{row.version}")
+    raise typer.Exit(1 if failed else 0)

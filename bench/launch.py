@@ -1,0 +1,80 @@
+"""Launching a round to 100,000 contacts: every invitation queued (goal < 10 s).
+
+Ceiling in the same run: PostgreSQL COPY of as many rows as the launch writes (one session and
+two outbox rows per contact), which is the fastest way those rows could reach the database.
+Environment: BENCH_DATABASE_URL, BENCH_REDIS_URL (see bench/pipeline.py), BENCH_CONTACTS.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from redis import Redis
+from sqlalchemy import text
+
+from bench.pipeline import DATABASE_URL, REDIS_URL, create_database, reset
+from surveys import catalog
+from surveys.database import get_engine, migrate, session_scope
+from worker import rounds
+from worker.queues import OUTBOUND, enqueue_outbound
+
+CONTACTS = int(os.environ.get("BENCH_CONTACTS", "100000"))
+
+
+def seed_contacts(count: int) -> None:
+    raw = get_engine(DATABASE_URL).raw_connection()
+    cursor = raw.cursor()
+    languages = ("en", "sw", "bn")
+    with cursor.copy("COPY contacts (channel, address, language, community, profile, consent, "
+                     "opted_out, created_at) FROM STDIN") as copy:
+        for number in range(count):
+            copy.write_row(("sms", f"+2547{number:08d}", languages[number % 3], "bench", "{}",
+                            True, False, "2026-01-01T00:00:00Z"))
+    raw.commit()
+    raw.close()
+
+
+def copy_ceiling(rows: int) -> float:
+    """Seconds PostgreSQL needs to COPY `rows` outbox-sized rows into a scratch table."""
+    engine = get_engine(DATABASE_URL)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE IF NOT EXISTS bench_copy "
+                                "(a bigint, b text, c text, d jsonb)"))
+    raw = engine.raw_connection()
+    cursor = raw.cursor()
+    body = '{"text": "Where do you get water?", "kind": "question"}'
+    began = time.perf_counter()
+    with cursor.copy("COPY bench_copy (a, b, c, d) FROM STDIN") as copy:
+        for number in range(rows):
+            copy.write_row((number, "+254700000000", "Where do you get water?", body))
+    raw.commit()
+    elapsed = time.perf_counter() - began
+    cursor.execute("DROP TABLE bench_copy")
+    raw.commit()
+    raw.close()
+    return elapsed
+
+
+def main() -> None:
+    create_database()
+    migrate(DATABASE_URL)
+    redis = Redis.from_url(REDIS_URL)
+    reset(redis)
+    seed_contacts(CONTACTS)
+    with session_scope(DATABASE_URL) as db:
+        round_id = rounds.create_round(db, catalog.latest(db, "water-access"), "bench").id
+    began = time.perf_counter()
+    invited = rounds.launch(DATABASE_URL, redis, round_id, enqueue_outbound)
+    elapsed = time.perf_counter() - began
+    jobs = redis.llen(f"rq:queue:{OUTBOUND}")
+    ceiling = copy_ceiling(invited * 3)
+    print(f"round launch to {invited:,} contacts: {elapsed:.1f} s (goal < 10 s), "
+          f"{invited / elapsed:,.0f} contacts/s, {jobs:,} send jobs queued")
+    print(f"  ceiling: COPY of the same {invited * 3:,} rows: {ceiling:.1f} s "
+          f"→ launch takes {elapsed / ceiling:.1f}× the ceiling")
+    reset(redis)
+
+
+if __name__ == "__main__":
+    main()

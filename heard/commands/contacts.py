@@ -1,0 +1,43 @@
+"""`heard contacts ...`: load a community's contacts from CSV."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from heard.commands.common import echo_err, runtime_for_cli
+from surveys.contact_import import parse_contacts, store_contacts
+from surveys.database import session_scope
+
+app = typer.Typer(help="Contacts: import from CSV, erase on request.", no_args_is_help=True)
+
+
+@app.command("import")
+def import_contacts(
+    file: Path = typer.Argument(..., help="CSV: channel, address or phone, language, "
+                                          "community, consent, any profile columns."),
+    region: str | None = typer.Option(None, help="Country for numbers without +code, e.g. KE."),
+) -> None:
+    """Add or update contacts; every bad row is reported with its line, good rows are kept."""
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        echo_err(f"{file}: cannot read: {error}")
+        raise typer.Exit(1) from None
+    contacts, report = parse_contacts(text, region)
+    with session_scope(runtime_for_cli().database_url) as db:
+        store_contacts(db, contacts, report)
+    for error in report.errors:
+        echo_err(f"{file}:{error}")
+    typer.echo(report.summary())
+    raise typer.Exit(1 if report.errors and not contacts else 0)
+
+
+def _register_erase() -> None:
+    from heard.commands.export import erase
+
+    app.command("erase")(erase)
+
+
+_register_erase()

@@ -1,0 +1,134 @@
+"""`heard export ROUND` and `heard contacts erase ADDRESS`: data out, and personal data gone."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import NoReturn
+
+import typer
+
+from heard.settings import get_settings
+from surveys.database import migrate, session_scope
+from surveys.erasure import erase as erase_contact
+from surveys.erasure import find_contacts
+from surveys.exports import WRITERS, Export, ExportError, find_round, open_export
+from surveys.pseudonym import load_key
+
+
+class Format(StrEnum):
+    csv = "csv"
+    xlsx = "xlsx"
+    jsonl = "jsonl"
+
+
+def export(
+    round_ref: str = typer.Argument(..., metavar="ROUND", help="Round id or code."),
+    out: Path = typer.Option(..., "--out", "-o",
+                             help="File to write; '-' writes csv or jsonl to stdout."),
+    format: Format | None = typer.Option(
+        None, "--format", "-f", help="csv, xlsx or jsonl (default: --out's suffix, else csv)."),
+    labels: str | None = typer.Option(
+        None, "--labels", metavar="LANG", help="Choice texts in LANG instead of choice values."),
+    with_addresses: bool = typer.Option(
+        False, "--with-addresses", help="Add phone numbers and chat ids (personal data)."),
+) -> None:
+    """One row per session of ROUND, one column per question; contacts are pseudonymous.
+
+    Multi-choice questions also get one 0/1 column per choice, named question/choice.
+    Free text that a spreadsheet would run as a formula gets a leading ' (csv and xlsx).
+    """
+    chosen = (format.value if format else None) or _format_of(out)
+    if chosen == "xlsx" and str(out) == "-":
+        raise typer.BadParameter("xlsx cannot go to stdout: give a file name", param_hint="--out")
+    settings = get_settings()
+    url = settings.resolved_database_url()
+    migrate(url)
+    with session_scope(url) as db:
+        found = find_round(db, round_ref)
+        round_id = found.id if found else None
+    if round_id is None:
+        _fail(f"no round {round_ref!r}")
+    if with_addresses:
+        typer.echo("warning: this export holds phone numbers and chat ids: personal data. "
+                   "Keep it safe and delete it when done.", err=True)
+    try:
+        plan = open_export(url, round_id, load_key(settings.pseudonym_key, settings.data_dir),
+                           labels=labels, with_addresses=with_addresses)
+        count = _write(plan, chosen, out, private=with_addresses)
+    except ExportError as error:
+        _fail(str(error))
+    typer.echo(f"round {round_id}: {count} responses, {len(plan.columns)} columns, "
+               f"{chosen} → {out}", err=True)
+
+
+def erase(
+    address: str = typer.Argument(..., help="Phone number or chat id, as the person gave it."),
+    channel: str | None = typer.Option(
+        None, "--channel", help="Only on this channel (sms, telegram, ...); default: any."),
+) -> None:
+    """Erase a person's personal data on request; their anonymous answers stay in the results.
+
+    Blanked: the address (replaced by a random token), the profile, free-text answers
+    (they may name people or places), the raw text of every answer, every message's text.
+    Kept: answers to choice, number and yes/no questions, language, community, consent.
+    Irreversible.
+    """
+    settings = get_settings()
+    url = settings.resolved_database_url()
+    migrate(url)
+    with session_scope(url) as db:
+        contacts = find_contacts(db, _spellings(address, settings.default_region), channel)
+        if not contacts:
+            _fail(f"no contact with address {address!r}" + (f" on {channel}" if channel else ""))
+        done = [erase_contact(db, contact) for contact in contacts]
+    for erased in done:
+        typer.echo(f"contact {erased.contact_id} ({erased.channel}) erased: address replaced "
+                   f"by {erased.token}, profile cleared; {erased.answers_kept} answers kept, "
+                   f"{erased.texts_blanked} free-text answers blanked; "
+                   f"{erased.inbox_blanked} inbox and {erased.outbox_blanked} outbox messages "
+                   f"blanked, {erased.sends_suppressed} unsent messages suppressed")
+
+
+def _spellings(address: str, region: str) -> set[str]:
+    """The address as typed and, when it is a phone number, its E.164 form as stored."""
+    from sms.phone import InvalidPhoneNumber, to_e164
+
+    spellings = {address.strip()}
+    with contextlib.suppress(InvalidPhoneNumber):
+        spellings.add(to_e164(address, region or None))
+    return spellings
+
+
+def _format_of(out: Path) -> str:
+    suffix = out.suffix.lower().lstrip(".")
+    return suffix if suffix in WRITERS else "csv"
+
+
+def _write(plan: Export, chosen: str, out: Path, private: bool) -> int:
+    """Write to a temporary file and rename it, so a failed export leaves no half file."""
+    if str(out) == "-":
+        return WRITERS[chosen](plan, sys.stdout)
+    partial = out.with_name(f".{out.name}.partial")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+                         0o600 if private else 0o644)
+    try:
+        if chosen == "xlsx":
+            with os.fdopen(descriptor, "wb") as handle:
+                count = WRITERS[chosen](plan, handle)
+        else:  # a BOM, so spreadsheets read Bengali, Devanagari ... as UTF-8
+            encoding = "utf-8-sig" if chosen == "csv" else "utf-8"
+            with os.fdopen(descriptor, "w", encoding=encoding, newline="") as handle:
+                count = WRITERS[chosen](plan, handle)
+        partial.replace(out)
+    finally:
+        partial.unlink(missing_ok=True)
+    return count
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)

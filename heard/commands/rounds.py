@@ -1,0 +1,169 @@
+"""`heard round ...`: a facilitator's survey rounds, from creation to close."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import func, select
+
+from heard.commands.common import echo_err, runtime_for_cli
+from heard.commands.share import share
+from heard.settings import get_settings
+from surveys import catalog
+from surveys.database import session_scope
+from surveys.tables import Round, SurveyVersion
+from surveys.tables import Session as SurveySession
+from surveys.validation import SurveyError, load_survey
+from worker import rounds
+from worker.queues import enqueue_outbound
+
+app = typer.Typer(help="Survey rounds: create, launch, remind, close, status.",
+                  no_args_is_help=True)
+console = Console(highlight=False, soft_wrap=True)
+
+
+def _when(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        echo_err(f"{option}: not an ISO date or datetime: {value!r} (e.g. 2026-12-01T09:00)")
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def create(
+    survey: Path = typer.Option(..., help="Survey YAML file (stored as an immutable version)."),
+    community: str | None = typer.Option(None, help="Community to invite (default: everyone)."),
+    opens: str | None = typer.Option(None, help="When the round opens (ISO datetime)."),
+    closes: str | None = typer.Option(None, help="When the round closes (ISO datetime)."),
+) -> None:
+    """Create a round; prints its id, SMS join keyword and Telegram deep link."""
+    try:
+        definition = load_survey(survey)
+    except SurveyError as error:
+        echo_err(str(error))
+        raise typer.Exit(1) from None
+    with session_scope(runtime_for_cli().database_url) as db:
+        row = catalog.register(db, definition)
+        round_ = rounds.create_round(db, row, community, _when(opens, "--opens"),
+                                     _when(closes, "--closes"))
+        typer.echo(f"round {round_.id}: {row.survey_id} v{row.version}, community "
+                   f"{community or '(everyone)'}")
+        typer.echo(f"  join by SMS: text {round_.code}")
+        typer.echo(f"  join on Telegram: https://t.me/{get_settings().telegram_bot_username}"
+                   f"?start={round_.code}")
+
+
+@app.command()
+def launch(
+    round_id: int = typer.Argument(..., metavar="ID"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only count messages and cost."),
+    price_per_segment: float | None = typer.Option(
+        None, help="SMS price per segment (default HEARD_PRICE_PER_SEGMENT)."),
+) -> None:
+    """Invite every consented, reachable contact of the round's community."""
+    current = runtime_for_cli()
+    with session_scope(current.database_url) as db:
+        try:
+            plan = rounds.plan_launch(db, round_id)
+        except rounds.RoundError as error:
+            echo_err(str(error))
+            raise typer.Exit(1) from None
+    if dry_run:
+        _print_plan(plan, price_per_segment)
+        return
+    total = plan.total("contacts")
+    with Progress("[progress.description]{task.description}", BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), console=console) as progress:
+        task = progress.add_task("queueing invitations", total=total)
+        try:
+            invited = rounds.launch(current.database_url, current.redis, round_id,
+                                    enqueue_outbound, lambda n: progress.advance(task, n))
+        except rounds.RoundError as error:
+            echo_err(str(error))
+            raise typer.Exit(1) from None
+    typer.echo(f"round {round_id}: {invited} invitations queued")
+
+
+def _print_plan(plan: rounds.Plan, price: float | None) -> None:
+    settings = get_settings()
+    price = settings.price_per_segment if price is None else price
+    table = Table("language", "channel", "contacts", "messages", "SMS segments",
+                  f"est. cost ({settings.currency})")
+    for (language, channel), counts in sorted(plan.rows.items()):
+        table.add_row(language, channel, str(counts["contacts"]), str(counts["messages"]),
+                      str(counts["segments"]), f"{counts['segments'] * price:.2f}")
+    table.add_row("total", "", str(plan.total("contacts")), str(plan.total("messages")),
+                  str(plan.total("segments")), f"{plan.total('segments') * price:.2f}")
+    console.print(table)
+
+
+@app.command()
+def remind(round_id: int = typer.Argument(..., metavar="ID")) -> None:
+    """Remind everyone invited who has not finished (never the opted-out)."""
+    current = runtime_for_cli()
+    try:
+        count = rounds.remind(current.database_url, current.redis, round_id, enqueue_outbound)
+    except rounds.RoundError as error:
+        echo_err(str(error))
+        raise typer.Exit(1) from None
+    typer.echo(f"round {round_id}: {count} reminders queued")
+
+
+@app.command()
+def close(round_id: int = typer.Argument(..., metavar="ID")) -> None:
+    """Close the round: open sessions expire."""
+    with session_scope(runtime_for_cli().database_url) as db:
+        try:
+            expired = rounds.close_round(db, round_id)
+        except rounds.RoundError as error:
+            echo_err(str(error))
+            raise typer.Exit(1) from None
+    typer.echo(f"round {round_id} closed; {expired} unfinished sessions expired")
+    share(round_id)  # the community gets the results back
+
+
+@app.command()
+def status(round_id: int = typer.Argument(..., metavar="ID")) -> None:
+    """Invited, started, completed, opted out: in total and by language and channel."""
+    with session_scope(runtime_for_cli().database_url) as db:
+        try:
+            report = rounds.round_status(db, round_id)
+        except rounds.RoundError as error:
+            echo_err(str(error))
+            raise typer.Exit(1) from None
+    console.print(f"round {report.round_id}: {report.survey}, community "
+                  f"{report.community or '(everyone)'}, {report.status}, code {report.code}")
+    columns = ("invited", "started", "completed", "opted_out", "declined")
+    table = Table("language", "channel", *columns)
+    for (language, channel), counts in sorted(report.by_group.items()):
+        table.add_row(language, channel, *(str(counts[name]) for name in columns))
+    table.add_row("total", "", *(str(report.totals[name]) for name in columns))
+    console.print(table)
+
+
+@app.command("list")
+def list_rounds() -> None:
+    """Every round, newest first."""
+    with session_scope(runtime_for_cli().database_url) as db:
+        rows = db.execute(select(Round, SurveyVersion.survey_id, SurveyVersion.version)
+                          .join(SurveyVersion, SurveyVersion.id == Round.survey_pk)
+                          .order_by(Round.id.desc())).all()
+        sessions = dict(db.execute(select(SurveySession.round_id, func.count())
+                                   .group_by(SurveySession.round_id)).all())
+    table = Table("id", "survey", "community", "status", "code", "sessions", "created")
+    for round_, survey_id, version in rows:
+        table.add_row(str(round_.id), f"{survey_id} v{version}", round_.community or "",
+                      round_.status, round_.code or "", str(sessions.get(round_.id, 0)),
+                      round_.created_at.strftime("%Y-%m-%d %H:%M"))
+    console.print(table)
+
+
+app.command("share")(share)

@@ -1,0 +1,24 @@
+"""`heard token create`: API tokens for facilitators, analysts and admins."""
+
+from __future__ import annotations
+
+import typer
+
+from heard.commands.common import echo_err, runtime_for_cli
+from surveys.database import session_scope
+from surveys.tokens import ROLES, create_token
+
+app = typer.Typer(help="API tokens.", no_args_is_help=True)
+
+
+@app.command()
+def create(role: str = typer.Option(..., help=f"One of: {', '.join(ROLES)}."),
+           name: str = typer.Option("", help="Who or what the token is for.")) -> None:
+    """Print a new bearer token (shown once; only its hash is stored)."""
+    try:
+        with session_scope(runtime_for_cli().database_url) as db:
+            token = create_token(db, role, name or role)
+    except ValueError as error:
+        echo_err(str(error))
+        raise typer.Exit(2) from None
+    typer.echo(token)

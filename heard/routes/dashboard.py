@@ -1,0 +1,190 @@
+"""A round's dashboard: for analysts (every figure, free text) and public (suppressed only).
+
+`/rounds/{id}?token=...` needs an analyst (or admin) token, in the query so a browser can open
+it, or as a bearer header; `/api/v1/rounds/{id}/summary` is the same as JSON. `/rounds/{id}/public`
+needs no token and shows only what may be published: no free text, no figure below k. Charts are
+SVG drawn on the server, so the page works offline and without JavaScript. Everything people
+wrote is HTML-escaped (Jinja2 autoescape).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Query
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader
+from sqlalchemy.orm import Session
+
+from heard.routes.auth import Analyst
+from heard.routes.deps import get_runtime
+from surveys.database import session_scope
+from surveys.i18n import translator
+from surveys.summaries import (
+    NOT_GIVEN,
+    QuestionSummary,
+    RoundSummary,
+    Table,
+    as_dict,
+    responses_per_day,
+    summarise,
+    text_answers,
+)
+from surveys.suppression import TOTAL, suppress
+from surveys.tokens import role_of
+from worker.runtime import Runtime
+
+router = APIRouter()
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).resolve().parent.parent / "static"),
+                        autoescape=True, trim_blocks=True, lstrip_blocks=True)
+ROLES = ("analyst", "admin")
+
+
+@router.get("/api/v1/rounds/{round_id}/summary", tags=["rounds"])
+def round_summary(round_id: int, role: Analyst, runtime: RuntimeDep,
+                  public: bool = Query(False, description="Only what may be published")
+                  ) -> dict[str, Any]:
+    """Counts, shares and number statistics per question, overall and by profile group."""
+    with session_scope(runtime.database_url) as db:
+        return as_dict(_summary(db, round_id), public=public)
+
+
+@router.get("/rounds/{round_id}", response_class=HTMLResponse, include_in_schema=False)
+def dashboard(round_id: int, runtime: RuntimeDep, token: str | None = None,
+              authorization: Annotated[str | None, Header()] = None,
+              lang: str | None = None) -> HTMLResponse:
+    if authorization and authorization.lower().startswith("bearer "):
+        token = authorization[7:].strip()
+    with session_scope(runtime.database_url) as db:
+        role = role_of(db, token) if token else None
+        if role not in ROLES:
+            return _refused(401 if role is None else 403, round_id)
+        return HTMLResponse(_page(db, round_id, public=False, lang=lang))
+
+
+@router.get("/rounds/{round_id}/public", response_class=HTMLResponse, include_in_schema=False)
+def public_dashboard(round_id: int, runtime: RuntimeDep, lang: str | None = None
+                     ) -> HTMLResponse:
+    with session_scope(runtime.database_url) as db:
+        return HTMLResponse(_page(db, round_id, public=True, lang=lang))
+
+
+def _summary(db: Session, round_id: int) -> RoundSummary:
+    try:
+        return summarise(db, round_id)
+    except LookupError as error:
+        raise HTTPException(404, f"no round {round_id}") from error
+
+
+def _page(db: Session, round_id: int, public: bool, lang: str | None) -> str:
+    summary = _summary(db, round_id)
+    survey = summary.survey
+    lang = survey.language_for(lang)
+    days = responses_per_day(db, round_id)
+    answers = {} if public else text_answers(db, round_id)
+    return TEMPLATES.get_template("dashboard.html").render(
+        public=public, round_id=round_id, lang=lang, k=summary.k,
+        title=survey.title.get(lang, survey.id), survey=survey, community=summary.community,
+        participants=summary.shown_participants() if public else summary.participants,
+        days=_days(days, summary.k, public),
+        questions=[_question(item, summary, lang, public, answers.get(item.question.id, []))
+                   for item in summary.questions.values()])
+
+
+def _refused(status: int, round_id: int) -> HTMLResponse:
+    page = TEMPLATES.get_template("dashboard.html").render(refused=status, round_id=round_id)
+    return HTMLResponse(page, status_code=status)
+
+
+def _days(days: list[tuple[str, int]], k: int, public: bool) -> list[dict[str, Any]]:
+    """People starting per day; publicly, days with fewer than k are hidden (and one more)."""
+    counts = {(day, TOTAL): count for day, count in days}
+    counts[(TOTAL, TOTAL)] = sum(count for _, count in days)
+    hidden = suppress(counts, k)
+    top = max((count for _, count in days), default=0) or 1
+    return [{"day": day, "count": None if public and (day, TOTAL) in hidden else count,
+             "ratio": 0 if public and (day, TOTAL) in hidden else count / top,
+             "suppressed": (day, TOTAL) in hidden} for day, count in days]
+
+
+def _question(item: QuestionSummary, summary: RoundSummary, lang: str, public: bool,
+              answers: list[str]) -> dict[str, Any]:
+    question = item.question
+    t = translator(lang)
+    labels = _labels(item, lang)
+    table = item.overall
+    view: dict[str, Any] = {
+        "id": question.id, "type": question.type, "text": question.text.get(lang, question.id),
+        "respondents": _figure(table, TOTAL, TOTAL, public),
+        "bars": [_bar(table, TOTAL, value, labels.get(value, value), public, t)
+                 for value in table.values],
+        "stats": _stats(table, TOTAL, public, t),
+        "answers": [] if public else answers,
+        "tables": []}
+    if view["stats"] is not None:
+        low = question.min if question.min is not None else min(0.0, view["stats"]["low"])
+        high = question.max if question.max is not None else view["stats"]["high"]
+        high = high if high > low else low + 1
+        view["scale"] = (low, high, t.number(low), t.number(high))
+    for dimension, by in item.by.items():
+        if len(by.groups) < 2:  # one group is the total again
+            continue
+        group_labels = _group_labels(summary, dimension, lang)
+        view["tables"].append({
+            "dimension": _dimension_label(summary, dimension, lang),
+            "columns": [labels.get(value, value) for value in by.values],
+            "groups": [{"label": group_labels.get(group, group) if group != NOT_GIVEN
+                        else "not given",
+                        "respondents": _figure(by, group, TOTAL, public),
+                        "cells": [_bar(by, group, value, "", public, t) for value in by.values],
+                        "stats": _stats(by, group, public, t)}
+                       for group in by.groups]})
+    return view
+
+
+def _figure(table: Table, group: str, value: str, public: bool) -> dict[str, Any]:
+    hidden = (group, value) in table.hidden
+    return {"count": None if public and hidden else table.raw(group, value),
+            "suppressed": hidden}
+
+
+def _bar(table: Table, group: str, value: str, label: str, public: bool,
+         t: Any) -> dict[str, Any]:
+    figure = _figure(table, group, value, public)
+    respondents = table.raw(group, TOTAL) if not (public and (group, TOTAL) in table.hidden) \
+        else None
+    ratio = figure["count"] / respondents if figure["count"] is not None and respondents else None
+    return figure | {"label": label, "ratio": ratio,
+                     "percent": t.percent(ratio) if ratio is not None else None}
+
+
+def _stats(table: Table, group: str, public: bool, t: Any) -> dict[str, str] | None:
+    found = table.stat(group) if public else table.stats.get(group)
+    if found is None:
+        return None
+    return {"count": t.number(found.count), "mean": t.number(round(found.mean, 1)),
+            "median": t.number(round(found.median, 1)), "min": t.number(found.min),
+            "max": t.number(found.max), "low": found.min, "high": found.max,
+            "middle": found.median}
+
+
+def _labels(item: QuestionSummary, lang: str) -> dict[str, str]:
+    if item.question.type == "yesno":
+        t = translator(lang)
+        return {"yes": t.gettext("Yes"), "no": t.gettext("No")}
+    return {choice.value: choice.text.get(lang, choice.value)
+            for choice in item.question.choices or []}
+
+
+def _group_labels(summary: RoundSummary, dimension: str, lang: str) -> dict[str, str]:
+    if dimension in summary.questions:
+        return _labels(summary.questions[dimension], lang)
+    return {}
+
+
+def _dimension_label(summary: RoundSummary, dimension: str, lang: str) -> str:
+    if dimension in summary.questions:
+        return summary.questions[dimension].question.text.get(lang, dimension)
+    return dimension

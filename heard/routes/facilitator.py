@@ -1,0 +1,187 @@
+"""API for facilitators (contacts, surveys, rounds) and admins (tokens), under /api/v1."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, HTTPException, Request
+from pydantic import BaseModel, Field
+from rq import Queue
+from sqlalchemy import select
+
+from heard.routes.auth import Admin, Facilitator
+from heard.routes.deps import get_runtime
+from surveys import catalog
+from surveys.contact_import import parse_contacts, store_contacts
+from surveys.database import session_scope
+from surveys.tables import Round
+from surveys.tokens import ROLES, create_token
+from surveys.validation import SurveyError, parse_survey
+from worker import rounds
+from worker.queues import DEFAULT, enqueue_outbound
+from worker.runtime import Runtime
+
+router = APIRouter(prefix="/api/v1")
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+MAX_UPLOAD = 20 * 1024 * 1024
+
+
+class ImportResult(BaseModel):
+    rows: int
+    created: int
+    updated: int
+    merged_duplicates: int
+    errors: list[dict[str, int | str]]
+
+
+class StoredSurvey(BaseModel):
+    id: str
+    version: int
+    content_hash: str
+
+
+class RoundIn(BaseModel):
+    survey: str = Field(description="Survey id (its newest stored version is used)")
+    community: str | None = None
+    opens_at: datetime | None = None
+    closes_at: datetime | None = None
+
+
+class RoundOut(BaseModel):
+    id: int
+    survey: str
+    version: int
+    community: str | None
+    status: str
+    code: str | None
+    totals: dict[str, int] = {}
+    by_language_and_channel: list[dict[str, str | int]] = []
+
+
+class TokenIn(BaseModel):
+    role: str = Field(description=f"One of: {', '.join(ROLES)}")
+    name: str = ""
+
+
+async def _body_text(request: Request) -> str:
+    data = await request.body()
+    if len(data) > MAX_UPLOAD:
+        raise HTTPException(413, f"upload larger than {MAX_UPLOAD // 1024 // 1024} MB")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise HTTPException(400, f"the upload is not UTF-8 text: {error}") from None
+
+
+@router.post("/contacts/import", tags=["contacts"], openapi_extra={
+    "requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}}})
+async def import_contacts(request: Request, runtime: RuntimeDep, _: Facilitator,
+                          region: str | None = None) -> ImportResult:
+    """CSV body (text/csv). Bad rows come back with their line numbers; good rows are kept."""
+    contacts, report = parse_contacts(await _body_text(request), region)
+    with session_scope(runtime.database_url) as db:
+        store_contacts(db, contacts, report)
+    return ImportResult(rows=report.rows, created=report.created, updated=report.updated,
+                        merged_duplicates=report.merged_duplicates,
+                        errors=[{"line": e.line, "message": e.message} for e in report.errors])
+
+
+@router.post("/surveys", status_code=201, tags=["surveys"], openapi_extra={
+    "requestBody": {"content": {"application/yaml": {"schema": {"type": "string"}}}}})
+async def upload_survey(request: Request, runtime: RuntimeDep, _: Facilitator) -> StoredSurvey:
+    """A survey YAML body. Invalid → 422 listing every problem as LINE:COL: message."""
+    try:
+        survey = parse_survey(await _body_text(request), "upload")
+    except SurveyError as error:
+        raise HTTPException(422, [str(problem) for problem in error.problems]) from None
+    with session_scope(runtime.database_url) as db:
+        row = catalog.register(db, survey)
+        return StoredSurvey(id=row.survey_id, version=row.version, content_hash=row.content_hash)
+
+
+@router.post("/rounds", status_code=201, tags=["rounds"])
+def create_round(body: RoundIn, runtime: RuntimeDep, _: Facilitator) -> RoundOut:
+    with session_scope(runtime.database_url) as db:
+        row = catalog.latest(db, body.survey)
+        if row is None:
+            raise HTTPException(404, f"unknown survey {body.survey!r}: upload it first")
+        round_ = rounds.create_round(db, row, body.community, body.opens_at, body.closes_at)
+        round_id = round_.id
+    return _round_out(runtime, round_id)
+
+
+@router.get("/rounds", tags=["rounds"])
+def list_rounds(runtime: RuntimeDep, _: Facilitator) -> list[RoundOut]:
+    with session_scope(runtime.database_url) as db:
+        ids = db.scalars(select(Round.id).order_by(Round.id.desc())).all()
+    return [_round_out(runtime, round_id, details=False) for round_id in ids]
+
+
+@router.get("/rounds/{round_id}", tags=["rounds"])
+def round_status(round_id: int, runtime: RuntimeDep, _: Facilitator) -> RoundOut:
+    return _round_out(runtime, round_id)
+
+
+@router.post("/rounds/{round_id}/launch", status_code=202, tags=["rounds"])
+def launch_round(round_id: int, runtime: RuntimeDep, _: Facilitator,
+                 dry_run: bool = False) -> dict[str, object]:
+    """Dry run: messages and segments per language and channel. Otherwise queued as a job."""
+    with session_scope(runtime.database_url) as db:
+        try:
+            plan = rounds.plan_launch(db, round_id)
+        except rounds.RoundError as error:
+            raise HTTPException(404, str(error)) from None
+    if dry_run:
+        return {"plan": [{"language": lang, "channel": channel, **counts}
+                         for (lang, channel), counts in sorted(plan.rows.items())]}
+    Queue(DEFAULT, connection=runtime.redis).enqueue("worker.jobs.launch_round", round_id,
+                                                      job_timeout=3600, result_ttl=86400)
+    return {"queued": True, "contacts": plan.total("contacts")}
+
+
+@router.post("/rounds/{round_id}/remind", tags=["rounds"])
+def remind_round(round_id: int, runtime: RuntimeDep, _: Facilitator) -> dict[str, int]:
+    try:
+        count = rounds.remind(runtime.database_url, runtime.redis, round_id, enqueue_outbound)
+    except rounds.RoundError as error:
+        raise HTTPException(409, str(error)) from None
+    return {"reminded": count}
+
+
+@router.post("/rounds/{round_id}/close", tags=["rounds"])
+def close_round(round_id: int, runtime: RuntimeDep, _: Facilitator) -> dict[str, int]:
+    with session_scope(runtime.database_url) as db:
+        try:
+            expired = rounds.close_round(db, round_id)
+        except rounds.RoundError as error:
+            raise HTTPException(404, str(error)) from None
+    return {"expired_sessions": expired}
+
+
+@router.post("/tokens", status_code=201, tags=["admin"])
+def new_token(runtime: RuntimeDep, _: Admin,
+              body: Annotated[TokenIn, Body()]) -> dict[str, str]:
+    try:
+        with session_scope(runtime.database_url) as db:
+            token = create_token(db, body.role, body.name or body.role)
+    except ValueError as error:
+        raise HTTPException(422, str(error)) from None
+    return {"token": token, "role": body.role}
+
+
+def _round_out(runtime: Runtime, round_id: int, details: bool = True) -> RoundOut:
+    with session_scope(runtime.database_url) as db:
+        try:
+            round_, row, _ = rounds.get_round(db, round_id)
+            report = rounds.round_status(db, round_id) if details else None
+        except rounds.RoundError as error:
+            raise HTTPException(404, str(error)) from None
+        out = RoundOut(id=round_.id, survey=row.survey_id, version=row.version,
+                       community=round_.community, status=round_.status, code=round_.code)
+    if report is not None:
+        out.totals = dict(report.totals)
+        out.by_language_and_channel = [
+            {"language": lang, "channel": channel, **counts}
+            for (lang, channel), counts in sorted(report.by_group.items())]
+    return out

@@ -1,0 +1,156 @@
+"""Contacts from a facilitator's CSV: every bad row reported by line, good rows kept.
+
+Columns: channel (sms, whatsapp, telegram; default sms), address or phone, language, community,
+consent (yes/no), and any other column becomes a profile field (e.g. gender, village).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from babel import Locale, UnknownLocaleError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sms.phone import InvalidPhoneNumber, to_e164
+from surveys.tables import Contact, utcnow
+
+CHANNELS = ("sms", "whatsapp", "telegram")
+KNOWN_COLUMNS = {"channel", "address", "phone", "language", "community", "consent"}
+YES = {"yes", "y", "true", "1", "oui", "si", "sí", "ja", "ndiyo", "haan", "ha", "oo"}
+NO = {"no", "n", "false", "0", "non", "nej", "hapana", "nahi", "hindi"}
+
+
+@dataclass
+class ImportedContact:
+    channel: str
+    address: str
+    language: str | None
+    community: str | None
+    consent: bool | None
+    profile: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+
+@dataclass
+class ImportReport:
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    merged_duplicates: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (f"{self.rows} rows read: {self.created} new contacts, {self.updated} updated, "
+                f"{self.merged_duplicates} duplicate rows merged, {len(self.errors)} bad rows")
+
+
+def parse_contacts(text: str | Iterable[str], region: str | None = None
+                   ) -> tuple[list[ImportedContact], ImportReport]:
+    """Valid contacts (duplicates merged, later rows win) and a report with every bad row."""
+    report = ImportReport()
+    lines = io.StringIO(text) if isinstance(text, str) else text
+    reader = csv.DictReader(lines)
+    columns = {name.strip().lower() for name in reader.fieldnames or [] if name}
+    if not columns & {"address", "phone"}:
+        report.errors.append(RowError(1, "the header needs an 'address' or 'phone' column "
+                                         f"(found: {', '.join(sorted(columns)) or 'nothing'})"))
+        return [], report
+    merged: dict[tuple[str, str], ImportedContact] = {}
+    for row in reader:
+        report.rows += 1
+        cleaned = {(key or "").strip().lower(): (value or "").strip()
+                   for key, value in row.items() if key is not None}
+        try:
+            contact = _contact(cleaned, region)
+        except ValueError as error:
+            report.errors.append(RowError(reader.line_num, str(error)))
+            continue
+        key = (contact.channel, contact.address)
+        if key in merged:
+            report.merged_duplicates += 1
+            _merge(merged[key], contact)
+        else:
+            merged[key] = contact
+    return list(merged.values()), report
+
+
+def _contact(row: dict[str, str], region: str | None) -> ImportedContact:
+    channel = (row.get("channel") or "sms").lower()
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown channel {channel!r} (use {', '.join(CHANNELS)})")
+    raw = row.get("address") or row.get("phone") or ""
+    if not raw:
+        raise ValueError("no address or phone")
+    if channel == "telegram":
+        if not raw.lstrip("-").isdigit():
+            raise ValueError(f"a Telegram address is a numeric chat id, not {raw!r}")
+        address = raw
+    else:
+        try:
+            address = to_e164(raw, region)
+        except InvalidPhoneNumber as error:
+            raise ValueError(str(error)) from None
+    language = row.get("language") or None
+    if language:
+        try:
+            Locale.parse(language)
+        except (UnknownLocaleError, ValueError):
+            raise ValueError(f"unknown language code {language!r}") from None
+    consent_text = (row.get("consent") or "").lower()
+    if consent_text and consent_text not in YES | NO:
+        raise ValueError(f"consent must be yes or no, not {row.get('consent')!r}")
+    consent = True if consent_text in YES else False if consent_text in NO else None
+    profile = {key: value for key, value in row.items() if key not in KNOWN_COLUMNS and value}
+    return ImportedContact(channel, address, language, row.get("community") or None, consent,
+                           profile)
+
+
+def _merge(kept: ImportedContact, later: ImportedContact) -> None:
+    kept.language = later.language or kept.language
+    kept.community = later.community or kept.community
+    kept.consent = later.consent if later.consent is not None else kept.consent
+    kept.profile.update(later.profile)
+
+
+def store_contacts(db: Session, contacts: list[ImportedContact], report: ImportReport) -> None:
+    """Insert new contacts, update known ones; opt-outs are never undone by an import."""
+    for start in range(0, len(contacts), 1000):
+        chunk = contacts[start:start + 1000]
+        existing = {(c.channel, c.address): c for c in db.scalars(select(Contact).where(
+            Contact.address.in_([c.address for c in chunk])))}
+        for item in chunk:
+            found = existing.get((item.channel, item.address))
+            if found is None:
+                db.add(Contact(channel=item.channel, address=item.address,
+                               language=item.language, community=item.community,
+                               consent=item.consent, profile=item.profile, opted_out=False,
+                               created_at=utcnow()))
+                report.created += 1
+                continue
+            _update(found, item)
+            report.updated += 1
+        db.flush()
+
+
+def _update(contact: Contact, item: ImportedContact) -> None:
+    contact.language = item.language or contact.language
+    contact.community = item.community or contact.community
+    if item.consent is not None and contact.consent is not False:
+        contact.consent = item.consent  # a "no" the person gave us is never overridden
+    if item.profile:
+        merged: dict[str, Any] = dict(contact.profile or {})
+        merged.update(item.profile)
+        contact.profile = merged

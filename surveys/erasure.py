@@ -1,0 +1,92 @@
+"""Erase a person on request: their personal data goes, their anonymous answers stay.
+
+What goes: the address (replaced by a random token nobody can turn back into it), the profile,
+every free-text answer (people write names and places in them) and the raw text of every answer,
+and the text, address and payload of their inbox and outbox messages. What stays: the contact
+row (so its export pseudonym and the round's counts do not change), its language and community
+(shared by many people), consent, and the answers to closed questions (choices, numbers, yes/no).
+Unsent messages to them are suppressed; a message they send later starts as a new contact.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from surveys import catalog
+from surveys.tables import Answer, Contact, InboxMessage, OutboxMessage, SurveyVersion, utcnow
+from surveys.tables import Session as SessionRow
+
+TOKEN_PREFIX = "erased:"
+
+
+@dataclass(frozen=True)
+class Erased:
+    """What one erasure did, to tell the person who asked."""
+
+    contact_id: int
+    channel: str
+    token: str
+    answers_kept: int
+    texts_blanked: int
+    inbox_blanked: int
+    outbox_blanked: int
+    sends_suppressed: int
+
+
+def find_contacts(db: Session, addresses: Iterable[str], channel: str | None = None
+                  ) -> list[Contact]:
+    """Contacts whose address is one of `addresses` (on `channel`, or on any channel)."""
+    query = select(Contact).where(Contact.address.in_(list(addresses)))
+    if channel:
+        query = query.where(Contact.channel == channel)
+    return list(db.scalars(query.order_by(Contact.id).with_for_update()))
+
+
+def erase(db: Session, contact: Contact) -> Erased:
+    """Erase `contact`'s personal data in the caller's transaction; irreversible once committed."""
+    old_address, token = contact.address, TOKEN_PREFIX + secrets.token_hex(12)
+    contact.address, contact.profile = token, {}
+    contact.opted_out, contact.unreachable = True, "erased"
+    blanked = _blank_free_text(db, contact.id)
+    kept = db.scalar(select(func.count()).select_from(Answer).join(
+        SessionRow, SessionRow.id == Answer.session_id).where(
+        SessionRow.contact_id == contact.id)) or 0
+    theirs = (InboxMessage.channel == contact.channel) & (InboxMessage.address == old_address)
+    db.execute(update(InboxMessage).where(theirs, InboxMessage.processed_at.is_(None))
+               .values(processed_at=utcnow(), outcome="erased"))  # never answered now
+    inbox = db.execute(update(InboxMessage).where(theirs).values(
+        address=token, text="", payload={})).rowcount
+    mine = or_(OutboxMessage.contact_id == contact.id,
+               (OutboxMessage.channel == contact.channel) & (OutboxMessage.address == old_address))
+    suppressed = db.execute(update(OutboxMessage).where(
+        mine, OutboxMessage.status.in_(("pending", "retrying"))).values(status="suppressed")
+    ).rowcount
+    outbox = db.execute(update(OutboxMessage).where(mine).values(
+        address=token, text="", reply={}, error=None)).rowcount
+    db.flush()
+    return Erased(contact.id, contact.channel, token, kept, blanked, inbox, outbox, suppressed)
+
+
+def _blank_free_text(db: Session, contact_id: int) -> int:
+    """Blank text answers (value and the session's copy) and the raw text of every answer."""
+    sessions = db.scalars(select(SessionRow).where(SessionRow.contact_id == contact_id)).all()
+    blanked = 0
+    for session in sessions:
+        version = db.get(SurveyVersion, session.survey_pk)
+        survey = catalog.survey_of(version) if version is not None else None
+        texts = [q.id for q in survey.questions if q.type == "text"] if survey else []
+        if texts:
+            blanked += db.execute(update(Answer).where(
+                Answer.session_id == session.id, Answer.question_id.in_(texts),
+                Answer.skipped.is_(False)).values(value=None)).rowcount
+            state = dict(session.state)
+            state["answers"] = {key: None if key in texts else value
+                                for key, value in (state.get("answers") or {}).items()}
+            session.state = state
+        db.execute(update(Answer).where(Answer.session_id == session.id).values(raw=None))
+    return blanked

@@ -1,0 +1,419 @@
+"""A round's results, counted in the database and suppressed so nobody can be singled out.
+
+Every figure is a GROUP BY in SQL (choice counts, multi-answer elements, number statistics with
+the median); Python only adds the aggregated rows up into each table's margins, then
+:mod:`surveys.suppression` decides which figures stay hidden.
+
+Groups for disaggregation: the answer to the profile question *in the same session* (the worker
+does not copy profile answers onto ``contacts.profile``), else the contact's profile field of
+the same name (e.g. imported with the contacts), else :data:`NOT_GIVEN`. A round open to every
+community is also broken down by ``contacts.community``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import bindparam, exists, func, select, text
+from sqlalchemy.orm import Session
+
+from surveys import catalog
+from surveys.model import Question, Survey
+from surveys.suppression import TOTAL, Key, suppress_linked
+from surveys.tables import Answer, Round, SurveyVersion
+from surveys.tables import Session as SurveySession
+
+NOT_GIVEN = ""  # the group of people with no value for a dimension (choice values are never "")
+COMMUNITY = "community"
+CHOICE_TYPES = ("choice", "yesno")
+MIN_CELL_ENV = "HEARD_SUMMARY_MIN_CELL"
+
+
+def min_cell() -> int:
+    """k: the fewest people a published figure may stand for (HEARD_SUMMARY_MIN_CELL, 5)."""
+    return max(1, int(os.environ.get(MIN_CELL_ENV) or 5))
+
+
+@dataclass(frozen=True)
+class NumberStats:
+    count: int
+    mean: float
+    median: float
+    min: float
+    max: float
+
+
+@dataclass(frozen=True)
+class Table:
+    """One question counted by the groups of one dimension (None: everybody, one TOTAL row)."""
+
+    dimension: str | None
+    groups: tuple[str, ...]
+    values: tuple[str, ...]
+    counts: Mapping[Key, int]
+    hidden: frozenset[Key] = frozenset()
+    stats: Mapping[str, NumberStats] = field(default_factory=dict)
+
+    def raw(self, group: str = TOTAL, value: str = TOTAL) -> int:
+        return self.counts.get((group, value), 0)
+
+    def count(self, group: str = TOTAL, value: str = TOTAL) -> int | None:
+        """The count, or None where it must not be published."""
+        return None if (group, value) in self.hidden else self.raw(group, value)
+
+    def stat(self, group: str = TOTAL) -> NumberStats | None:
+        """Number statistics of a group, or None when its count is hidden (or it has none)."""
+        return None if (group, TOTAL) in self.hidden else self.stats.get(group)
+
+
+@dataclass(frozen=True)
+class QuestionSummary:
+    question: Question
+    overall: Table
+    by: dict[str, Table]
+
+
+@dataclass(frozen=True)
+class RoundSummary:
+    round_id: int
+    community: str | None
+    survey: Survey
+    k: int
+    participants: int
+    dimensions: tuple[str, ...]
+    questions: dict[str, QuestionSummary]
+
+    def shown_participants(self) -> int | None:
+        return self.participants if self.participants == 0 or self.participants >= self.k \
+            else None
+
+
+def participating(round_id: int) -> Any:
+    """Sessions of the round that answered at least one question or completed the survey."""
+    answered = exists().where(Answer.session_id == SurveySession.id)
+    return select(SurveySession).where(
+        SurveySession.round_id == round_id,
+        (SurveySession.status == "completed") | answered)
+
+
+def summarise(db: Session, round_id: int, k: int | None = None) -> RoundSummary:
+    """Every question of round `round_id` counted overall and by each dimension, suppressed."""
+    k = min_cell() if k is None else k
+    round_row = db.get(Round, round_id)
+    if round_row is None:
+        raise LookupError(f"no round {round_id}")
+    survey = catalog.survey_of(db.get_one(SurveyVersion, round_row.survey_pk))
+    dimensions = _dimensions(survey, round_row)
+    sql = _Sql(db.get_bind().dialect.name, dimensions)
+    answered = [q for q in survey.questions if q.answerable]
+    ids = {kind: [q.id for q in answered if q.type in kinds] for kind, kinds in
+           (("choice", CHOICE_TYPES), ("multi", ("multi",)), ("number", ("number",)))}
+    with sql.people(db, round_id):
+        counts = db.execute(sql.counts(), {"choice_ids": ids["choice"]}).all()
+        elements = db.execute(sql.elements(), {"multi_ids": ids["multi"]}).all() \
+            if ids["multi"] else []
+        stats = sql.numbers(db, ids["number"]) if ids["number"] else {}
+    participants = db.scalar(select(func.count()).select_from(
+        participating(round_id).subquery())) or 0
+    tables = _tables(answered, dimensions, counts, elements, stats, survey)
+    questions = {}
+    for question in answered:
+        linked = tables[question.id]
+        hidden = suppress_linked({name or "": table.counts for name, table in linked.items()},
+                                 k)
+        done = {name: Table(table.dimension, table.groups, table.values, table.counts,
+                            hidden[name or ""], table.stats) for name, table in linked.items()}
+        questions[question.id] = QuestionSummary(
+            question, done.pop(None), {name: done[name] for name in dimensions if name in done})
+    return RoundSummary(round_id, round_row.community, survey, k, participants, dimensions,
+                        questions)
+
+
+def responses_per_day(db: Session, round_id: int) -> list[tuple[str, int]]:
+    """(YYYY-MM-DD, people whose first answer came that day, UTC), oldest first."""
+    day = ("to_char(first AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+           if db.get_bind().dialect.name == "postgresql" else "substr(first, 1, 10)")
+    rows = db.execute(text(
+        f"SELECT {day} AS day, count(*) FROM ("
+        "  SELECT min(a.answered_at) AS first FROM answers a"
+        "  JOIN sessions s ON s.id = a.session_id WHERE s.round_id = :round_id"
+        "  GROUP BY a.session_id) AS firsts "
+        "GROUP BY 1 ORDER BY 1"), {"round_id": round_id})
+    return [(str(row[0]), int(row[1])) for row in rows]
+
+
+def text_answers(db: Session, round_id: int, limit: int = 200) -> dict[str, list[str]]:
+    """The newest free-text answers per text question (for analysts only: never public)."""
+    round_row = db.get_one(Round, round_id)
+    survey = catalog.survey_of(db.get_one(SurveyVersion, round_row.survey_pk))
+    found: dict[str, list[str]] = {}
+    for question in survey.questions:
+        if question.type != "text":
+            continue
+        rows = db.scalars(select(Answer.raw).join(SurveySession,
+                                                  SurveySession.id == Answer.session_id)
+                          .where(SurveySession.round_id == round_id,
+                                 Answer.question_id == question.id, Answer.skipped.is_(False))
+                          .order_by(Answer.answered_at.desc(), Answer.id.desc()).limit(limit))
+        found[question.id] = [row for row in rows if row]
+    return found
+
+
+def as_dict(summary: RoundSummary, public: bool) -> dict[str, Any]:
+    """JSON for the API and the dashboard; `public` leaves hidden figures out (as null)."""
+
+    def figure(table: Table, group: str, value: str) -> int | None:
+        return table.count(group, value) if public else table.raw(group, value)
+
+    def stats(table: Table, group: str) -> dict[str, float] | None:
+        found = table.stat(group) if public else table.stats.get(group)
+        return None if found is None else {
+            "count": found.count, "mean": found.mean, "median": found.median,
+            "min": found.min, "max": found.max}
+
+    def row(table: Table, group: str) -> dict[str, Any]:
+        data: dict[str, Any] = {"respondents": figure(table, group, TOTAL)}
+        if table.values:
+            data["counts"] = {value: figure(table, group, value) for value in table.values}
+        if table.stats:
+            data["stats"] = stats(table, group)
+        if not public:
+            data["suppressed"] = sorted(v for g, v in table.hidden if g == group)
+        return data
+
+    questions = []
+    for item in summary.questions.values():
+        question = item.question
+        entry: dict[str, Any] = {"id": question.id, "type": question.type,
+                                 "text": question.text} | row(item.overall, TOTAL)
+        entry["by"] = {name: {group or "not_given": row(table, group) for group in table.groups}
+                       for name, table in item.by.items()}
+        questions.append(entry)
+    return {"round": summary.round_id, "survey": summary.survey.id,
+            "version": summary.survey.version, "community": summary.community,
+            "min_cell": summary.k, "public": public,
+            "participants": summary.shown_participants() if public else summary.participants,
+            "dimensions": list(summary.dimensions), "questions": questions}
+
+
+def _dimensions(survey: Survey, round_row: Round) -> tuple[str, ...]:
+    found = [q.id for q in survey.questions if q.profile and q.type in CHOICE_TYPES]
+    if round_row.community is None and COMMUNITY not in found:
+        found.append(COMMUNITY)
+    return tuple(found)
+
+
+def _group(value: object) -> str:
+    return NOT_GIVEN if value is None else str(value)
+
+
+@dataclass
+class _Draft:
+    dimension: str | None
+    values: list[str]
+    counts: dict[Key, int] = field(default_factory=dict)
+    groups: set[str] = field(default_factory=set)
+
+    def add(self, group: str, value: str | None, count: int) -> None:
+        self.groups.add(group)
+        for key in {(group, TOTAL), (TOTAL, TOTAL)} if value is None else \
+                {(group, value), (TOTAL, value)}:
+            self.counts[key] = self.counts.get(key, 0) + count
+        if value is not None and value not in self.values:
+            self.values.append(value)
+
+
+def _tables(questions: list[Question], dimensions: tuple[str, ...], counts: Iterable[Any],
+            elements: Iterable[Any], stats: Mapping[tuple[str, str | None, str], NumberStats],
+            survey: Survey) -> dict[str, dict[str | None, Table]]:
+    """Add the aggregated rows up into one table per question and dimension, zeros filled in."""
+    drafts = {q.id: {name: _Draft(name, list(q.choice_values()))
+                     for name in (None, *dimensions) if name != q.id}  # not gender by gender
+              for q in questions}
+    for rows, is_value in ((counts, False), (elements, True)):
+        for question_id, value, *groups_and_count in rows:
+            if question_id not in drafts:
+                continue
+            *groups, count = groups_and_count
+            for name, draft in drafts[question_id].items():
+                group = TOTAL if name is None else _group(groups[dimensions.index(name)])
+                if value is not None:
+                    draft.add(group, str(value), count)
+                if not is_value:
+                    draft.add(group, None, count)
+    tables: dict[str, dict[str | None, Table]] = {}
+    for question_id, by_name in drafts.items():
+        tables[question_id] = {}
+        for name, draft in by_name.items():
+            groups = _ordered_groups(survey, name, draft.groups - {TOTAL})
+            cells = {(group, value): draft.counts.get((group, value), 0)
+                     for group in (TOTAL, *groups) for value in (TOTAL, *draft.values)}
+            table_stats = {group: found for (qid, dimension, group), found in stats.items()
+                           if qid == question_id and dimension == name}
+            tables[question_id][name] = Table(name, groups, tuple(draft.values), cells,
+                                              stats=table_stats)
+    return tables
+
+
+def _ordered_groups(survey: Survey, dimension: str | None, groups: set[str]) -> tuple[str, ...]:
+    if dimension is None:
+        return ()
+    order: list[str] = []
+    if dimension in survey.question_index:
+        order = survey.question(dimension).choice_values()
+    known = [group for group in order if group in groups]
+    rest = sorted(group for group in groups if group not in order and group != NOT_GIVEN)
+    return tuple(known + rest + ([NOT_GIVEN] if NOT_GIVEN in groups else []))
+
+
+class _Sql:
+    """The statements, with the few expressions where PostgreSQL and SQLite differ.
+
+    Each session's groups are worked out once into a temporary table (one row per session),
+    which every count then joins: one pass over the answers per statement.
+    """
+
+    def __init__(self, dialect: str, dimensions: tuple[str, ...]):
+        self.postgres = dialect == "postgresql"
+        self.dimensions = dimensions
+        self.table = "pg_temp.summary_people" if self.postgres else "temp.summary_people"
+        self.groups = "".join(f", p.g{index}" for index in range(len(dimensions)))
+        self.group_by = "".join(f", {index + 3}" for index in range(len(dimensions)))
+
+    @contextmanager
+    def people(self, db: Session, round_id: int) -> Iterator[None]:
+        """summary_people(session_id, g0, g1, ...) for the round's sessions, while inside.
+
+        On PostgreSQL, JIT compilation is switched off meanwhile (it costs more than these
+        one-pass statements gain) and sorts and hashes get more memory. On an error nothing is
+        undone here: the transaction's rollback undoes it all.
+        """
+        columns, joins, params = [], [], {"round_id": round_id}
+        for index, name in enumerate(self.dimensions):
+            if name == COMMUNITY:
+                columns.append(f"c.community AS g{index}")
+                continue
+            params[f"d{index}"] = name
+            params[f"p{index}"] = name if self.postgres else f'$."{name}"'
+            profile = (f"(c.profile ->> :p{index})" if self.postgres
+                       else f"CAST(json_extract(c.profile, :p{index}) AS TEXT)")
+            columns.append(f"COALESCE({self._text(f'd{index}.value')}, {profile}) AS g{index}")
+            joins.append(f"LEFT JOIN answers d{index} ON d{index}.session_id = s.id"
+                         f" AND d{index}.question_id = :d{index} AND NOT d{index}.skipped")
+        settings = None
+        if self.postgres:
+            settings = db.execute(text("SELECT current_setting('jit'), "
+                                       "current_setting('work_mem')")).one()
+            db.execute(text("SELECT set_config('jit', 'off', true), "
+                            "set_config('work_mem', '64MB', true)"))
+        db.execute(text(f"DROP TABLE IF EXISTS {self.table}"))
+        db.execute(text(
+            f"CREATE TEMPORARY TABLE {self.table.split('.')[1]} AS SELECT s.id AS session_id"
+            + "".join(f", {column}" for column in columns)
+            + " FROM sessions s JOIN contacts c ON c.id = s.contact_id "
+            + " ".join(joins) + " WHERE s.round_id = :round_id"), params)
+        if self.postgres:
+            db.execute(text(f"ANALYZE {self.table}"))  # true group counts: hash, not sort
+        yield
+        db.execute(text(f"DROP TABLE {self.table}"))
+        if settings is not None:
+            db.execute(text("SELECT set_config('jit', :jit, true), "
+                            "set_config('work_mem', :work_mem, true)"),
+                       {"jit": settings[0], "work_mem": settings[1]})
+
+    def counts(self) -> Any:
+        """Respondents per question and group; and per choice value for choice questions."""
+        value = "CASE WHEN a.question_id IN :choice_ids THEN a.value END"
+        if not self.postgres:
+            value = f"CASE WHEN a.question_id IN :choice_ids THEN {self._text('a.value')} END"
+        counted = (f"SELECT a.question_id, {value} AS value{self.groups}, count(*) AS n"
+                   f" FROM {self.table} p JOIN answers a ON a.session_id = p.session_id"
+                   f" WHERE NOT a.skipped AND {self._type('a.value')} <> 'null'"
+                   f" GROUP BY 1, 2{self.group_by}")
+        if self.postgres:  # grouped as jsonb, made text once per group
+            names = "".join(f", g{index}" for index in range(len(self.dimensions)))
+            counted = (f"SELECT question_id, value #>> '{{}}'{names}, n"
+                       f" FROM ({counted}) AS grouped")
+        return text(counted).bindparams(bindparam("choice_ids", expanding=True))
+
+    def elements(self) -> Any:
+        """How often each value was chosen in multi answers (JSON lists), per group."""
+        if self.postgres:
+            source = ("CROSS JOIN LATERAL jsonb_array_elements_text(CASE WHEN"
+                      " jsonb_typeof(a.value) = 'array' THEN a.value ELSE '[]'::jsonb END)"
+                      " AS e(value)")
+        else:
+            source = ("JOIN json_each(CASE WHEN json_type(a.value) = 'array'"
+                      " THEN a.value ELSE '[]' END) AS e")
+        return text(
+            f"SELECT a.question_id, e.value{self.groups}, count(*)"
+            f" FROM {self.table} p JOIN answers a ON a.session_id = p.session_id {source}"
+            " WHERE a.question_id IN :multi_ids AND NOT a.skipped"
+            f" GROUP BY 1, 2{self.group_by}"
+        ).bindparams(bindparam("multi_ids", expanding=True))
+
+    def numbers(self, db: Session, question_ids: list[str]
+                ) -> dict[tuple[str, str | None, str], NumberStats]:
+        """count, mean, median, min, max per number question, overall and per group of each
+        dimension: (question, dimension or None, group or TOTAL) → stats."""
+        found: dict[tuple[str, str | None, str], NumberStats] = {}
+        values = (f"SELECT a.question_id AS q{self.groups}, {self._number('a.value')} AS v"
+                  f" FROM {self.table} p JOIN answers a ON a.session_id = p.session_id"
+                  " WHERE a.question_id IN :number_ids AND NOT a.skipped"
+                  f" AND {self._type('a.value')} IN ('number', 'integer', 'real')")
+        if self.postgres:  # every dimension in one pass: GROUPING SETS
+            names = [f"g{index}" for index in range(len(self.dimensions))]
+            sets = ", ".join(["(q)", *(f"(q, {name})" for name in names)])
+            mask = f"GROUPING({', '.join(names)})" if names else "0"
+            statement = text(
+                f"SELECT q, {mask}{''.join(', ' + name for name in names)}, count(*), avg(v),"
+                " percentile_cont(0.5) WITHIN GROUP (ORDER BY v), min(v), max(v)"
+                f" FROM ({values}) AS numbers GROUP BY GROUPING SETS ({sets})"
+            ).bindparams(bindparam("number_ids", expanding=True))
+            width = len(names)
+            for row in db.execute(statement, {"number_ids": question_ids}):
+                question_id, bits, *groups_and_stats = row
+                groups, numbers = groups_and_stats[:width], groups_and_stats[width:]
+                unset = [index for index in range(width) if not bits >> (width - 1 - index) & 1]
+                dimension = self.dimensions[unset[0]] if unset else None
+                group = _group(groups[unset[0]]) if unset else TOTAL
+                found[(question_id, dimension, group)] = _stats(numbers)
+            return found
+        for index, dimension in enumerate((None, *self.dimensions)):
+            group = f"g{index - 1}" if dimension else "'*'"
+            statement = text(
+                f"WITH numbers AS ({values}), ranked AS (SELECT q, {group} AS g, v,"
+                f" row_number() OVER (PARTITION BY q, {group} ORDER BY v) AS rn,"
+                f" count(*) OVER (PARTITION BY q, {group}) AS n FROM numbers) "
+                "SELECT q, g, count(*), avg(v),"
+                " avg(CASE WHEN rn IN ((n + 1) / 2, (n + 2) / 2) THEN v END), min(v), max(v)"
+                " FROM ranked GROUP BY 1, 2"
+            ).bindparams(bindparam("number_ids", expanding=True))
+            for question_id, group_value, *numbers in db.execute(
+                    statement, {"number_ids": question_ids}):
+                key = (question_id, dimension, _group(group_value) if dimension else TOTAL)
+                found[key] = _stats(numbers)
+        return found
+
+    def _text(self, column: str) -> str:
+        """A JSON scalar as text ('"tap"' → tap)."""
+        if self.postgres:
+            return f"({column} #>> '{{}}')"
+        return f"CAST(json_extract({column}, '$') AS TEXT)"
+
+    def _number(self, column: str) -> str:
+        if self.postgres:
+            return f"({column} #>> '{{}}')::float8"
+        return f"CAST(json_extract({column}, '$') AS REAL)"
+
+    def _type(self, column: str) -> str:
+        return f"jsonb_typeof({column})" if self.postgres else f"json_type({column})"
+
+
+def _stats(row: Any) -> NumberStats:
+    count, mean, median, low, high = row
+    return NumberStats(int(count), float(mean), float(median), float(low), float(high))

@@ -1,0 +1,1 @@
+"""Local fakes of provider APIs (Telegram, Twilio) that tests run the real clients against."""

@@ -1,0 +1,273 @@
+"""Facilitators: import contacts, create and launch rounds, remind, close; the API and roles."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from sqlalchemy import select
+
+from surveys import catalog
+from surveys.contact_import import parse_contacts, store_contacts
+from surveys.database import session_scope
+from surveys.tables import Contact, OutboxMessage
+from surveys.tables import Session as SurveySession
+from surveys.tokens import create_token
+from tests.conftest import HERE
+from tests.fakes.twilio_api import fake_twilio
+from tests.pipeline import answers, client_for, count, drain
+from worker import rounds
+from worker.queues import enqueue_outbound
+
+CSV = """channel,phone,language,community,consent,gender
+sms,+254712000001,sw,kibera,yes,female
+sms,0712 000002,en,kibera,yes,male
+sms,+254712000001,sw,kibera,yes,female
+sms,not-a-number,en,kibera,yes,
+telegram,4242,bn,kibera,yes,
+telegram,@handle,bn,kibera,yes,
+sms,+254712000003,xx,kibera,yes,
+sms,+254712000004,en,kibera,maybe,
+sms,+254712000005,en,kibera,no,
+sms,+254712000006,en,mathare,yes,
+"""
+
+
+def test_csv_import_keeps_good_rows_and_reports_bad_ones_by_line():
+    contacts, report = parse_contacts(CSV, region="KE")
+    assert [str(error) for error in report.errors] == [
+        "line 5: not a phone number: 'not-a-number': The string supplied did not seem to be a "
+        "phone number.",
+        "line 7: a Telegram address is a numeric chat id, not '@handle'",
+        "line 8: unknown language code 'xx'",
+        "line 9: consent must be yes or no, not 'maybe'"]
+    assert report.merged_duplicates == 1
+    assert [(c.channel, c.address) for c in contacts] == [
+        ("sms", "+254712000001"), ("sms", "+254712000002"), ("telegram", "4242"),
+        ("sms", "+254712000005"), ("sms", "+254712000006")]
+    assert contacts[0].profile == {"gender": "female"}
+
+
+def test_import_command_prints_errors_and_summary(runtime, tmp_path):
+    path = tmp_path / "contacts.csv"
+    path.write_text(CSV, encoding="utf-8")
+    env = os.environ | {"DATABASE_URL": runtime.database_url}
+    result = subprocess.run([sys.executable, "-m", "heard", "contacts", "import", str(path),
+                             "--region", "KE"], capture_output=True, text=True, env=env,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert f"{path}:line 7: a Telegram address is a numeric chat id" in result.stderr
+    assert result.stdout.strip() == (
+        "10 rows read: 5 new contacts, 0 updated, 1 duplicate rows merged, 4 bad rows")
+    assert count(runtime, Contact) == 5
+
+
+def _setup(runtime, csv: str = CSV) -> int:
+    client_for(runtime)
+    contacts, report = parse_contacts(csv, region="KE")
+    with session_scope(runtime.database_url) as db:
+        store_contacts(db, contacts, report)
+        round_ = rounds.create_round(db, catalog.latest(db, "test-water"), "kibera")
+        return round_.id
+
+
+def test_dry_run_counts_messages_and_segments_per_language(runtime):
+    round_id = _setup(runtime)
+    with session_scope(runtime.database_url) as db:
+        plan = rounds.plan_launch(db, round_id)
+    # kibera, consented, reachable: two SMS (sw, en) and one Telegram (bn); 'no' is not invited
+    assert {key: dict(value) for key, value in plan.rows.items()} == {
+        ("sw", "sms"): {"contacts": 1, "messages": 2, "segments": 2},
+        ("en", "sms"): {"contacts": 1, "messages": 2, "segments": 2},
+        ("bn", "telegram"): {"contacts": 1, "messages": 2}}
+
+
+def test_launch_invites_by_sms_and_telegram_once(runtime, monkeypatch):
+    from bot import sender
+    from tests.fakes.telegram_api import FakeTelegram
+
+    round_id = _setup(runtime)
+    telegram = FakeTelegram().start()
+    monkeypatch.setattr(sender, "PER_CHAT_PER_SECOND", 1000.0)
+    with fake_twilio() as twilio:
+        for name, value in {"TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_AUTH_TOKEN": "t",
+                            "TWILIO_FROM": "+15005550006", "TWILIO_API_BASE_URL": twilio.url,
+                            "HEARD_SMS_PER_SECOND": "1000", "TELEGRAM_BOT_TOKEN": telegram.token,
+                            "TELEGRAM_API_BASE_URL": telegram.base_url}.items():
+            monkeypatch.setenv(name, value)
+        assert rounds.launch(runtime.database_url, runtime.redis, round_id,
+                             enqueue_outbound) == 3
+        assert rounds.launch(runtime.database_url, runtime.redis, round_id,
+                             enqueue_outbound) == 0  # launching again invites nobody twice
+        drain(runtime)
+        assert twilio.bodies_to("+254712000001") == [
+            "Maswali matano kuhusu maji.",
+            "Unapata maji wapi?\n1 Bomba nyumbani 2 Kisima 3 Nyingine"]
+        assert len(twilio.bodies_to("+254712000002")) == 2
+        assert twilio.bodies_to("+254712000005") == []  # said no to consent
+    assert [call["text"] for call in telegram.sent()] == [
+        "পানি নিয়ে পাঁচটি প্রশ্ন।", "আপনি কোথা থেকে পানি পান?"]
+    telegram.stop()
+
+
+def test_sms_sends_honour_the_per_sender_rate(runtime, monkeypatch):
+    round_id = _setup(runtime)
+    with fake_twilio() as twilio:
+        for name, value in {"TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_AUTH_TOKEN": "t",
+                            "TWILIO_FROM": "+15005550006", "TWILIO_API_BASE_URL": twilio.url,
+                            "HEARD_SMS_PER_SECOND": "4", "TELEGRAM_BOT_TOKEN": ""}.items():
+            monkeypatch.setenv(name, value)
+        rounds.launch(runtime.database_url, runtime.redis, round_id, enqueue_outbound)
+        began = time.monotonic()
+        drain(runtime)
+        elapsed = time.monotonic() - began
+    assert len(twilio.sent) == 4
+    assert elapsed >= 0.7  # 4 SMS at 4 per second: the last waits 3/4 s behind the first
+
+
+def test_joining_by_sms_keyword_asks_consent_first(runtime):
+    round_id = _setup(runtime)
+    with session_scope(runtime.database_url) as db:
+        code = rounds.get_round(db, round_id)[0].code
+    from surveys.messages import Inbound
+    from worker.ingest import ingest
+
+    def text(body: str, number: int) -> None:
+        ingest(runtime.database_url, runtime.redis,
+               Inbound("simulator", "walk-in", body, f"j-{number}"))
+
+    text(code.lower(), 1)
+    text("1", 2)  # "1" = yes to consent
+    text("2", 3)
+    drain(runtime)
+    assert answers(runtime) == {"source": "well"}
+    with session_scope(runtime.database_url) as db:
+        session = db.scalars(select(SurveySession)).one()
+        assert session.round_id == round_id
+        assert db.scalars(select(Contact).where(Contact.address == "walk-in")).one().consent
+
+
+def test_consent_no_ends_politely_and_stores_nothing(runtime):
+    round_id = _setup(runtime)
+    with session_scope(runtime.database_url) as db:
+        code = rounds.get_round(db, round_id)[0].code
+    from surveys.messages import Inbound
+    from worker.ingest import ingest
+
+    for number, body in enumerate([code, "no", "1"]):
+        ingest(runtime.database_url, runtime.redis,
+               Inbound("simulator", "walk-in", body, f"n-{number}"))
+    drain(runtime)
+    assert answers(runtime) == {}
+    with session_scope(runtime.database_url) as db:
+        assert db.scalars(select(Contact).where(Contact.address == "walk-in")).one(
+        ).consent is False
+
+
+def test_remind_skips_finishers_and_the_opted_out(runtime):
+    round_id = _setup(runtime, CSV.replace("sms,+254712000005,en,kibera,no,",
+                                           "sms,+254712000005,en,kibera,yes,"))
+    rounds.launch(runtime.database_url, runtime.redis, round_id, lambda redis, ids: True)
+    with session_scope(runtime.database_url) as db:
+        sessions = {s.contact_id: s for s in db.scalars(select(SurveySession))}
+        by_address = {c.address: c for c in db.scalars(select(Contact))}
+        sessions[by_address["+254712000001"].id].status = "completed"
+        by_address["+254712000002"].opted_out = True
+    before = count(runtime, OutboxMessage)
+    assert rounds.remind(runtime.database_url, runtime.redis, round_id,
+                         lambda redis, ids: True) == 2  # the Telegram contact and +…05
+    with session_scope(runtime.database_url) as db:
+        texts = [row.text for row in db.scalars(select(OutboxMessage)
+                                                 .where(OutboxMessage.id > before))]
+    assert "A reminder: we would still like to hear from you." in texts
+    assert sorted(texts[1::2]) == ["Where do you get water?\n1 Tap at home 2 Public well 3 Other",
+                                   "আপনি কোথা থেকে পানি পান?\n1 বাড়িতে কল 2 নলকূপ 3 অন্যান্য"]
+
+
+def test_close_expires_sessions_and_status_counts(runtime):
+    round_id = _setup(runtime)
+    rounds.launch(runtime.database_url, runtime.redis, round_id, lambda redis, ids: True)
+    with session_scope(runtime.database_url) as db:
+        first = db.scalars(select(SurveySession).order_by(SurveySession.id)).first()
+        first.status = "completed"
+    with session_scope(runtime.database_url) as db:
+        report = rounds.round_status(db, round_id)
+        assert report.totals["invited"] == 3 and report.totals["completed"] == 1
+        assert rounds.close_round(db, round_id) == 2
+    with session_scope(runtime.database_url) as db:
+        statuses = sorted(s.status for s in db.scalars(select(SurveySession)))
+    assert statuses == ["completed", "expired", "expired"]
+    with pytest.raises(rounds.RoundError, match="only open rounds launch"):
+        rounds.launch(runtime.database_url, runtime.redis, round_id, lambda redis, ids: True)
+
+
+def test_contact_in_two_rounds_is_answered_in_the_one_that_last_asked(runtime):
+    round_a = _setup(runtime)
+    with session_scope(runtime.database_url) as db:
+        round_b = rounds.create_round(db, catalog.latest(db, "water-access"), "kibera").id
+    rounds.launch(runtime.database_url, runtime.redis, round_a, lambda redis, ids: True)
+    rounds.launch(runtime.database_url, runtime.redis, round_b, lambda redis, ids: True)
+    from surveys.messages import Inbound
+    from worker.ingest import ingest
+
+    ingest(runtime.database_url, runtime.redis, Inbound("sms", "+254712000002", "1", "two-1"))
+    drain(runtime)
+    with session_scope(runtime.database_url) as db:
+        answered = db.scalars(select(SurveySession).where(SurveySession.status != "active"
+                                                          ).order_by(SurveySession.id)).all()
+        b_session = db.scalars(select(SurveySession).where(
+            SurveySession.round_id == round_b,
+            SurveySession.contact_id == db.scalars(select(Contact.id).where(
+                Contact.address == "+254712000002")).one())).one()
+    assert answered == [] and b_session.state["answers"] == {"gender": "female"}
+
+
+def test_api_roles(runtime):
+    client = client_for(runtime)
+    with session_scope(runtime.database_url) as db:
+        tokens = {role: create_token(db, role, role) for role in
+                  ("facilitator", "analyst", "admin")}
+
+    def auth(role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {tokens[role]}"}
+
+    assert client.get("/api/v1/rounds").status_code == 401
+    assert client.get("/api/v1/rounds", headers={"Authorization": "Bearer nope"}
+                      ).status_code == 401
+    assert client.get("/api/v1/rounds", headers=auth("analyst")).status_code == 403
+    assert client.get("/api/v1/rounds", headers=auth("facilitator")).status_code == 200
+    response = client.post("/api/v1/contacts/import?region=KE", content=CSV,
+                           headers=auth("facilitator") | {"Content-Type": "text/csv"})
+    assert response.status_code == 200 and len(response.json()["errors"]) == 4
+    created = client.post("/api/v1/rounds", json={"survey": "test-water",
+                                                   "community": "kibera"},
+                          headers=auth("facilitator"))
+    assert created.status_code == 201
+    round_id = created.json()["id"]
+    dry = client.post(f"/api/v1/rounds/{round_id}/launch?dry_run=true",
+                      headers=auth("facilitator")).json()
+    assert sum(row["contacts"] for row in dry["plan"]) == 3
+    assert client.post("/api/v1/tokens", json={"role": "analyst"},
+                       headers=auth("facilitator")).status_code == 403
+    new = client.post("/api/v1/tokens", json={"role": "analyst"}, headers=auth("admin"))
+    assert new.status_code == 201 and new.json()["token"].startswith("hrd_")
+    assert client.get(f"/api/v1/rounds/{round_id}", headers=auth("admin")).status_code == 200
+
+
+def test_survey_upload_is_immutable_once_used(runtime):
+    client = client_for(runtime)
+    with session_scope(runtime.database_url) as db:
+        token = create_token(db, "facilitator", "f")
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/yaml"}
+    text = (HERE / "data" / "water.yaml").read_text(encoding="utf-8")
+    first = client.post("/api/v1/surveys", content=text, headers=headers).json()
+    assert first["version"] == 1
+    _setup(runtime)  # a round now uses test-water v1
+    changed = text.replace("Where do you get water?", "Where do you get drinking water?")
+    second = client.post("/api/v1/surveys", content=changed, headers=headers).json()
+    assert second["version"] == 2
+    bad = client.post("/api/v1/surveys", content="id: [", headers=headers)
+    assert bad.status_code == 422 and bad.json()["detail"][0].startswith("upload:1:6: YAML")

@@ -1,0 +1,239 @@
+"""SMS through Twilio: signed webhooks in, the real twilio library out to a local fake API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import select
+from twilio.request_validator import RequestValidator
+
+from surveys import catalog
+from surveys.database import session_scope
+from surveys.tables import Contact, InboxMessage, OutboxMessage
+from tests.fakes.twilio_api import FakeTwilio, fake_twilio
+from tests.pipeline import answers, client_for, count, drain
+from worker import jobs
+from worker.inbound import lock_contact
+from worker.invitations import invite
+from worker.queues import enqueue_outbound
+from worker.senders import TransientSendError
+
+TOKEN = "test-auth-token"
+PUBLIC = "https://heard.example.org"
+FROM = "+15005550006"
+AMINA = "+254712345678"
+RAHIMA = "+8801712345678"
+
+
+@pytest.fixture
+def twilio(runtime, monkeypatch) -> Iterator[FakeTwilio]:
+    with fake_twilio() as fake:
+        for name, value in {"TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_AUTH_TOKEN": TOKEN,
+                            "TWILIO_FROM": FROM, "TWILIO_API_BASE_URL": fake.url,
+                            "PUBLIC_BASE_URL": PUBLIC, "HEARD_SMS_PER_SECOND": "1000"}.items():
+            monkeypatch.setenv(name, value)
+        yield fake
+
+
+def signed_post(client, path: str, form: dict[str, str], token: str = TOKEN):
+    signature = RequestValidator(token).compute_signature(PUBLIC + path, form)
+    return client.post(path, data=form, headers={"X-Twilio-Signature": signature})
+
+
+def sms(client, sender: str, body: str, sid: str, **extra: str):
+    form = {"MessageSid": sid, "AccountSid": "AC" + "0" * 32, "From": sender, "To": FROM,
+            "Body": body, "NumMedia": "0", **extra}
+    return signed_post(client, "/sms/twilio", form)
+
+
+def invited(runtime, address: str, language: str, channel: str = "sms") -> None:
+    """The contact is invited into test-water (as a round launch does) and has consented."""
+    with session_scope(runtime.database_url) as db:
+        contact = lock_contact(db, channel, address)
+        contact.language, contact.consent = language, True
+        outbox_ids = invite(db, contact, catalog.latest(db, "test-water"))
+    enqueue_outbound(runtime.redis, outbox_ids)
+    drain(runtime)
+
+
+def test_forged_or_missing_signature_is_403_and_nothing_stored(runtime, twilio):
+    client = client_for(runtime)
+    form = {"MessageSid": "SM1", "From": AMINA, "To": FROM, "Body": "1"}
+    assert signed_post(client, "/sms/twilio", form, token="not-the-token").status_code == 403
+    assert client.post("/sms/twilio", data=form).status_code == 403
+    tampered = RequestValidator(TOKEN).compute_signature(PUBLIC + "/sms/twilio", form)
+    response = client.post("/sms/twilio", data=form | {"Body": "2"},
+                           headers={"X-Twilio-Signature": tampered})
+    assert response.status_code == 403
+    assert count(runtime, InboxMessage) == 0
+
+
+def test_inbound_answers_with_empty_twiml_and_replies_through_the_worker(runtime, twilio):
+    client = client_for(runtime)
+    invited(runtime, AMINA, "en")
+    assert twilio.bodies_to(AMINA) == [
+        "Five questions about water.",
+        "Where do you get water?\n1 Tap at home 2 Public well 3 Other"]
+    response = sms(client, AMINA, "2", "SM-a1")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/xml")
+    assert response.text.endswith("<Response></Response>")
+    drain(runtime)
+    assert answers(runtime) == {"source": "well"}
+    assert twilio.bodies_to(AMINA)[-1] == "How many days a week is there water?"
+    sent = twilio.sent[-1]
+    assert sent["From"] == FROM and sent["StatusCallback"] == PUBLIC + "/sms/twilio/status"
+
+
+def test_replayed_webhook_is_one_message(runtime, twilio):
+    client = client_for(runtime)
+    invited(runtime, AMINA, "en")
+    for _ in range(3):
+        assert sms(client, AMINA, "1", "SM-replay").status_code == 200
+    drain(runtime)
+    assert count(runtime, InboxMessage) == 1
+    assert len(twilio.bodies_to(AMINA)) == 3  # the invitation's two, then one reply
+
+
+def test_bengali_reply_is_ucs2_and_segments_are_recorded(runtime, twilio):
+    client = client_for(runtime)
+    invited(runtime, RAHIMA, "bn")
+    sms(client, RAHIMA, "১", "SM-bn1")
+    drain(runtime)
+    assert twilio.bodies_to(RAHIMA)[-1] == "সপ্তাহে কত দিন?"
+    with session_scope(runtime.database_url) as db:
+        rows = db.scalars(select(OutboxMessage).where(OutboxMessage.address == RAHIMA)
+                          .order_by(OutboxMessage.id)).all()
+    assert {row.encoding for row in rows} == {"UCS-2"}
+    assert all(row.segments == 1 for row in rows)
+    assert answers(runtime) == {"source": "tap"}
+
+
+def test_stop_confirms_once_then_silence_until_start(runtime, twilio):
+    client = client_for(runtime)
+    invited(runtime, AMINA, "en")
+    sms(client, AMINA, "STOP", "SM-s1")
+    drain(runtime)
+    assert twilio.bodies_to(AMINA)[-1] == (
+        "You will get no more messages from us. Reply START to join again.")
+    before = len(twilio.sent)
+    for number, text in enumerate(["1", "stop", "HELP", "hello?"]):
+        sms(client, AMINA, text, f"SM-s2-{number}")
+    drain(runtime)
+    assert len(twilio.sent) == before  # opted out: nothing more, not even a second confirmation
+    assert count(runtime, InboxMessage, InboxMessage.outcome == "opted_out") == 4
+    sms(client, AMINA, "START", "SM-s3")
+    drain(runtime)
+    assert twilio.bodies_to(AMINA)[before:] == [
+        "You will get our messages again. Reply STOP to stop.",
+        "Five questions about water.",
+        "Where do you get water?\n1 Tap at home 2 Public well 3 Other"]
+
+
+@pytest.mark.parametrize("word", ["STOPALL", "unsubscribe", "Cancel", "END", "quit"])
+def test_every_carrier_stop_word_opts_out(runtime, twilio, word):
+    client = client_for(runtime)
+    sms(client, AMINA, word, "SM-w")
+    drain(runtime)
+    with session_scope(runtime.database_url) as db:
+        assert db.scalars(select(Contact)).one().opted_out is True
+    assert len(twilio.bodies_to(AMINA)) == 1
+
+
+def test_help_from_anyone_says_what_heard_is_and_how_to_stop(runtime, twilio):
+    client = client_for(runtime)
+    sms(client, AMINA, "help", "SM-h")
+    drain(runtime)
+    assert twilio.bodies_to(AMINA) == [
+        "heard: short surveys about your community, in your language. Reply STOP to stop "
+        "getting messages, START to join again."]
+
+
+def test_21610_unsubscribed_stops_retries_and_opts_the_contact_out(runtime, twilio):
+    client_for(runtime)
+    twilio.fail(AMINA, 400, 21610, "Attempt to send to unsubscribed recipient")
+    invited(runtime, AMINA, "en")
+    with session_scope(runtime.database_url) as db:
+        rows = db.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+        contact = db.scalars(select(Contact)).one()
+        assert [(row.status, row.error_code) for row in rows] == [
+            ("failed", "21610"), ("suppressed", None)]
+        assert contact.opted_out is True
+    assert twilio.sent == []
+
+
+def test_21211_invalid_number_marks_contact_unreachable(runtime, twilio):
+    client_for(runtime)
+    twilio.fail(AMINA, 400, 21211, "The 'To' number is not a valid phone number.")
+    invited(runtime, AMINA, "en")
+    with session_scope(runtime.database_url) as db:
+        assert db.scalars(select(Contact)).one().unreachable == "invalid_number"
+
+
+def test_429_and_5xx_are_retried_then_sent(runtime, twilio):
+    client_for(runtime)
+    with session_scope(runtime.database_url) as db:
+        contact = lock_contact(db, "sms", AMINA)
+        contact.consent = True
+        outbox_ids = invite(db, contact, catalog.latest(db, "test-water"))
+    twilio.fail(AMINA, 429, 20429, "Too Many Requests")
+    twilio.fail(AMINA, 503, 20503, "Service Unavailable")
+    for _ in range(2):
+        with pytest.raises(TransientSendError):
+            jobs.send_outbound(outbox_ids[0])
+    with session_scope(runtime.database_url) as db:
+        assert db.get(OutboxMessage, outbox_ids[0]).status == "retrying"
+    assert jobs.send_outbound(outbox_ids[0]) == "sent"
+    assert jobs.send_outbound(outbox_ids[0]) == "sent"  # a duplicate job sends nothing
+    assert len(twilio.sent) == 1
+
+
+def test_status_callbacks_update_the_outbox_and_never_go_backwards(runtime, twilio):
+    client = client_for(runtime)
+    invited(runtime, AMINA, "en")
+    sid = twilio.sent[0]["Sid"]
+
+    def status(value: str, **extra: str) -> int:
+        form = {"MessageSid": sid, "MessageStatus": value, "AccountSid": "AC" + "0" * 32,
+                **extra}
+        return signed_post(client, "/sms/twilio/status", form).status_code
+
+    assert status("delivered") == 204
+    assert status("sent") == 204  # arrives late: ignored
+    with session_scope(runtime.database_url) as db:
+        assert db.scalars(select(OutboxMessage).where(OutboxMessage.provider_id == sid)
+                          ).one().status == "delivered"
+    assert status("undelivered", ErrorCode="30006") == 204
+    with session_scope(runtime.database_url) as db:
+        assert db.scalars(select(Contact)).one().unreachable == "landline"
+    forged = client.post("/sms/twilio/status", data={"MessageSid": sid,
+                                                     "MessageStatus": "failed"})
+    assert forged.status_code == 403
+
+
+def test_whatsapp_through_the_same_adapter(runtime, twilio):
+    client = client_for(runtime)
+    invited(runtime, AMINA, "sw", channel="whatsapp")
+    assert twilio.sent[0]["To"] == f"whatsapp:{AMINA}"
+    assert twilio.sent[0]["From"] == f"whatsapp:{FROM}"
+    sms(client, f"whatsapp:{AMINA}", "kisima", "SM-wa1")
+    drain(runtime)
+    assert answers(runtime) == {"source": "well"}
+    with session_scope(runtime.database_url) as db:
+        assert db.scalars(select(InboxMessage)).one().channel == "whatsapp"
+
+
+def test_national_numbers_are_normalised_to_e164(runtime, twilio, monkeypatch):
+    client = client_for(runtime)
+    monkeypatch.setenv("HEARD_DEFAULT_REGION", "KE")
+    sms(client, "0712 345678", "hello", "SM-n1")
+    with session_scope(runtime.database_url) as db:
+        assert db.scalars(select(InboxMessage)).one().address == AMINA
+
+
+def test_webhook_without_from_is_a_clear_400(runtime, twilio):
+    client = client_for(runtime)
+    response = signed_post(client, "/sms/twilio", {"MessageSid": "SM-x", "Body": "hi"})
+    assert response.status_code == 400
+    assert response.json()["detail"] == "missing Twilio field(s): From"

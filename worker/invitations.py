@@ -1,0 +1,15 @@
+"""Invite a contact into a survey: open their session and write its first messages."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from surveys.tables import Contact, SurveyVersion
+from worker.inbound import open_session, write_outbox
+
+
+def invite(db: Session, contact: Contact, survey_row: SurveyVersion,
+           round_id: int | None = None) -> list[int]:
+    """Outbox ids of the invitation (intro + consent or first question), to queue on commit."""
+    session, result = open_session(db, contact, survey_row, round_id)
+    return write_outbox(db, contact, None, result.replies)

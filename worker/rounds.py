@@ -1,0 +1,282 @@
+"""Survey rounds: create, plan, launch (bulk invitations), remind, close, status.
+
+Launching writes sessions and outbox rows in bulk, chunk by chunk, and queues one send job per
+chunk: the invitations to 100,000 contacts are all queued in seconds, and sending is paced by
+the channels' senders.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from redis import Redis
+from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy.orm import Session
+
+from sms.render import render_sms
+from sms.segments import count_segments
+from surveys import catalog
+from surveys.database import session_scope
+from surveys.engine import FINISHED, Reply, StepResult, resume, start
+from surveys.i18n import translator
+from surveys.model import Survey
+from surveys.sql import bulk_insert
+from surveys.tables import Answer, Contact, OutboxMessage, Round, SurveyVersion, utcnow
+from surveys.tables import Session as SurveySession
+
+CHUNK = 5000
+CONTACTS_PER_SEND_JOB = 100
+SMS_CHANNELS = ("sms", "whatsapp")
+Progress = Callable[[int], None]
+Enqueue = Callable[[Redis, list[int]], bool]
+
+
+class RoundError(ValueError):
+    """A round operation that cannot be done; the message says why."""
+
+
+def create_round(db: Session, survey_row: SurveyVersion, community: str | None,
+                 opens_at: datetime | None = None, closes_at: datetime | None = None) -> Round:
+    round_ = Round(survey_pk=survey_row.id, community=community, status="open",
+                   code=_new_code(db, survey_row.survey_id), opens_at=opens_at,
+                   closes_at=closes_at)
+    db.add(round_)
+    db.flush()
+    return round_
+
+
+def _new_code(db: Session, survey_id: str) -> str:
+    """A short join code people can type on a feature phone: letters of the survey + digits."""
+    stem = "".join(ch for ch in survey_id.upper() if ch in string.ascii_uppercase)[:5] or "JOIN"
+    while True:
+        code = f"{stem}{secrets.randbelow(900) + 100}"
+        if db.scalar(select(func.count()).select_from(Round).where(Round.code == code)) == 0:
+            return code
+
+
+def get_round(db: Session, round_id: int) -> tuple[Round, SurveyVersion, Survey]:
+    round_ = db.get(Round, round_id)
+    if round_ is None:
+        raise RoundError(f"no round {round_id}")
+    survey_row = db.get(SurveyVersion, round_.survey_pk)
+    assert survey_row is not None
+    return round_, survey_row, catalog.survey_of(survey_row)
+
+
+def open_round_by_code(db: Session, code: str) -> Round | None:
+    code = code.strip().upper()
+    if not code or len(code) > 64:
+        return None
+    return db.scalars(select(Round).where(Round.code == code, Round.status == "open")).first()
+
+
+def _eligible(round_: Round) -> Any:
+    """Contacts a launch invites: in the community, consented, reachable, not yet invited."""
+    already = exists().where(SurveySession.contact_id == Contact.id,
+                             SurveySession.round_id == round_.id)
+    conditions = [Contact.consent.is_(True), Contact.opted_out.is_(False),
+                  Contact.unreachable.is_(None), ~already]
+    if round_.community:
+        conditions.append(Contact.community == round_.community)
+    return and_(*conditions)
+
+
+@dataclass
+class Plan:
+    """What a launch would send: per (language, channel) contacts, messages and SMS segments."""
+
+    rows: dict[tuple[str, str], Counter[str]] = field(default_factory=dict)
+
+    def total(self, what: str) -> int:
+        return sum(counter[what] for counter in self.rows.values())
+
+
+def plan_launch(db: Session, round_id: int) -> Plan:
+    round_, _, survey = get_round(db, round_id)
+    plan = Plan()
+    counts = db.execute(select(Contact.language, Contact.channel, func.count())
+                        .where(_eligible(round_)).group_by(Contact.language, Contact.channel))
+    for language, channel, contacts in counts:
+        lang = survey.language_for(language)
+        replies = start(survey, lang).replies
+        counter = plan.rows.setdefault((lang, channel), Counter())
+        counter["contacts"] += contacts
+        counter["messages"] += contacts * len(replies)
+        if channel in SMS_CHANNELS:
+            counter["segments"] += contacts * sum(count_segments(render_sms(reply)).count
+                                                  for reply in replies)
+    return plan
+
+
+def launch(database_url: str, redis: Redis, round_id: int, enqueue: Enqueue,
+           progress: Progress | None = None) -> int:
+    """Invite every eligible contact; returns how many were invited. Safe to run again."""
+    with session_scope(database_url) as db:
+        round_, survey_row, survey = get_round(db, round_id)
+        if round_.status != "open":
+            raise RoundError(f"round {round_id} is {round_.status}: only open rounds launch")
+        eligible = _eligible(round_)
+        survey_pk = survey_row.id
+    invited = last_id = 0
+    openings: dict[str, StepResult] = {}
+    while True:
+        with session_scope(database_url) as db:
+            contacts = db.execute(select(Contact.id, Contact.channel, Contact.address,
+                                         Contact.language)
+                                  .where(eligible, Contact.id > last_id)  # keyset: no rescans
+                                  .order_by(Contact.id).limit(CHUNK)).all()
+            if not contacts:
+                break
+            last_id = contacts[-1].id
+            sessions, messages = [], []
+            for contact in contacts:
+                lang = survey.language_for(contact.language)
+                opening = openings.get(lang) or openings.setdefault(lang, start(survey, lang))
+                sessions.append(_session_row(contact.id, survey_pk, round_id, opening))
+                messages += [_outbox_row(contact, reply, seq)
+                             for seq, reply in enumerate(opening.replies)]
+            outbox_ids = _insert(db, sessions, messages)
+        for batch in _per_contacts(outbox_ids, messages):
+            enqueue(redis, batch)
+        invited += len(contacts)
+        if progress:
+            progress(len(contacts))
+    return invited
+
+
+def remind(database_url: str, redis: Redis, round_id: int, enqueue: Enqueue,
+           progress: Progress | None = None) -> int:
+    """Ask again everyone invited who has not finished; never the opted-out or unreachable."""
+    with session_scope(database_url) as db:
+        round_, _, survey = get_round(db, round_id)
+        if round_.status != "open":
+            raise RoundError(f"round {round_id} is {round_.status}: only open rounds remind")
+        pending = db.execute(
+            select(SurveySession.id, SurveySession.state, Contact.id.label("contact_id"),
+                   Contact.channel, Contact.address)
+            .join(Contact, Contact.id == SurveySession.contact_id)
+            .where(SurveySession.round_id == round_id,
+                   SurveySession.status.not_in(FINISHED), Contact.opted_out.is_(False),
+                   Contact.unreachable.is_(None))
+            .order_by(SurveySession.id)).all()
+    reminded = 0
+    for start_index in range(0, len(pending), CHUNK):
+        chunk = pending[start_index:start_index + CHUNK]
+        messages = []
+        for row in chunk:
+            t = translator(row.state.get("lang") or survey.default_language)
+            replies = [Reply(t.gettext("A reminder: we would still like to hear from you."))]
+            replies += resume(survey, row.state).replies
+            messages += [_outbox_row(row, reply, seq, contact_id=row.contact_id)
+                         for seq, reply in enumerate(replies)]
+        with session_scope(database_url) as db:
+            outbox_ids = _insert(db, [], messages)
+        for batch in _per_contacts(outbox_ids, messages):
+            enqueue(redis, batch)
+        reminded += len(chunk)
+        if progress:
+            progress(len(chunk))
+    return reminded
+
+
+def close_round(db: Session, round_id: int) -> int:
+    """Close the round; sessions still open expire. Returns how many expired."""
+    round_, _, _ = get_round(db, round_id)
+    round_.status = "closed"
+    round_.closes_at = round_.closes_at or utcnow()
+    result = db.execute(update(SurveySession)
+                        .where(SurveySession.round_id == round_id,
+                               SurveySession.status.not_in(FINISHED))
+                        .values(status="expired", updated_at=utcnow()))
+    return result.rowcount or 0
+
+
+@dataclass
+class RoundStatus:
+    round_id: int
+    survey: str
+    community: str | None
+    status: str
+    code: str | None
+    totals: Counter[str]
+    by_group: dict[tuple[str, str], Counter[str]]
+
+
+def round_status(db: Session, round_id: int) -> RoundStatus:
+    round_, survey_row, survey = get_round(db, round_id)
+    answered = (select(Answer.session_id).where(Answer.session_id == SurveySession.id)
+                .exists())
+    rows = db.execute(
+        select(Contact.language, Contact.channel, SurveySession.status, Contact.opted_out,
+               answered.label("answered"), func.count())
+        .join(Contact, Contact.id == SurveySession.contact_id)
+        .where(SurveySession.round_id == round_id)
+        .group_by(Contact.language, Contact.channel, SurveySession.status, Contact.opted_out,
+                  answered))
+    totals: Counter[str] = Counter()
+    by_group: dict[tuple[str, str], Counter[str]] = {}
+    for language, channel, status, opted_out, has_answers, number in rows:
+        group = by_group.setdefault((survey.language_for(language), channel), Counter())
+        for counter in (totals, group):
+            counter["invited"] += number
+            counter["started"] += number if has_answers or status == "completed" else 0
+            counter["completed"] += number if status == "completed" else 0
+            counter["opted_out"] += number if opted_out or status == "stopped" else 0
+            counter["declined"] += number if status == "declined" else 0
+    return RoundStatus(round_.id, f"{survey_row.survey_id} v{survey_row.version}",
+                       round_.community, round_.status, round_.code, totals, by_group)
+
+
+def _session_row(contact_id: int, survey_pk: int, round_id: int,
+                 opening: StepResult) -> dict[str, Any]:
+    now = utcnow()
+    return {"contact_id": contact_id, "survey_pk": survey_pk, "round_id": round_id,
+            "status": opening.state["status"], "state": opening.state, "started_at": now,
+            "updated_at": now}
+
+
+@lru_cache(maxsize=4096)
+def _rendered(reply: Reply) -> tuple[str, dict[str, Any], int, str]:
+    """Text, JSON and SMS cost of a reply: the same for every contact who gets it."""
+    text = render_sms(reply)
+    counted = count_segments(text)
+    return text, asdict(reply) | {"after_opt_out": False}, counted.count, counted.encoding
+
+
+def _outbox_row(contact: Any, reply: Reply, seq: int,
+                contact_id: int | None = None) -> dict[str, Any]:
+    text, body, segments, encoding = _rendered(reply)
+    sms = contact.channel in SMS_CHANNELS
+    return {"contact_id": contact_id or contact.id, "inbox_id": None, "seq": seq,
+            "channel": contact.channel, "address": contact.address, "text": text,
+            "reply": body, "status": "pending", "attempts": 0, "created_at": utcnow(),
+            "segments": segments if sms else None, "encoding": encoding if sms else None}
+
+
+def _insert(db: Session, sessions: list[dict], messages: list[dict]) -> list[int]:
+    bulk_insert(db, SurveySession.__table__, sessions)
+    return bulk_insert(db, OutboxMessage.__table__, messages, ids=True)
+
+
+def _per_contacts(outbox_ids: list[int], messages: list[dict]) -> Iterator[list[int]]:
+    """Send batches of whole contacts: one contact's messages stay together, in order."""
+    batch: list[int] = []
+    contacts = 0
+    previous = None
+    for outbox_id, message in zip(outbox_ids, messages, strict=True):
+        if message["contact_id"] != previous:
+            previous = message["contact_id"]
+            contacts += 1
+            if contacts > CONTACTS_PER_SEND_JOB:
+                yield batch
+                batch, contacts = [], 1
+        batch.append(outbox_id)
+    if batch:
+        yield batch
