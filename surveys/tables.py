@@ -92,7 +92,8 @@ class Session(Base):
     """One contact's way through one survey (in a round, or in the simulator)."""
 
     __tablename__ = "sessions"
-    __table_args__ = (Index("ix_sessions_contact_status", "contact_id", "status"),)
+    __table_args__ = (Index("ix_sessions_contact_status", "contact_id", "status"),
+                      Index("ix_sessions_round", "round_id", "id"))
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))

@@ -70,6 +70,13 @@ def get_round(db: Session, round_id: int) -> tuple[Round, SurveyVersion, Survey]
     return round_, survey_row, catalog.survey_of(survey_row)
 
 
+def _open_round(db: Session, round_id: int, action: str) -> tuple[Round, SurveyVersion, Survey]:
+    found = get_round(db, round_id)
+    if found[0].status != "open":
+        raise RoundError(f"round {round_id} is {found[0].status}: only open rounds {action}")
+    return found
+
+
 def open_round_by_code(db: Session, code: str) -> Round | None:
     code = code.strip().upper()
     if not code or len(code) > 64:
@@ -110,8 +117,7 @@ def plan_launch(db: Session, round_id: int) -> Plan:
         counter["contacts"] += contacts
         counter["messages"] += contacts * len(replies)
         if channel in SMS_CHANNELS:
-            counter["segments"] += contacts * sum(count_segments(render_sms(reply)).count
-                                                  for reply in replies)
+            counter["segments"] += contacts * sum(_rendered(reply)[2] for reply in replies)
     return plan
 
 
@@ -119,9 +125,7 @@ def launch(database_url: str, redis: Redis, round_id: int, enqueue: Enqueue,
            progress: Progress | None = None) -> int:
     """Invite every eligible contact; returns how many were invited. Safe to run again."""
     with session_scope(database_url) as db:
-        round_, survey_row, survey = get_round(db, round_id)
-        if round_.status != "open":
-            raise RoundError(f"round {round_id} is {round_.status}: only open rounds launch")
+        round_, survey_row, survey = _open_round(db, round_id, "launch")
         eligible = _eligible(round_)
         survey_pk = survey_row.id
     invited = last_id = 0
@@ -155,9 +159,7 @@ def remind(database_url: str, redis: Redis, round_id: int, enqueue: Enqueue,
            progress: Progress | None = None) -> int:
     """Ask again everyone invited who has not finished; never the opted-out or unreachable."""
     with session_scope(database_url) as db:
-        round_, _, survey = get_round(db, round_id)
-        if round_.status != "open":
-            raise RoundError(f"round {round_id} is {round_.status}: only open rounds remind")
+        _, _, survey = _open_round(db, round_id, "remind")
         pending = db.execute(
             select(SurveySession.id, SurveySession.state, Contact.id.label("contact_id"),
                    Contact.channel, Contact.address)
