@@ -8,7 +8,7 @@ from surveys.database import session_scope
 from surveys.messages import Inbound, clean_text
 from surveys.sql import insert_ignore
 from surveys.tables import InboxMessage
-from worker.queues import enqueue_inbound
+from worker.queues import request_drain
 
 
 def ingest(database_url: str, redis: Redis, message: Inbound) -> int | None:
@@ -25,5 +25,5 @@ def ingest(database_url: str, redis: Redis, message: Inbound) -> int | None:
              "payload": message.payload, "received_at": message.received_at},
             conflict=["channel", "provider_id"], returning=InboxMessage.id).scalar()
     if inbox_id is not None:
-        enqueue_inbound(redis, inbox_id, message.channel, message.address)
+        request_drain(redis)
     return inbox_id

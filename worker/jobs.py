@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
@@ -13,7 +14,7 @@ from heard.settings import get_settings
 from surveys.database import session_scope
 from surveys.tables import Contact, InboxMessage, OutboxMessage, utcnow
 from worker import inbound
-from worker.queues import enqueue_inbound, enqueue_outbound
+from worker.queues import DRAIN_FLAG, enqueue_inbound, enqueue_outbound, request_drain
 from worker.runtime import Runtime, migrated_runtime
 from worker.senders import PermanentSendError, TransientSendError, sender_for
 
@@ -29,6 +30,46 @@ def process_inbound(inbox_id: int) -> int:
         contact, outbox_ids = inbound.process(db, inbox_id)
     enqueue_outbound(current.redis, outbox_ids, contact)
     return len(outbox_ids)
+
+
+DRAIN_BATCH = 200
+DRAIN_BUDGET_SECONDS = 20.0
+
+
+def drain_inbox() -> int:
+    """Process unprocessed inbox rows in batches, one transaction per batch; how many.
+
+    Rows are claimed with SKIP LOCKED, so drains on several workers share the work; each row
+    runs in a savepoint, so one bad message never rolls back (or blocks) the others: it stays
+    in the inbox for the sweeper's per-message job, which retries and logs it.
+    """
+    current = migrated_runtime()
+    current.redis.delete(DRAIN_FLAG)  # what arrives from now on queues the next drain
+    deadline = time.monotonic() + DRAIN_BUDGET_SECONDS
+    handled = 0
+    failed: set[int] = set()
+    while time.monotonic() < deadline:
+        outbox_ids: list[int] = []
+        with session_scope(current.database_url) as db:
+            claimed = db.scalars(select(InboxMessage.id)
+                                 .where(InboxMessage.processed_at.is_(None),
+                                        InboxMessage.outcome.is_(None),
+                                        InboxMessage.id.not_in(failed))
+                                 .order_by(InboxMessage.id).limit(DRAIN_BATCH)
+                                 .with_for_update(skip_locked=True)).all()
+            for inbox_id in claimed:
+                try:
+                    with db.begin_nested():
+                        outbox_ids += inbound.process(db, inbox_id, skip_locked=True)[1]
+                except Exception:  # noqa: BLE001 - isolate one bad message from the batch
+                    failed.add(inbox_id)
+                    log.exception("inbox %s: processing failed; left for the sweeper", inbox_id)
+        enqueue_outbound(current.redis, outbox_ids)
+        if not claimed:
+            return handled
+        handled += len(claimed)
+    request_drain(current.redis)  # budget spent with rows left: another drain goes on
+    return handled
 
 
 def send_outbound_batch(outbox_ids: list[int]) -> list[str]:

@@ -40,6 +40,26 @@ def enqueue_inbound(redis: Redis, inbox_id: int, channel: str, address: str) -> 
     return True
 
 
+DRAIN_FLAG = "heard:drain:requested"
+
+
+def request_drain(redis: Redis) -> bool:
+    """Queue one `drain_inbox` job for a burst of messages, not one job per message.
+
+    The flag lives until a worker starts draining (or 30 s), so a webhook costs one SET NX;
+    whatever arrives while a drain runs queues the next drain, which another worker can take.
+    False (logged) when Redis is unreachable: the rows wait in the inbox for the sweeper.
+    """
+    try:
+        if redis.set(DRAIN_FLAG, "1", nx=True, ex=30):
+            Queue(INBOUND, connection=redis).enqueue("worker.jobs.drain_inbox", job_timeout=600,
+                                                     result_ttl=0)
+    except RedisError as error:
+        log.warning("inbox rows stored but no drain queued (%s); the sweeper will", error)
+        return False
+    return True
+
+
 def enqueue_outbound(redis: Redis, outbox_ids: list[int],
                      contact: tuple[str, str] | None = None) -> bool:
     """Queue one job that sends `outbox_ids` in order (a step's replies stay in order).
