@@ -18,19 +18,22 @@ def _insert(db: Session, table: Any) -> Any:
 
 def insert_ignore(db: Session, table: Any, rows: dict | list[dict],
                   conflict: Sequence[str], returning: Any = None) -> Any:
-    """Insert rows, silently keeping any existing row with the same `conflict` key."""
-    statement = _insert(db, table).values(rows).on_conflict_do_nothing(index_elements=conflict)
+    """Insert rows, silently keeping any existing row with the same `conflict` key.
+
+    Rows go as executemany parameters, not into the statement, so its compiled form is cached.
+    """
+    statement = _insert(db, table).on_conflict_do_nothing(index_elements=conflict)
     if returning is not None:
-        statement = statement.returning(returning)
-    return db.execute(statement)
+        statement = statement.returning(returning, sort_by_parameter_order=True)
+    return db.execute(statement, rows if isinstance(rows, list) else [rows])
 
 
 def upsert(db: Session, table: Any, rows: dict | list[dict], conflict: Sequence[str],
            update: Sequence[str]) -> None:
-    statement = _insert(db, table).values(rows)
+    statement = _insert(db, table)
     statement = statement.on_conflict_do_update(
         index_elements=conflict, set_={name: statement.excluded[name] for name in update})
-    db.execute(statement)
+    db.execute(statement, rows if isinstance(rows, list) else [rows])
 
 
 def bulk_insert(db: Session, table: Any, rows: list[dict], ids: bool = False) -> list[int]:

@@ -70,12 +70,17 @@ def process(db: Session, inbox_id: int,
 
 def lock_contact(db: Session, channel: str, address: str,
                  skip_locked: bool = False) -> Contact | None:
-    insert_ignore(db, Contact.__table__, {"channel": channel, "address": address, "profile": {},
-                                          "opted_out": False, "created_at": utcnow()},
-                  conflict=["channel", "address"])
-    return db.scalars(select(Contact).where(Contact.channel == channel,
-                                            Contact.address == address)
-                      .with_for_update(skip_locked=skip_locked)).first()
+    """The contact's row, locked (created on first contact)."""
+    query = (select(Contact).where(Contact.channel == channel, Contact.address == address)
+             .with_for_update(skip_locked=skip_locked))
+    contact = db.scalars(query).first()
+    if contact is None:
+        insert_ignore(db, Contact.__table__, {"channel": channel, "address": address,
+                                              "profile": {}, "opted_out": False,
+                                              "created_at": utcnow()},
+                      conflict=["channel", "address"])
+        contact = db.scalars(query).first()
+    return contact
 
 
 def handle(db: Session, contact: Contact, message: InboxMessage) -> list[int]:
