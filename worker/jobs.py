@@ -14,7 +14,7 @@ from heard.settings import get_settings
 from surveys.database import session_scope
 from surveys.tables import Contact, InboxMessage, OutboxMessage, utcnow
 from worker import inbound
-from worker.queues import DRAIN_FLAG, enqueue_inbound, enqueue_outbound, request_drain
+from worker.queues import DRAIN_FLAG, enqueue_outbound, request_drain
 from worker.runtime import Runtime, migrated_runtime
 from worker.senders import PermanentSendError, TransientSendError, sender_for
 
@@ -175,7 +175,7 @@ class SweepReport(NamedTuple):
 def sweep() -> SweepReport:
     """Recover rows the queue lost (Redis was down, a worker was killed): nothing is lost.
 
-    Inbox rows unprocessed after HEARD_SWEEP_AFTER_SECONDS are queued again. Rows still
+    Inbox rows unprocessed after HEARD_SWEEP_AFTER_SECONDS get a drain queued. Rows still
     unprocessed after three times that are processed right here: their contact's queue slot
     may be held by a job whose worker died (rq frees it only when its heartbeat expires).
     """
@@ -189,16 +189,13 @@ def sweep() -> SweepReport:
             contact, outbox_ids = inbound.process(db, inbox_id, skip_locked=True)
         enqueue_outbound(current.redis, outbox_ids, contact)
     with session_scope(current.database_url) as db:
-        stale_inbox = db.execute(
-            select(InboxMessage.id, InboxMessage.channel, InboxMessage.address)
-            .where(InboxMessage.id.in_(_unprocessed_before(now - after, SWEEP_BATCH)))
-            .order_by(InboxMessage.id)).all()
+        stale_inbox = db.scalars(_unprocessed_before(now - after, SWEEP_BATCH)).all()
         stale_outbox = db.execute(
             select(OutboxMessage.id, OutboxMessage.channel, OutboxMessage.address)
             .where(OutboxMessage.status == "pending", OutboxMessage.created_at < now - after)
             .order_by(OutboxMessage.id).limit(SWEEP_BATCH)).all()
-    for row in stale_inbox:
-        enqueue_inbound(current.redis, row.id, row.channel, row.address)
+    if stale_inbox:
+        request_drain(current.redis)
     by_contact: dict[tuple[str, str], list[int]] = {}
     for row in stale_outbox:
         by_contact.setdefault((row.channel, row.address), []).append(row.id)
