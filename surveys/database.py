@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -21,7 +22,11 @@ def get_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
         _sqlite_writes_take_the_lock_up_front(engine)
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # rq forks its scheduler from the worker: a pooled connection inherited by that child
+    # outlives a killed worker and keeps its transaction's row locks. Close idle ones first.
+    os.register_at_fork(before=engine.pool.dispose)
+    return engine
 
 
 def _sqlite_writes_take_the_lock_up_front(engine: Engine) -> None:

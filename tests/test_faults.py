@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -32,14 +32,16 @@ def no_stray_workers() -> Iterator[None]:
     yield
     while STARTED:
         process = STARTED.pop()
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        # the whole group: a SIGKILLed worker leaves rq's scheduler process behind
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def start_worker(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
     process = subprocess.Popen([sys.executable, "-m", "heard", "worker", *args],
-                               env=os.environ | {"HEARD_SWEEP_AFTER_SECONDS": "1"} | env)
+                               env=os.environ | {"HEARD_SWEEP_AFTER_SECONDS": "1"} | env,
+                               start_new_session=True)
     STARTED.append(process)
     return process
 
