@@ -9,14 +9,12 @@ re-queued job, a killed worker) changes nothing the second time.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from sms.render import render_sms
-from sms.segments import count_segments
 from surveys import catalog
 from surveys.answers import ascii_digits
 from surveys.engine import FINISHED, Reply, StepResult, resume, start, step
@@ -32,10 +30,10 @@ from surveys.tables import (
     utcnow,
 )
 from surveys.tables import Session as SurveySession
+from worker.outbox import outbox_row
 from worker.rounds import open_round_by_code
 
 log = logging.getLogger(__name__)
-SMS_CHANNELS = frozenset({"sms", "whatsapp"})
 
 
 def process(db: Session, inbox_id: int,
@@ -252,22 +250,11 @@ def write_outbox(db: Session, contact: Contact, message: InboxMessage | None,
     contact still gets."""
     if not replies:
         return []
-    rows = [outbox_row(contact, reply, message.id if message else None, seq)
+    rows = [outbox_row(contact.id, contact.channel, contact.address, reply,
+                       message.id if message else None, seq)
             for seq, reply in enumerate(replies)]
     for row in rows:
         row["reply"]["after_opt_out"] = after_opt_out or contact.opted_out
     result = insert_ignore(db, OutboxMessage.__table__, rows, conflict=["inbox_id", "seq"],
                            returning=OutboxMessage.id)
     return [row_id for (row_id,) in result]
-
-
-def outbox_row(contact: Contact, reply: Reply, inbox_id: int | None, seq: int) -> dict[str, Any]:
-    text = render_sms(reply)
-    row: dict[str, Any] = {
-        "contact_id": contact.id, "inbox_id": inbox_id, "seq": seq, "channel": contact.channel,
-        "address": contact.address, "text": text, "reply": asdict(reply), "status": "pending",
-        "attempts": 0, "created_at": utcnow()}
-    if contact.channel in SMS_CHANNELS:
-        segments = count_segments(text)
-        row["segments"], row["encoding"] = segments.count, segments.encoding
-    return row

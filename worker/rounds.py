@@ -20,8 +20,6 @@ from redis import Redis
 from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import Session
 
-from sms.render import render_sms
-from sms.segments import count_segments
 from surveys import catalog
 from surveys.database import session_scope
 from surveys.engine import FINISHED, Reply, StepResult, resume, start
@@ -30,10 +28,10 @@ from surveys.model import Survey
 from surveys.sql import bulk_insert
 from surveys.tables import Answer, Contact, OutboxMessage, Round, SurveyVersion, utcnow
 from surveys.tables import Session as SurveySession
+from worker.outbox import SMS_CHANNELS, outbox_row, sms_text
 
 CHUNK = 5000
 CONTACTS_PER_SEND_JOB = 100
-SMS_CHANNELS = ("sms", "whatsapp")
 Progress = Callable[[int], None]
 Enqueue = Callable[[Redis, list[int]], bool]
 
@@ -117,7 +115,7 @@ def plan_launch(db: Session, round_id: int) -> Plan:
         counter["contacts"] += contacts
         counter["messages"] += contacts * len(replies)
         if channel in SMS_CHANNELS:
-            counter["segments"] += contacts * sum(_rendered(reply)[2] for reply in replies)
+            counter["segments"] += contacts * sum(sms_text(reply)[1] for reply in replies)
     return plan
 
 
@@ -144,7 +142,7 @@ def launch(database_url: str, redis: Redis, round_id: int, enqueue: Enqueue,
                 lang = survey.language_for(contact.language)
                 opening = openings.get(lang) or openings.setdefault(lang, start(survey, lang))
                 sessions.append(_session_row(contact.id, survey_pk, round_id, opening))
-                messages += [_outbox_row(contact, reply, seq)
+                messages += [_outbox_row(contact.id, contact, reply, seq)
                              for seq, reply in enumerate(opening.replies)]
             outbox_ids = _insert(db, sessions, messages)
         for batch in _per_contacts(outbox_ids, messages):
@@ -176,7 +174,7 @@ def remind(database_url: str, redis: Redis, round_id: int, enqueue: Enqueue,
             t = translator(row.state.get("lang") or survey.default_language)
             replies = [Reply(t.gettext("A reminder: we would still like to hear from you."))]
             replies += resume(survey, row.state).replies
-            messages += [_outbox_row(row, reply, seq, contact_id=row.contact_id)
+            messages += [_outbox_row(row.contact_id, row, reply, seq)
                          for seq, reply in enumerate(replies)]
         with session_scope(database_url) as db:
             outbox_ids = _insert(db, [], messages)
@@ -245,21 +243,14 @@ def _session_row(contact_id: int, survey_pk: int, round_id: int,
 
 
 @lru_cache(maxsize=4096)
-def _rendered(reply: Reply) -> tuple[str, dict[str, Any], int, str]:
-    """Text, JSON and SMS cost of a reply: the same for every contact who gets it."""
-    text = render_sms(reply)
-    counted = count_segments(text)
-    return text, asdict(reply) | {"after_opt_out": False}, counted.count, counted.encoding
+def _body(reply: Reply) -> dict[str, Any]:
+    """The reply as JSON, one object for every row (COPY serializes it once)."""
+    return asdict(reply) | {"after_opt_out": False}
 
 
-def _outbox_row(contact: Any, reply: Reply, seq: int,
-                contact_id: int | None = None) -> dict[str, Any]:
-    text, body, segments, encoding = _rendered(reply)
-    sms = contact.channel in SMS_CHANNELS
-    return {"contact_id": contact_id or contact.id, "inbox_id": None, "seq": seq,
-            "channel": contact.channel, "address": contact.address, "text": text,
-            "reply": body, "status": "pending", "attempts": 0, "created_at": utcnow(),
-            "segments": segments if sms else None, "encoding": encoding if sms else None}
+def _outbox_row(contact_id: int, contact: Any, reply: Reply, seq: int) -> dict[str, Any]:
+    return outbox_row(contact_id, contact.channel, contact.address, reply, None, seq,
+                      _body(reply))
 
 
 def _insert(db: Session, sessions: list[dict], messages: list[dict]) -> list[int]:

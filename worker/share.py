@@ -24,7 +24,7 @@ from surveys.sql import insert_ignore
 from surveys.summaries import RoundSummary, participating, summarise
 from surveys.summary_text import Message, messages
 from surveys.tables import Contact, OutboxMessage
-from worker.inbound import SMS_CHANNELS, outbox_row
+from worker.outbox import SMS_CHANNELS, outbox_row
 from worker.queues import enqueue_outbound
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,8 @@ def _write(db: Session, contact: Contact, found: list[Message], round_id: int) -
         return []
     rows: list[dict[str, Any]] = []
     for seq, message in enumerate(found):
-        row = outbox_row(contact, Reply(message.text), None, seq)
+        row = outbox_row(contact.id, contact.channel, contact.address, Reply(message.text), None,
+                         seq)
         row["reply"] |= {"after_opt_out": False, MARK: round_id}
         if message.chart is not None:
             row["reply"]["chart"] = message.chart
