@@ -5,11 +5,13 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from surveys.tables import Contact, SurveyVersion
-from worker.inbound import open_session, write_outbox
+from worker.inbound import Batch
 
 
 def invite(db: Session, contact: Contact, survey_row: SurveyVersion,
            round_id: int | None = None) -> list[int]:
     """Outbox ids of the invitation (intro + consent or first question), to queue on commit."""
-    session, result = open_session(db, contact, survey_row, round_id)
-    return write_outbox(db, contact, None, result.replies)
+    batch = Batch(db)
+    _, result = batch.open_session(contact, survey_row, round_id)
+    batch.write_outbox(contact, None, result.replies)
+    return batch.write()

@@ -39,9 +39,10 @@ DRAIN_BUDGET_SECONDS = 20.0
 def drain_inbox() -> int:
     """Process unprocessed inbox rows in batches, one transaction per batch; how many.
 
-    Rows are claimed with SKIP LOCKED, so drains on several workers share the work; each row
-    runs in a savepoint, so one bad message never rolls back (or blocks) the others: it stays
-    in the inbox for the sweeper's per-message job, which retries and logs it.
+    Rows are claimed with SKIP LOCKED, so drains on several workers share the work. A batch is
+    processed at once in a savepoint; if it fails, its rows are processed one per savepoint, so
+    one bad message never rolls back (or blocks) the others: it stays in the inbox for the
+    sweeper's per-message job, which retries and logs it.
     """
     current = migrated_runtime()
     current.redis.delete(DRAIN_FLAG)  # what arrives from now on queues the next drain
@@ -49,7 +50,6 @@ def drain_inbox() -> int:
     handled = 0
     failed: set[int] = set()
     while time.monotonic() < deadline:
-        outbox_ids: list[int] = []
         with session_scope(current.database_url) as db:
             claimed = db.scalars(select(InboxMessage.id)
                                  .where(InboxMessage.processed_at.is_(None),
@@ -57,19 +57,33 @@ def drain_inbox() -> int:
                                         InboxMessage.id.not_in(failed))
                                  .order_by(InboxMessage.id).limit(DRAIN_BATCH)
                                  .with_for_update(skip_locked=True)).all()
-            for inbox_id in claimed:
-                try:
-                    with db.begin_nested():
-                        outbox_ids += inbound.process(db, inbox_id, skip_locked=True)[1]
-                except Exception:  # noqa: BLE001 - isolate one bad message from the batch
-                    failed.add(inbox_id)
-                    log.exception("inbox %s: processing failed; left for the sweeper", inbox_id)
+            outbox_ids = _process_claimed(db, claimed, failed)
         enqueue_outbound(current.redis, outbox_ids)
         if not claimed:
             return handled
         handled += len(claimed)
     request_drain(current.redis)  # budget spent with rows left: another drain goes on
     return handled
+
+
+def _process_claimed(db: Session, claimed: list[int], failed: set[int]) -> list[int]:
+    """The batch at once; if anything in it fails, again one message at a time, so the bad
+    one is found and only it is left (logged) for the sweeper."""
+    try:
+        with db.begin_nested():
+            return inbound.process_batch(db, claimed, skip_locked=True).outbox_ids
+    except Exception:  # noqa: BLE001 - isolate one bad message from the batch
+        log.warning("a batch of %s inbox rows failed; retrying them one by one", len(claimed),
+                    exc_info=True)
+    outbox_ids: list[int] = []
+    for inbox_id in claimed:
+        try:
+            with db.begin_nested():
+                outbox_ids += inbound.process(db, inbox_id, skip_locked=True)[1]
+        except Exception:  # noqa: BLE001 - isolate one bad message from the batch
+            failed.add(inbox_id)
+            log.exception("inbox %s: processing failed; left for the sweeper", inbox_id)
+    return outbox_ids
 
 
 def send_outbound_batch(outbox_ids: list[int]) -> list[str]:
