@@ -199,9 +199,7 @@ def sweep() -> SweepReport:
     with session_scope(current.database_url) as db:
         stuck = db.scalars(_unprocessed_before(now - 3 * after, STUCK_BATCH)).all()
     for inbox_id in stuck:
-        with session_scope(current.database_url) as db:
-            contact, outbox_ids = inbound.process(db, inbox_id, skip_locked=True)
-        enqueue_outbound(current.redis, outbox_ids, contact)
+        _process_stuck(current, inbox_id)
     with session_scope(current.database_url) as db:
         stale_inbox = db.scalars(_unprocessed_before(now - after, SWEEP_BATCH)).all()
         stale_outbox = db.execute(
@@ -220,6 +218,23 @@ def sweep() -> SweepReport:
         log.info("sweeper: processed %s stuck inbox rows, re-queued %s inbox and %s outbox rows",
                  len(stuck), len(stale_inbox), len(stale_outbox))
     return SweepReport(len(stuck), len(stale_inbox), len(stale_outbox))
+
+
+def _process_stuck(current: Runtime, inbox_id: int) -> None:
+    """Process a long-overdue row here; one that fails again is set aside as `failed` (kept,
+    logged), so the contact's later messages are not held back by it for ever."""
+    try:
+        with session_scope(current.database_url) as db:
+            contact, outbox_ids = inbound.process(db, inbox_id, skip_locked=True)
+    except Exception:  # noqa: BLE001 - one bad row must not stop the sweep
+        log.exception("inbox %s: failed again; set aside as failed (kept in the inbox)",
+                      inbox_id)
+        with session_scope(current.database_url) as db:
+            db.execute(update(InboxMessage).where(InboxMessage.id == inbox_id,
+                                                  InboxMessage.processed_at.is_(None))
+                       .values(processed_at=utcnow(), outcome="failed"))
+        return
+    enqueue_outbound(current.redis, outbox_ids, contact)
 
 
 def _unprocessed_before(cutoff: datetime, limit: int) -> Select[tuple[int]]:
