@@ -25,6 +25,7 @@ import httpx
 from redis import Redis
 from sqlalchemy import create_engine, func, select, text
 
+from bench import http_load
 from heard.settings import normalize_database_url
 from surveys import catalog
 from surveys.database import get_engine, migrate, session_scope
@@ -37,7 +38,9 @@ ROOT = Path(__file__).resolve().parent.parent
 DATABASE_URL = normalize_database_url(os.environ.get(
     "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/heard_bench"))
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
-MESSAGES = int(os.environ.get("BENCH_MESSAGES", "4000"))
+MESSAGES = int(os.environ.get("BENCH_MESSAGES", "8000"))
+CALLERS = 32  # concurrent webhook requests
+HTTP_CONNECTIONS = 64
 CONVERSATION = ["hi", "1", "2", "1", "yes", "1 3", "skip", "fine"]
 
 
@@ -127,47 +130,52 @@ def messages(count: int, prefix: str) -> list[Inbound]:
             for turn in range(len(CONVERSATION)) for contact in range(contacts)][:count]
 
 
-def ingest_rate(redis: Redis, count: int) -> float:
-    batch = messages(count, "i")
+def ingest_rate(redis: Redis, count: int, callers: int) -> float:
+    """`ingest()` from `callers` threads at once, as concurrent webhook requests call it."""
+    batch = messages(count, f"i{callers}-")
+    parts = [batch[index::callers] for index in range(callers)]
+
+    def ingest_all(part: list[Inbound]) -> None:
+        for message in part:
+            ingest(DATABASE_URL, redis, message)
+
     began = time.perf_counter()
-    for message in batch:
-        ingest(DATABASE_URL, redis, message)
+    with ThreadPoolExecutor(callers) as pool:
+        list(pool.map(ingest_all, parts))
     return len(batch) / (time.perf_counter() - began)
 
 
 @contextmanager
-def server(port: int, env: dict[str, str]):  # type: ignore[no-untyped-def]
-    process = subprocess.Popen([sys.executable, "-m", "heard", "serve", "--port", str(port),
-                                "--workers", "0"], env=env, stdout=subprocess.DEVNULL,
+def server(port: int, env: dict[str, str], app: str | None = None,  # type: ignore[no-untyped-def]
+           processes: int = 1):
+    """heard serve (no rq workers, no access log), or uvicorn serving `app`."""
+    command = ([sys.executable, "-m", "uvicorn", app, "--port", str(port), "--log-level",
+                "warning", "--no-access-log", "--workers", str(processes)] if app else
+               [sys.executable, "-m", "heard", "serve", "--port", str(port), "--workers", "0",
+                "--no-access-log", "--http-workers", str(processes)])
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
-                    break
+                httpx.get(f"http://127.0.0.1:{port}/docs")
+                break
             except httpx.HTTPError:
                 time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}"
+        yield port
     finally:
         process.terminate()
         process.wait(timeout=15)
 
 
-def http_ingest_rate(base_url: str, count: int, clients: int = 16) -> float:
-    bodies = [{"survey": "water-access", "address": m.address, "text": m.text,
-               "id": m.provider_id} for m in messages(count, "h")]
-
-    def post_many(part: list[dict]) -> None:
-        with httpx.Client(base_url=base_url) as client:
-            for body in part:
-                client.post("/api/v1/simulate", json=body).raise_for_status()
-
-    parts = [bodies[index::clients] for index in range(clients)]
-    began = time.perf_counter()
-    with ThreadPoolExecutor(clients) as pool:
-        list(pool.map(post_many, parts))
-    return len(bodies) / (time.perf_counter() - began)
+def http_ingest_rate(port: int, count: int, prefix: str) -> float:
+    requests = [http_load.post_json("/api/v1/simulate",
+                                    {"survey": "water-access", "address": m.address,
+                                     "text": m.text, "id": m.provider_id})
+                for m in messages(count, prefix)]
+    http_load.run("127.0.0.1", port, requests[:200], HTTP_CONNECTIONS)  # warm up
+    return http_load.run("127.0.0.1", port, requests[200:], HTTP_CONNECTIONS)
 
 
 def end_to_end_rate(redis: Redis, env: dict[str, str], workers: int, count: int) -> float:
@@ -230,14 +238,22 @@ def main() -> None:
     print(f"  ceiling DB: {insert_rate:,.0f} rows/s one-row INSERT+COMMIT; "
           f"{copy_rate:,.0f} rows/s bulk ({'COPY' if database == 'postgresql' else 'executemany'})")
     reset(redis)
-    rate = ingest_rate(redis, MESSAGES)
-    print(f"  ingest() (inbox INSERT+COMMIT, drain request): {rate:,.0f} msg/s = "
-          f"{rate / insert_rate:.0%} of one-row INSERT+COMMIT, {rate / redis_rate:.0%} of RPUSH")
+    single = ingest_rate(redis, MESSAGES // 4, 1)
+    print(f"  ingest(), 1 caller (one INSERT+COMMIT each): {single:,.0f} msg/s = "
+          f"{single / insert_rate:.0%} of one-row INSERT+COMMIT")
+    rate = ingest_rate(redis, MESSAGES, CALLERS)
+    print(f"  ingest(), {CALLERS} concurrent callers (group commit): {rate:,.0f} msg/s = "
+          f"{rate / insert_rate:.1f}× one-row INSERT+COMMIT, {rate / copy_rate:.1%} of COPY, "
+          f"{rate / redis_rate:.0%} of RPUSH")
+    with server(8798, env, "bench.echo_app:app") as port:
+        ceiling = http_ingest_rate(port, MESSAGES, "c")
+    print(f"  ceiling HTTP: {ceiling:,.0f} req/s (uvicorn + FastAPI, the same models, no I/O; "
+          f"{HTTP_CONNECTIONS} keep-alive connections from bench/http_load.py on the same cores)")
     reset(redis)
-    with server(8799, env) as base_url:
-        rate = http_ingest_rate(base_url, MESSAGES)
-    print(f"  HTTP ingest (POST /api/v1/simulate, uvicorn, 16 clients on the same 2 cores): "
-          f"{rate:,.0f} req/s = {rate / insert_rate:.0%} of one-row INSERT+COMMIT")
+    with server(8799, env) as port:
+        rate = http_ingest_rate(port, MESSAGES, "h")
+    print(f"  HTTP ingest (POST /api/v1/simulate): {rate:,.0f} req/s = {rate / ceiling:.0%} "
+          f"of the HTTP ceiling, {rate / insert_rate:.1f}× one-row INSERT+COMMIT")
     reset(redis)
     startup = worker_startup(env)
     for workers in (1, 2):

@@ -22,3 +22,10 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(sms_router)
     app.include_router(telegram_router)
     return app
+
+
+def app_from_settings() -> FastAPI:
+    """The app for a web server process of its own (`heard serve --http-workers N`)."""
+    from worker.runtime import migrated_runtime
+
+    return create_app(migrated_runtime())

@@ -12,7 +12,7 @@ from heard.routes.deps import get_runtime
 from heard.settings import get_settings
 from sms.adapter import BadPayload, inbound_from_twilio
 from sms.status import record_status
-from worker.ingest import ingest
+from worker.ingest import ingest_async
 from worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -46,12 +46,12 @@ Form = Annotated[dict[str, str], Depends(verified_form)]
 
 
 @router.post("")
-def inbound(form: Form, runtime: Annotated[Runtime, Depends(get_runtime)]) -> Response:
+async def inbound(form: Form, runtime: Annotated[Runtime, Depends(get_runtime)]) -> Response:
     try:
         message = inbound_from_twilio(form, get_settings().default_region or None)
     except BadPayload as error:
         raise HTTPException(400, str(error)) from None
-    ingest(runtime.database_url, runtime.redis, message)
+    await ingest_async(runtime.database_url, runtime.redis, message)
     return Response(EMPTY_TWIML, media_type="text/xml")
 
 

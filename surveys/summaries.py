@@ -1,8 +1,10 @@
 """A round's results, counted in the database and suppressed so nobody can be singled out.
 
-Every figure is a GROUP BY in SQL (choice counts, multi-answer elements, number statistics with
-the median); Python only adds the aggregated rows up into each table's margins, then
-:mod:`surveys.suppression` decides which figures stay hidden.
+Every count is a GROUP BY in SQL, one pass over the round's answers by question, value and
+groups; choice counts, multi-answer elements and each number's frequency are read from that
+tally. Python adds the aggregated rows up into each table's margins, works the number
+statistics (with the median) out of the frequencies, then :mod:`surveys.suppression` decides
+which figures stay hidden.
 
 Groups for disaggregation: the answer to the profile question *in the same session* (the worker
 does not copy profile answers onto ``contacts.profile``), else the contact's profile field of
@@ -12,10 +14,14 @@ community is also broken down by ``contacts.community``.
 
 from __future__ import annotations
 
+import math
 import os
+from bisect import bisect_right
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any
 
 from sqlalchemy import bindparam, exists, func, select, text
@@ -112,11 +118,13 @@ def summarise(db: Session, round_id: int, k: int | None = None) -> RoundSummary:
     answered = [q for q in survey.questions if q.answerable]
     ids = {kind: [q.id for q in answered if q.type in kinds] for kind, kinds in
            (("choice", CHOICE_TYPES), ("multi", ("multi",)), ("number", ("number",)))}
-    with sql.people(db, round_id):
+    with sql.tally(db, round_id, [*ids["choice"], *ids["multi"], *ids["number"]]):
         counts = db.execute(sql.counts(), {"choice_ids": ids["choice"]}).all()
         elements = db.execute(sql.elements(), {"multi_ids": ids["multi"]}).all() \
             if ids["multi"] else []
-        stats = sql.numbers(db, ids["number"]) if ids["number"] else {}
+        numbers = db.execute(sql.numbers(), {"number_ids": ids["number"]}).all() \
+            if ids["number"] else []
+    stats = _number_stats(numbers, dimensions)
     participants = db.scalar(select(func.count()).select_from(
         participating(round_id).subquery())) or 0
     tables = _tables(answered, dimensions, counts, elements, stats, survey)
@@ -273,25 +281,76 @@ def _ordered_groups(survey: Survey, dimension: str | None, groups: set[str]) -> 
 class _Sql:
     """The statements, with the few expressions where PostgreSQL and SQLite differ.
 
-    Each session's groups are worked out once into a temporary table (one row per session),
-    which every count then joins: one pass over the answers per statement.
+    Two temporary tables: summary_people, each session's groups (one row per session), and
+    summary_tally, the round's answers counted by question, value and groups in the only pass
+    over the answers table. Choice counts, multi elements and number values are then read from
+    the tally, a few thousand rows, instead of from the answers once each.
     """
 
     def __init__(self, dialect: str, dimensions: tuple[str, ...]):
         self.postgres = dialect == "postgresql"
         self.dimensions = dimensions
-        self.table = "pg_temp.summary_people" if self.postgres else "temp.summary_people"
-        self.groups = "".join(f", p.g{index}" for index in range(len(dimensions)))
-        self.group_by = "".join(f", {index + 3}" for index in range(len(dimensions)))
+        self.schema = "pg_temp" if self.postgres else "temp"
 
     @contextmanager
-    def people(self, db: Session, round_id: int) -> Iterator[None]:
-        """summary_people(session_id, g0, g1, ...) for the round's sessions, while inside.
+    def tally(self, db: Session, round_id: int, valued_ids: list[str]) -> Iterator[None]:
+        """summary_people and summary_tally for the round's sessions, while inside.
 
-        On PostgreSQL, JIT compilation is switched off meanwhile (it costs more than these
-        one-pass statements gain) and sorts and hashes get more memory. On an error nothing is
-        undone here: the transaction's rollback undoes it all.
+        `valued_ids`: the questions counted by value (choice, multi, number); any other answer
+        (free text) is counted as a respondent only. On PostgreSQL, meanwhile: no JIT
+        compilation (it costs more than these one-pass statements gain), more memory for sorts
+        and hashes, and a small ANALYZE sample (enough to see how few groups there are). On an
+        error nothing is undone here: the transaction's rollback undoes it all.
         """
+        settings = self._tune(db, {"jit": "off", "work_mem": "64MB",
+                                   "default_statistics_target": "10"})
+        self._create(db, "summary_people", *self._people(round_id))
+        if self.postgres:  # true group counts, so the tally is hashed, not sorted
+            db.execute(text(f"ANALYZE {self.schema}.summary_people"))
+        self._create(db, "summary_tally", self._tally(), {"valued_ids": valued_ids},
+                     ("valued_ids",))
+        yield
+        for table in ("summary_tally", "summary_people"):
+            db.execute(text(f"DROP TABLE {self.schema}.{table}"))
+        self._tune(db, settings)
+
+    def counts(self) -> Any:
+        """Respondents per question and group; and per choice value for choice questions.
+
+        Rows may repeat a (question, value, groups): values equal as text ("1" and 1) are
+        added up by the caller.
+        """
+        return text(
+            f"SELECT question_id, CASE WHEN question_id IN :choice_ids"
+            f" THEN {self._text('value')} END{self._groups()}, n"
+            f" FROM {self.schema}.summary_tally"  # no value: free text, already not null
+            f" WHERE value IS NULL OR {self._type('value')} <> 'null'"
+        ).bindparams(bindparam("choice_ids", expanding=True))
+
+    def elements(self) -> Any:
+        """How often each value was chosen in multi answers (JSON lists), per group."""
+        if self.postgres:
+            source = ("CROSS JOIN LATERAL jsonb_array_elements_text(CASE WHEN"
+                      " jsonb_typeof(t.value) = 'array' THEN t.value ELSE '[]'::jsonb END)"
+                      " AS e(value)")
+        else:
+            source = ("JOIN json_each(CASE WHEN json_type(t.value) = 'array'"
+                      " THEN t.value ELSE '[]' END) AS e")
+        return text(
+            f"SELECT t.question_id, e.value{self._groups('t.')}, t.n"
+            f" FROM {self.schema}.summary_tally t {source} WHERE t.question_id IN :multi_ids"
+        ).bindparams(bindparam("multi_ids", expanding=True))
+
+    def numbers(self) -> Any:
+        """Each number question's values with how many gave them, per group."""
+        return text(
+            f"SELECT question_id{self._groups()}, {self._number('value')}, n"
+            f" FROM {self.schema}.summary_tally WHERE question_id IN :number_ids"
+            f" AND {self._type('value')} IN ('number', 'integer', 'real')"
+        ).bindparams(bindparam("number_ids", expanding=True))
+
+    def _people(self, round_id: int) -> tuple[str, dict[str, Any]]:
+        """Each session of the round with its group in every dimension: g0, g1, ..."""
         columns, joins, params = [], [], {"round_id": round_id}
         for index, name in enumerate(self.dimensions):
             if name == COMMUNITY:
@@ -304,100 +363,42 @@ class _Sql:
             columns.append(f"COALESCE({self._text(f'd{index}.value')}, {profile}) AS g{index}")
             joins.append(f"LEFT JOIN answers d{index} ON d{index}.session_id = s.id"
                          f" AND d{index}.question_id = :d{index} AND NOT d{index}.skipped")
-        settings = None
-        if self.postgres:
-            settings = db.execute(text("SELECT current_setting('jit'), "
-                                       "current_setting('work_mem')")).one()
-            db.execute(text("SELECT set_config('jit', 'off', true), "
-                            "set_config('work_mem', '64MB', true)"))
-        db.execute(text(f"DROP TABLE IF EXISTS {self.table}"))
-        db.execute(text(
-            f"CREATE TEMPORARY TABLE {self.table.split('.')[1]} AS SELECT s.id AS session_id"
-            + "".join(f", {column}" for column in columns)
-            + " FROM sessions s JOIN contacts c ON c.id = s.contact_id "
-            + " ".join(joins) + " WHERE s.round_id = :round_id"), params)
-        if self.postgres:
-            db.execute(text(f"ANALYZE {self.table}"))  # true group counts: hash, not sort
-        yield
-        db.execute(text(f"DROP TABLE {self.table}"))
-        if settings is not None:
-            db.execute(text("SELECT set_config('jit', :jit, true), "
-                            "set_config('work_mem', :work_mem, true)"),
-                       {"jit": settings[0], "work_mem": settings[1]})
+        return ("SELECT s.id AS session_id" + "".join(f", {column}" for column in columns)
+                + " FROM sessions s JOIN contacts c ON c.id = s.contact_id "
+                + " ".join(joins) + " WHERE s.round_id = :round_id"), params
 
-    def counts(self) -> Any:
-        """Respondents per question and group; and per choice value for choice questions."""
-        value = "CASE WHEN a.question_id IN :choice_ids THEN a.value END"
-        if not self.postgres:
-            value = f"CASE WHEN a.question_id IN :choice_ids THEN {self._text('a.value')} END"
-        counted = (f"SELECT a.question_id, {value} AS value{self.groups}, count(*) AS n"
-                   f" FROM {self.table} p JOIN answers a ON a.session_id = p.session_id"
-                   f" WHERE NOT a.skipped AND {self._type('a.value')} <> 'null'"
-                   f" GROUP BY 1, 2{self.group_by}")
-        if self.postgres:  # grouped as jsonb, made text once per group
-            names = "".join(f", g{index}" for index in range(len(self.dimensions)))
-            counted = (f"SELECT question_id, value #>> '{{}}'{names}, n"
-                       f" FROM ({counted}) AS grouped")
-        return text(counted).bindparams(bindparam("choice_ids", expanding=True))
+    def _tally(self) -> str:
+        """The one pass: answers counted by question, value (valued questions only), groups.
 
-    def elements(self) -> Any:
-        """How often each value was chosen in multi answers (JSON lists), per group."""
-        if self.postgres:
-            source = ("CROSS JOIN LATERAL jsonb_array_elements_text(CASE WHEN"
-                      " jsonb_typeof(a.value) = 'array' THEN a.value ELSE '[]'::jsonb END)"
-                      " AS e(value)")
-        else:
-            source = ("JOIN json_each(CASE WHEN json_type(a.value) = 'array'"
-                      " THEN a.value ELSE '[]' END) AS e")
-        return text(
-            f"SELECT a.question_id, e.value{self.groups}, count(*)"
-            f" FROM {self.table} p JOIN answers a ON a.session_id = p.session_id {source}"
-            " WHERE a.question_id IN :multi_ids AND NOT a.skipped"
-            f" GROUP BY 1, 2{self.group_by}"
-        ).bindparams(bindparam("multi_ids", expanding=True))
+        Skipped answers and those with no value (SQL or JSON null) count nowhere; a free-text
+        answer's value is left out so its rows stay one per group.
+        """
+        return ("SELECT a.question_id, CASE WHEN a.question_id IN :valued_ids THEN a.value END"
+                f" AS value{self._groups('p.')}, count(*) AS n FROM {self.schema}.summary_people p"
+                " JOIN answers a ON a.session_id = p.session_id"
+                " WHERE NOT a.skipped AND a.value IS NOT NULL AND (a.question_id IN :valued_ids"
+                f" OR {self._type('a.value')} <> 'null') GROUP BY 1, 2"
+                + "".join(f", {index + 3}" for index in range(len(self.dimensions))))
 
-    def numbers(self, db: Session, question_ids: list[str]
-                ) -> dict[tuple[str, str | None, str], NumberStats]:
-        """count, mean, median, min, max per number question, overall and per group of each
-        dimension: (question, dimension or None, group or TOTAL) → stats."""
-        found: dict[tuple[str, str | None, str], NumberStats] = {}
-        values = (f"SELECT a.question_id AS q{self.groups}, {self._number('a.value')} AS v"
-                  f" FROM {self.table} p JOIN answers a ON a.session_id = p.session_id"
-                  " WHERE a.question_id IN :number_ids AND NOT a.skipped"
-                  f" AND {self._type('a.value')} IN ('number', 'integer', 'real')")
-        if self.postgres:  # every dimension in one pass: GROUPING SETS
-            names = [f"g{index}" for index in range(len(self.dimensions))]
-            sets = ", ".join(["(q)", *(f"(q, {name})" for name in names)])
-            mask = f"GROUPING({', '.join(names)})" if names else "0"
-            statement = text(
-                f"SELECT q, {mask}{''.join(', ' + name for name in names)}, count(*), avg(v),"
-                " percentile_cont(0.5) WITHIN GROUP (ORDER BY v), min(v), max(v)"
-                f" FROM ({values}) AS numbers GROUP BY GROUPING SETS ({sets})"
-            ).bindparams(bindparam("number_ids", expanding=True))
-            width = len(names)
-            for row in db.execute(statement, {"number_ids": question_ids}):
-                question_id, bits, *groups_and_stats = row
-                groups, numbers = groups_and_stats[:width], groups_and_stats[width:]
-                unset = [index for index in range(width) if not bits >> (width - 1 - index) & 1]
-                dimension = self.dimensions[unset[0]] if unset else None
-                group = _group(groups[unset[0]]) if unset else TOTAL
-                found[(question_id, dimension, group)] = _stats(numbers)
-            return found
-        for index, dimension in enumerate((None, *self.dimensions)):
-            group = f"g{index - 1}" if dimension else "'*'"
-            statement = text(
-                f"WITH numbers AS ({values}), ranked AS (SELECT q, {group} AS g, v,"
-                f" row_number() OVER (PARTITION BY q, {group} ORDER BY v) AS rn,"
-                f" count(*) OVER (PARTITION BY q, {group}) AS n FROM numbers) "
-                "SELECT q, g, count(*), avg(v),"
-                " avg(CASE WHEN rn IN ((n + 1) / 2, (n + 2) / 2) THEN v END), min(v), max(v)"
-                " FROM ranked GROUP BY 1, 2"
-            ).bindparams(bindparam("number_ids", expanding=True))
-            for question_id, group_value, *numbers in db.execute(
-                    statement, {"number_ids": question_ids}):
-                key = (question_id, dimension, _group(group_value) if dimension else TOTAL)
-                found[key] = _stats(numbers)
-        return found
+    def _create(self, db: Session, table: str, select_sql: str, params: dict[str, Any],
+                lists: tuple[str, ...] = ()) -> None:
+        """A temporary table from a SELECT; `lists`: the parameters that are lists (IN)."""
+        db.execute(text(f"DROP TABLE IF EXISTS {self.schema}.{table}"))
+        db.execute(text(f"CREATE TEMPORARY TABLE {table} AS {select_sql}").bindparams(
+            *(bindparam(name, expanding=True) for name in lists)), params)
+
+    def _tune(self, db: Session, settings: Mapping[str, str]) -> dict[str, str]:
+        """Set PostgreSQL settings for this transaction; returns the values they replace."""
+        replaced: dict[str, str] = {}
+        for name, value in settings.items() if self.postgres else ():
+            replaced[name] = db.scalar(text("SELECT current_setting(:name)"), {"name": name})
+            db.execute(text("SELECT set_config(:name, :value, true)"),
+                       {"name": name, "value": value})
+        return replaced
+
+    def _groups(self, alias: str = "") -> str:
+        """", g0, g1, ...": the group columns of both temporary tables."""
+        return "".join(f", {alias}g{index}" for index in range(len(self.dimensions)))
 
     def _text(self, column: str) -> str:
         """A JSON scalar as text ('"tap"' → tap)."""
@@ -414,6 +415,28 @@ class _Sql:
         return f"jsonb_typeof({column})" if self.postgres else f"json_type({column})"
 
 
-def _stats(row: Any) -> NumberStats:
-    count, mean, median, low, high = row
-    return NumberStats(int(count), float(mean), float(median), float(low), float(high))
+def _number_stats(rows: Iterable[Any], dimensions: tuple[str, ...]
+                  ) -> dict[tuple[str, str | None, str], NumberStats]:
+    """count, mean, median, min, max per number question, overall and per group of each
+    dimension, from (question, groups..., value, how many) rows: (question, dimension or None,
+    group or TOTAL) → stats."""
+    frequencies: dict[tuple[str, str | None, str], Counter[float]] = {}
+    for question_id, *groups, value, count in rows:
+        for index, dimension in enumerate((None, *dimensions)):
+            group = TOTAL if dimension is None else _group(groups[index - 1])
+            frequencies.setdefault((question_id, dimension, group), Counter())[value] += count
+    return {key: _stats(found) for key, found in frequencies.items()}
+
+
+def _stats(frequencies: Mapping[float, int]) -> NumberStats:
+    """Statistics of values given with how often each occurs; the median as PostgreSQL's
+    percentile_cont(0.5): the middle value, or between the middle two."""
+    values = sorted(frequencies)
+    running = list(accumulate(frequencies[value] for value in values))
+    count = running[-1]
+    middle = (count - 1) / 2
+    low, high = (values[bisect_right(running, math.floor(middle))],
+                 values[bisect_right(running, math.ceil(middle))])
+    mean = math.fsum(value * frequencies[value] for value in values) / count
+    return NumberStats(count, mean, low + (high - low) * (middle - math.floor(middle)),
+                       values[0], values[-1])

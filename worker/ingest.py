@@ -1,6 +1,18 @@
-"""Store an inbound message in the inbox and queue it: what every webhook does, fast."""
+"""Store inbound messages in the inbox and queue them: what every webhook does, fast.
+
+A webhook answers only once its message is committed, so the commit is the cost: one fsync
+per request would cap a server at the disk's flush rate. Requests that arrive together
+therefore share one INSERT and one COMMIT (group commit): while one group is being committed,
+the next one gathers.
+"""
 
 from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import cache
 
 from redis import Redis
 
@@ -10,20 +22,91 @@ from surveys.sql import insert_ignore
 from surveys.tables import InboxMessage
 from worker.queues import request_drain
 
+GROUP_LIMIT = 500  # rows per INSERT: big enough to absorb a burst, small enough to stay quick
+
 
 def ingest(database_url: str, redis: Redis, message: Inbound) -> int | None:
     """The new inbox id, or None when this provider message was already stored (a re-delivery).
 
     The row is committed before it is queued: if Redis is down the message is still kept, and
-    the sweeper queues it later.
+    the sweeper queues it later. Safe to call from many threads at once: they commit together.
     """
-    with session_scope(database_url) as db:
-        inbox_id = insert_ignore(
-            db, InboxMessage.__table__,
-            {"channel": message.channel, "provider_id": message.provider_id,
+    return _committer(database_url, redis).submit(message).result()
+
+
+async def ingest_async(database_url: str, redis: Redis, message: Inbound) -> int | None:
+    """`ingest` for async endpoints: the event loop goes on serving while the group commits."""
+    return await asyncio.wrap_future(_committer(database_url, redis).submit(message))
+
+
+def ingest_many(database_url: str, redis: Redis, messages: list[Inbound]) -> list[int | None]:
+    """Store `messages` in one transaction; per message its new id, or None for a re-delivery
+    (of an earlier message, or of one earlier in this list)."""
+    rows = [{"channel": message.channel, "provider_id": message.provider_id,
              "address": message.address, "text": clean_text(message.text),
-             "payload": message.payload, "received_at": message.received_at},
-            conflict=["channel", "provider_id"], returning=InboxMessage.id).scalar()
-    if inbox_id is not None:
+             "payload": message.payload, "received_at": message.received_at}
+            for message in messages]
+    with session_scope(database_url) as db:
+        stored = {(channel, provider_id): inbox_id for inbox_id, channel, provider_id in
+                  insert_ignore(db, InboxMessage.__table__, rows, conflict=["channel",
+                                                                            "provider_id"],
+                                returning=(InboxMessage.id, InboxMessage.channel,
+                                           InboxMessage.provider_id))}
+    ids = [stored.pop((message.channel, message.provider_id), None) for message in messages]
+    if any(inbox_id is not None for inbox_id in ids):
         request_drain(redis)
-    return inbox_id
+    return ids
+
+
+class GroupCommitter:
+    """Messages submitted together share one transaction; each future resolves once its row is
+    committed. One leader at a time writes whatever is waiting, on a small shared pool."""
+
+    def __init__(self, database_url: str, redis: Redis) -> None:
+        self.database_url, self.redis = database_url, redis
+        self._waiting: queue.SimpleQueue[tuple[Inbound, Future[int | None]]] = \
+            queue.SimpleQueue()
+        self._leading = threading.Lock()
+
+    def submit(self, message: Inbound) -> Future[int | None]:
+        done: Future[int | None] = Future()
+        self._waiting.put((message, done))
+        if not self._leading.locked():  # else the leader finds it when its group is written
+            _LEADERS.submit(self._lead)
+        return done
+
+    def _lead(self) -> None:
+        # re-checked after letting go: a message may have come just as the last group ended
+        while not self._waiting.empty() and self._leading.acquire(blocking=False):
+            try:
+                self._write_waiting()
+            finally:
+                self._leading.release()
+
+    def _write_waiting(self) -> None:
+        while True:
+            group: list[tuple[Inbound, Future[int | None]]] = []
+            try:
+                while len(group) < GROUP_LIMIT:
+                    group.append(self._waiting.get_nowait())
+            except queue.Empty:
+                pass
+            if not group:
+                return
+            try:
+                ids = ingest_many(self.database_url, self.redis,
+                                  [message for message, _ in group])
+            except Exception as error:  # noqa: BLE001 - each caller gets the error to answer
+                for _, done in group:
+                    done.set_exception(error)
+                continue
+            for (_, done), inbox_id in zip(group, ids, strict=True):
+                done.set_result(inbox_id)
+
+
+_LEADERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="inbox-commit")
+
+
+@cache
+def _committer(database_url: str, redis: Redis) -> GroupCommitter:
+    return GroupCommitter(database_url, redis)

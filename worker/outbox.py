@@ -25,10 +25,22 @@ def sms_text(reply: Reply) -> tuple[str, int, str]:
 def outbox_row(contact_id: int, channel: str, address: str, reply: Reply, inbox_id: int | None,
                seq: int, body: dict[str, Any] | None = None) -> dict[str, Any]:
     """One outbox row; `body` (the reply as JSON) may be shared by rows written in bulk."""
+    return {"contact_id": contact_id, "address": address} | outbox_fields(channel, reply,
+                                                                        inbox_id, seq, body)
+
+
+def outbox_fields(channel: str, reply: Reply, inbox_id: int | None, seq: int,
+                  body: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An outbox row but for whom it goes to: the same for everyone on `channel` who gets `reply`
+    (a launch shares one per language and channel)."""
     text, segments, encoding = sms_text(reply)
     sms = channel in SMS_CHANNELS
-    return {"contact_id": contact_id, "inbox_id": inbox_id, "seq": seq, "channel": channel,
-            "address": address, "text": text,
-            "reply": body if body is not None else asdict(reply) | {"after_opt_out": False},
+    return {"inbox_id": inbox_id, "seq": seq, "channel": channel, "text": text,
+            "reply": body if body is not None else reply_body(reply),
             "status": "pending", "attempts": 0, "created_at": utcnow(),
             "segments": segments if sms else None, "encoding": encoding if sms else None}
+
+
+def reply_body(reply: Reply) -> dict[str, Any]:
+    """The reply as stored in the outbox (JSON), a new object each time: callers may mark it."""
+    return asdict(reply) | {"after_opt_out": False}

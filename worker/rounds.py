@@ -1,17 +1,19 @@
 """Survey rounds: create, plan, launch (bulk invitations), remind, close, status.
 
 Launching writes sessions and outbox rows in bulk, chunk by chunk, and queues one send job per
-chunk: the invitations to 100,000 contacts are all queued in seconds, and sending is paced by
-the channels' senders.
+100 contacts: the invitations to 100,000 contacts are all queued in seconds, and sending is paced
+by the channels' senders. Chunks are written (COPY) and queued by WRITERS threads while the next
+one is read and built, so the database and Python work at the same time.
 """
 
 from __future__ import annotations
 
 import secrets
 import string
-from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from collections import Counter, deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -25,13 +27,14 @@ from surveys.database import session_scope
 from surveys.engine import FINISHED, Reply, StepResult, resume, start
 from surveys.i18n import translator
 from surveys.model import Survey
-from surveys.sql import bulk_insert
+from surveys.sql import Shared, bulk_insert, bulk_insert_shared
 from surveys.tables import Answer, Contact, OutboxMessage, Round, SurveyVersion, utcnow
 from surveys.tables import Session as SurveySession
-from worker.outbox import SMS_CHANNELS, outbox_row, sms_text
+from worker.outbox import SMS_CHANNELS, outbox_fields, outbox_row, reply_body, sms_text
 
 CHUNK = 5000
 CONTACTS_PER_SEND_JOB = 100
+WRITERS = 2  # chunks written at once: PostgreSQL checks and indexes them on two cores
 Progress = Callable[[int], None]
 Enqueue = Callable[[Redis, list[int]], bool]
 
@@ -84,13 +87,20 @@ def open_round_by_code(db: Session, code: str) -> Round | None:
 
 def _eligible(round_: Round) -> Any:
     """Contacts a launch invites: in the community, consented, reachable, not yet invited."""
-    already = exists().where(SurveySession.contact_id == Contact.id,
-                             SurveySession.round_id == round_.id)
+    return and_(_reachable(round_), ~_invited(round_.id, Contact.id))
+
+
+def _reachable(round_: Round) -> Any:
     conditions = [Contact.consent.is_(True), Contact.opted_out.is_(False),
-                  Contact.unreachable.is_(None), ~already]
+                  Contact.unreachable.is_(None)]
     if round_.community:
         conditions.append(Contact.community == round_.community)
     return and_(*conditions)
+
+
+def _invited(round_id: int, contact_id: Any) -> Any:
+    return exists().where(SurveySession.contact_id == contact_id,
+                          SurveySession.round_id == round_id)
 
 
 @dataclass
@@ -124,33 +134,101 @@ def launch(database_url: str, redis: Redis, round_id: int, enqueue: Enqueue,
     """Invite every eligible contact; returns how many were invited. Safe to run again."""
     with session_scope(database_url) as db:
         round_, survey_row, survey = _open_round(db, round_id, "launch")
-        eligible = _eligible(round_)
-        survey_pk = survey_row.id
-    invited = last_id = 0
-    openings: dict[str, StepResult] = {}
+        reachable = _reachable(round_)
+        invitations = _Invitations(survey, survey_row.id, round_id)
+    invited = 0
+    with ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="launch") as writers:
+        writing: deque[Future[int]] = deque()
+        for contacts in _uninvited(database_url, round_id, reachable):
+            chunk = invitations.chunk(contacts)  # built while earlier chunks are written
+            if len(writing) == WRITERS:
+                invited += _written(writing.popleft(), progress)
+            writing.append(writers.submit(_write_chunk, database_url, redis, enqueue, chunk))
+        while writing:
+            invited += _written(writing.popleft(), progress)
+    return invited
+
+
+def _uninvited(database_url: str, round_id: int, reachable: Any) -> Iterator[Sequence[Any]]:
+    """Eligible contacts, CHUNK by CHUNK in id order (keyset: no rescans).
+
+    A chunk is the next CHUNK reachable contacts less those the round already has: sessions are
+    read by contact id range, not probed one contact at a time, because while a launch writes a
+    round's sessions the planner's statistics still say the round has none.
+    """
+    last_id = 0
     while True:
         with session_scope(database_url) as db:
             contacts = db.execute(select(Contact.id, Contact.channel, Contact.address,
                                          Contact.language)
-                                  .where(eligible, Contact.id > last_id)  # keyset: no rescans
+                                  .where(reachable, Contact.id > last_id)
                                   .order_by(Contact.id).limit(CHUNK)).all()
             if not contacts:
-                break
-            last_id = contacts[-1].id
-            sessions, messages = [], []
-            for contact in contacts:
-                lang = survey.language_for(contact.language)
-                opening = openings.get(lang) or openings.setdefault(lang, start(survey, lang))
-                sessions.append(_session_row(contact.id, survey_pk, round_id, opening))
-                messages += [_outbox_row(contact.id, contact, reply, seq)
-                             for seq, reply in enumerate(opening.replies)]
-            outbox_ids = _insert(db, sessions, messages)
-        for batch in _per_contacts(outbox_ids, messages):
-            enqueue(redis, batch)
-        invited += len(contacts)
-        if progress:
-            progress(len(contacts))
-    return invited
+                return
+            invited = set(db.scalars(select(SurveySession.contact_id).where(
+                SurveySession.round_id == round_id,
+                SurveySession.contact_id.between(contacts[0].id, contacts[-1].id))))
+        last_id = contacts[-1].id
+        fresh = [contact for contact in contacts if contact.id not in invited]
+        if fresh:
+            yield fresh
+
+
+@dataclass
+class _Chunk:
+    contacts: int
+    sessions: list[Shared]  # (contact_id,), the shared columns
+    messages: list[Shared]  # (contact_id, address), the shared columns; a contact's in order
+
+
+class _Invitations:
+    """Everyone of one language on one channel gets the same session state and messages: each
+    is built once per chunk and shared by its rows (COPY encodes it once)."""
+
+    def __init__(self, survey: Survey, survey_pk: int, round_id: int) -> None:
+        self.survey, self.survey_pk, self.round_id = survey, survey_pk, round_id
+        self.openings: dict[str, StepResult] = {}
+        self.shared: dict[tuple[str | None, str], tuple[dict, list[dict]]] = {}
+
+    def chunk(self, contacts: Sequence[Any]) -> _Chunk:
+        self.shared.clear()  # each chunk's rows carry the time they were built
+        sessions: list[Shared] = []
+        messages: list[Shared] = []
+        for contact in contacts:
+            session, replies = self._shared(contact.language, contact.channel)
+            sessions.append(((contact.id,), session))
+            messages += [((contact.id, contact.address), reply) for reply in replies]
+        return _Chunk(len(contacts), sessions, messages)
+
+    def _shared(self, language: str | None, channel: str) -> tuple[dict, list[dict]]:
+        found = self.shared.get((language, channel))
+        if found is None:
+            lang = self.survey.language_for(language)
+            opening = self.openings.get(lang) or self.openings.setdefault(
+                lang, start(self.survey, lang))
+            found = self.shared[(language, channel)] = (
+                _session_fields(self.survey_pk, self.round_id, opening),
+                [outbox_fields(channel, reply, None, seq)
+                 for seq, reply in enumerate(opening.replies)])
+        return found
+
+
+def _write_chunk(database_url: str, redis: Redis, enqueue: Enqueue, chunk: _Chunk) -> int:
+    """Write a chunk's sessions and messages in one transaction, then queue its send jobs."""
+    with session_scope(database_url) as db:
+        bulk_insert_shared(db, SurveySession.__table__, ["contact_id"], chunk.sessions)
+        outbox_ids = bulk_insert_shared(db, OutboxMessage.__table__, ["contact_id", "address"],
+                                        chunk.messages, ids=True)
+    for batch in _per_contacts(outbox_ids, [values[0] for values, _ in chunk.messages]):
+        enqueue(redis, batch)
+    return chunk.contacts
+
+
+def _written(writing: Future[int], progress: Progress | None) -> int:
+    contacts = writing.result()  # a failed write raises here, in the caller's thread
+    if progress:
+        progress(contacts)
+    return contacts
 
 
 def remind(database_url: str, redis: Redis, round_id: int, enqueue: Enqueue,
@@ -177,8 +255,8 @@ def remind(database_url: str, redis: Redis, round_id: int, enqueue: Enqueue,
             messages += [_outbox_row(row.contact_id, row, reply, seq)
                          for seq, reply in enumerate(replies)]
         with session_scope(database_url) as db:
-            outbox_ids = _insert(db, [], messages)
-        for batch in _per_contacts(outbox_ids, messages):
+            outbox_ids = bulk_insert(db, OutboxMessage.__table__, messages, ids=True)
+        for batch in _per_contacts(outbox_ids, [message["contact_id"] for message in messages]):
             enqueue(redis, batch)
         reminded += len(chunk)
         if progress:
@@ -234,18 +312,13 @@ def round_status(db: Session, round_id: int) -> RoundStatus:
                        round_.community, round_.status, round_.code, totals, by_group)
 
 
-def _session_row(contact_id: int, survey_pk: int, round_id: int,
-                 opening: StepResult) -> dict[str, Any]:
+def _session_fields(survey_pk: int, round_id: int, opening: StepResult) -> dict[str, Any]:
     now = utcnow()
-    return {"contact_id": contact_id, "survey_pk": survey_pk, "round_id": round_id,
-            "status": opening.state["status"], "state": opening.state, "started_at": now,
-            "updated_at": now}
+    return {"survey_pk": survey_pk, "round_id": round_id, "status": opening.state["status"],
+            "state": opening.state, "started_at": now, "updated_at": now}
 
 
-@lru_cache(maxsize=4096)
-def _body(reply: Reply) -> dict[str, Any]:
-    """The reply as JSON, one object for every row (COPY serializes it once)."""
-    return asdict(reply) | {"after_opt_out": False}
+_body = lru_cache(maxsize=4096)(reply_body)  # one object for every row: COPY serializes it once
 
 
 def _outbox_row(contact_id: int, contact: Any, reply: Reply, seq: int) -> dict[str, Any]:
@@ -253,19 +326,14 @@ def _outbox_row(contact_id: int, contact: Any, reply: Reply, seq: int) -> dict[s
                       _body(reply))
 
 
-def _insert(db: Session, sessions: list[dict], messages: list[dict]) -> list[int]:
-    bulk_insert(db, SurveySession.__table__, sessions)
-    return bulk_insert(db, OutboxMessage.__table__, messages, ids=True)
-
-
-def _per_contacts(outbox_ids: list[int], messages: list[dict]) -> Iterator[list[int]]:
+def _per_contacts(outbox_ids: list[int], contact_ids: list[int]) -> Iterator[list[int]]:
     """Send batches of whole contacts: one contact's messages stay together, in order."""
     batch: list[int] = []
     contacts = 0
     previous = None
-    for outbox_id, message in zip(outbox_ids, messages, strict=True):
-        if message["contact_id"] != previous:
-            previous = message["contact_id"]
+    for outbox_id, contact_id in zip(outbox_ids, contact_ids, strict=True):
+        if contact_id != previous:
+            previous = contact_id
             contacts += 1
             if contacts > CONTACTS_PER_SEND_JOB:
                 yield batch

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -40,6 +41,9 @@ def serve(
         None, help="Folder of survey YAML files to load (default: the bundled examples)."),
     workers: int | None = typer.Option(
         None, help="Worker processes to run alongside (default: 1 without REDIS_URL, else 0)."),
+    http_workers: int = typer.Option(
+        1, min=1, help="Web server processes (one per core serves the most webhooks)."),
+    access_log: bool = typer.Option(True, help="Log every request (path and status)."),
 ) -> None:
     """The web app (webhooks, API, /simulator, /docs, /healthz); one command is the whole system."""
     import uvicorn
@@ -60,8 +64,15 @@ def serve(
                 for _ in range(count)]
     if count:
         start_in_background(current.redis, max(5, settings.sweep_after_seconds // 2))
+    options: dict[str, Any] = {"host": host, "port": port, "log_level": "info",
+                               "access_log": access_log}
     try:
-        uvicorn.run(create_app(current), host=host, port=port, log_level="info")
+        if http_workers > 1:  # each process builds its app from the same settings
+            os.environ.update(env)
+            uvicorn.run("heard.app:app_from_settings", factory=True, workers=http_workers,
+                        **options)
+        else:
+            uvicorn.run(create_app(current), **options)
     finally:
         for child in children:
             child.terminate()

@@ -7,5 +7,6 @@ from fastapi import Request
 from worker.runtime import Runtime
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    """Async, so FastAPI calls it on the event loop, not through its thread pool."""
     return request.app.state.runtime

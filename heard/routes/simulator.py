@@ -11,13 +11,14 @@ from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from heard.routes.deps import get_runtime
 from surveys import catalog
 from surveys.database import session_scope
 from surveys.messages import MAX_TEXT, Inbound
-from surveys.tables import InboxMessage, OutboxMessage, SurveyVersion
-from worker.ingest import ingest
+from surveys.tables import Contact, InboxMessage, OutboxMessage, SurveyVersion
+from worker.ingest import ingest_async
 from worker.runtime import Runtime
 
 router = APIRouter()
@@ -69,14 +70,31 @@ def list_surveys(runtime: RuntimeDep) -> list[SurveySummary]:
 
 
 @router.post("/api/v1/simulate", status_code=202, tags=["simulator"])
-def simulate(message: SimulatedMessage, runtime: RuntimeDep) -> Accepted:
-    with session_scope(runtime.database_url) as db:
-        if catalog.latest(db, message.survey) is None:
-            raise HTTPException(404, f"unknown survey {message.survey!r}: see GET /api/v1/surveys")
-    inbox_id = ingest(runtime.database_url, runtime.redis, Inbound(
+async def simulate(message: SimulatedMessage, runtime: RuntimeDep) -> Accepted:
+    if not await _known(runtime.database_url, message.survey):
+        raise HTTPException(404, f"unknown survey {message.survey!r}: see GET /api/v1/surveys")
+    inbox_id = await ingest_async(runtime.database_url, runtime.redis, Inbound(
         channel=CHANNEL, address=message.address, text=message.text,
         provider_id=message.id or uuid.uuid4().hex, payload={"survey": message.survey}))
     return Accepted(inbox_id=inbox_id, duplicate=inbox_id is None)
+
+
+_KNOWN_SURVEYS: set[tuple[str, str]] = set()
+
+
+async def _known(database_url: str, survey_id: str) -> bool:
+    """Surveys are never deleted, so one that was found once needs no query again."""
+    if (database_url, survey_id) not in _KNOWN_SURVEYS:
+        if await run_in_threadpool(_latest_version, database_url, survey_id) is None:
+            return False
+        _KNOWN_SURVEYS.add((database_url, survey_id))
+    return True
+
+
+def _latest_version(database_url: str, survey_id: str) -> int | None:
+    with session_scope(database_url) as db:
+        row = catalog.latest(db, survey_id)
+        return row.version if row else None
 
 
 @router.get("/api/v1/simulate/{address}", tags=["simulator"])
@@ -87,8 +105,9 @@ def conversation(address: str, runtime: RuntimeDep) -> list[ConversationLine]:
                                     InboxMessage.address == address)).all()
         outbound = db.execute(select(OutboxMessage.inbox_id, OutboxMessage.seq,
                                      OutboxMessage.text, OutboxMessage.created_at)
-                              .where(OutboxMessage.channel == CHANNEL,
-                                     OutboxMessage.address == address)).all()
+                              .join(Contact, Contact.id == OutboxMessage.contact_id)
+                              .where(Contact.channel == CHANNEL,
+                                     Contact.address == address)).all()  # ix_outbox_contact
     # Replies sort right after the message that caused them, in the order they were written.
     lines = [((row.id, -1), ConversationLine(direction="in", text=row.text, at=row.received_at))
              for row in inbound]

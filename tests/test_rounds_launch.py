@@ -1,0 +1,125 @@
+"""Launching a round in bulk: chunks, shared rows, send batches, the writer thread."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+
+from surveys import catalog
+from surveys.database import session_scope
+from surveys.sql import bulk_insert_shared
+from surveys.tables import Contact, OutboxMessage
+from surveys.tables import Session as SurveySession
+from tests.pipeline import client_for
+from worker import rounds
+
+
+def _contact(number: int, **fields: object) -> Contact:
+    values = {"channel": "sms", "address": f"+2547120000{number:02d}", "language": "sw",
+              "community": "kibera", "consent": True, "opted_out": False} | fields
+    return Contact(**values)
+
+
+def _round(runtime) -> int:
+    client_for(runtime)  # registers the test surveys
+    with session_scope(runtime.database_url) as db:
+        return rounds.create_round(db, catalog.latest(db, "test-water"), "kibera").id
+
+
+def _add(runtime, contacts: list[Contact]) -> None:
+    with session_scope(runtime.database_url) as db:
+        db.add_all(contacts)
+
+
+class Recorder:
+    """Stands in for enqueue_outbound: keeps the batches and what the progress bar was told."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []
+        self.progress: list[int] = []
+
+    def enqueue(self, redis: object, outbox_ids: list[int]) -> bool:
+        self.batches.append(list(outbox_ids))
+        return True
+
+    def launch(self, runtime, round_id: int) -> int:
+        return rounds.launch(runtime.database_url, runtime.redis, round_id, self.enqueue,
+                             self.progress.append)
+
+
+def test_launch_in_chunks_invites_every_eligible_contact_once(runtime, monkeypatch):
+    monkeypatch.setattr(rounds, "CHUNK", 3)
+    monkeypatch.setattr(rounds, "CONTACTS_PER_SEND_JOB", 2)
+    round_id = _round(runtime)
+    _add(runtime, [_contact(1), _contact(2, consent=None), _contact(3, language="en"),
+                   _contact(4, opted_out=True), _contact(5, unreachable="invalid_number"),
+                   _contact(6, community="mathare"),
+                   _contact(7, channel="telegram", address="4242", language="bn"),
+                   _contact(8), _contact(9, consent=False), _contact(10, language=None)])
+    first = Recorder()
+    assert first.launch(runtime, round_id) == 5  # 1, 3, 7, 8, 10
+    _add(runtime, [_contact(11), _contact(12, language="en")])
+    second = Recorder()
+    assert second.launch(runtime, round_id) == 2  # chunks of invited contacts are skipped
+    assert sum(first.progress) == 5 and sum(second.progress) == 2
+
+    with session_scope(runtime.database_url) as db:
+        by_id = {c.id: c for c in db.scalars(select(Contact))}
+        sessions = db.scalars(select(SurveySession).order_by(SurveySession.id)).all()
+        outbox = db.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+    invited = [by_id[s.contact_id].address[-2:] for s in sessions]
+    assert invited == ["01", "03", "42", "08", "10", "11", "12"]
+    assert {s.round_id for s in sessions} == {round_id}
+    assert [s.state["lang"] for s in sessions] == ["sw", "en", "bn", "sw", "en", "sw", "en"]
+    assert [(m.contact_id, m.seq) for m in outbox] == [
+        (s.contact_id, seq) for s in sessions for seq in (0, 1)]
+    assert all(m.address == by_id[m.contact_id].address and m.channel == by_id[
+        m.contact_id].channel and m.status == "pending" and m.inbox_id is None for m in outbox)
+    first_question = {m.contact_id: m for m in outbox if m.seq == 1}
+    telegram = first_question[sessions[2].contact_id]
+    assert telegram.reply["text"] == "আপনি কোথা থেকে পানি পান?" and telegram.segments is None
+    english = first_question[sessions[1].contact_id]
+    assert english.text == "Where do you get water?\n1 Tap at home 2 Public well 3 Other"
+    assert (english.segments, english.encoding) == (1, "GSM-7")
+    assert english.reply["after_opt_out"] is False
+
+    # every row queued once, in order, a contact's messages never split between jobs
+    queued = first.batches + second.batches
+    assert [row_id for batch in queued for row_id in batch] == [m.id for m in outbox]
+    contact_of = {m.id: m.contact_id for m in outbox}
+    assert all(len({contact_of[row_id] for row_id in batch}) <= 2 for batch in queued)
+    assert len({(contact_of[row_id], index) for index, batch in enumerate(queued)
+                for row_id in batch}) == len(sessions)
+
+
+def test_a_failed_write_fails_the_launch(runtime):
+    round_id = _round(runtime)
+    _add(runtime, [_contact(1)])
+
+    def broken(redis: object, outbox_ids: list[int]) -> bool:
+        raise RuntimeError("redis is down")
+
+    with pytest.raises(RuntimeError, match="redis is down"):
+        rounds.launch(runtime.database_url, runtime.redis, round_id, broken)
+
+
+def test_bulk_insert_shared_keeps_every_value(runtime):
+    awkward = ["tab\there", "line\nbreak\r", "back\\slash", "\\N", "ümlaut ও 🙂", ""]
+    created = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+    shared = {"language": "bn", "community": None, "profile": {"note": "a\tb\\c\n"},
+              "consent": True, "opted_out": False, "created_at": created}
+    other = shared | {"language": "en", "consent": False}
+    rows = [(("sms", address), shared if index % 2 else other)
+            for index, address in enumerate(awkward)]
+    with session_scope(runtime.database_url) as db:
+        ids = bulk_insert_shared(db, Contact.__table__, ["channel", "address"], rows, ids=True)
+    with session_scope(runtime.database_url) as db:
+        stored = db.scalars(select(Contact).order_by(Contact.id)).all()
+        assert [c.id for c in stored] == ids
+        assert [(c.address, c.language, c.consent) for c in stored] == [
+            (address, "bn" if index % 2 else "en", bool(index % 2))
+            for index, address in enumerate(awkward)]
+        assert all(c.profile == {"note": "a\tb\\c\n"} and c.community is None
+                   and c.created_at == created and c.opted_out is False for c in stored)
