@@ -258,8 +258,10 @@ def main() -> None:
     startup = worker_startup(env)
     for workers in (1, 2):
         rate = end_to_end_rate(redis, env, workers, MESSAGES)
+        steady = MESSAGES / max(MESSAGES / rate - startup, 1e-9)
         print(f"  end to end, {workers} worker(s): {rate:,.0f} msg/s "
-              f"({rate / workers:,.0f} per worker; includes {startup:.1f}s worker start-up) = "
+              f"({rate / workers:,.0f} per worker; includes {startup:.1f}s worker start-up; "
+              f"{steady / workers:,.0f} per worker without it) = "
               f"{rate / insert_rate:.0%} of one-row INSERT+COMMIT, "
               f"{rate / workers / job_rate:.1f}× rq's no-op job rate (drains batch messages)")
     reset(redis)

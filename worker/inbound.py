@@ -24,7 +24,7 @@ from surveys import catalog
 from surveys.answers import ascii_digits
 from surveys.engine import FINISHED, Reply, StepResult, resume, start, step
 from surveys.i18n import keywords, normalize, translator
-from surveys.sql import insert_ignore, upsert
+from surveys.sql import bulk_insert, insert_ignore, upsert
 from surveys.tables import (
     Answer,
     Contact,
@@ -345,11 +345,9 @@ class Batch:
         for session_id, question_ids in withdrawn.items():
             self.db.execute(delete(Answer).where(Answer.session_id == session_id,
                                                  Answer.question_id.in_(question_ids)))
-        if not self.outbox:
-            return []
-        result = insert_ignore(self.db, OutboxMessage.__table__, self.outbox,
-                               conflict=["inbox_id", "seq"], returning=OutboxMessage.id)
-        return [row_id for (row_id,) in result]
+        # COPY: a batch's replies are most of its rows. An inbox row is handled once (it is
+        # locked, then marked processed), and unique (inbox_id, seq) guards that anyway.
+        return bulk_insert(self.db, OutboxMessage.__table__, self.outbox, ids=True)
 
 
 def _outside_survey(contact: Contact, message: InboxMessage, command: str | None) -> list[Reply]:

@@ -42,5 +42,11 @@ def outbox_fields(channel: str, reply: Reply, inbox_id: int | None, seq: int,
 
 
 def reply_body(reply: Reply) -> dict[str, Any]:
-    """The reply as stored in the outbox (JSON), a new object each time: callers may mark it."""
-    return asdict(reply) | {"after_opt_out": False}
+    """The reply as stored in the outbox (JSON), a new object each time: callers may mark it
+    (its nested parts are shared and must not be changed)."""
+    return _reply_json(reply) | {"after_opt_out": False}
+
+
+@lru_cache(maxsize=4096)
+def _reply_json(reply: Reply) -> dict[str, Any]:
+    return asdict(reply)  # slow (a deep copy), and the same replies go to many people
