@@ -1,14 +1,15 @@
 """Inbound ingest and end-to-end rates, against the raw ceilings measured in the same run.
 
-Ceilings: redis-benchmark RPUSH (or a pipelined redis-py RPUSH loop when the binary is absent)
-and a plain one-row-per-transaction INSERT loop into the same database (what a webhook's commit
-costs at best), plus COPY for scale. heard: `ingest()` (inbox INSERT + a drain request), the same
-through HTTP (uvicorn + FastAPI), and end to end (inbox row → engine → answers, state and outbox
-committed → send jobs queued) with 1 and 2 worker processes.
+Ceilings: redis-benchmark RPUSH (or a redis-py RPUSH loop when the binary is absent); a plain
+one-row-per-transaction INSERT loop into the same database (what one webhook's commit costs at
+best), plus COPY for scale; rq's no-op job rate; and the HTTP ceiling, uvicorn + FastAPI with
+the simulator's models and no I/O (bench/echo_app.py). heard: `ingest()` from 1 and from 32
+concurrent callers (group commit), POST /api/v1/simulate through `heard serve`, both HTTP
+figures driven by bench/http_load.py; and end to end (inbox row → engine → answers, state and
+outbox committed → send jobs queued) with 1 and 2 worker processes.
 
 Environment: BENCH_DATABASE_URL (default: database heard_bench on the local PostgreSQL),
-BENCH_REDIS_URL (default redis://127.0.0.1:6379/14), BENCH_MESSAGES (default 4000).
-"""
+BENCH_REDIS_URL (default redis://127.0.0.1:6379/14), BENCH_MESSAGES (default 8000)."""
 
 from __future__ import annotations
 
