@@ -33,7 +33,7 @@ from surveys.database import get_engine, migrate, session_scope
 from surveys.messages import Inbound
 from surveys.tables import Base, InboxMessage
 from surveys.validation import load_survey
-from worker.ingest import ingest
+from worker.ingest import ingest, ingest_many
 
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE_URL = normalize_database_url(os.environ.get(
@@ -179,10 +179,14 @@ def http_ingest_rate(port: int, count: int, prefix: str) -> float:
     return http_load.run("127.0.0.1", port, requests[200:], HTTP_CONNECTIONS)
 
 
-def end_to_end_rate(redis: Redis, env: dict[str, str], workers: int, count: int) -> float:
+def end_to_end_rate(redis: Redis, env: dict[str, str], workers: int,
+                    count: int) -> tuple[float, float, float]:
+    """(messages per second, worker CPU µs per message, PostgreSQL CPU µs per message)."""
     reset(redis)
-    for message in messages(count, f"e{workers}-"):
-        ingest(DATABASE_URL, redis, message)
+    batch = messages(count, f"e{workers}-")
+    for start in range(0, len(batch), 500):
+        ingest_many(DATABASE_URL, redis, batch[start:start + 500])
+    postgres_before = cpu_seconds("postgres")
     began = time.perf_counter()
     processes = [subprocess.Popen([sys.executable, "-m", "heard", "worker", "--burst"], env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -195,10 +199,28 @@ def end_to_end_rate(redis: Redis, env: dict[str, str], workers: int, count: int)
             break
         time.sleep(0.05)
     elapsed = time.perf_counter() - began
+    worker_cpu = sum(cpu_seconds(pid=process.pid) for process in processes)
+    postgres_cpu = cpu_seconds("postgres") - postgres_before
     for process in processes:
         process.terminate()
         process.wait(timeout=30)
-    return count / elapsed
+    return count / elapsed, worker_cpu / count * 1e6, postgres_cpu / count * 1e6
+
+
+def cpu_seconds(command: str | None = None, pid: int | None = None) -> float:
+    """CPU time (user + system) of process `pid`, or of every process named `command` (Linux
+    /proc; 0 elsewhere, or when the database runs on another machine)."""
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0
+    for stat in ([Path(f"/proc/{pid}/stat")] if pid else Path("/proc").glob("[0-9]*/stat")):
+        try:
+            name, _, rest = stat.read_text().partition(") ")
+        except OSError:
+            continue
+        if command is None or name.split("(", 1)[-1] == command:
+            fields = rest.split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
 
 
 def worker_startup(env: dict[str, str]) -> float:
@@ -258,13 +280,14 @@ def main() -> None:
     reset(redis)
     startup = worker_startup(env)
     for workers in (1, 2):
-        rate = end_to_end_rate(redis, env, workers, MESSAGES)
+        rate, worker_cpu, postgres_cpu = end_to_end_rate(redis, env, workers, MESSAGES)
         steady = MESSAGES / max(MESSAGES / rate - startup, 1e-9)
         print(f"  end to end, {workers} worker(s): {rate:,.0f} msg/s "
               f"({rate / workers:,.0f} per worker; includes {startup:.1f}s worker start-up; "
               f"{steady / workers:,.0f} per worker without it) = "
               f"{rate / insert_rate:.0%} of one-row INSERT+COMMIT, "
-              f"{rate / workers / job_rate:.1f}× rq's no-op job rate (drains batch messages)")
+              f"{rate / workers / job_rate:.1f}× rq's no-op job rate (drains batch messages); "
+              f"CPU per message: workers {worker_cpu:,.0f} µs, PostgreSQL {postgres_cpu:,.0f} µs")
     reset(redis)
 
 
