@@ -68,7 +68,10 @@ def new_state(survey: Survey, lang: str | None) -> State:
 def start(survey: Survey, lang: str | None = None, ask_consent: bool = False) -> StepResult:
     """Open a session: intro, then the consent question or the first question."""
     result = StepResult(new_state(survey, lang))
-    lang = result.state["lang"]
+    wanted, lang = lang, result.state["lang"]
+    if wanted and survey.language_for(wanted) != wanted.split("_")[0]:
+        result.replies.append(_fallback_notice(wanted, lang))
+        result.events.append("language_fallback")
     if survey.intro:
         result.replies.append(Reply(survey.intro[lang]))
     if ask_consent and survey.consent:
@@ -78,6 +81,15 @@ def start(survey: Survey, lang: str | None = None, ask_consent: bool = False) ->
         return result
     _advance(survey, result, after=None)
     return result
+
+
+def _fallback_notice(wanted: str, lang: str) -> Reply:
+    """Told once, as a survey starts, in the contact's own language (heard's catalogs have more
+    languages than most surveys): which language the survey goes on in."""
+    t = translator(wanted)
+    return Reply(t.gettext("This survey is not available in {language}. It continues in "
+                           "{survey_language}.").format(language=language_name(wanted),
+                                                        survey_language=language_name(lang)))
 
 
 def step(survey: Survey, state: State | None, text: str) -> StepResult:

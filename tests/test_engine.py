@@ -197,3 +197,22 @@ def test_start_mid_survey_repeats_the_question_and_is_not_an_answer(water):
 
 def test_lang_with_code_works_while_the_menu_is_open(water):
     assert converse(water, "LANG", "LANG sw").state["lang"] == "sw"
+
+
+def test_a_language_the_survey_lacks_falls_back_to_its_default_told_once(water):
+    opened = start(water, "hi")  # heard speaks Hindi; this survey does not
+    assert said(opened)[0] == ("यह सर्वेक्षण हिन्दी में उपलब्ध नहीं है। यह English में जारी "
+                               "रहेगा।")
+    assert said(opened)[1:] == ["Five questions about water.",
+                                "Where do you get water?\n1 Tap at home 2 Public well 3 Other"]
+    assert opened.state["lang"] == "en" and "language_fallback" in opened.events
+    answered = step(water, opened.state, "1")
+    assert said(answered) == ["How many days a week is there water?"]  # told once only
+
+
+@pytest.mark.parametrize("lang", ["sw", "bn_IN", None])
+def test_no_fallback_notice_when_the_survey_speaks_the_language(water, lang):
+    opened = start(water, lang)
+    assert "language_fallback" not in opened.events
+    assert said(opened)[0] in ("Maswali matano kuhusu maji.", "পানি নিয়ে পাঁচটি প্রশ্ন।",
+                               "Five questions about water.")

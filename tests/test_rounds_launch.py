@@ -123,3 +123,20 @@ def test_bulk_insert_shared_keeps_every_value(runtime):
             for index, address in enumerate(awkward)]
         assert all(c.profile == {"note": "a\tb\\c\n"} and c.community is None
                    and c.created_at == created and c.opted_out is False for c in stored)
+
+
+def test_a_contact_whose_language_the_survey_lacks_is_told_in_theirs(runtime):
+    round_id = _round(runtime)
+    _add(runtime, [_contact(1, language="fr"), _contact(2, language="sw")])
+    with session_scope(runtime.database_url) as db:
+        plan = rounds.plan_launch(db, round_id)
+    assert plan.rows[("en", "sms")]["messages"] == 3  # the notice counts in the estimate
+    assert Recorder().launch(runtime, round_id) == 2
+    with session_scope(runtime.database_url) as db:
+        texts = {(m.contact_id, m.seq): m.text for m in db.scalars(select(OutboxMessage))}
+        french, swahili = (db.scalar(select(Contact.id).where(Contact.language == lang))
+                           for lang in ("fr", "sw"))
+    assert texts[(french, 0)] == ("Cette enquête n’est pas disponible en Français. Elle "
+                                  "continue en English.")
+    assert texts[(french, 1)] == "Five questions about water."
+    assert texts[(swahili, 0)] == "Maswali matano kuhusu maji."

@@ -120,7 +120,7 @@ def plan_launch(db: Session, round_id: int) -> Plan:
                         .where(_eligible(round_)).group_by(Contact.language, Contact.channel))
     for language, channel, contacts in counts:
         lang = survey.language_for(language)
-        replies = start(survey, lang).replies
+        replies = start(survey, language).replies  # their language: a fallback notice counts
         counter = plan.rows.setdefault((lang, channel), Counter())
         counter["contacts"] += contacts
         counter["messages"] += contacts * len(replies)
@@ -187,7 +187,7 @@ class _Invitations:
 
     def __init__(self, survey: Survey, survey_pk: int, round_id: int) -> None:
         self.survey, self.survey_pk, self.round_id = survey, survey_pk, round_id
-        self.openings: dict[str, StepResult] = {}
+        self.openings: dict[str | None, StepResult] = {}
         self.shared: dict[tuple[str | None, str], tuple[dict, list[dict]]] = {}
 
     def chunk(self, contacts: Sequence[Any]) -> _Chunk:
@@ -203,9 +203,8 @@ class _Invitations:
     def _shared(self, language: str | None, channel: str) -> tuple[dict, list[dict]]:
         found = self.shared.get((language, channel))
         if found is None:
-            lang = self.survey.language_for(language)
-            opening = self.openings.get(lang) or self.openings.setdefault(
-                lang, start(self.survey, lang))
+            opening = self.openings.get(language) or self.openings.setdefault(
+                language, start(self.survey, language))  # a fallback notice is theirs
             found = self.shared[(language, channel)] = (
                 _session_fields(self.survey_pk, self.round_id, opening),
                 [outbox_fields(channel, reply, None, seq)
