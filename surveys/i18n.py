@@ -71,9 +71,15 @@ def keywords(lang: str) -> dict[str, str]:
     return found
 
 
+# Where CLDR's name is not the one its speakers use: Malawians say Chichewa, not Nyanja.
+_OWN_NAMES = {"ny": "Chichewa"}
+
+
 @cache
 def language_name(code: str) -> str:
     """The language's name in its own script ('bn' → 'বাংলা'), as Babel's CLDR data has it."""
+    if code in _OWN_NAMES:
+        return _OWN_NAMES[code]
     try:
         locale = Locale.parse(code)
     except (UnknownLocaleError, ValueError):
@@ -97,10 +103,35 @@ class Translator:
         return self._catalog.ngettext(singular, plural, n).format(n=self.number(n), **values)
 
     def number(self, value: float) -> str:
-        return format_decimal(value, locale=_babel_locale(self.lang), numbering_system="default")
+        return localize_digits(format_decimal(value, locale=_babel_locale(self.lang)), self.lang)
 
     def percent(self, ratio: float) -> str:
-        return format_percent(ratio, locale=_babel_locale(self.lang), numbering_system="default")
+        return localize_digits(format_percent(ratio, locale=_babel_locale(self.lang)), self.lang)
+
+
+_ZERO = {"arab": "ARABIC-INDIC", "arabext": "EXTENDED ARABIC-INDIC", "beng": "BENGALI",
+         "deva": "DEVANAGARI", "gujr": "GUJARATI", "guru": "GURMUKHI", "knda": "KANNADA",
+         "khmr": "KHMER", "laoo": "LAO", "mlym": "MALAYALAM", "mymr": "MYANMAR", "orya": "ORIYA",
+         "tamldec": "TAMIL", "telu": "TELUGU", "thai": "THAI", "tibt": "TIBETAN"}
+
+
+def localize_digits(text: str, lang: str) -> str:
+    """ASCII digits in the language's own digits where its locale uses them (bn: ০-৯): Babel
+    formats with Latin digits even where CLDR's default numbering system is another."""
+    zero = _zero(lang)
+    if zero is None:
+        return text
+    return text.translate({ord("0") + digit: chr(ord(zero) + digit) for digit in range(10)})
+
+
+@cache
+def _zero(lang: str) -> str | None:
+    try:
+        system = Locale.parse(lang).default_numbering_system
+    except (UnknownLocaleError, ValueError):
+        return None
+    script = _ZERO.get(system)
+    return unicodedata.lookup(f"{script} DIGIT ZERO") if script else None
 
 
 @cache

@@ -10,12 +10,8 @@ long Bengali one in UCS-2, goes alone: the language does not allow better).
 from __future__ import annotations
 
 import string
-import unicodedata
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
-
-from babel import Locale, UnknownLocaleError
 
 from sms.segments import count_segments
 from surveys.i18n import Translator, translator
@@ -25,10 +21,6 @@ from surveys.suppression import TOTAL
 
 MAX_SEGMENTS = 2
 MAX_CHAT_TEXT = 4096  # Telegram's limit for one message
-_ZERO = {"arab": "ARABIC-INDIC", "arabext": "EXTENDED ARABIC-INDIC", "beng": "BENGALI",
-         "deva": "DEVANAGARI", "gujr": "GUJARATI", "guru": "GURMUKHI", "knda": "KANNADA",
-         "khmr": "KHMER", "laoo": "LAO", "mlym": "MALAYALAM", "mymr": "MYANMAR", "orya": "ORIYA",
-         "tamldec": "TAMIL", "telu": "TELUGU", "thai": "THAI", "tibt": "TIBETAN"}
 
 
 @dataclass(frozen=True)
@@ -121,31 +113,13 @@ def chart_spec(question: QuestionSummary, lang: str, highlight: str | None = Non
         if count is not None:
             ratio = count / respondents
             bars.append({"value": value, "label": labels.get(value, value), "ratio": ratio,
-                         "text": localize_digits(t.percent(ratio), lang),
+                         "text": t.percent(ratio),
                          "highlight": value == highlight})
     spec: dict[str, Any] = {"title": question.question.text.get(lang, question.question.id),
                             "bars": bars}
     if len(bars) < len(table.values):
         spec["note"] = t.gettext("Answers given by too few people are not shown.")
     return spec
-
-
-def localize_digits(text: str, lang: str) -> str:
-    """ASCII digits in the language's own digits where its locale uses them (bn: ০-৯)."""
-    zero = _zero(lang)
-    if zero is None:
-        return text
-    return text.translate({ord("0") + digit: chr(ord(zero) + digit) for digit in range(10)})
-
-
-@cache
-def _zero(lang: str) -> str | None:
-    try:
-        system = Locale.parse(lang).default_numbering_system
-    except (UnknownLocaleError, ValueError):
-        return None
-    script = _ZERO.get(system)
-    return unicodedata.lookup(f"{script} DIGIT ZERO") if script else None
 
 
 def _figures(question: QuestionSummary, item: SummaryItem, t: Translator, lang: str
@@ -167,7 +141,7 @@ def _figures(question: QuestionSummary, item: SummaryItem, t: Translator, lang: 
         matching = table.count(TOTAL, item.value)
         if matching is not None:
             figures |= {"matching": t.number(matching), "percent": t.percent(matching / count)}
-    return {name: localize_digits(text, lang) for name, text in figures.items()}
+    return figures
 
 
 def _whole(value: float) -> float:

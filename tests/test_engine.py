@@ -86,6 +86,7 @@ def test_reprompt_is_in_contacts_language(water):
     result = converse(water, "1", "9", lang="bn")
     assert result.replies[0].kind == "reprompt"
     assert result.state["current"] == "days"
+    assert said(result) == ["০ থেকে ৭ এর মধ্যে একটি পূর্ণসংখ্যা পাঠান।"]  # in Bengali digits
 
 
 def test_invalid_choice_reprompts_with_count(water):

@@ -25,7 +25,15 @@ from ruamel.yaml import YAML
 
 from sms.render import render_sms
 from surveys.engine import Reply, StepResult, start, step
-from surveys.i18n import COMMANDS, KEYWORDS_FILE, LOCALES_DIR, keywords, normalize, translator
+from surveys.i18n import (
+    COMMANDS,
+    KEYWORDS_FILE,
+    LOCALES_DIR,
+    keywords,
+    language_name,
+    normalize,
+    translator,
+)
 from surveys.model import Survey
 from surveys.validation import load_survey
 
@@ -356,3 +364,9 @@ def test_local_command_words(trilingual, lang, stop, help_word):
     assert "help" in helped.events
     stopped = talk(trilingual, start(trilingual, lang), stop)[0]
     assert stopped.state["status"] == "stopped"
+
+
+@pytest.mark.parametrize(("code", "name"), [("bn", "বাংলা"), ("ne", "नेपाली"), ("sw", "Kiswahili"),
+                                            ("ny", "Chichewa")])
+def test_languages_are_named_as_their_speakers_name_them(code, name):
+    assert language_name(code) == name

@@ -25,8 +25,9 @@ from heard.routes import dashboard
 from sms.segments import count_segments
 from surveys import catalog
 from surveys.database import session_scope
+from surveys.i18n import localize_digits
 from surveys.summaries import NOT_GIVEN, summarise
-from surveys.summary_text import localize_digits, messages, pack
+from surveys.summary_text import messages, pack
 from surveys.suppression import TOTAL, suppress, suppress_linked
 from surveys.tables import Answer, Contact, OutboxMessage, Round
 from surveys.tables import Session as SurveySession
