@@ -9,7 +9,6 @@ does nothing, and the reply goes out through the same rate-limited, retried send
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
 from typing import Any
 
 from redis import Redis
@@ -35,6 +34,7 @@ from surveys.i18n import translator
 from surveys.sql import insert_ignore
 from surveys.tables import Contact, InboxMessage, OutboxMessage, utcnow
 from worker.ingest import ingest
+from worker.outbox import outbox_row
 from worker.queues import contact_key, enqueue_outbound
 from worker.runtime import Runtime
 
@@ -113,9 +113,7 @@ def _reply_row(db: Session, inbox_id: int, address: str, text: str) -> dict[str,
     """An outbox row like the worker's, for a chat that may have no contact (a group)."""
     contact_id = db.scalar(select(Contact.id).where(Contact.channel == CHANNEL,
                                                     Contact.address == address))
-    return {"contact_id": contact_id, "inbox_id": inbox_id, "seq": 0, "channel": CHANNEL,
-            "address": address, "text": text, "reply": asdict(Reply(text)), "status": "pending",
-            "attempts": 0, "created_at": utcnow()}
+    return outbox_row(contact_id, CHANNEL, address, Reply(text), inbox_id, 0)
 
 
 def _first_in_a_while(redis: Redis, address: str) -> bool:

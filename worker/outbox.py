@@ -22,8 +22,9 @@ def sms_text(reply: Reply) -> tuple[str, int, str]:
     return text, counted.count, counted.encoding
 
 
-def outbox_row(contact_id: int, channel: str, address: str, reply: Reply, inbox_id: int | None,
-               seq: int, body: dict[str, Any] | None = None) -> dict[str, Any]:
+def outbox_row(contact_id: int | None, channel: str, address: str, reply: Reply,
+               inbox_id: int | None, seq: int, body: dict[str, Any] | None = None
+               ) -> dict[str, Any]:
     """One outbox row; `body` (the reply as JSON) may be shared by rows written in bulk."""
     return {"contact_id": contact_id, "address": address} | outbox_fields(channel, reply,
                                                                         inbox_id, seq, body)
