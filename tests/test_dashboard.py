@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from fastapi.testclient import TestClient
 from PIL import Image
 
 from heard.app import create_app
@@ -86,8 +87,12 @@ def test_analyst_dashboard_draws_charts_and_shows_answers_as_text(runtime, serve
     page = browser.new_page(viewport={"width": 1100, "height": 900})
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    response = page.goto(f"{server}/rounds/{round_id}?token={token}")
-    assert response is not None and response.status == 200
+    refused = page.goto(f"{server}/rounds/{round_id}")
+    assert refused is not None and refused.status == 401
+    page.fill("input[name=token]", token)  # the sign-in form: the token goes in no URL
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+    assert page.url == f"{server}/rounds/{round_id}"
     assert page.locator("h1").inner_text() == "Water test"
     assert page.locator("svg.chart.timeline rect.bar").count() == 2  # two days of answers
     assert page.locator("#q-source svg.chart.bars rect.bar").count() == 3
@@ -128,3 +133,27 @@ def test_public_dashboard_shows_only_suppressed_aggregates(runtime, server, brow
     unauthorised = page.goto(f"{server}/rounds/{round_id}")
     assert unauthorised is not None and unauthorised.status == 401
     assert "analyst token" in page.locator("body").inner_text()
+
+
+def test_a_token_link_signs_in_once_and_leaves_the_address_bar(runtime):
+    round_id = build_round(runtime.database_url)
+    with session_scope(runtime.database_url) as db:
+        analyst = create_token(db, "analyst", "dashboard test")
+        facilitator = create_token(db, "facilitator", "dashboard test")
+    client = TestClient(create_app(runtime))
+    response = client.get(f"/rounds/{round_id}?token={analyst}&lang=en", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/rounds/{round_id}?lang=en"
+    cookie = response.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/rounds" in cookie
+    assert client.get(f"/rounds/{round_id}").status_code == 200  # signed in by the cookie
+    outsider = TestClient(create_app(runtime))
+    assert outsider.get(f"/rounds/{round_id}").status_code == 401
+    wrong = outsider.post(f"/rounds/{round_id}/sign-in", data={"token": "not-a-token"},
+                          follow_redirects=False)
+    assert wrong.status_code == 401 and "set-cookie" not in wrong.headers
+    other_role = outsider.post(f"/rounds/{round_id}/sign-in", data={"token": facilitator},
+                               follow_redirects=False)
+    assert other_role.status_code == 403 and "set-cookie" not in other_role.headers
+    bearer = outsider.get(f"/rounds/{round_id}", headers={"Authorization": f"Bearer {analyst}"})
+    assert bearer.status_code == 200

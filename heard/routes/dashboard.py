@@ -1,24 +1,27 @@
 """A round's dashboard: for analysts (every figure, free text) and public (suppressed only).
 
-`/rounds/{id}?token=...` needs an analyst (or admin) token, in the query so a browser can open
-it, or as a bearer header; `/api/v1/rounds/{id}/summary` is the same as JSON. `/rounds/{id}/public`
-needs no token and shows only what may be published: no free text, no figure below k. Charts are
-SVG drawn on the server, so the page works offline and without JavaScript. Everything people
-wrote is HTML-escaped (Jinja2 autoescape).
+`/rounds/{id}` needs an analyst (or admin) token: a bearer header, or a sign-in (the page's form
+posts it; a `?token=` link works once and redirects) that keeps it in an HttpOnly cookie.
+`/api/v1/rounds/{id}/summary` is the same as JSON. `/rounds/{id}/public` needs no token and
+shows only what may be published: no free text, no figure below k. Charts are SVG drawn on the
+server, so the page works offline and without JavaScript. Everything people wrote is
+HTML-escaped (Jinja2 autoescape).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Cookie, Depends, Form, Header, HTTPException, Query
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader
 from sqlalchemy.orm import Session
 
 from heard.routes.auth import Analyst
 from heard.routes.deps import get_runtime
+from heard.settings import get_settings
 from surveys.database import session_scope
 from surveys.i18n import translator
 from surveys.summaries import (
@@ -40,6 +43,8 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).resolve().parent.parent / "static"),
                         autoescape=True, trim_blocks=True, lstrip_blocks=True)
 ROLES = ("analyst", "admin")
+COOKIE = "heard_dashboard"  # the analyst's token, HttpOnly: scripts and other sites can't read it
+SIGNED_IN_SECONDS = 8 * 3600
 
 
 @router.get("/api/v1/rounds/{round_id}/summary", tags=["rounds"])
@@ -54,14 +59,37 @@ def round_summary(round_id: int, role: Analyst, runtime: RuntimeDep,
 @router.get("/rounds/{round_id}", response_class=HTMLResponse, include_in_schema=False)
 def dashboard(round_id: int, runtime: RuntimeDep, token: str | None = None,
               authorization: Annotated[str | None, Header()] = None,
-              lang: str | None = None) -> HTMLResponse:
+              signed_in: Annotated[str | None, Cookie(alias=COOKIE)] = None,
+              lang: str | None = None) -> Response:
+    if token:  # a link with ?token=: sign in, then take the token out of the address bar
+        return _sign_in(runtime, round_id, token, lang)
     if authorization and authorization.lower().startswith("bearer "):
-        token = authorization[7:].strip()
+        signed_in = authorization[7:].strip()
     with session_scope(runtime.database_url) as db:
-        role = role_of(db, token) if token else None
+        role = role_of(db, signed_in) if signed_in else None
         if role not in ROLES:
             return _refused(401 if role is None else 403, round_id)
         return HTMLResponse(_page(db, round_id, public=False, lang=lang))
+
+
+@router.post("/rounds/{round_id}/sign-in", include_in_schema=False)
+def sign_in(round_id: int, runtime: RuntimeDep, token: Annotated[str, Form()] = "",
+            lang: Annotated[str | None, Form()] = None) -> Response:
+    """The sign-in form posts the token: it never appears in a URL, a log or the history."""
+    return _sign_in(runtime, round_id, token.strip(), lang)
+
+
+def _sign_in(runtime: Runtime, round_id: int, token: str, lang: str | None) -> Response:
+    with session_scope(runtime.database_url) as db:
+        role = role_of(db, token) if token else None
+    if role not in ROLES:
+        return _refused(401 if role is None else 403, round_id)
+    target = f"/rounds/{round_id}" + (f"?{urlencode({'lang': lang})}" if lang else "")
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(COOKIE, token, max_age=SIGNED_IN_SECONDS, path="/rounds", httponly=True,
+                        samesite="strict",
+                        secure=get_settings().public_base_url.startswith("https://"))
+    return response
 
 
 @router.get("/rounds/{round_id}/public", response_class=HTMLResponse, include_in_schema=False)
