@@ -6,7 +6,6 @@ through `read_update`, so both modes store exactly the same inbox rows.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -21,7 +20,6 @@ UNSUPPORTED = ("photo", "voice", "audio", "video", "video_note", "sticker", "loc
 # Slash commands and the engine keyword each stands for.
 COMMANDS = {"language": "LANG", "lang": "LANG", "stop": "STOP", "help": "HELP", "skip": "SKIP",
             "back": "BACK"}
-SURVEY_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 ENGINE_QUESTIONS = frozenset({"_consent"})  # asked by the engine, never its state's "current"
 
 
@@ -117,9 +115,10 @@ def _message(message: _Message) -> Action:
 def command_text(text: str) -> tuple[str, dict[str, Any]]:
     """Slash commands as engine keywords; anything else unchanged.
 
-    `/start CODE` (a deep link) opens the survey whose id is CODE: the worker starts a survey
-    named in payload["survey"]. Rounds will replace this with round codes. A bare `/start` is
-    START: Telegram sends it when a person who blocked the bot (and so was opted out) comes back.
+    `/start CODE` (a deep link `t.me/<bot>?start=CODE`) joins the open round whose code is CODE:
+    the worker matches payload["start"] with the open rounds, as it matches a code typed by SMS.
+    A bare `/start` is START: Telegram sends it when a person who blocked the bot (and so was
+    opted out) comes back.
     """
     if not text.startswith("/"):
         return text, {}
@@ -129,10 +128,7 @@ def command_text(text: str) -> tuple[str, dict[str, Any]]:
     if command == "start":
         if not argument:
             return "START", {"command": "start"}
-        payload: dict[str, Any] = {"command": "start", "start": argument}
-        if SURVEY_ID.match(argument):
-            payload["survey"] = argument
-        return "", payload
+        return "", {"command": "start", "start": argument}
     if command in COMMANDS:
         keyword = COMMANDS[command]
         return (f"{keyword} {argument}" if argument else keyword), {"command": command}

@@ -24,13 +24,14 @@ from bot import client, keyboards, sender
 from bot.adapter import Store, read_update
 from bot.dispatch import handle_update
 from bot.polling import poll, poll_once
+from surveys import catalog
 from surveys.database import session_scope
 from surveys.i18n import translator
-from surveys.tables import Contact, InboxMessage, OutboxMessage
+from surveys.tables import Contact, InboxMessage, OutboxMessage, Round
 from surveys.tables import Session as SurveySession
 from tests.fakes.telegram_api import FakeTelegram
 from tests.pipeline import answers, client_for, count, drain
-from worker import jobs
+from worker import jobs, rounds
 from worker.queues import INBOUND, QUEUE_NAMES
 from worker.ratelimit import RateLimited, acquire, pause
 from worker.senders import PermanentSendError, TransientSendError
@@ -115,9 +116,17 @@ def texts(fake: FakeTelegram) -> list[str]:
     return [call["text"] for call in fake.sent()]
 
 
+def join(runtime: Any) -> str:
+    """The deep link of an open round of test-water, as `heard round create` prints it."""
+    with session_scope(runtime.database_url) as db:
+        code = rounds.create_round(db, catalog.latest(db, "test-water"), None).code
+    return f"/start {code}"
+
+
 def begin(http: Any, runtime: Any, fake: FakeTelegram) -> dict[str, Any]:
-    """Open test-water with its deep link, agree with the Yes button; the first question."""
-    deliver(http, runtime, message("/start test-water"))
+    """Open a round of test-water with its deep link, agree with the Yes button; the first
+    question."""
+    deliver(http, runtime, message(join(runtime)))
     consent = fake.messages()[-1]
     assert buttons(consent) == [[("Yes", "c:1:_consent"), ("No", "c:2:_consent")]]
     deliver(http, runtime, press("c:1:_consent", consent))
@@ -209,7 +218,7 @@ def test_webhook_refuses_everything_when_no_secret_is_configured(runtime, telegr
 
 def test_same_update_delivered_three_times_is_stored_once(runtime, telegram):
     http = client_for(runtime)
-    update = message("/start test-water")
+    update = message(join(runtime))
     outcomes = [post(http, update).json()["outcome"] for _ in range(3)]
     assert outcomes == ["stored", "duplicate", "duplicate"]
     drain(runtime)
@@ -220,7 +229,7 @@ def test_same_update_delivered_three_times_is_stored_once(runtime, telegram):
 
 def test_survey_answered_with_buttons_end_to_end(runtime, telegram):
     http = client_for(runtime)
-    deliver(http, runtime, message("/start test-water"))
+    deliver(http, runtime, message(join(runtime)))
     intro, consent = telegram.messages()
     assert intro == {"chat_id": CHAT, "text": "Five questions about water.",
                      "message_id": intro["message_id"]}
@@ -280,6 +289,20 @@ def test_survey_answered_with_buttons_end_to_end(runtime, telegram):
     assert answers(runtime)["source"] == "tap"
 
 
+def test_a_deep_link_to_no_open_round_is_answered_politely(runtime, telegram):
+    http = client_for(runtime)
+    link = join(runtime)
+    with session_scope(runtime.database_url) as db:
+        rounds.close_round(db, db.scalar(select(Round.id)))
+    deliver(http, runtime, message(link), message("/start test-water"))
+    notice = "This link is not for a survey that is open now."
+    assert texts(telegram) == [notice, notice]  # a closed round, a survey id: neither opens
+    assert count(runtime, InboxMessage, InboxMessage.outcome == "unknown_link") == 2
+    assert count(runtime, SurveySession) == 0
+    deliver(http, runtime, message(join(runtime)))  # a new round's link opens it
+    assert texts(telegram)[2:] == ["Five questions about water.", "Do you agree?"]
+
+
 def test_a_stale_button_does_not_answer_the_current_question(runtime, telegram):
     http = client_for(runtime)
     first = begin(http, runtime, telegram)
@@ -336,7 +359,7 @@ def test_a_photo_gets_a_polite_reply_and_costs_no_attempt(runtime, telegram):
 def test_a_group_hears_one_refusal_and_nothing_is_answered(runtime, telegram):
     http = client_for(runtime)
     group = {"id": -100123, "type": "supergroup", "title": "Village"}
-    first, second = message("/start test-water"), message("1")
+    first, second = message(join(runtime)), message("1")
     first["message"]["chat"] = second["message"]["chat"] = group
     deliver(http, runtime, first, second)
     assert telegram.sent() == [{"chat_id": -100123, "text": translator("en").gettext(
@@ -361,7 +384,7 @@ def test_done_with_nothing_selected_asks_to_choose(runtime, telegram):
 def test_blocked_bot_opts_the_contact_out(runtime, telegram):
     http = client_for(runtime)
     telegram.fail("sendMessage", 403, "Forbidden: bot was blocked by the user", times=2)
-    deliver(http, runtime, message("/start test-water"))
+    deliver(http, runtime, message(join(runtime)))
     with session_scope(runtime.database_url) as db:
         assert db.scalars(select(Contact.opted_out)).one() is True
         rows = db.scalars(select(OutboxMessage)).all()
@@ -394,7 +417,7 @@ def test_flood_control_429_retries_after_the_time_telegram_asks(runtime, telegra
 def test_network_trouble_is_transient(runtime, telegram, monkeypatch):
     http = client_for(runtime)
     monkeypatch.setenv("TELEGRAM_API_BASE_URL", "http://127.0.0.1:9/bot")  # nothing listens
-    deliver(http, runtime, message("/start test-water"))
+    deliver(http, runtime, message(join(runtime)))
     assert count(runtime, OutboxMessage, OutboxMessage.status == "retrying") >= 1
     assert count(runtime, OutboxMessage, OutboxMessage.status == "sent") == 0
     telegram.fail("sendMessage", 502, "Bad Gateway")
@@ -409,7 +432,7 @@ def test_network_trouble_is_transient(runtime, telegram, monkeypatch):
 def test_bad_request_fails_for_good(runtime, telegram):
     http = client_for(runtime)
     telegram.fail("sendMessage", 400, "Bad Request: message text is empty")
-    deliver(http, runtime, message("/start test-water"))
+    deliver(http, runtime, message(join(runtime)))
     with session_scope(runtime.database_url) as db:
         rows = db.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
         assert [(row.status, row.error_code) for row in rows] == [
@@ -450,7 +473,7 @@ def test_sends_respect_the_per_bot_limit(runtime, telegram, monkeypatch):
 def test_sends_per_second(runtime, telegram, capsys):
     """Throughput of the whole send job (row lock, limiter, PTB, HTTP) with limits lifted."""
     http = client_for(runtime)
-    deliver(http, runtime, message("/start test-water"))
+    deliver(http, runtime, message(join(runtime)))
     with session_scope(runtime.database_url) as db:
         template = db.scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc())).first()
         ids = []
@@ -545,7 +568,7 @@ def test_text_and_button_become_the_same_inbound_shape():
 
 def test_polling_feeds_the_same_inbox_as_the_webhook(runtime, telegram):
     http = client_for(runtime)
-    updates = [message("/start test-water"), message("yes"), message("1")]
+    updates = [message(join(runtime)), message("yes"), message("1")]
     telegram.push_update(*updates)
 
     async def rounds() -> tuple[int | None, int | None]:

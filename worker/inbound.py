@@ -245,6 +245,12 @@ class Batch:
                 return
             contact.opted_out = False
             welcome = [Reply(t.gettext("You will get our messages again. Reply STOP to stop."))]
+        link = message.payload.get("start") if isinstance(message.payload, dict) else None
+        if link and self.open_round(str(link)) is None:  # a stale or mistyped deep link
+            message.outcome = "unknown_link"
+            self.write_outbox(contact, message, welcome + [Reply(t.gettext(
+                "This link is not for a survey that is open now."))])
+            return
         target = self.find_session(contact, message)
         session, survey_row = target.session, target.survey_row
         if survey_row is None:
