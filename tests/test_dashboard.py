@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import socket
 import threading
 import time
@@ -157,3 +158,20 @@ def test_a_token_link_signs_in_once_and_leaves_the_address_bar(runtime):
     assert other_role.status_code == 403 and "set-cookie" not in other_role.headers
     bearer = outsider.get(f"/rounds/{round_id}", headers={"Authorization": f"Bearer {analyst}"})
     assert bearer.status_code == 200
+
+
+def test_the_public_page_speaks_the_communitys_language(runtime):
+    round_id = build_round(runtime.database_url)
+    client = TestClient(create_app(runtime))
+    page = client.get(f"/rounds/{round_id}/public?lang=bn")
+    assert page.status_code == 200 and '<html lang="bn">' in page.text
+    for words in ("দিনপ্রতি উত্তর", "প্রকাশ্য", "উত্তর দিয়েছেন"):
+        assert words in page.text
+    shown = re.sub(r"<[^>]*>", " ", page.text)  # what a reader sees: text, not markup
+    for words in ("Responses per day", "answered", "participants", "Public"):
+        assert words not in shown  # no English page chrome left
+    assert "২০ জন অংশগ্রহণকারী" in shown and "৫ জনের কম" in shown  # Bengali digits too
+    english = client.get(f"/rounds/{round_id}/public")
+    assert "Responses per day" in english.text
+    refused = client.get(f"/rounds/{round_id}?lang=sw")
+    assert refused.status_code == 401 and "Tokeni ya mchambuzi" in refused.text

@@ -68,7 +68,7 @@ def dashboard(round_id: int, runtime: RuntimeDep, token: str | None = None,
     with session_scope(runtime.database_url) as db:
         role = role_of(db, signed_in) if signed_in else None
         if role not in ROLES:
-            return _refused(401 if role is None else 403, round_id)
+            return _refused(401 if role is None else 403, round_id, lang)
         return HTMLResponse(_page(db, round_id, public=False, lang=lang))
 
 
@@ -83,7 +83,7 @@ def _sign_in(runtime: Runtime, round_id: int, token: str, lang: str | None) -> R
     with session_scope(runtime.database_url) as db:
         role = role_of(db, token) if token else None
     if role not in ROLES:
-        return _refused(401 if role is None else 403, round_id)
+        return _refused(401 if role is None else 403, round_id, lang)
     target = f"/rounds/{round_id}" + (f"?{urlencode({'lang': lang})}" if lang else "")
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(COOKIE, token, max_age=SIGNED_IN_SECONDS, path="/rounds", httponly=True,
@@ -112,8 +112,8 @@ def _page(db: Session, round_id: int, public: bool, lang: str | None) -> str:
     lang = survey.language_for(lang)
     days = responses_per_day(db, round_id)
     answers = {} if public else text_answers(db, round_id)
-    return TEMPLATES.get_template("dashboard.html").render(
-        public=public, round_id=round_id, lang=lang, k=summary.k,
+    return _render(
+        lang, public=public, round_id=round_id, k=summary.k,
         title=survey.title.get(lang, survey.id), survey=survey, community=summary.community,
         participants=summary.shown_participants() if public else summary.participants,
         days=_days(days, summary.k, public),
@@ -121,9 +121,16 @@ def _page(db: Session, round_id: int, public: bool, lang: str | None) -> str:
                    for item in summary.questions.values()])
 
 
-def _refused(status: int, round_id: int) -> HTMLResponse:
-    page = TEMPLATES.get_template("dashboard.html").render(refused=status, round_id=round_id)
-    return HTMLResponse(page, status_code=status)
+def _refused(status: int, round_id: int, lang: str | None) -> HTMLResponse:
+    return HTMLResponse(_render(lang or "en", refused=status, round_id=round_id, keep_lang=lang),
+                        status_code=status)
+
+
+def _render(lang: str, **context: Any) -> str:
+    """The page in `lang`: heard's words through its catalogs, numbers in the locale's digits."""
+    t = translator(lang)
+    return TEMPLATES.get_template("dashboard.html").render(
+        _=t.gettext, ngettext=t.ngettext, number=t.number, lang=lang, **context)
 
 
 def _days(days: list[tuple[str, int]], k: int, public: bool) -> list[dict[str, Any]]:
