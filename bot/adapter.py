@@ -65,11 +65,19 @@ class Acknowledge:
 
 
 @dataclass(frozen=True)
+class Blocked:
+    """The person blocked the bot in their private chat: nothing more may be sent to them.
+    (Unblocking needs no action: Telegram then sends /start, which is START.)"""
+
+    address: str
+
+
+@dataclass(frozen=True)
 class Ignore:
     reason: str
 
 
-Action = Store | Decline | Toggle | Acknowledge | Ignore
+Action = Store | Decline | Toggle | Acknowledge | Blocked | Ignore
 
 
 @dataclass(frozen=True)
@@ -92,8 +100,21 @@ def read_update(update: object) -> Action:
         return Decline(_inbound(post, "", {"refused": post.chat_type}), "group")
     if "callback_query" in update:
         return _callback(update_id, update["callback_query"])
+    if "my_chat_member" in update:
+        return _membership(update["my_chat_member"])
     kinds = [key for key in update if key != "update_id"]
     return Ignore(kinds[0] if kinds else "empty update")
+
+
+def _membership(change: object) -> Action:
+    if not isinstance(change, Mapping):
+        raise NotAnUpdate("my_chat_member must be an object")
+    chat = change.get("chat")
+    status = (change.get("new_chat_member") or {}).get("status")
+    if (isinstance(chat, Mapping) and chat.get("type") == "private" and _is_int(chat.get("id"))
+            and status == "kicked"):
+        return Blocked(str(chat["id"]))
+    return Ignore(f"my_chat_member: {status}")
 
 
 def _message(message: _Message) -> Action:

@@ -14,6 +14,7 @@ from typing import Any
 from redis import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import select
+from sqlalchemy import update as update_rows
 from sqlalchemy.orm import Session
 
 from bot import actions
@@ -21,6 +22,7 @@ from bot.adapter import (
     CHANNEL,
     Acknowledge,
     Action,
+    Blocked,
     Decline,
     Ignore,
     Store,
@@ -71,6 +73,8 @@ def perform(runtime: Runtime, action: Action) -> str:
                     language = chat_language(db, CHANNEL, address, language_code)
             actions.enqueue_acknowledge(runtime.redis, action, language)
             return "acknowledged"
+        case Blocked(address):
+            return blocked(runtime, address)
         case Ignore(reason):
             return f"ignored: {reason}"
     raise TypeError(f"unknown action {action!r}")
@@ -98,6 +102,17 @@ def decline(runtime: Runtime, action: Decline) -> str:
             conflict=["inbox_id", "seq"], returning=OutboxMessage.id).scalar()
     enqueue_outbound(runtime.redis, [outbox_id], (CHANNEL, inbound.address))
     return "declined"
+
+
+def blocked(runtime: Runtime, address: str) -> str:
+    """Opt the contact out, as a 403 on sending would: their queued messages are suppressed."""
+    with session_scope(runtime.database_url) as db:
+        changed = db.execute(update_rows(Contact).where(Contact.channel == CHANNEL,
+                                                   Contact.address == address,
+                                                   Contact.opted_out.is_(False))
+                             .values(opted_out=True)).rowcount
+    log.info("telegram chat blocked the bot: %s contact opted out", changed)
+    return "opted out" if changed else "ignored: blocked by no known contact"
 
 
 def polite_reply(reason: str, language: str) -> str:

@@ -19,7 +19,8 @@ from bot.adapter import NotAnUpdate
 from bot.sender import retry_after_seconds
 
 log = logging.getLogger(__name__)
-ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "channel_post")
+ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "channel_post",
+                   "my_chat_member")  # a block: stop writing to them
 Handler = Callable[[object], str]
 
 

@@ -303,6 +303,30 @@ def test_a_deep_link_to_no_open_round_is_answered_politely(runtime, telegram):
     assert texts(telegram)[2:] == ["Five questions about water.", "Do you agree?"]
 
 
+def blocked_by(chat: int) -> dict[str, Any]:
+    bot = {"id": 123456, "is_bot": True, "first_name": "heard"}
+    return {"update_id": next(_ids), "my_chat_member": {
+        "chat": {"id": chat, "type": "private", "first_name": "Amina"},
+        "from": {"id": chat, "is_bot": False, "first_name": "Amina"}, "date": int(time.time()),
+        "old_chat_member": {"status": "member", "user": bot},
+        "new_chat_member": {"status": "kicked", "until_date": 0, "user": bot}}}
+
+
+def test_blocking_the_bot_opts_out_and_start_brings_them_back(runtime, telegram):
+    http = client_for(runtime)
+    begin(http, runtime, telegram)
+    assert post(http, blocked_by(CHAT)).json()["outcome"] == "opted out"
+    with session_scope(runtime.database_url) as db:
+        assert db.scalar(select(Contact.opted_out).where(Contact.address == str(CHAT)))
+    sent = len(telegram.messages())
+    deliver(http, runtime, message("1"))  # kept, never answered: they blocked us
+    assert len(telegram.messages()) == sent
+    deliver(http, runtime, message("/start"))  # unblocking sends /start: START
+    assert texts(telegram)[sent:] == [
+        translator("en").gettext("You will get our messages again. Reply STOP to stop."),
+        "Where do you get water?"]
+
+
 def test_a_stale_button_does_not_answer_the_current_question(runtime, telegram):
     http = client_for(runtime)
     first = begin(http, runtime, telegram)
