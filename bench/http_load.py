@@ -12,12 +12,25 @@ import json
 import time
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlencode
 
 
 def post_json(path: str, body: Any, host: str = "127.0.0.1") -> bytes:
-    data = json.dumps(body).encode()
-    return (f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(data)}\r\n\r\n").encode() + data
+    return _post(path, "application/json", json.dumps(body).encode(), {}, host)
+
+
+def post_form(path: str, fields: dict[str, str], headers: dict[str, str],
+              host: str = "127.0.0.1") -> bytes:
+    """A form POST, as Twilio sends its webhooks (`headers` carries the signature)."""
+    return _post(path, "application/x-www-form-urlencoded", urlencode(fields).encode(), headers,
+                 host)
+
+
+def _post(path: str, content_type: str, data: bytes, headers: dict[str, str],
+          host: str) -> bytes:
+    extra = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    return (f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\n"
+            f"{extra}Content-Length: {len(data)}\r\n\r\n").encode() + data
 
 
 async def _connection(host: str, port: int, requests: Sequence[bytes]) -> None:

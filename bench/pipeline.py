@@ -170,6 +170,27 @@ def server(port: int, env: dict[str, str], app: str | None = None,  # type: igno
         process.wait(timeout=15)
 
 
+TWILIO_TOKEN = "bench-auth-token"  # the server under test checks signatures with it
+
+
+def twilio_ingest_rate(port: int, count: int) -> float:
+    """Signed Twilio SMS webhooks (form, X-Twilio-Signature) through `heard serve`."""
+    from twilio.request_validator import RequestValidator
+
+    validator = RequestValidator(TWILIO_TOKEN)
+    url = f"http://127.0.0.1:{port}/sms/twilio"
+    requests = []
+    for number, message in enumerate(messages(count, "t")):
+        form = {"MessageSid": f"SM{number:032x}", "AccountSid": "AC" + "0" * 32,
+                "From": f"+2547{number % 10_000_000:08d}", "To": "+15005550006",
+                "Body": message.text, "NumMedia": "0"}
+        signature = validator.compute_signature(url, form)
+        requests.append(http_load.post_form("/sms/twilio", form,
+                                            {"X-Twilio-Signature": signature}))
+    http_load.run("127.0.0.1", port, requests[:200], HTTP_CONNECTIONS)  # warm up
+    return http_load.run("127.0.0.1", port, requests[200:], HTTP_CONNECTIONS)
+
+
 def http_ingest_rate(port: int, count: int, prefix: str) -> float:
     requests = [http_load.post_json("/api/v1/simulate",
                                     {"survey": "water-access", "address": m.address,
@@ -277,6 +298,12 @@ def main() -> None:
         rate = http_ingest_rate(port, MESSAGES, "h")
     print(f"  HTTP ingest (POST /api/v1/simulate): {rate:,.0f} req/s = {rate / ceiling:.0%} "
           f"of the HTTP ceiling, {rate / insert_rate:.1f}× one-row INSERT+COMMIT")
+    reset(redis)
+    signed = env | {"TWILIO_AUTH_TOKEN": TWILIO_TOKEN, "PUBLIC_BASE_URL": "http://127.0.0.1:8797"}
+    with server(8797, signed) as port:
+        rate = twilio_ingest_rate(port, MESSAGES)
+    print(f"  HTTP ingest (POST /sms/twilio, signed form): {rate:,.0f} req/s = "
+          f"{rate / ceiling:.0%} of the HTTP ceiling")
     reset(redis)
     startup = worker_startup(env)
     for workers in (1, 2):

@@ -14,13 +14,14 @@ def create_app(runtime: Runtime) -> FastAPI:
     app = FastAPI(title="heard", version="0.1.0",
                   description="Multilingual SMS and Telegram surveys for communities.")
     app.state.runtime = runtime
-    app.include_router(health.router)
+    # Routes are matched in order: the webhooks, which take most requests, come first.
+    app.include_router(sms_router)
+    app.include_router(telegram_router)
     app.include_router(simulator.router)
+    app.include_router(health.router)
     app.include_router(facilitator.router)
     app.include_router(responses.router)
     app.include_router(dashboard.router)
-    app.include_router(sms_router)
-    app.include_router(telegram_router)
     return app
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import phonenumbers
 
 
@@ -9,6 +11,7 @@ class InvalidPhoneNumber(ValueError):
     """Not a possible phone number; the message says why."""
 
 
+@lru_cache(maxsize=65_536)  # people write several messages: their number is parsed once
 def to_e164(raw: str, region: str | None = None) -> str:
     """'+254 712 345678' or ('0712 345678', 'KE') → '+254712345678'."""
     text = (raw or "").strip()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from typing import Annotated
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from twilio.request_validator import RequestValidator
@@ -27,7 +28,12 @@ async def verified_form(request: Request) -> dict[str, str]:
     scheme and host.
     """
     settings = get_settings()
-    form = {key: str(value) for key, value in (await request.form()).items()}
+    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        # what Twilio sends; parse_qsl is several times faster than a general form parser
+        body = (await request.body()).decode("utf-8", errors="replace")
+        form = dict(parse_qsl(body, keep_blank_values=True))
+    else:
+        form = {key: str(value) for key, value in (await request.form()).items()}
     signature = request.headers.get("X-Twilio-Signature", "")
     url = settings.public_base_url.rstrip("/") + request.url.path
     if request.url.query:

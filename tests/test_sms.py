@@ -69,6 +69,19 @@ def test_forged_or_missing_signature_is_403_and_nothing_stored(runtime, twilio):
     assert count(runtime, InboxMessage) == 0
 
 
+def test_a_signed_form_is_read_whatever_its_encoding(runtime, twilio):
+    client = client_for(runtime)
+    form = {"MessageSid": "SM1", "From": AMINA, "To": FROM, "Body": "Habari & karibu = 1+1"}
+    signature = RequestValidator(TOKEN).compute_signature(PUBLIC + "/sms/twilio", form)
+    as_multipart = client.post("/sms/twilio", files={key: (None, value) for key, value
+                                                     in form.items()},
+                               headers={"X-Twilio-Signature": signature})
+    assert as_multipart.status_code == 200  # not what Twilio sends, still read right
+    assert signed_post(client, "/sms/twilio", form | {"MessageSid": "SM2"}).status_code == 200
+    with session_scope(runtime.database_url) as db:
+        assert db.scalars(select(InboxMessage.text)).all() == [form["Body"]] * 2
+
+
 def test_inbound_answers_with_empty_twiml_and_replies_through_the_worker(runtime, twilio):
     client = client_for(runtime)
     invited(runtime, AMINA, "en")
