@@ -95,6 +95,8 @@ def bulk_insert_shared(db: Session, table: Any, columns: Sequence[str], rows: Se
     Each row is (its values of `columns`, a dict of the values it shares with other rows, the
     same object for all of them, with the same keys in every row). COPY encodes each shared
     dict once and only the differing values per row: a launch's 300,000 rows share a handful.
+    (Rows that share nothing go faster through `bulk_insert`: psycopg's write_row encodes in C,
+    about 10% of a drain's time saved against this function's Python encoding.)
     """
     if not rows:
         return []
