@@ -47,6 +47,7 @@ class Handled:
 
     contacts: list[ContactKey] = field(default_factory=list)
     outbox_ids: list[int] = field(default_factory=list)
+    messages: int = 0  # inbox rows processed (the claimed ones and earlier ones of theirs)
 
 
 def process(db: Session, inbox_id: int,
@@ -77,7 +78,7 @@ def process_batch(db: Session, inbox_ids: list[int], skip_locked: bool = False) 
             for message in messages:
                 batch.handle(contacts[key], message)
                 message.processed_at = now
-    return Handled(list(pending), batch.write())
+    return Handled(list(pending), batch.write(), sum(map(len, pending.values())))
 
 
 def lock_contacts(db: Session, keys: list[ContactKey],

@@ -57,33 +57,40 @@ def drain_inbox() -> int:
                                         InboxMessage.id.not_in(failed))
                                  .order_by(InboxMessage.id).limit(DRAIN_BATCH)
                                  .with_for_update(skip_locked=True)).all()
-            outbox_ids = _process_claimed(db, claimed, failed)
+            outbox_ids, processed = _process_claimed(db, claimed, failed)
         enqueue_outbound(current.redis, outbox_ids)
         if not claimed:
             return handled
-        handled += len(claimed)
+        handled += processed
+        if not processed:  # all waiting behind rows another worker holds: let it finish
+            time.sleep(0.05)
     request_drain(current.redis)  # budget spent with rows left: another drain goes on
     return handled
 
 
-def _process_claimed(db: Session, claimed: list[int], failed: set[int]) -> list[int]:
+def _process_claimed(db: Session, claimed: list[int],
+                     failed: set[int]) -> tuple[list[int], int]:
     """The batch at once; if anything in it fails, again one message at a time, so the bad
-    one is found and only it is left (logged) for the sweeper."""
+    one is found and only it is left (logged) for the sweeper. (Outbox ids, rows processed.)"""
     try:
         with db.begin_nested():
-            return inbound.process_batch(db, claimed, skip_locked=True).outbox_ids
+            handled = inbound.process_batch(db, claimed, skip_locked=True)
+            return handled.outbox_ids, handled.messages
     except Exception:  # noqa: BLE001 - isolate one bad message from the batch
         log.warning("a batch of %s inbox rows failed; retrying them one by one", len(claimed),
                     exc_info=True)
     outbox_ids: list[int] = []
+    processed = 0
     for inbox_id in claimed:
         try:
             with db.begin_nested():
-                outbox_ids += inbound.process(db, inbox_id, skip_locked=True)[1]
+                handled = inbound.process_batch(db, [inbox_id], skip_locked=True)
+            outbox_ids += handled.outbox_ids
+            processed += handled.messages
         except Exception:  # noqa: BLE001 - isolate one bad message from the batch
             failed.add(inbox_id)
             log.exception("inbox %s: processing failed; left for the sweeper", inbox_id)
-    return outbox_ids
+    return outbox_ids, processed
 
 
 def send_outbound_batch(outbox_ids: list[int]) -> list[str]:
