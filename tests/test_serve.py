@@ -1,0 +1,58 @@
+"""`heard serve` as a real process: several web server processes take webhooks together."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.pipeline import InboxMessage, count
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:  # the parent's pid
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_serve_with_two_http_processes_takes_webhooks(runtime):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "heard", "serve", "--port", str(port), "--workers", "0",
+         "--http-workers", "2", "--no-access-log"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            assert time.monotonic() < deadline, "heard serve did not start"
+            try:
+                if httpx.get(f"{base}/healthz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        with httpx.Client(base_url=base) as client:
+            for number in range(6):
+                response = client.post("/api/v1/simulate", json={
+                    "survey": "water-access", "address": f"w{number}", "text": "hi"})
+                assert response.status_code == 202, response.text
+        assert count(runtime, InboxMessage) == 6
+        if Path("/proc").exists():
+            assert len(children_of(server.pid)) >= 2  # uvicorn's two server processes
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
