@@ -322,9 +322,13 @@ def test_blocking_the_bot_opts_out_and_start_brings_them_back(runtime, telegram)
     deliver(http, runtime, message("1"))  # kept, never answered: they blocked us
     assert len(telegram.messages()) == sent
     deliver(http, runtime, message("/start"))  # unblocking sends /start: START
-    assert texts(telegram)[sent:] == [
-        translator("en").gettext("You will get our messages again. Reply STOP to stop."),
-        "Where do you get water?"]
+    welcome = translator("en").gettext("You will get our messages again. Reply STOP to stop.")
+    assert texts(telegram)[sent:] == [welcome, "Where do you get water?"]
+    post(http, blocked_by(CHAT))
+    sent = len(telegram.messages())
+    deliver(http, runtime, message(join(runtime)))  # a new round's link, once unblocked
+    assert texts(telegram)[sent:] == [welcome, "Five questions about water.",
+                                      "Where do you get water?"]  # consented already
 
 
 def test_a_stale_button_does_not_answer_the_current_question(runtime, telegram):

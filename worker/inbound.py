@@ -240,13 +240,16 @@ class Batch:
         t = translator(contact.language or "en")
         command = keywords(contact.language or "en").get(normalize(ascii_digits(message.text)))
         welcome: list[Reply] = []
+        payload = message.payload if isinstance(message.payload, dict) else {}
+        if payload.get("command") == "start":  # Telegram /start, with a round's code or not
+            command = "start"
         if contact.opted_out:
             if command != "start":
                 message.outcome = "opted_out"  # kept, never answered: they asked us to stop
                 return
             contact.opted_out = False
             welcome = [Reply(t.gettext("You will get our messages again. Reply STOP to stop."))]
-        link = message.payload.get("start") if isinstance(message.payload, dict) else None
+        link = payload.get("start")
         if link and self.open_round(str(link)) is None:  # a stale or mistyped deep link
             message.outcome = "unknown_link"
             self.write_outbox(contact, message, welcome + [Reply(t.gettext(
