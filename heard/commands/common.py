@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import typer
 
@@ -16,3 +18,13 @@ def runtime_for_cli() -> Runtime:
 
 def echo_err(message: str) -> None:
     typer.echo(message, err=True)
+
+
+@contextmanager
+def exits_on(*errors: type[Exception]) -> Iterator[None]:
+    """Errors a user can act on: the message on stderr and exit status 1, no traceback."""
+    try:
+        yield
+    except errors as error:
+        echo_err(str(error))
+        raise typer.Exit(1) from None

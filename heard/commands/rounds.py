@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from rich.table import Table
 from sqlalchemy import func, select
 
-from heard.commands.common import echo_err, runtime_for_cli
+from heard.commands.common import echo_err, exits_on, runtime_for_cli
 from heard.commands.share import share
 from heard.settings import get_settings
 from surveys import catalog
@@ -70,12 +70,8 @@ def launch(
 ) -> None:
     """Invite every consented, reachable contact of the round's community."""
     current = runtime_for_cli()
-    with session_scope(current.database_url) as db:
-        try:
-            plan = rounds.plan_launch(db, round_id)
-        except rounds.RoundError as error:
-            echo_err(str(error))
-            raise typer.Exit(1) from None
+    with session_scope(current.database_url) as db, exits_on(rounds.RoundError):
+        plan = rounds.plan_launch(db, round_id)
     if dry_run:
         _print_plan(plan, price_per_segment)
         return
@@ -83,12 +79,9 @@ def launch(
     with Progress("[progress.description]{task.description}", BarColumn(),
                   MofNCompleteColumn(), TimeElapsedColumn(), console=console) as progress:
         task = progress.add_task("queueing invitations", total=total)
-        try:
+        with exits_on(rounds.RoundError):
             invited = rounds.launch(current.database_url, current.redis, round_id,
                                     enqueue_outbound, lambda n: progress.advance(task, n))
-        except rounds.RoundError as error:
-            echo_err(str(error))
-            raise typer.Exit(1) from None
     typer.echo(f"round {round_id}: {invited} invitations queued")
 
 
@@ -109,23 +102,16 @@ def _print_plan(plan: rounds.Plan, price: float | None) -> None:
 def remind(round_id: int = typer.Argument(..., metavar="ID")) -> None:
     """Remind everyone invited who has not finished (never the opted-out)."""
     current = runtime_for_cli()
-    try:
+    with exits_on(rounds.RoundError):
         count = rounds.remind(current.database_url, current.redis, round_id, enqueue_outbound)
-    except rounds.RoundError as error:
-        echo_err(str(error))
-        raise typer.Exit(1) from None
     typer.echo(f"round {round_id}: {count} reminders queued")
 
 
 @app.command()
 def close(round_id: int = typer.Argument(..., metavar="ID")) -> None:
     """Close the round: open sessions expire."""
-    with session_scope(runtime_for_cli().database_url) as db:
-        try:
-            expired = rounds.close_round(db, round_id)
-        except rounds.RoundError as error:
-            echo_err(str(error))
-            raise typer.Exit(1) from None
+    with session_scope(runtime_for_cli().database_url) as db, exits_on(rounds.RoundError):
+        expired = rounds.close_round(db, round_id)
     typer.echo(f"round {round_id} closed; {expired} unfinished sessions expired")
     share(round_id)  # the community gets the results back
 
@@ -133,12 +119,8 @@ def close(round_id: int = typer.Argument(..., metavar="ID")) -> None:
 @app.command()
 def status(round_id: int = typer.Argument(..., metavar="ID")) -> None:
     """Invited, started, completed, opted out: in total and by language and channel."""
-    with session_scope(runtime_for_cli().database_url) as db:
-        try:
-            report = rounds.round_status(db, round_id)
-        except rounds.RoundError as error:
-            echo_err(str(error))
-            raise typer.Exit(1) from None
+    with session_scope(runtime_for_cli().database_url) as db, exits_on(rounds.RoundError):
+        report = rounds.round_status(db, round_id)
     console.print(f"round {report.round_id}: {report.survey}, community "
                   f"{report.community or '(everyone)'}, {report.status}, code {report.code}")
     columns = ("invited", "started", "completed", "opted_out", "declined")
