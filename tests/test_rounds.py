@@ -271,3 +271,13 @@ def test_survey_upload_is_immutable_once_used(runtime):
     assert second["version"] == 2
     bad = client.post("/api/v1/surveys", content="id: [", headers=headers)
     assert bad.status_code == 422 and bad.json()["detail"][0].startswith("upload:1:6: YAML")
+
+
+@pytest.mark.parametrize("command", ["launch", "remind", "close", "status"])
+def test_round_commands_name_a_missing_round_and_exit_1(runtime, command):
+    from typer.testing import CliRunner
+
+    from heard.commands.rounds import app
+
+    result = CliRunner().invoke(app, [command, "999"])
+    assert result.exit_code == 1 and "no round 999" in result.output, result.output
