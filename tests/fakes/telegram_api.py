@@ -18,6 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
 
+from tests.fakes import send_json
+
 TOKEN = "123456:TEST-heard-token"
 JSON_FIELDS = frozenset({"reply_markup", "allowed_updates", "entities", "link_preview_options"})
 INT_FIELDS = frozenset({"chat_id", "message_id", "offset", "limit", "timeout"})
@@ -167,12 +169,7 @@ def _handler_for(fake: FakeTelegram) -> type[BaseHTTPRequestHandler]:
         do_GET = do_POST  # noqa: N815
 
         def _reply(self, status: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            send_json(self, status, body)
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             pass

@@ -7,7 +7,6 @@ every message the library posted.
 
 from __future__ import annotations
 
-import json
 import threading
 import uuid
 from collections.abc import Iterator
@@ -15,6 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
+
+from tests.fakes import send_json
 
 
 @dataclass
@@ -54,12 +55,7 @@ def _handler(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
                              "num_segments": "1", "direction": "outbound-api"})
 
         def _json(self, status: int, body: dict) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            send_json(self, status, body)
 
         def log_message(self, *args: object) -> None:
             pass
