@@ -9,8 +9,8 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from twilio.request_validator import RequestValidator
 
-from heard.routes.deps import get_runtime
-from heard.settings import get_settings
+from heard.routes.deps import get_runtime, request_settings
+from heard.settings import Settings
 from sms.adapter import BadPayload, inbound_from_twilio
 from sms.status import record_status
 from worker.ingest import ingest_async
@@ -21,13 +21,15 @@ router = APIRouter(prefix="/sms/twilio", tags=["sms"])
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
-async def verified_form(request: Request) -> dict[str, str]:
+SettingsDep = Annotated[Settings, Depends(request_settings)]
+
+
+async def verified_form(request: Request, settings: SettingsDep) -> dict[str, str]:
     """The POSTed form, once X-Twilio-Signature proves Twilio sent it (else 403).
 
     Twilio signs the public URL it called, so behind a proxy PUBLIC_BASE_URL must be that URL's
     scheme and host.
     """
-    settings = get_settings()
     if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         # what Twilio sends; parse_qsl is several times faster than a general form parser
         body = (await request.body()).decode("utf-8", errors="replace")
@@ -52,9 +54,10 @@ Form = Annotated[dict[str, str], Depends(verified_form)]
 
 
 @router.post("")
-async def inbound(form: Form, runtime: Annotated[Runtime, Depends(get_runtime)]) -> Response:
+async def inbound(form: Form, settings: SettingsDep,
+                  runtime: Annotated[Runtime, Depends(get_runtime)]) -> Response:
     try:
-        message = inbound_from_twilio(form, get_settings().default_region or None)
+        message = inbound_from_twilio(form, settings.default_region or None)
     except BadPayload as error:
         raise HTTPException(400, str(error)) from None
     await ingest_async(runtime.database_url, runtime.redis, message)
