@@ -212,7 +212,7 @@ class Batch:
     def find_session(self, contact: Contact, message: InboxMessage) -> Target:
         """A round's join code (typed, or a Telegram /start payload) opens that round;
         otherwise the session the contact was last asked something in."""
-        payload = message.payload if isinstance(message.payload, dict) else {}
+        payload = _payload(message)
         sessions = self.sessions[contact.id]
         round_ = self.open_round(str(payload.get("start") or message.text or ""))
         if round_ is not None:
@@ -240,7 +240,7 @@ class Batch:
         t = translator(contact.language or "en")
         command = keywords(contact.language or "en").get(normalize(ascii_digits(message.text)))
         welcome: list[Reply] = []
-        payload = message.payload if isinstance(message.payload, dict) else {}
+        payload = _payload(message)
         if payload.get("command") == "start":  # Telegram /start, with a round's code or not
             command = "start"
         if contact.opted_out:
@@ -381,8 +381,13 @@ def _outside_survey(contact: Contact, message: InboxMessage, command: str | None
 
 def _answers_an_earlier_question(session: SurveySession, message: InboxMessage) -> bool:
     """A button press (payload `answer_to`) counts only for the question it was sent with."""
-    answer_to = message.payload.get("answer_to") if isinstance(message.payload, dict) else None
+    answer_to = _payload(message).get("answer_to")
     return answer_to is not None and answer_to != session.state.get("current")
+
+
+def _payload(message: InboxMessage) -> dict[str, Any]:
+    """The channel's extras (a button's question, a deep link's code); {} when malformed."""
+    return message.payload if isinstance(message.payload, dict) else {}
 
 
 def _first_step(survey: Any, opened: StepResult, text: str) -> StepResult:
