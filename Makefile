@@ -1,14 +1,22 @@
 # Everything a fresh machine with Python 3.11+ needs: `make run` and `make test` create the venv.
+# What is installed is requirements.lock (every dependency, pinned and hashed); pyproject.toml keeps
+# the ranges. `make lock` after editing pyproject.toml, `make upgrade` to move the pins on purpose.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+LOCK := requirements.lock
+# pip-compile runs inside pip, so it reads the index, find-links and certificate settings pip does;
+# the lock names no index itself (--no-emit-*), so each machine installs from its own pip settings.
+PIP_COMPILE := $(BIN)/pip-compile --quiet --extra dev --all-build-deps --allow-unsafe \
+	--generate-hashes --strip-extras --no-emit-index-url --no-emit-find-links \
+	--output-file $(LOCK) pyproject.toml
 
-.PHONY: run test bench lint install
+.PHONY: run test bench lint install lock upgrade
 
-$(BIN)/heard: pyproject.toml
+$(BIN)/heard: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(BIN)/heard
 
 install: $(BIN)/heard
@@ -22,3 +30,13 @@ test: install
 
 bench: install
 	$(BIN)/python -m bench
+
+# Re-resolve after pyproject.toml changed, keeping every pin that still fits.
+lock: install
+	$(PIP_COMPILE)
+	$(MAKE) install
+
+# Move every pin to the newest release pyproject.toml allows (PACKAGE=name moves just that one).
+upgrade: install
+	$(PIP_COMPILE) $(if $(PACKAGE),--upgrade-package $(PACKAGE),--upgrade)
+	$(MAKE) install

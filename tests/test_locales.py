@@ -178,6 +178,21 @@ def test_catalog_compiles_with_valid_plural_forms(lang):
     assert buffer.getvalue()
 
 
+PLURAL_CASES = [
+    ("fr", 0, "0 participant"), ("fr", 1, "1 participant"), ("fr", 2, "2 participants"),
+    ("fr", 1_000_000, "1\u202f000\u202f000 de participants"),
+    ("es", 1, "1 participante"), ("es", 0, "0 participantes"),
+    ("es", 1_000_000, "1.000.000 de participantes"),
+    ("en", 1, "1 participant"), ("en", 0, "0 participants"),
+]
+
+
+@pytest.mark.parametrize(("lang", "n", "expected"), PLURAL_CASES)
+def test_plural_forms_pick_the_cldr_word(lang, n, expected):
+    """CLDR's forms are chosen by count: French 0 is singular, a million takes 'de'."""
+    assert translator(lang).ngettext("{n} participant", "{n} participants", n) == expected
+
+
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_heard_loads_the_catalog(lang):
     """surveys.i18n compiles the .po in memory; what it returns is the msgstr."""
