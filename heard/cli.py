@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from heard.commands import chat, contacts, export, rounds, run, survey, telegram, tokens
+from heard.commands import chat, contacts, data, export, rounds, run, survey, telegram, tokens
 
 app = typer.Typer(help="heard: multilingual SMS and Telegram surveys for communities.",
                   no_args_is_help=True, add_completion=False)
@@ -14,6 +14,8 @@ app.add_typer(contacts.app, name="contacts")
 app.add_typer(rounds.app, name="round")
 app.add_typer(tokens.app, name="token")
 app.add_typer(telegram.app, name="telegram")
+app.add_typer(data.app, name="data")
+app.add_typer(data.audit_app, name="audit")
 app.command("chat")(chat.chat)
 app.command("export")(export.export)
 app.command("serve")(run.serve)

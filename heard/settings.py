@@ -12,6 +12,26 @@ def _env(name: str, default: str | None = None) -> str | None:
     return value or default
 
 
+RETENTION_ENV = "HEARD_RETENTION_DAYS"
+
+
+class SettingError(ValueError):
+    """A variable set to a value heard cannot use; the message names it and what it expects."""
+
+
+MAX_DAYS = 36500  # a century: any longer is "for ever", and dates that far back overflow
+
+
+def whole_days(name: str, value: str | None) -> int:
+    """`value` of variable `name` as a number of days, 0 if unset; a SettingError if not one."""
+    if not value:
+        return 0
+    if not (value.isascii() and value.isdigit() and int(value) <= MAX_DAYS):
+        raise SettingError(f"{name} must be a whole number of days from 0 to {MAX_DAYS} "
+                           f"(0 or unset: keep for ever), not {value!r}")
+    return int(value)
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = field(default_factory=lambda: Path(_env("HEARD_DATA_DIR", "data")))
@@ -46,6 +66,13 @@ class Settings:
     price_per_segment: float = field(
         default_factory=lambda: float(_env("HEARD_PRICE_PER_SEGMENT", "0.0079") or 0))
     currency: str = field(default_factory=lambda: _env("HEARD_CURRENCY", "USD") or "USD")
+    # Retention: HEARD_RETENTION_DAYS as given, read through retention_days()
+    retention: str | None = field(default_factory=lambda: _env(RETENTION_ENV))
+
+    def retention_days(self) -> int:
+        """Days to keep message texts and addresses (0: for ever); parsed when asked for, so a
+        bad value stops the purge with a clear message instead of every command."""
+        return whole_days(RETENTION_ENV, self.retention)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

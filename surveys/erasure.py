@@ -2,22 +2,24 @@
 
 What goes: the address (replaced by a random token nobody can turn back into it), the profile,
 every free-text answer (people write names and places in them) and the raw text of every answer,
-and the text, address and payload of their inbox and outbox messages. What stays: the contact
+and the text, address and payload of their inbox and outbox messages (and the provider's id of
+each sent one: Telegram's names the chat, Twilio's finds the number). What stays: the contact
 row (so its export pseudonym and the round's counts do not change), its language and community
 (shared by many people), consent, and the answers to closed questions (choices, numbers, yes/no).
 Unsent messages to them are suppressed; a message they send later starts as a new contact.
+Each request is written to the audit log by contact id (the address it named is gone).
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from surveys import catalog
+from surveys import audit, catalog
 from surveys.tables import Answer, Contact, InboxMessage, OutboxMessage, SurveyVersion, utcnow
 from surveys.tables import Session as SessionRow
 
@@ -67,9 +69,16 @@ def erase(db: Session, contact: Contact) -> Erased:
         mine, OutboxMessage.status.in_(("pending", "retrying"))).values(status="suppressed")
     ).rowcount
     outbox = db.execute(update(OutboxMessage).where(mine).values(
-        address=token, text="", reply={}, error=None)).rowcount
+        address=token, text="", reply={}, error=None, provider_id=None)).rowcount
     db.flush()
     return Erased(contact.id, contact.channel, token, kept, blanked, inbox, outbox, suppressed)
+
+
+def record_erasures(db: Session, actor: str, done: list[Erased]) -> None:
+    """One audit entry per request, in its transaction; the new random tokens are left out."""
+    audit.record(db, actor, audit.ERASE,
+                 contacts=[{key: value for key, value in asdict(erased).items() if key != "token"}
+                           for erased in done])
 
 
 def _blank_free_text(db: Session, contact_id: int) -> int:

@@ -3,10 +3,13 @@
 Columns: metadata first (all named with a leading underscore), then the questions in the order
 of the newest survey version, then questions only older versions asked. A multi question is one
 cell of space-separated values plus one 0/1 column per choice named `question/choice`, the ODK
-Central and Kobo convention; notes have no column. Rows are read in chunks of sessions (keyset on
-the session id, one short transaction per chunk, each chunk's answers aggregated by the
-database), so memory stays flat however large the round, and SQLite writers are never blocked
-for the length of an export.
+Central and Kobo convention; notes have no column. `_profile.<field>` columns are only for the
+declared profile fields (surveys.profile_fields) the round's contacts have: an undeclared key is
+never read out, whatever a contact's profile holds.
+
+Rows are read in chunks of sessions (keyset on the session id, one short transaction per chunk,
+each chunk's answers aggregated by the database), so memory stays flat however large the round,
+and SQLite writers are never blocked for the length of an export.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from surveys import catalog
 from surveys.database import get_engine
 from surveys.i18n import translator
 from surveys.model import Question, Survey
+from surveys.profile_fields import declared_profile_fields
 from surveys.pseudonym import pseudonymizer
 from surveys.tables import Answer, Contact, Json, Round, SurveyVersion
 from surveys.tables import Session as SessionRow
@@ -172,7 +176,7 @@ def open_export(database_url: str, round_id: int, key: bytes, labels: str | None
             SurveyVersion.id.in_(used | {round_row.survey_pk}))).all()
         rows = sorted(rows, key=lambda row: (row.version, row.id), reverse=True)
         surveys = [catalog.survey_of(row) for row in rows]
-        profile_keys = _profile_keys(db, round_id)
+        profile_keys = _profile_keys(db, round_id, declared_profile_fields(db, surveys))
     if labels is not None and not any(labels in survey.languages for survey in surveys):
         have = sorted({lang for survey in surveys for lang in survey.languages})
         raise ExportError(f"no survey of round {round_id} is in language {labels!r} "
@@ -254,8 +258,8 @@ def _answers_object(dialect: str) -> Any:
     return select(aggregate).where(Answer.session_id == SessionRow.id).scalar_subquery()
 
 
-def _profile_keys(db: Session, round_id: int) -> list[str]:
-    """Every key of the round's contacts' profiles, sorted: one column each."""
+def _profile_keys(db: Session, round_id: int, declared: set[str]) -> list[str]:
+    """The declared keys the round's contacts' profiles have, sorted: one column each."""
     contacts = "SELECT contact_id FROM sessions WHERE round_id = :round"
     if db.get_bind().dialect.name == "postgresql":
         query = ("SELECT DISTINCT jsonb_object_keys(profile) FROM contacts WHERE id IN "
@@ -263,7 +267,7 @@ def _profile_keys(db: Session, round_id: int) -> list[str]:
     else:
         query = ("SELECT DISTINCT j.key FROM contacts c, json_each(c.profile) j WHERE c.id IN "
                  f"({contacts}) AND json_type(c.profile) = 'object'")
-    return sorted(db.scalars(text(query), {"round": round_id}))
+    return sorted(key for key in db.scalars(text(query), {"round": round_id}) if key in declared)
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -45,6 +45,7 @@ class Question(Strict):
     when: str | None = None
     optional: bool = False
     profile: bool = False
+    sensitive: bool = False  # a higher k, never on public pages, never 0 % or 100 % of a group
     max_attempts: Annotated[int, Field(ge=1, le=20)] = 3
     on_max_attempts: Literal["skip", "end"] = "skip"
     min: float | None = None

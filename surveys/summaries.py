@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from surveys import catalog
 from surveys.model import Question, Survey
 from surveys.suppression import TOTAL, Key, suppress_linked
-from surveys.tables import Answer, Round, SurveyVersion
+from surveys.tables import Answer, Contact, Round, SurveyVersion
 from surveys.tables import Session as SurveySession
 
 NOT_GIVEN = ""  # the group of people with no value for a dimension (choice values are never "")
@@ -49,8 +49,16 @@ class NumberStats:
     count: int
     mean: float
     median: float
-    min: float
-    max: float
+    min: float | None  # None where it would be fewer than k people's own value
+    max: float | None
+    at_min: int = 0  # how many gave the smallest value
+    at_max: int = 0
+
+    def shareable(self, k: int) -> NumberStats:
+        """These statistics without an extreme that fewer than k people share (one's own)."""
+        return NumberStats(self.count, self.mean, self.median,
+                           self.min if self.at_min >= k else None,
+                           self.max if self.at_max >= k else None, self.at_min, self.at_max)
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,7 @@ class Table:
     counts: Mapping[Key, int]
     hidden: frozenset[Key] = frozenset()
     stats: Mapping[str, NumberStats] = field(default_factory=dict)
+    why: Mapping[Key, str] = field(default_factory=dict)  # hidden key → reason (a release's)
 
     def raw(self, group: str = TOTAL, value: str = TOTAL) -> int:
         return self.counts.get((group, value), 0)
@@ -92,6 +101,10 @@ class RoundSummary:
     participants: int
     dimensions: tuple[str, ...]
     questions: dict[str, QuestionSummary]
+    # (question, value or None for respondents) → groups (one per dimension) → people
+    joint: Mapping[tuple[str, str | None], Mapping[tuple[str, ...], int]] = field(
+        default_factory=dict)
+    participants_by: Mapping[str, int] = field(default_factory=dict)  # by community
 
     def shown_participants(self) -> int | None:
         return self.participants if self.participants == 0 or self.participants >= self.k \
@@ -137,8 +150,37 @@ def summarise(db: Session, round_id: int, k: int | None = None) -> RoundSummary:
                             hidden[name or ""], table.stats) for name, table in linked.items()}
         questions[question.id] = QuestionSummary(
             question, done.pop(None), {name: done[name] for name in dimensions if name in done})
+    by_community: dict[str, int] = {}
+    if COMMUNITY in dimensions:
+        sessions = participating(round_id).subquery()
+        for community, count in db.execute(
+                select(Contact.community, func.count()).join(
+                    sessions, sessions.c.contact_id == Contact.id).group_by(Contact.community)):
+            by_community[_group(community)] = by_community.get(_group(community), 0) + count
     return RoundSummary(round_id, round_row.community, survey, k, participants, dimensions,
-                        questions)
+                        questions, _joint(counts, elements, ids["choice"]), by_community)
+
+
+def _joint(counts: Iterable[Any], elements: Iterable[Any], choice_ids: list[str]
+           ) -> dict[tuple[str, str | None], dict[tuple[str, ...], int]]:
+    """People per question, value (None: respondents) and groups of every dimension."""
+    joint: dict[tuple[str, str | None], dict[tuple[str, ...], int]] = {}
+
+    def add(key: tuple[str, str | None], groups: tuple[str, ...], count: int) -> None:
+        cells = joint.setdefault(key, {})
+        cells[groups] = cells.get(groups, 0) + count
+
+    choices = set(choice_ids)
+    for question_id, value, *rest in counts:
+        *groups, count = rest
+        key = tuple(_group(group) for group in groups)
+        add((question_id, None), key, count)
+        if question_id in choices and value is not None:
+            add((question_id, str(value)), key, count)
+    for question_id, value, *rest in elements:
+        *groups, count = rest
+        add((question_id, str(value)), tuple(_group(group) for group in groups), count)
+    return joint
 
 
 def responses_per_day(db: Session, round_id: int) -> list[tuple[str, int]]:
@@ -191,6 +233,8 @@ def as_dict(summary: RoundSummary, public: bool) -> dict[str, Any]:
             data["stats"] = stats(table, group)
         if not public:
             data["suppressed"] = sorted(v for g, v in table.hidden if g == group)
+        elif table.why:  # a release: why each hidden figure is hidden, as its label says
+            data["why"] = {v: why for (g, v), why in table.why.items() if g == group}
         return data
 
     questions = []
@@ -439,4 +483,4 @@ def _stats(frequencies: Mapping[float, int]) -> NumberStats:
                  values[bisect_right(running, math.ceil(middle))])
     mean = math.fsum(value * frequencies[value] for value in values) / count
     return NumberStats(count, mean, low + (high - low) * (middle - math.floor(middle)),
-                       values[0], values[-1])
+                       values[0], values[-1], frequencies[values[0]], frequencies[values[-1]])

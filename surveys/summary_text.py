@@ -16,7 +16,7 @@ from typing import Any
 from sms.segments import count_segments
 from surveys.i18n import Translator, translator
 from surveys.model import SummaryItem
-from surveys.summaries import QuestionSummary, RoundSummary
+from surveys.summaries import COMMUNITY, QuestionSummary, RoundSummary
 from surveys.suppression import TOTAL
 
 MAX_SEGMENTS = 2
@@ -60,8 +60,15 @@ def messages(summary: RoundSummary, lang: str, charts: bool = False,
 
 
 def heading(summary: RoundSummary, lang: str) -> str:
+    """The title, and whose results these are: one community's, or several together."""
     title = summary.survey.title.get(lang) or summary.survey.title[summary.survey.default_language]
-    return translator(lang).gettext('Results of "{title}":', title=title)
+    t = translator(lang)
+    if summary.community:
+        return t.gettext('Results of "{title}" in {community}:', title=title,
+                         community=summary.community)
+    if COMMUNITY in summary.dimensions:
+        return t.gettext('Results of "{title}", all communities together:', title=title)
+    return t.gettext('Results of "{title}":', title=title)
 
 
 def sentences(summary: RoundSummary, lang: str) -> list[Sentence]:
@@ -135,8 +142,9 @@ def _figures(question: QuestionSummary, item: SummaryItem, t: Translator, lang: 
         if stats is None:
             return None
         figures |= {"mean": t.number(round(stats.mean, 1)),
-                    "median": t.number(_whole(stats.median)),
-                    "min": t.number(_whole(stats.min)), "max": t.number(_whole(stats.max))}
+                    "median": t.number(_whole(stats.median))}
+        figures |= {name: t.number(_whole(value)) for name, value in
+                    (("min", stats.min), ("max", stats.max)) if value is not None}
     elif item.value is not None:
         matching = table.count(TOTAL, item.value)
         if matching is not None:

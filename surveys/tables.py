@@ -87,6 +87,21 @@ class Round(Base):
     opens_at: Mapped[datetime | None] = mapped_column()
     closes_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    public_token: Mapped[str | None] = mapped_column(String(64), unique=True)  # None: private
+    published_at: Mapped[datetime | None] = mapped_column()
+
+
+class Release(Base):
+    """A round's published figures: computed once, jointly suppressed and audited, stored."""
+
+    __tablename__ = "releases"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), unique=True)
+    k: Mapped[int] = mapped_column(Integer)
+    figures: Mapped[dict[str, Any]] = mapped_column()
+    audit: Mapped[dict[str, Any]] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Session(Base):
@@ -190,3 +205,26 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class ProfileField(Base):
+    """A contact profile key declared fit for exports (at import, or by a profile question)."""
+
+    __tablename__ = "profile_fields"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    declared_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditEntry(Base):
+    """Who exported, revealed, erased or purged personal data, and when; it names nobody."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_round", "round_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(255))  # "token:<name> (<role>)", "cli:<user>"
+    action: Mapped[str] = mapped_column(String(32))  # export, reveal_address, erase, purge
+    round_id: Mapped[int | None] = mapped_column(Id)  # no foreign key: entries outlive rounds
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)  # format, rows, filters

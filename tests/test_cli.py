@@ -55,3 +55,23 @@ def test_chat_example_survey_end_to_end():
 def test_chat_rejects_unknown_language():
     result = heard("chat", str(EXAMPLES / "water-access.yaml"), "--lang", "xx")
     assert result.returncode == 2 and "en, sw, bn" in result.stderr
+
+
+def test_contacts_import_keeps_declared_profile_columns_and_names_the_dropped_ones(
+        runtime, tmp_path):
+    """`runtime` puts the test database in the environment the subprocess inherits."""
+    people = tmp_path / "people.csv"
+    people.write_text("phone,name,gender,village\n+254712000001,Asha,female,Kisumu\n",
+                      encoding="utf-8")
+    result = heard("contacts", "import", str(people), "--region", "KE",
+                   "--profile", "gender", "--profile", "village")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        "1 rows read: 1 new contacts, 0 updated, 0 duplicate rows merged, 0 bad rows")
+    assert result.stderr.strip() == (
+        f"{people}: dropped columns not declared as profile fields: name (personal data is not "
+        "kept; declare a column with --profile to keep it)")
+    typo = heard("contacts", "import", str(people), "--profile", "gender,vilage")
+    assert typo.returncode == 1
+    assert f"{people}:line 1: declared profile column(s) not in the header: vilage" in (
+        typo.stderr)

@@ -26,6 +26,7 @@ from heard.app import create_app
 from heard.routes import dashboard
 from surveys import catalog
 from surveys.database import session_scope
+from surveys.release import publish
 from surveys.tokens import create_token
 from tests.test_summaries import XSS, K, build_round
 from worker.runtime import Runtime
@@ -57,13 +58,19 @@ def browser() -> Iterator[object]:
         chromium.close()
 
 
+def published_at(runtime: Runtime, round_id: int) -> str:
+    """Publish the round (rounds are private until then); its public path."""
+    with session_scope(runtime.database_url) as db:
+        return publish(db, round_id)
+
+
 @pytest.fixture
 def server(runtime: Runtime) -> Iterator[str]:
     """The real app (every router, plus the dashboard's) under uvicorn in a thread."""
     with session_scope(runtime.database_url) as db:
         catalog.register_folder(db, catalog.EXAMPLES)
     app = create_app(runtime)
-    if not any(getattr(route, "path", "") == "/rounds/{round_id}/public" for route in app.routes):
+    if not any(getattr(route, "path", "") == "/results/{token}" for route in app.routes):
         app.include_router(dashboard.router)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -119,7 +126,7 @@ def test_public_dashboard_shows_only_suppressed_aggregates(runtime, server, brow
                                                            database_url):
     round_id = build_round(runtime.database_url)
     page = browser.new_page(viewport={"width": 1100, "height": 900})
-    response = page.goto(f"{server}/rounds/{round_id}/public")
+    response = page.goto(f"{server}{published_at(runtime, round_id)}")
     assert response is not None and response.status == 200
     shown = [int(value) for value in page.eval_on_selector_all(
         "[data-count]", "nodes => nodes.map(n => n.getAttribute('data-count'))")]
@@ -163,7 +170,8 @@ def test_a_token_link_signs_in_once_and_leaves_the_address_bar(runtime):
 def test_the_public_page_speaks_the_communitys_language(runtime):
     round_id = build_round(runtime.database_url)
     client = TestClient(create_app(runtime))
-    page = client.get(f"/rounds/{round_id}/public?lang=bn")
+    path = published_at(runtime, round_id)
+    page = client.get(f"{path}?lang=bn")
     assert page.status_code == 200 and '<html lang="bn">' in page.text
     for words in ("দিনপ্রতি উত্তর", "প্রকাশ্য", "উত্তর দিয়েছেন"):
         assert words in page.text
@@ -171,7 +179,7 @@ def test_the_public_page_speaks_the_communitys_language(runtime):
     for words in ("Responses per day", "answered", "participants", "Public"):
         assert words not in shown  # no English page chrome left
     assert "২০ জন অংশগ্রহণকারী" in shown and "৫ জনের কম" in shown  # Bengali digits too
-    english = client.get(f"/rounds/{round_id}/public")
+    english = client.get(path)
     assert "Responses per day" in english.text
     refused = client.get(f"/rounds/{round_id}?lang=sw")
     assert refused.status_code == 401 and "Tokeni ya mchambuzi" in refused.text

@@ -26,7 +26,8 @@ from sms.segments import count_segments
 from surveys import catalog
 from surveys.database import session_scope
 from surveys.i18n import localize_digits
-from surveys.summaries import NOT_GIVEN, summarise
+from surveys.release import publish, published, release_of, unpublish
+from surveys.summaries import NOT_GIVEN, RoundSummary, summarise
 from surveys.summary_text import messages, pack
 from surveys.suppression import TOTAL, suppress, suppress_linked
 from surveys.tables import Answer, Contact, OutboxMessage, Round
@@ -339,20 +340,27 @@ def test_min_cell_comes_from_the_environment(database_url, monkeypatch):
 
 # --- sentences -----------------------------------------------------------------------------
 
-def rendered(database_url: str, lang: str) -> list[str]:
+def released(database_url: str, k: int = K) -> RoundSummary:
+    """The round's release as every outlet renders it."""
+    round_id = build_round(database_url)
     with session_scope(database_url) as db:
-        summary = summarise(db, build_round(database_url), k=K)
-    return [message.text for message in messages(summary, lang)]
+        return published(release_of(db, round_id, k), SURVEY)
+
+
+def rendered(database_url: str, lang: str) -> list[str]:
+    return [message.text for message in messages(released(database_url), lang)]
 
 
 def test_english_sentences_with_suppressed_ones_replaced(database_url):
     sent = rendered(database_url, "en")
     assert "\n".join(sent).split("\n") == [
-        'Results of "Water test":',
+        'Results of "Water test" in Kibera:',
         "50% of 20 have a tap at home.",
         "Water comes 4.5 days a week on average; half of you get it 5 days or more.",
-        "8 of 20 say the water is not safe.",
-        "56% say the water is too far.",
+        # hidden by the joint audit: with 8 "no" shown beside the table by gender, the
+        # 3 "other" people's answers could be narrowed down
+        "Too few answers to share this result.",
+        "Too few answers to share this result.",
         "Too few answers to share this result."]  # 3 people use the river: never said
     assert all(count_segments(text).count <= 2 for text in sent)
 
@@ -378,11 +386,8 @@ def test_pack_joins_sentences_up_to_two_segments():
 
 
 def test_nothing_shown_gives_one_sentence(database_url):
-    round_id = build_round(database_url)
-    with session_scope(database_url) as db:
-        summary = summarise(db, round_id, k=50)
-    assert [m.text for m in messages(summary, "en")] == [
-        'Results of "Water test":\nToo few answers to share this result.']
+    assert [m.text for m in messages(released(database_url, k=50), "en")] == [
+        'Results of "Water test" in Kibera:\nToo few answers to share this result.']
 
 
 # --- sharing -------------------------------------------------------------------------------
@@ -423,7 +428,7 @@ def test_share_sends_to_participants_only_never_to_the_opted_out(runtime, twilio
                                                   (TELEGRAM, OPTED_OUT, UNREACHABLE)}
     assert receivers == expected  # not the idle invitee, not the other round's participant
     english = "\n".join(twilio.bodies_to(address(0)))
-    assert english.startswith('Results of "Water test":\n50% of 20 have a tap at home.')
+    assert english.startswith('Results of "Water test" in Kibera:\n50% of 20 have a tap at home.')
     assert "river" not in english
     bengali = "\n".join(twilio.bodies_to(address(1)))
     assert "২০ জনের মধ্যে ৫০%" in bengali
@@ -438,7 +443,7 @@ def test_share_sends_to_participants_only_never_to_the_opted_out(runtime, twilio
         charts = [row.reply["chart"] for row in rows
                   if row.channel == "telegram" and "chart" in row.reply]
         assert not [row for row in rows if row.channel == "sms" and "chart" in row.reply]
-    assert len(charts) == 3  # tap, not safe, too far: the river sentence has no chart
+    assert len(charts) == 1  # tap; the hidden sentences (not safe, too far, river) have none
     first = charts[0]
     assert first["title"] == "Where do you get water?"
     assert [(bar["label"], bar["text"]) for bar in first["bars"]] == [("Tap at home", "50%")]
@@ -446,7 +451,7 @@ def test_share_sends_to_participants_only_never_to_the_opted_out(runtime, twilio
     png = render_bar_chart(first)
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 2000
     photos = telegram.sent("sendPhoto")
-    assert len(photos) == 3  # one photo per chart, its sentence as the caption
+    assert len(photos) == 1  # one photo per chart, its sentence as the caption
     assert all(call["chat_id"] == int(address(TELEGRAM)) for call in photos)
     assert all(call["photo"].startswith(b"\x89PNG") and call["photo_bytes"] > 1000
                for call in photos)
@@ -482,13 +487,18 @@ def test_public_dashboard_hides_small_cells_and_free_text(runtime):
     round_id = build_round(runtime.database_url)
     client = client_for(runtime)
     client.app.include_router(dashboard.router)
-    page = client.get(f"/rounds/{round_id}/public")
+    assert client.get(f"/rounds/{round_id}/public").status_code == 404  # no guessable address
+    with session_scope(runtime.database_url) as db:
+        path = publish(db, round_id)
+    page = client.get(path)
     assert page.status_code == 200
     shown = [int(value) for value in re.findall(r'data-count="(\d+)"', page.text)]
     assert shown and all(value == 0 or value >= K for value in shown)
     assert "alert(1)" not in page.text and "Anything else?" in page.text
     assert client.get(f"/rounds/{round_id}").status_code == 401
-    assert client.get("/rounds/999/public").status_code == 404
+    with session_scope(runtime.database_url) as db:
+        assert unpublish(db, round_id)
+    assert client.get(path).status_code == 404  # withdrawn for good
 
 
 def test_analyst_dashboard_and_api_need_an_analyst_token(runtime):
@@ -496,6 +506,7 @@ def test_analyst_dashboard_and_api_need_an_analyst_token(runtime):
     with session_scope(runtime.database_url) as db:
         analyst = create_token(db, "analyst", "a")
         facilitator = create_token(db, "facilitator", "f")
+        admin = create_token(db, "admin", "root")
     client = client_for(runtime)
     client.app.include_router(dashboard.router)
     assert client.get(f"/rounds/{round_id}?token={facilitator}").status_code == 403
@@ -504,9 +515,11 @@ def test_analyst_dashboard_and_api_need_an_analyst_token(runtime):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text and XSS not in page.text
     api = f"/api/v1/rounds/{round_id}/summary"
     assert client.get(api).status_code == 401
-    full = client.get(api, headers={"Authorization": f"Bearer {analyst}"}).json()
+    full = client.get(api, headers={"Authorization": f"Bearer {admin}"}).json()
     public = client.get(api + "?public=true",
-                        headers={"Authorization": f"Bearer {analyst}"}).json()
+                        headers={"Authorization": f"Bearer {admin}"}).json()
+    released = client.get(api, headers={"Authorization": f"Bearer {analyst}"}).json()
+    assert released == public  # every role but admin gets the release, the same as published
     source = {q["id"]: q for q in full["questions"]}["source"]
     assert source["counts"] == {"tap": 10, "well": 7, "river": 3}
     assert sorted(source["suppressed"]) == ["river", "well"]

@@ -1,9 +1,11 @@
 """Give a round's results back to the people who took part, each on their own channel.
 
-Participants are the contacts with a session in the round that answered a question or
-completed it; the opted-out and the unreachable get nothing. Every message is an outbox row
-written in one transaction and marked with the round, so sharing the same round again sends
-nothing twice (unless asked to); the sends are queued after the commit and paced by the
+What everyone is told comes from the round's one release (surveys/release.py), cut now if
+the round has none: a person hears about their own community when its release is big enough,
+else about the whole round, and the heading says which. Participants are the contacts with a
+session in the round that answered a question or completed it; the opted-out and the
+unreachable get nothing. Every message is an outbox row written in one transaction and marked
+with the round, so sharing the same round again sends nothing twice (unless asked to); the
 senders. On Telegram a result with a chart goes as an image: the row's reply carries the chart
 spec, the text is its caption.
 """
@@ -18,12 +20,14 @@ from redis import Redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from surveys import catalog
 from surveys.database import session_scope
 from surveys.engine import Reply
+from surveys.release import published, release_of, scope_for
 from surveys.sql import insert_ignore
-from surveys.summaries import RoundSummary, participating, summarise
+from surveys.summaries import RoundSummary, participating
 from surveys.summary_text import Message, messages
-from surveys.tables import Contact, OutboxMessage
+from surveys.tables import Contact, OutboxMessage, Round, SurveyVersion
 from worker.outbox import SMS_CHANNELS, outbox_row
 from worker.queues import enqueue_outbound
 
@@ -61,7 +65,9 @@ def share(database_url: str, redis: Redis, round_id: int, k: int | None = None,
 def write_shares(db: Session, round_id: int, k: int | None = None,
                  again: bool = False) -> tuple[ShareReport, Queued]:
     """The outbox rows for everyone who took part; (report, outbox ids to queue per contact)."""
-    summary = summarise(db, round_id, k)
+    release = release_of(db, round_id, k)
+    survey = catalog.survey_of(db.get_one(SurveyVersion, db.get_one(Round, round_id).survey_pk))
+    scopes: dict[str, RoundSummary] = {}
     sessions = participating(round_id).subquery()
     rows = db.execute(select(Contact, sessions.c.state).join(sessions,
                                                              sessions.c.contact_id == Contact.id)
@@ -70,7 +76,7 @@ def write_shares(db: Session, round_id: int, k: int | None = None,
     for contact, state in rows:  # a contact who restarted has several sessions: newest wins
         people.setdefault(contact.id, (contact, (state or {}).get("lang")))
     shared = set() if again else _already_shared(db, round_id)
-    cache: dict[tuple[str, str], list[Message]] = {}
+    cache: dict[tuple[str, str, str], list[Message]] = {}
     queued: Queued = []
     counts = {"opted_out": 0, "unreachable": 0, "already_shared": 0, "messages": 0}
     for contact, session_lang in people.values():
@@ -80,10 +86,13 @@ def write_shares(db: Session, round_id: int, k: int | None = None,
         if contact.id in shared:
             counts["already_shared"] += 1
             continue
-        lang = summary.survey.language_for(contact.language or session_lang)
-        key = (lang, contact.channel)
+        lang = survey.language_for(contact.language or session_lang)
+        scope = scope_for(release, contact.community)
+        if scope not in scopes:
+            scopes[scope] = published(release, survey, scope)
+        key = (scope, lang, contact.channel)
         if key not in cache:
-            cache[key] = _for(summary, lang, contact.channel)
+            cache[key] = _for(scopes[scope], lang, contact.channel)
         outbox_ids = _write(db, contact, cache[key], round_id)
         if outbox_ids:
             queued.append(((contact.channel, contact.address), outbox_ids))

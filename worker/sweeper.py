@@ -1,4 +1,4 @@
-"""Run the sweeper every few seconds through rq's cron scheduler."""
+"""Run the sweeper every few seconds, and the retention purge hourly, through rq's cron."""
 
 from __future__ import annotations
 
@@ -9,17 +9,40 @@ import time
 from redis import Redis
 from rq.cron import CronScheduler
 
+from heard.settings import SettingError, get_settings
+from surveys.audit import SWEEPER
+from surveys.retention import Purged, purge
 from worker.jobs import sweep
 from worker.queues import DEFAULT
+from worker.runtime import migrated_runtime
 
 log = logging.getLogger(__name__)
+PURGE_EVERY_SECONDS = 3600
 
 
 def cron_scheduler(redis: Redis, every_seconds: int) -> CronScheduler:
     scheduler = CronScheduler(connection=redis, name=f"heard-sweeper-{time.time_ns()}")
     scheduler.register(sweep, DEFAULT, interval=every_seconds, result_ttl=0,
                        job_timeout=300, name="sweep")
+    scheduler.register(purge_expired, DEFAULT, interval=PURGE_EVERY_SECONDS, result_ttl=0,
+                       job_timeout=PURGE_EVERY_SECONDS, name="purge")
     return scheduler
+
+
+def purge_expired() -> Purged | None:
+    """The scheduled purge: no query at all unless HEARD_RETENTION_DAYS is set; a bad value is
+    logged (each hour, until fixed) instead of failing the job with a traceback."""
+    try:
+        days = get_settings().retention_days()
+    except SettingError as error:
+        log.error("retention purge skipped: %s", error)
+        return None
+    if not days:
+        return None
+    report = purge(migrated_runtime().database_url, days, SWEEPER)
+    if report.messages:
+        log.info("retention purge: %s", report.summary())
+    return report
 
 
 def start_in_background(redis: Redis, every_seconds: int) -> threading.Thread:

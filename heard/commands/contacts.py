@@ -16,20 +16,31 @@ app = typer.Typer(help="Contacts: import from CSV, erase on request.", no_args_i
 @app.command("import")
 def import_contacts(
     file: Path = typer.Argument(..., help="CSV: channel, address or phone, language, "
-                                          "community, consent, any profile columns."),
+                                          "community, consent, declared profile columns."),
     region: str | None = typer.Option(None, help="Country for numbers without +code, e.g. KE."),
+    profile: list[str] | None = typer.Option(
+        None, "--profile", metavar="COLUMNS",
+        help="Columns to keep as profile fields, e.g. gender,village (repeatable). Every other "
+             "column (names, ...) is personal data and is not stored."),
 ) -> None:
-    """Add or update contacts; every bad row is reported with its line, good rows are kept."""
+    """Add or update contacts; every bad row is reported with its line, good rows are kept.
+
+    Only declared --profile columns are kept besides the contact columns; the others are
+    dropped and named, so no name can reach an export.
+    """
     try:
         text = file.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
         echo_err(f"{file}: cannot read: {error}")
         raise typer.Exit(1) from None
-    contacts, report = parse_contacts(text, region)
+    contacts, report = parse_contacts(text, region, profile or ())
     with session_scope(runtime_for_cli().database_url) as db:
         store_contacts(db, contacts, report)
     for error in report.errors:
         echo_err(f"{file}:{error}")
+    notice = report.dropped_notice()
+    if notice:
+        echo_err(f"{file}: {notice}")
     typer.echo(report.summary())
     raise typer.Exit(1 if report.errors and not contacts else 0)
 

@@ -12,9 +12,10 @@ from typing import NoReturn
 import typer
 
 from heard.settings import get_settings
+from surveys.audit import cli_actor, export_action, record
 from surveys.database import migrate, session_scope
 from surveys.erasure import erase as erase_contact
-from surveys.erasure import find_contacts
+from surveys.erasure import find_contacts, record_erasures
 from surveys.exports import WRITERS, Export, ExportError, find_round, open_export
 from surveys.pseudonym import load_key
 
@@ -39,6 +40,8 @@ def export(
     """One row per session of ROUND, one column per question; contacts are pseudonymous.
 
     Multi-choice questions also get one 0/1 column per choice, named question/choice.
+    Profile columns (_profile.FIELD) are only the declared profile fields: profile questions
+    and columns imported with `heard contacts import --profile`.
     Free text that a spreadsheet would run as a formula gets a leading ' (csv and xlsx).
     """
     chosen = (format.value if format else None) or _format_of(out)
@@ -61,6 +64,9 @@ def export(
         count = _write(plan, chosen, out, private=with_addresses)
     except ExportError as error:
         _fail(str(error))
+    with session_scope(url) as db:
+        record(db, cli_actor(), export_action(with_addresses), round_id, format=chosen,
+               rows=count, labels=labels, to=str(out))
     typer.echo(f"round {round_id}: {count} responses, {len(plan.columns)} columns, "
                f"{chosen} → {out}", err=True)
 
@@ -85,6 +91,7 @@ def erase(
         if not contacts:
             _fail(f"no contact with address {address!r}" + (f" on {channel}" if channel else ""))
         done = [erase_contact(db, contact) for contact in contacts]
+        record_erasures(db, cli_actor(), done)
     for erased in done:
         typer.echo(f"contact {erased.contact_id} ({erased.channel}) erased: address replaced "
                    f"by {erased.token}, profile cleared; {erased.answers_kept} answers kept, "

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from heard.commands.common import echo_err, exits_on, runtime_for_cli
 from heard.commands.share import share
 from heard.settings import get_settings
-from surveys import catalog
+from surveys import catalog, release
 from surveys.database import session_scope
 from surveys.tables import Round, SurveyVersion
 from surveys.tables import Session as SurveySession
@@ -114,6 +114,23 @@ def close(round_id: int = typer.Argument(..., metavar="ID")) -> None:
         expired = rounds.close_round(db, round_id)
     typer.echo(f"round {round_id} closed; {expired} unfinished sessions expired")
     share(round_id)  # the community gets the results back
+
+
+@app.command()
+def publish(round_id: int = typer.Argument(..., metavar="ID")) -> None:
+    """Make the round's results public (its one audited release) and print the address."""
+    with session_scope(runtime_for_cli().database_url) as db, exits_on(LookupError):
+        path = release.publish(db, round_id)
+    typer.echo(f"round {round_id} published: {get_settings().public_base_url.rstrip('/')}{path}")
+
+
+@app.command()
+def unpublish(round_id: int = typer.Argument(..., metavar="ID")) -> None:
+    """Withdraw the round's public page; publishing again gives it a new address."""
+    with session_scope(runtime_for_cli().database_url) as db, exits_on(LookupError):
+        was_public = release.unpublish(db, round_id)
+    typer.echo(f"round {round_id}: public page withdrawn" if was_public
+               else f"round {round_id} was not published")
 
 
 @app.command()

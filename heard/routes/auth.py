@@ -39,3 +39,4 @@ def require_role(*roles: str) -> Callable[..., str]:
 Facilitator = Annotated[str, Depends(require_role("facilitator"))]
 Analyst = Annotated[str, Depends(require_role("analyst"))]
 Admin = Annotated[str, Depends(require_role("admin"))]
+Reader = Annotated[str, Depends(require_role("facilitator", "analyst"))]  # released figures

@@ -2,10 +2,12 @@
 
 `/rounds/{id}` needs an analyst (or admin) token: a bearer header, or a sign-in (the page's form
 posts it; a `?token=` link works once and redirects) that keeps it in an HttpOnly cookie.
-`/api/v1/rounds/{id}/summary` is the same as JSON. `/rounds/{id}/public` needs no token and
-shows only what may be published: no free text, no figure below k. Charts are SVG drawn on the
-server, so the page works offline and without JavaScript. Everything people wrote is
-HTML-escaped (Jinja2 autoescape).
+`/api/v1/rounds/{id}/summary` is the same as JSON for admins; every other role gets the round's
+release. `/results/{token}` is the public page of a published round (`heard round publish`):
+its unguessable address is withdrawn by unpublishing. It renders the round's stored release
+(surveys/release.py) and nothing else: no free text, no sensitive question, no figure the audit
+did not pass. Charts are SVG drawn on the server, so the page works offline and without
+JavaScript. Everything people wrote is HTML-escaped (Jinja2 autoescape).
 """
 
 from __future__ import annotations
@@ -17,13 +19,17 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Cookie, Depends, Form, Header, HTTPException, Query
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from heard.routes.auth import Analyst
+from heard.routes.auth import Reader
 from heard.routes.deps import get_runtime
 from heard.settings import get_settings
+from surveys import catalog
 from surveys.database import session_scope
 from surveys.i18n import translator
+from surveys.model import Survey
+from surveys.release import ROUND, days, public_path, published, release_of
 from surveys.summaries import (
     NOT_GIVEN,
     QuestionSummary,
@@ -35,6 +41,7 @@ from surveys.summaries import (
     text_answers,
 )
 from surveys.suppression import TOTAL, suppress
+from surveys.tables import Round, SurveyVersion
 from surveys.tokens import role_of
 from worker.runtime import Runtime
 
@@ -48,12 +55,19 @@ SIGNED_IN_SECONDS = 8 * 3600
 
 
 @router.get("/api/v1/rounds/{round_id}/summary", tags=["rounds"])
-def round_summary(round_id: int, role: Analyst, runtime: RuntimeDep,
-                  public: bool = Query(False, description="Only what may be published")
+def round_summary(round_id: int, role: Reader, runtime: RuntimeDep,
+                  public: bool = Query(False, description="Only what may be published"),
+                  community: str | None = Query(None, description="One community's release")
                   ) -> dict[str, Any]:
-    """Counts, shares and number statistics per question, overall and by profile group."""
+    """Counts, shares and number statistics per question, overall and by profile group.
+
+    Admins may see the live, unsuppressed figures; everyone else (and `public=true`) gets the
+    round's release, the same figures every outlet publishes.
+    """
     with session_scope(runtime.database_url) as db:
-        return as_dict(_summary(db, round_id), public=public)
+        if role == "admin" and not public:
+            return as_dict(_summary(db, round_id), public=False)
+        return as_dict(_released(db, round_id, community), public=True)
 
 
 @router.get("/rounds/{round_id}", response_class=HTMLResponse, include_in_schema=False)
@@ -92,11 +106,16 @@ def _sign_in(runtime: Runtime, round_id: int, token: str, lang: str | None) -> R
     return response
 
 
-@router.get("/rounds/{round_id}/public", response_class=HTMLResponse, include_in_schema=False)
-def public_dashboard(round_id: int, runtime: RuntimeDep, lang: str | None = None
-                     ) -> HTMLResponse:
+@router.get("/results/{token}", response_class=HTMLResponse, include_in_schema=False)
+def public_dashboard(token: str, runtime: RuntimeDep, lang: str | None = None,
+                     community: str | None = None) -> HTMLResponse:
+    """A published round's results; an unknown or withdrawn address is simply not found."""
     with session_scope(runtime.database_url) as db:
-        return HTMLResponse(_page(db, round_id, public=True, lang=lang))
+        round_id = db.scalar(select(Round.id).where(Round.public_token == token)) \
+            if token else None
+        if round_id is None:
+            raise HTTPException(404, "no published results at this address")
+        return HTMLResponse(_page(db, round_id, public=True, lang=lang, community=community))
 
 
 def _summary(db: Session, round_id: int) -> RoundSummary:
@@ -106,19 +125,44 @@ def _summary(db: Session, round_id: int) -> RoundSummary:
         raise HTTPException(404, f"no round {round_id}") from error
 
 
-def _page(db: Session, round_id: int, public: bool, lang: str | None) -> str:
-    summary = _summary(db, round_id)
+def _released(db: Session, round_id: int, community: str | None = None) -> RoundSummary:
+    """One scope of the round's release (cut now if the round has none yet)."""
+    try:
+        release = release_of(db, round_id)
+    except LookupError as error:
+        raise HTTPException(404, f"no round {round_id}") from error
+    scopes = release.figures["scopes"]
+    if community is not None and community not in scopes:
+        raise HTTPException(404, f"round {round_id} has no release for community {community!r}")
+    survey = _survey_of(db, round_id)
+    return published(release, survey, community or ROUND)
+
+
+def _survey_of(db: Session, round_id: int) -> Survey:
+    return catalog.survey_of(db.get_one(SurveyVersion, db.get_one(Round, round_id).survey_pk))
+
+
+def _page(db: Session, round_id: int, public: bool, lang: str | None,
+          community: str | None = None) -> str:
+    if public:
+        summary = _released(db, round_id, community)
+        starts = [(day["day"], day["count"]) for day in days(release_of(db, round_id))]
+    else:
+        summary = _summary(db, round_id)
+        starts = responses_per_day(db, round_id)
     survey = summary.survey
     lang = survey.language_for(lang)
-    days = responses_per_day(db, round_id)
     answers = {} if public else text_answers(db, round_id)
+    shown = [item for item in summary.questions.values()
+             if not (public and item.question.sensitive)]
     return _render(
         lang, public=public, round_id=round_id, k=summary.k,
         title=survey.title.get(lang, survey.id), survey=survey, community=summary.community,
         participants=summary.shown_participants() if public else summary.participants,
-        days=_days(days, summary.k, public),
+        days=_released_days(starts) if public else _days(starts, summary.k, public),
+        public_url=public_path(db.get_one(Round, round_id)),
         questions=[_question(item, summary, lang, public, answers.get(item.question.id, []))
-                   for item in summary.questions.values()])
+                   for item in shown])
 
 
 def _refused(status: int, round_id: int, lang: str | None) -> HTMLResponse:
@@ -144,6 +188,13 @@ def _days(days: list[tuple[str, int]], k: int, public: bool) -> list[dict[str, A
              "suppressed": (day, TOTAL) in hidden} for day, count in days]
 
 
+def _released_days(starts: list[tuple[str, int | None]]) -> list[dict[str, Any]]:
+    """People starting per day as the release has them (hidden days as None)."""
+    top = max((count or 0 for _, count in starts), default=0) or 1
+    return [{"day": day, "count": count, "ratio": (count or 0) / top,
+             "suppressed": count is None} for day, count in starts]
+
+
 def _question(item: QuestionSummary, summary: RoundSummary, lang: str, public: bool,
               answers: list[str]) -> dict[str, Any]:
     question = item.question
@@ -166,6 +217,9 @@ def _question(item: QuestionSummary, summary: RoundSummary, lang: str, public: b
     for dimension, by in item.by.items():
         if len(by.groups) < 2:  # one group is the total again
             continue
+        if public and summary.survey.question_index.get(dimension) is not None and \
+                summary.survey.question(dimension).sensitive:
+            continue
         group_labels = _group_labels(summary, dimension, lang)
         view["tables"].append({
             "dimension": _dimension_label(summary, dimension, lang),
@@ -182,7 +236,7 @@ def _question(item: QuestionSummary, summary: RoundSummary, lang: str, public: b
 def _figure(table: Table, group: str, value: str, public: bool) -> dict[str, Any]:
     hidden = (group, value) in table.hidden
     return {"count": None if public and hidden else table.raw(group, value),
-            "suppressed": hidden}
+            "suppressed": hidden, "why": table.why.get((group, value))}
 
 
 def _bar(table: Table, group: str, value: str, label: str, public: bool,
@@ -199,10 +253,13 @@ def _stats(table: Table, group: str, public: bool, t: Any) -> dict[str, str] | N
     found = table.stat(group) if public else table.stats.get(group)
     if found is None:
         return None
+    low = found.min if found.min is not None else found.median
+    high = found.max if found.max is not None else found.median
     return {"count": t.number(found.count), "mean": t.number(round(found.mean, 1)),
-            "median": t.number(round(found.median, 1)), "min": t.number(found.min),
-            "max": t.number(found.max), "low": found.min, "high": found.max,
-            "middle": found.median}
+            "median": t.number(round(found.median, 1)),
+            "min": None if found.min is None else t.number(found.min),
+            "max": None if found.max is None else t.number(found.max), "low": low,
+            "high": high, "middle": found.median}
 
 
 def _labels(item: QuestionSummary, lang: str) -> dict[str, str]:

@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Request
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 from rq import Queue
 from sqlalchemy import select
 
 from heard.routes.auth import Admin, Facilitator
 from heard.routes.deps import get_runtime
-from surveys import catalog
+from heard.settings import get_settings
+from surveys import catalog, release
 from surveys.contact_import import parse_contacts, store_contacts
 from surveys.database import session_scope
 from surveys.tables import Round
@@ -33,6 +34,10 @@ class ImportResult(BaseModel):
     updated: int
     merged_duplicates: int
     errors: list[dict[str, int | str]]
+    profile_fields: list[str] = Field(description="Declared profile columns, kept")
+    dropped_columns: list[str] = Field(
+        description="Headers of the columns not declared as profile fields: not stored")
+    notice: str | None = Field(description="What was dropped and how to keep it; null if nothing")
 
 
 class StoredSurvey(BaseModel):
@@ -76,15 +81,23 @@ async def _body_text(request: Request) -> str:
 
 @router.post("/contacts/import", tags=["contacts"], openapi_extra={
     "requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}}})
-async def import_contacts(request: Request, runtime: RuntimeDep, _: Facilitator,
-                          region: str | None = None) -> ImportResult:
-    """CSV body (text/csv). Bad rows come back with their line numbers; good rows are kept."""
-    contacts, report = parse_contacts(await _body_text(request), region)
+async def import_contacts(
+    request: Request, runtime: RuntimeDep, _: Facilitator, region: str | None = None,
+    profile: Annotated[list[str] | None, Query(
+        description="Columns to keep as profile fields (repeat, or comma-separated); every "
+                    "other column is personal data and is not stored")] = None,
+) -> ImportResult:
+    """CSV body (text/csv). Bad rows come back with their line numbers; good rows are kept;
+    columns not declared in `profile` are dropped and listed."""
+    contacts, report = parse_contacts(await _body_text(request), region, profile or ())
     with session_scope(runtime.database_url) as db:
         store_contacts(db, contacts, report)
     return ImportResult(rows=report.rows, created=report.created, updated=report.updated,
                         merged_duplicates=report.merged_duplicates,
-                        errors=[{"line": e.line, "message": e.message} for e in report.errors])
+                        errors=[{"line": e.line, "message": e.message} for e in report.errors],
+                        profile_fields=report.profile_fields,
+                        dropped_columns=report.dropped_columns,
+                        notice=report.dropped_notice("the `profile` parameter"))
 
 
 @router.post("/surveys", status_code=201, tags=["surveys"], openapi_extra={
@@ -157,6 +170,28 @@ def close_round(round_id: int, runtime: RuntimeDep, _: Facilitator) -> dict[str,
         except rounds.RoundError as error:
             raise HTTPException(404, str(error)) from None
     return {"expired_sessions": expired}
+
+
+@router.post("/rounds/{round_id}/publish", tags=["rounds"])
+def publish_round(round_id: int, runtime: RuntimeDep, _: Facilitator) -> dict[str, str]:
+    """Make the round's results public: its release, at a new unguessable address."""
+    with session_scope(runtime.database_url) as db:
+        try:
+            path = release.publish(db, round_id)
+        except LookupError as error:
+            raise HTTPException(404, str(error)) from None
+    return {"url": get_settings().public_base_url.rstrip("/") + path}
+
+
+@router.post("/rounds/{round_id}/unpublish", tags=["rounds"])
+def unpublish_round(round_id: int, runtime: RuntimeDep, _: Facilitator) -> dict[str, bool]:
+    """Withdraw the public page: its address stops working for good."""
+    with session_scope(runtime.database_url) as db:
+        try:
+            was_public = release.unpublish(db, round_id)
+        except LookupError as error:
+            raise HTTPException(404, str(error)) from None
+    return {"withdrawn": was_public}
 
 
 @router.post("/tokens", status_code=201, tags=["admin"])

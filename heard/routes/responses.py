@@ -9,11 +9,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
 
-from heard.routes.auth import Analyst
+from heard.routes.auth import Analyst, bearer
 from heard.routes.deps import get_runtime
 from heard.settings import get_settings
+from surveys.audit import export_action, record_api_call
 from surveys.exports import ExportError, NoSuchRound, open_export
 from surveys.pseudonym import load_key
 from worker.runtime import Runtime
@@ -34,13 +36,15 @@ def responses(
     request: Request,
     role: Analyst,
     runtime: Annotated[Runtime, Depends(get_runtime)],
+    token: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     limit: int = Query(100, ge=1, le=1000, description="Sessions per page"),
     after: int = Query(0, ge=0, description="Session id the previous page ended with"),
     labels: str | None = Query(None, max_length=16, description="Choice texts in this language"),
     with_addresses: bool = Query(False, description="Phone numbers and chat ids (admin only)"),
 ) -> ResponsePage:
-    """One object per session: metadata, one key per question, `question/choice` 0/1 keys for
-    multi-choice questions; contacts are pseudonymous unless an admin asks for addresses."""
+    """One object per session: metadata, `_profile.<field>` keys for declared profile fields
+    only, one key per question, `question/choice` 0/1 keys for multi-choice questions; contacts
+    are pseudonymous unless an admin asks for addresses."""
     if with_addresses and role != "admin":
         raise HTTPException(403, "addresses need the admin role")
     settings = get_settings()
@@ -57,4 +61,7 @@ def responses(
     if len(rows) > limit:
         rows = rows[:limit]
         following = str(request.url.include_query_params(after=rows[-1]["_session"]))
+    record_api_call(runtime.database_url, token and token.credentials, role,
+                    export_action(with_addresses), round_id, format="json", rows=len(rows),
+                    after=after, limit=limit, labels=labels)
     return ResponsePage(round=round_id, columns=plan.names, responses=rows, next=following)

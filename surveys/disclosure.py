@@ -1,0 +1,203 @@
+"""Linked-table suppression with an audit: no hidden figure can be worked out from the others.
+
+A release publishes *figures*, each the number of people in a set of *cells*: the unknown
+counts of a model of the round's people (surveys/release.py builds it: every question crossed
+with every group, linked through the groups and through skip logic). A reader who knows the
+survey and every published figure knows, for the cells, the equations of the shown figures,
+the model's own equations (*links*: the same people counted by two questions), that no count
+is negative, and what each hidden figure's label says: "fewer than k people" bounds it to
+0..k-1. Zeros are hidden too: a label that said 1..k-1 would itself tell that two small cells
+add up to at least 2, and "none of the women" tells every woman's answer. Linear programs over
+exactly that knowledge (scipy's HiGHS, as statistical offices' tau-Argus and sdcTable do) give
+each hidden figure's smallest and largest possible value.
+
+The release passes when every hidden figure can still take at least k values: a figure hidden
+for being small, every value from 0 to k-1 (nothing beyond its label); any other, a range at
+least k-1 wide. Until then more figures are hidden: for a figure
+that fails, the shown figure that pins it (a non-zero dual of its linear program) with the
+fewest people. Hiding only removes equations, so a figure that passed keeps passing, and only
+the failing ones are solved again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import linprog
+from scipy.sparse import coo_matrix, csr_matrix, vstack
+
+FEW = "few"  # fewer than k people: the label says so (k is on the page)
+PROTECTS = "protects"  # hidden so that another hidden figure cannot be worked out
+SENSITIVE = "sensitive"  # a sensitive question's figure: the label gives no reason away
+TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A count that may be published: the people in `cells`, `value` of them."""
+
+    cells: tuple[int, ...]
+    value: int
+    k: int  # the fewest people it may stand for (higher for sensitive questions)
+    label_bounds: bool = True  # False: its label does not tell a hidden figure is small
+    level: int = 0  # which to hide first to protect another: inner cells (0), then margins
+
+
+@dataclass
+class Model:
+    """The unknowns and what a reader knows of them before any figure is published."""
+
+    unknowns: int = 0
+    links: list[tuple[tuple[int, ...], tuple[int, ...]]] = field(default_factory=list)
+    at_most: list[tuple[tuple[int, ...], tuple[int, ...]]] = field(default_factory=list)
+
+    def new(self, how_many: int) -> range:
+        """`how_many` new unknowns."""
+        first = self.unknowns
+        self.unknowns += how_many
+        return range(first, self.unknowns)
+
+    def link(self, left: Iterable[int], right: Iterable[int]) -> None:
+        """Σ left = Σ right: the same people, counted two ways."""
+        self.links.append((tuple(left), tuple(right)))
+
+    def bound(self, left: Iterable[int], right: Iterable[int]) -> None:
+        """Σ left ≤ Σ right."""
+        self.at_most.append((tuple(left), tuple(right)))
+
+
+@dataclass(frozen=True)
+class Audit:
+    """What the reader can tell of each hidden figure, and what the audit cost."""
+
+    ranges: dict[int, tuple[float, float]]
+    rounds: int
+    linear_programs: int
+    seconds: float
+
+
+def protect(model: Model, figures: Sequence[Figure], hidden: Mapping[int, str],
+            lines: Sequence[tuple[int, Sequence[int]]] = ()) -> tuple[dict[int, str], Audit]:
+    """More hidden figures (index → reason) until the audit passes, and the audit.
+
+    `hidden`: the primary ones with their reasons; `lines`: (margin, members) of each table
+    row and column, for the cheap pass that runs before the linear programs.
+    """
+    began = time.perf_counter()
+    hidden = dict(hidden)
+    _hide_lone_cells(figures, hidden, lines)
+    solver = _Solver(model, figures)
+    pending = set(hidden)
+    ranges: dict[int, tuple[float, float]] = {}
+    rounds = 0
+    while pending:
+        rounds += 1
+        failing: dict[int, set[int]] = {}
+        for index in sorted(pending):
+            low, high, pinning = solver.range_of(index, hidden)
+            ranges[index] = (low, high)
+            if not _protected(figures[index], hidden[index], low, high):
+                failing[index] = pinning
+        pending = set()
+        chosen_now: set[int] = set()
+        for index, pinning in failing.items():
+            pending.add(index)
+            if pinning & chosen_now:  # one hidden now may free both: solve it again first
+                continue
+            candidates = [found for found in pinning if found not in hidden]
+            if not candidates:  # pinned by the model alone: nothing left to hide
+                pending.discard(index)
+                continue
+            chosen = min(candidates, key=lambda found: (
+                figures[found].level, figures[found].value, found))
+            hidden[chosen] = PROTECTS
+            chosen_now.add(chosen)
+            pending.add(chosen)
+    return hidden, Audit(ranges, rounds, solver.solved, time.perf_counter() - began)
+
+
+def _protected(figure: Figure, reason: str, low: float, high: float) -> bool:
+    if reason == FEW and figure.label_bounds:
+        return low <= TOLERANCE and high >= figure.k - 1 - TOLERANCE
+    return high - low >= figure.k - 1 - TOLERANCE
+
+
+def _hide_lone_cells(figures: Sequence[Figure], hidden: dict[int, str],
+                     lines: Sequence[tuple[int, Sequence[int]]]) -> None:
+    """A line with one hidden figure gives it away by subtraction: hide one more, the
+    smallest inner figure (else the margin), until no line has exactly one."""
+    changed = True
+    while changed:
+        changed = False
+        for margin, members in lines:
+            line = [margin, *members]
+            if sum(index in hidden for index in line) != 1:
+                continue
+            shown = [index for index in members if index not in hidden] or [margin]
+            hidden[min(shown, key=lambda index: (
+                figures[index].level, figures[index].value, index))] = PROTECTS
+            changed = True
+
+
+class _Solver:
+    """The linear programs of one release: the equations are built once, a hidden figure
+    only drops its row."""
+
+    def __init__(self, model: Model, figures: Sequence[Figure]):
+        self.model = model
+        self.figures = figures
+        self.solved = 0
+        self.figure_rows = _rows([(figure.cells, ()) for figure in figures], model.unknowns)
+        self.link_rows = _rows(model.links, model.unknowns)
+        self.at_most_rows = _rows(model.at_most, model.unknowns)
+        self.values = np.array([figure.value for figure in figures], dtype=float)
+
+    def range_of(self, index: int, hidden: Mapping[int, str]) -> tuple[float, float, set[int]]:
+        """(least, most) the figure can be, and the shown figures that bind either end."""
+        shown = np.array([i for i in range(len(self.figures)) if i not in hidden], dtype=int)
+        few = [i for i, reason in hidden.items() if reason == FEW and self.figures[i].label_bounds]
+        equations = _stack(self.figure_rows[shown], self.link_rows)
+        targets = np.concatenate([self.values[shown], np.zeros(self.link_rows.shape[0])])
+        bounds_rows = _stack(self.at_most_rows, self.figure_rows[few])
+        bounds_targets = np.concatenate([np.zeros(self.at_most_rows.shape[0]),
+                                         [self.figures[i].k - 1 for i in few]])
+        objective = self.figure_rows[index].toarray().ravel()
+        ends: list[float] = []
+        pinning: set[int] = set()
+        for sign in (1.0, -1.0):
+            result = linprog(sign * objective, A_eq=equations, b_eq=targets,
+                             A_ub=bounds_rows if bounds_rows.shape[0] else None,
+                             b_ub=bounds_targets if bounds_rows.shape[0] else None,
+                             bounds=(0, None), method="highs")
+            self.solved += 1
+            if result.status == 3:  # unbounded above: as wide as can be
+                ends.append(float("inf"))
+                continue
+            if result.status != 0:
+                raise RuntimeError(f"disclosure audit: linear program failed: {result.message}")
+            ends.append(sign * result.fun)
+            duals = result.eqlin.marginals[:len(shown)]
+            pinning |= {int(shown[i]) for i in np.flatnonzero(np.abs(duals) > TOLERANCE)}
+        return ends[0], ends[1], pinning
+
+
+def _rows(pairs: Sequence[tuple[Sequence[int], Sequence[int]]], width: int) -> csr_matrix:
+    """One sparse row per (plus, minus) pair: Σ plus − Σ minus."""
+    rows, columns, data = [], [], []
+    for row, (plus, minus) in enumerate(pairs):
+        for column in plus:
+            rows.append(row)
+            columns.append(column)
+            data.append(1.0)
+        for column in minus:
+            rows.append(row)
+            columns.append(column)
+            data.append(-1.0)
+    return coo_matrix((data, (rows, columns)), shape=(len(pairs), width)).tocsr()
+
+
+def _stack(*parts: csr_matrix) -> csr_matrix:
+    return vstack(parts, format="csr")
