@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from surveys.database import session_scope
 from surveys.tables import ApiToken, AuditEntry
-from surveys.tokens import _hash as token_hash
+from surveys.tokens import token_hash
 
 EXPORT, REVEAL_ADDRESS, ERASE, PURGE = "export", "reveal_address", "erase", "purge"
 SWEEPER = "system:sweeper"

@@ -64,6 +64,11 @@ def survey_of(row: SurveyVersion) -> Survey:
     return _parse(row.content_hash, row)
 
 
+def survey_of_round(db: Session, round_: Round) -> Survey:
+    """The survey version a round runs (rounds keep the version they were created with)."""
+    return survey_of(db.get_one(SurveyVersion, round_.survey_pk))
+
+
 
 _BY_HASH: dict[str, Survey] = {}
 

@@ -59,10 +59,11 @@ def session_scope(url: str) -> Iterator[Session]:
         yield session
 
 
-def migrate(url: str) -> None:
-    """Bring the schema to the newest migration (safe to run on every start)."""
+def migrate(url: str, revision: str = "head", downgrade: bool = False) -> None:
+    """Bring the schema to the newest migration (safe to run on every start), or up or down
+    to `revision` (the migration tests start from an older schema)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with get_engine(url).begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        (command.downgrade if downgrade else command.upgrade)(config, revision)

@@ -13,9 +13,9 @@ each hidden figure's smallest and largest possible value.
 
 The release passes when every hidden figure can still take at least k values: a figure hidden
 for being small, every value from 0 to k-1 (nothing beyond its label); any other, a range at
-least k-1 wide. Until then more figures are hidden: for a figure
-that fails, the shown figure that pins it (a non-zero dual of its linear program) with the
-fewest people. Hiding only removes equations, so a figure that passed keeps passing, and only
+least k-1 wide. Until then more figures are hidden: for a figure that fails, the shown figure
+that pins it (a non-zero dual of its linear program) with the fewest people, inner cells
+before margins. Hiding only removes equations, so a figure that passed keeps passing, and only
 the failing ones are solved again.
 """
 
@@ -24,6 +24,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy.optimize import linprog
@@ -147,23 +148,33 @@ class _Solver:
     only drops its row."""
 
     def __init__(self, model: Model, figures: Sequence[Figure]):
-        self.model = model
         self.figures = figures
         self.solved = 0
         self.figure_rows = _rows([(figure.cells, ()) for figure in figures], model.unknowns)
         self.link_rows = _rows(model.links, model.unknowns)
         self.at_most_rows = _rows(model.at_most, model.unknowns)
         self.values = np.array([figure.value for figure in figures], dtype=float)
+        self._system: tuple[frozenset[tuple[int, str]], Any] | None = None
+
+    def system(self, hidden: Mapping[int, str]) -> Any:
+        """The reader's equations and bounds while `hidden` is hidden (built once per state:
+        every figure of an audit round shares them)."""
+        state = frozenset(hidden.items())
+        if self._system is None or self._system[0] != state:
+            shown = np.array([i for i in range(len(self.figures)) if i not in hidden], dtype=int)
+            few = [i for i, reason in hidden.items()
+                   if reason == FEW and self.figures[i].label_bounds]
+            equations = _stack(self.figure_rows[shown], self.link_rows)
+            targets = np.concatenate([self.values[shown], np.zeros(self.link_rows.shape[0])])
+            bounds_rows = _stack(self.at_most_rows, self.figure_rows[few])
+            bounds_targets = np.concatenate([np.zeros(self.at_most_rows.shape[0]),
+                                             [self.figures[i].k - 1 for i in few]])
+            self._system = (state, (shown, equations, targets, bounds_rows, bounds_targets))
+        return self._system[1]
 
     def range_of(self, index: int, hidden: Mapping[int, str]) -> tuple[float, float, set[int]]:
         """(least, most) the figure can be, and the shown figures that bind either end."""
-        shown = np.array([i for i in range(len(self.figures)) if i not in hidden], dtype=int)
-        few = [i for i, reason in hidden.items() if reason == FEW and self.figures[i].label_bounds]
-        equations = _stack(self.figure_rows[shown], self.link_rows)
-        targets = np.concatenate([self.values[shown], np.zeros(self.link_rows.shape[0])])
-        bounds_rows = _stack(self.at_most_rows, self.figure_rows[few])
-        bounds_targets = np.concatenate([np.zeros(self.at_most_rows.shape[0]),
-                                         [self.figures[i].k - 1 for i in few]])
+        shown, equations, targets, bounds_rows, bounds_targets = self.system(hidden)
         objective = self.figure_rows[index].toarray().ravel()
         ends: list[float] = []
         pinning: set[int] = set()

@@ -8,9 +8,9 @@ beside the round's own; all scopes are one release, audited together.
 The model the audit reasons over (surveys/disclosure.py) is the one a careful reader of the
 survey has: the people, by their group in every dimension (profile questions, community);
 each question's answer (a category, or none) per group, its skip logic's parent answers
-included, so that "asked only when the source is not a tap" is an equation too; multi-choice
-elements each at most the question's respondents and together at least them; the days people
-started on. Every published count is a sum of those unknowns.
+included, so that "asked only when the source is not a tap" is an equation too; each
+multi-choice option chosen by at most the question's respondents; the days people started
+on. Every published count is a sum of those unknowns.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from surveys.conditions import ConditionError
-from surveys.disclosure import FEW, PROTECTS, SENSITIVE, Audit, Figure, Model, protect
+from surveys.disclosure import FEW, SENSITIVE, Audit, Figure, Model, protect
 from surveys.model import Question, Survey
 from surveys.summaries import (
     CHOICE_TYPES,
@@ -45,7 +45,6 @@ from surveys.tables import Release, Round, utcnow
 ROUND = ""  # the scope of the whole round (others are named by their community)
 ANSWERED = "answered"
 SENSITIVE_MIN_CELL_ENV = "HEARD_SENSITIVE_MIN_CELL"
-REASONS = (FEW, PROTECTS, SENSITIVE)
 
 
 def sensitive_min_cell(k: int) -> int:
@@ -129,11 +128,6 @@ def published(release: Release, survey: Survey, scope: str = ROUND) -> RoundSumm
                         survey, figures["k"], data["participants"] or 0, dimensions, questions)
 
 
-def days(release: Release) -> list[dict[str, Any]]:
-    """People starting per day, as released."""
-    return list(release.figures["days"])
-
-
 def cut(summary: RoundSummary, starts: Sequence[tuple[str, int]]
         ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The release's figures (hidden ones as None, with their reason) and its audit."""
@@ -191,8 +185,7 @@ class _Built:
                 for value in (TOTAL, *values):
                     count, why = shown(self.places[(scope, question_id, dimension, group, value)])
                     cells.append([group, value, count, why])
-            entry = scopes[scope]["questions"].setdefault(question_id,
-                                                          {"tables": {}, "stats": {}})
+            entry = scopes[scope]["questions"].setdefault(question_id, {"tables": {}})
             entry["tables"][dimension] = {"groups": list(groups), "values": list(values),
                                           "cells": cells}
             if scope == ROUND:
@@ -233,7 +226,7 @@ class _Layout:
         self.blocks: dict[str, dict[tuple[str | None, tuple, tuple], int]] = {}
         self.categories: dict[str, list[str | None]] = {}
         self.elements: dict[str, dict[str, dict[tuple[tuple, tuple], int]]] = {}
-        self.parents: dict[str, list[str]] = {}
+        self.sensitive = {question.id for question in self.survey.questions if question.sensitive}
         self.answers: dict[str, dict[tuple[str | None, tuple], list[int]]] = {}
         for question in self.survey.questions:
             if question.id in summary.questions:
@@ -291,7 +284,6 @@ class _Layout:
         block = dict(zip(keys, self.model.new(len(keys)), strict=True))
         self.blocks[question.id] = block
         self.categories[question.id] = categories
-        self.parents[question.id] = parents
         by_people: dict[tuple, list[int]] = {}
         by_parent: dict[tuple[int, str | None, tuple], list[int]] = {}
         answers = self.answers[question.id] = {}
@@ -352,10 +344,6 @@ class _Layout:
         except (ConditionError, TypeError):
             return True
 
-    def _sensitive(self, question_id: str, dimension: str | None) -> bool:
-        sensitive = {q.id for q in self.survey.questions if q.sensitive}
-        return question_id in sensitive or dimension in sensitive
-
     def _tables(self, built: _Built, scope: str, only: tuple[int, str] | None,
                 question_id: str) -> None:
         item = self.summary.questions[question_id]
@@ -367,7 +355,7 @@ class _Layout:
             groups = () if position is None else tuple(
                 group for group in self.groups[position]
                 if group != NOT_GIVEN or self._has(question_id, position, group))
-            sensitive = self._sensitive(question_id, dimension)
+            sensitive = question_id in self.sensitive or dimension in self.sensitive
             k = self.k_sensitive if sensitive else self.k
             name = dimension or ROUND
             built.tables[(scope, question_id, name)] = (groups, values)
@@ -417,8 +405,9 @@ class _Layout:
                only: tuple[int, str] | None) -> list[int]:
         people = [p for p in self.people if self._selected(p, position, group, only)]
         if value != TOTAL and question_id in self.elements:
-            chosen = self.elements[question_id][value]
-            return [cell for (_, p), cell in chosen.items() if p in set(people)]
+            selected = set(people)
+            return [cell for (_, p), cell in self.elements[question_id][value].items()
+                    if p in selected]
         answers = self.answers[question_id]
         categories = [c for c in self.categories[question_id] if c is not None] \
             if value == TOTAL else [value]

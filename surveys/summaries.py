@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from surveys import catalog
 from surveys.model import Question, Survey
 from surveys.suppression import TOTAL, Key, suppress_linked
-from surveys.tables import Answer, Contact, Round, SurveyVersion
+from surveys.tables import Answer, Contact, Round
 from surveys.tables import Session as SurveySession
 
 NOT_GIVEN = ""  # the group of people with no value for a dimension (choice values are never "")
@@ -125,7 +125,7 @@ def summarise(db: Session, round_id: int, k: int | None = None) -> RoundSummary:
     round_row = db.get(Round, round_id)
     if round_row is None:
         raise LookupError(f"no round {round_id}")
-    survey = catalog.survey_of(db.get_one(SurveyVersion, round_row.survey_pk))
+    survey = catalog.survey_of_round(db, round_row)
     dimensions = _dimensions(survey, round_row)
     sql = _Sql(db.get_bind().dialect.name, dimensions)
     answered = [q for q in survey.questions if q.answerable]
@@ -198,8 +198,7 @@ def responses_per_day(db: Session, round_id: int) -> list[tuple[str, int]]:
 
 def text_answers(db: Session, round_id: int, limit: int = 200) -> dict[str, list[str]]:
     """The newest free-text answers per text question (for analysts only: never public)."""
-    round_row = db.get_one(Round, round_id)
-    survey = catalog.survey_of(db.get_one(SurveyVersion, round_row.survey_pk))
+    survey = catalog.survey_of_round(db, db.get_one(Round, round_id))
     found: dict[str, list[str]] = {}
     for question in survey.questions:
         if question.type != "text":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -43,10 +44,10 @@ def _missing(what: str, error: Exception) -> None:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A schema of this test run's own, so concurrent runs on one database never collide."""
-    schema = f"heard_test_{os.getpid()}"
+@contextmanager
+def postgres_schema(name: str) -> Iterator[str]:
+    """An empty PostgreSQL schema of this run's own (dropped after), as a database URL."""
+    schema = f"{name}_{os.getpid()}"
     admin = create_engine(POSTGRES_URL)
     try:
         with admin.begin() as connection:
@@ -56,12 +57,21 @@ def postgres_url() -> Iterator[str]:
         _missing("PostgreSQL", error)
     separator = "&" if "?" in POSTGRES_URL else "?"
     url = f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
-    migrate(url)
-    yield url
-    get_engine(url).dispose()
-    with admin.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-    admin.dispose()
+    try:
+        yield url
+    finally:
+        get_engine(url).dispose()
+        with admin.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A schema of this test run's own, so concurrent runs on one database never collide."""
+    with postgres_schema("heard_test") as url:
+        migrate(url)
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

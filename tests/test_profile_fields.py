@@ -8,7 +8,6 @@ migration 0007 removes what earlier imports kept undeclared.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,21 +15,18 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from openpyxl import load_workbook
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from heard.commands import contacts as contact_commands
 from surveys import catalog
 from surveys.contact_import import parse_contacts, profile_columns
-from surveys.database import MIGRATIONS, get_engine, session_scope
+from surveys.database import get_engine, migrate, session_scope
 from surveys.model import Survey
 from surveys.tables import Answer, Contact, ProfileField, Round
 from surveys.tables import Session as SessionRow
-from tests.conftest import POSTGRES_URL, _missing
+from tests.conftest import postgres_schema
 from tests.pipeline import client_for
 from tests.test_exports import _api, _tokens, heard, read_csv
 
@@ -205,30 +201,8 @@ def unmigrated_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'old.sqlite3'}"
         return
-    schema = f"heard_migration_{os.getpid()}"
-    admin = create_engine(POSTGRES_URL)
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            connection.execute(text(f"CREATE SCHEMA {schema}"))
-    except OperationalError as error:
-        _missing("PostgreSQL", error)
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    url = f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
-    yield url
-    get_engine(url).dispose()
-    with admin.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-    admin.dispose()
-
-
-def migrate_to(url: str, revision: str, downgrade: bool = False) -> None:
-    """Run the migrations up (or down) to `revision`, as surveys.database.migrate does."""
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with get_engine(url).begin() as connection:
-        config.attributes["connection"] = connection
-        (command.downgrade if downgrade else command.upgrade)(config, revision)
+    with postgres_schema("heard_migration") as url:
+        yield url
 
 
 OLD_CONTACTS = sa.table("contacts", *(sa.column(name) for name in (
@@ -243,7 +217,7 @@ GENDER_SURVEY = {"id": "old", "questions": [
 
 
 def test_migration_0007_keeps_profile_question_keys_and_removes_the_rest(unmigrated_url):
-    migrate_to(unmigrated_url, "0006")
+    migrate(unmigrated_url, "0006")
     now = datetime(2024, 6, 1, tzinfo=UTC)
     profiles = [{"name": "Asha", "gender": "female"}, {"नाम": "आशा", "village": "Kisumu"}, {},
                 *({"name": f"person {number}"} for number in range(1100))]  # several batches
@@ -256,7 +230,7 @@ def test_migration_0007_keeps_profile_question_keys_and_removes_the_rest(unmigra
              "language": None, "community": None, "consent": True, "opted_out": False,
              "created_at": now, "profile": profile}
             for number, profile in enumerate(profiles, start=1)])
-    migrate_to(unmigrated_url, "head")
+    migrate(unmigrated_url, "head")
     with session_scope(unmigrated_url) as db:
         after = dict(db.execute(select(Contact.id, Contact.profile)).all())
         declared = db.scalars(select(ProfileField.name)).all()
@@ -264,5 +238,5 @@ def test_migration_0007_keeps_profile_question_keys_and_removes_the_rest(unmigra
     assert after[2] == {} and after[3] == {}
     assert all(after[number] == {} for number in range(4, len(profiles) + 1))
     assert declared == ["gender"]
-    migrate_to(unmigrated_url, "0006", downgrade=True)
+    migrate(unmigrated_url, "0006", downgrade=True)
     assert "profile_fields" not in sa.inspect(get_engine(unmigrated_url)).get_table_names()

@@ -87,8 +87,7 @@ def released_json(url: str, round_id: int, community: str | None = None) -> dict
     """What a non-admin reads: the summary API's JSON of the stored release."""
     with session_scope(url) as db:
         release = release_of(db, round_id, K)
-        survey = catalog.survey_of(db.get_one(
-            catalog.SurveyVersion, db.get_one(Round, round_id).survey_pk))
+        survey = catalog.survey_of_round(db, db.get_one(Round, round_id))
         return as_dict(published(release, survey, community or ROUND), public=True)
 
 

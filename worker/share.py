@@ -27,7 +27,7 @@ from surveys.release import published, release_of, scope_for
 from surveys.sql import insert_ignore
 from surveys.summaries import RoundSummary, participating
 from surveys.summary_text import Message, messages
-from surveys.tables import Contact, OutboxMessage, Round, SurveyVersion
+from surveys.tables import Contact, OutboxMessage, Round
 from worker.outbox import SMS_CHANNELS, outbox_row
 from worker.queues import enqueue_outbound
 
@@ -66,7 +66,7 @@ def write_shares(db: Session, round_id: int, k: int | None = None,
                  again: bool = False) -> tuple[ShareReport, Queued]:
     """The outbox rows for everyone who took part; (report, outbox ids to queue per contact)."""
     release = release_of(db, round_id, k)
-    survey = catalog.survey_of(db.get_one(SurveyVersion, db.get_one(Round, round_id).survey_pk))
+    survey = catalog.survey_of_round(db, db.get_one(Round, round_id))
     scopes: dict[str, RoundSummary] = {}
     sessions = participating(round_id).subquery()
     rows = db.execute(select(Contact, sessions.c.state).join(sessions,

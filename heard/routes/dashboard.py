@@ -28,8 +28,7 @@ from heard.settings import get_settings
 from surveys import catalog
 from surveys.database import session_scope
 from surveys.i18n import translator
-from surveys.model import Survey
-from surveys.release import ROUND, days, public_path, published, release_of
+from surveys.release import ROUND, public_path, published, release_of
 from surveys.summaries import (
     NOT_GIVEN,
     QuestionSummary,
@@ -41,7 +40,7 @@ from surveys.summaries import (
     text_answers,
 )
 from surveys.suppression import TOTAL, suppress
-from surveys.tables import Round, SurveyVersion
+from surveys.tables import Release, Round
 from surveys.tokens import role_of
 from worker.runtime import Runtime
 
@@ -67,7 +66,7 @@ def round_summary(round_id: int, role: Reader, runtime: RuntimeDep,
     with session_scope(runtime.database_url) as db:
         if role == "admin" and not public:
             return as_dict(_summary(db, round_id), public=False)
-        return as_dict(_released(db, round_id, community), public=True)
+        return as_dict(_released(db, round_id, community)[0], public=True)
 
 
 @router.get("/rounds/{round_id}", response_class=HTMLResponse, include_in_schema=False)
@@ -125,28 +124,24 @@ def _summary(db: Session, round_id: int) -> RoundSummary:
         raise HTTPException(404, f"no round {round_id}") from error
 
 
-def _released(db: Session, round_id: int, community: str | None = None) -> RoundSummary:
-    """One scope of the round's release (cut now if the round has none yet)."""
+def _released(db: Session, round_id: int, community: str | None = None
+              ) -> tuple[RoundSummary, Release]:
+    """One scope of the round's release (cut now if it has none yet), and the release."""
     try:
         release = release_of(db, round_id)
     except LookupError as error:
         raise HTTPException(404, f"no round {round_id}") from error
-    scopes = release.figures["scopes"]
-    if community is not None and community not in scopes:
+    if community is not None and community not in release.figures["scopes"]:
         raise HTTPException(404, f"round {round_id} has no release for community {community!r}")
-    survey = _survey_of(db, round_id)
-    return published(release, survey, community or ROUND)
-
-
-def _survey_of(db: Session, round_id: int) -> Survey:
-    return catalog.survey_of(db.get_one(SurveyVersion, db.get_one(Round, round_id).survey_pk))
+    survey = catalog.survey_of_round(db, db.get_one(Round, round_id))
+    return published(release, survey, community or ROUND), release
 
 
 def _page(db: Session, round_id: int, public: bool, lang: str | None,
           community: str | None = None) -> str:
     if public:
-        summary = _released(db, round_id, community)
-        starts = [(day["day"], day["count"]) for day in days(release_of(db, round_id))]
+        summary, release = _released(db, round_id, community)
+        starts = [(day["day"], day["count"]) for day in release.figures["days"]]
     else:
         summary = _summary(db, round_id)
         starts = responses_per_day(db, round_id)
