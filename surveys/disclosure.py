@@ -114,10 +114,15 @@ def protect(model: Model, figures: Sequence[Figure], hidden: Mapping[int, str],
                 continue
             chosen = min(candidates, key=lambda found: (
                 figures[found].level, figures[found].value, found))
-            hidden[chosen] = PROTECTS
+            hidden[chosen] = _secondary(figures[chosen])
             chosen_now.add(chosen)
             pending.add(chosen)
     return hidden, Audit(ranges, rounds, solver.solved, time.perf_counter() - began)
+
+
+def _secondary(figure: Figure) -> str:
+    """The label of a figure hidden to protect another: a sensitive one says only that."""
+    return PROTECTS if figure.label_bounds else SENSITIVE
 
 
 def _protected(figure: Figure, reason: str, low: float, high: float) -> bool:
@@ -138,8 +143,9 @@ def _hide_lone_cells(figures: Sequence[Figure], hidden: dict[int, str],
             if sum(index in hidden for index in line) != 1:
                 continue
             shown = [index for index in members if index not in hidden] or [margin]
-            hidden[min(shown, key=lambda index: (
-                figures[index].level, figures[index].value, index))] = PROTECTS
+            chosen = min(shown, key=lambda index: (
+                figures[index].level, figures[index].value, index))
+            hidden[chosen] = _secondary(figures[chosen])
             changed = True
 
 

@@ -456,6 +456,10 @@ def _stats_json(stats: NumberStats) -> dict[str, Any]:
 def _audit_record(audit: Audit, built: _Built, hidden: Mapping[int, str]) -> dict[str, Any]:
     """What the audit found: each hidden figure's range, how it was reached, what it cost."""
     widths = [high - low for low, high in audit.ranges.values()]
+
+    def finite(value: float) -> float | None:  # JSON has no infinity: null is "unbounded"
+        return None if value == float("inf") else value
+
     reasons: dict[str, int] = {}
     for reason in hidden.values():
         reasons[reason] = reasons.get(reason, 0) + 1
@@ -463,7 +467,7 @@ def _audit_record(audit: Audit, built: _Built, hidden: Mapping[int, str]) -> dic
             "unknowns": built.unknowns, "rounds": audit.rounds,
             "linear_programs": audit.linear_programs,
             "seconds": round(audit.seconds, 4),
-            "narrowest_range": min(widths, default=None),
-            "ranges": {str(index): [low, high, hidden[index]]
+            "narrowest_range": finite(min(widths, default=float("inf"))),
+            "ranges": {str(index): [low, finite(high), hidden[index]]
                        for index, (low, high) in audit.ranges.items()}}
 

@@ -21,6 +21,7 @@ from surveys.database import get_engine, migrate
 from surveys.model import Survey
 from surveys.tables import Base
 from surveys.validation import load_survey
+from tests.fakes.twilio_api import FakeTwilio, fake_twilio
 
 HERE = Path(__file__).parent
 EXAMPLES = HERE.parent / "surveys" / "examples"
@@ -122,3 +123,15 @@ def runtime(database_url: str, redis: Redis, redis_server_url: str, tmp_path: Pa
     yield runtime_module.migrated_runtime()
     runtime_module.runtime.cache_clear()
     runtime_module.migrated_runtime.cache_clear()
+
+
+@pytest.fixture
+def twilio(runtime: object, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeTwilio]:
+    """The real twilio library sending to a local fake of Twilio's API."""
+    with fake_twilio() as fake:
+        for name, value in {"TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_AUTH_TOKEN": "t",
+                            "TWILIO_FROM": "+15005550006", "TWILIO_API_BASE_URL": fake.url,
+                            "PUBLIC_BASE_URL": "https://heard.example.org",
+                            "HEARD_SMS_PER_SECOND": "1000"}.items():
+            monkeypatch.setenv(name, value)
+        yield fake

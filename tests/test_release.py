@@ -10,6 +10,7 @@ be narrowed below k possible values.
 from __future__ import annotations
 
 import random
+import re
 from itertools import product
 from typing import Any
 
@@ -20,24 +21,28 @@ from hypothesis import strategies as st
 from scipy.optimize import linprog
 from typer.testing import CliRunner
 
+from heard.routes import dashboard
 from surveys import catalog
 from surveys.database import migrate, session_scope
 from surveys.model import Survey
-from surveys.release import ROUND, published, release_of, scope_for
+from surveys.release import ROUND, publish, published, release_of, scope_for
 from surveys.summaries import as_dict, summarise
 from surveys.summary_text import messages
 from surveys.tables import Answer, Contact, Round
 from surveys.tables import Session as SurveySession
 from surveys.validation import parse_survey
+from tests.pipeline import client_for, drain
+from worker.share import share
 
 K = 5
 CHOICES = {"gender": ["woman", "man", "other"], "age": ["young", "middle", "old"],
            "caste": ["dalit", "other_caste"], "source": ["tap", "well", "river"]}
 
 
-def survey_of(profiles: list[str], conditional: bool = True, extra: str = "") -> Survey:
-    """A survey with `profiles` as profile questions, a source question and, if asked, a
-    question asked only when the source is not a tap."""
+def survey_of(profiles: list[str], conditional: bool = True, extra: str = "",
+              more: str = "") -> Survey:
+    """A survey with `profiles` as profile questions, a source question, if asked a question
+    asked only when the source is not a tap, and `more` questions (YAML)."""
     questions = []
     for name in [*profiles, "source"]:
         choices = "\n".join(f"      - {{value: {v}, text: {{en: {v}}}}}" for v in CHOICES[name])
@@ -53,7 +58,7 @@ languages: [en]
 title: {{en: Water}}
 questions:
 {chr(10).join(questions)}
-summary:
+{more}summary:
   - question: source
     value: tap
     text: {{en: "{{percent}} of {{count}} neighbours have a tap at home."}}
@@ -192,6 +197,69 @@ def cross_table_people(seed: int = 194) -> list[dict[str, Any]]:
     return people
 
 
+FIGURE = re.compile(r'data-figure="([^"]*)" data-(count|why)="([^"]*)"')
+SECTION = re.compile(r'<section class="question" id="q-([^"]+)" data-type="([^"]+)">(.*?)'
+                     r'</section>', re.S)
+
+
+def page_figures(html: str) -> dict[str, Any]:
+    """The figures a public page shows (and what its hidden ones say), read off its HTML."""
+    questions, dimensions = [], set()
+    for question_id, kind, body in SECTION.findall(html):
+        question: dict[str, Any] = {"id": question_id, "type": kind, "respondents": None,
+                                    "counts": {}, "by": {}, "why": {}}
+        for key, attribute, content in FIGURE.findall(body):
+            dimension, group, value = key.split("/")
+            count = int(content) if attribute == "count" else None
+            if dimension:
+                dimensions.add(dimension)
+                target = question["by"].setdefault(dimension, {}).setdefault(
+                    group, {"respondents": None, "counts": {}, "why": {}})
+            else:
+                target = question
+            if value == "*":
+                target["respondents"] = count
+            else:
+                target["counts"][value] = count
+            if attribute == "why":
+                target["why"][value] = content
+        questions.append(question)
+    return {"dimensions": sorted(dimensions), "questions": questions}
+
+
+def public_page(runtime: Any, round_id: int) -> str:
+    with session_scope(runtime.database_url) as db:
+        path = publish(db, round_id)
+    client = client_for(runtime)
+    client.app.include_router(dashboard.router)
+    page = client.get(path)
+    assert page.status_code == 200
+    return page.text
+
+
+def test_the_public_page_read_as_html_gives_no_hidden_cell_away(runtime):
+    """The attack on what the public page prints, nothing else."""
+    round_id = make_round(runtime.database_url,
+                          survey_of(["gender", "age"], conditional=False), cross_table_people())
+    figures = page_figures(public_page(runtime, round_id))
+    assert {"gender", "age"} <= set(figures["dimensions"])
+    hidden = [why for question in figures["questions"] for table in question["by"].values()
+              for row in table.values() for why in row["why"].values()]
+    assert "few" in hidden  # small cells were there, and are labelled as such
+    assert_no_figure_pinned(attack(figures, CHOICES))
+
+
+def test_results_messages_say_nothing_the_public_page_does_not(runtime, twilio):
+    """Every number a participant is sent is a figure (or a share) of the public page."""
+    people = skip_logic_people() * 3
+    round_id = make_round(runtime.database_url, survey_of([]), people)
+    share(runtime.database_url, runtime.redis, round_id, k=K)
+    drain(runtime)
+    sent = " ".join(message["Body"] for message in twilio.sent)
+    page = re.sub(r"<[^>]*>", " ", public_page(runtime, round_id))
+    assert sent and set(re.findall(r"\d+", sent)) <= set(re.findall(r"\d+", page))
+
+
 def test_a_profile_cross_table_published_twice_gives_no_hidden_cell_away(database_url):
     """Case 1: gender × age under gender and age × gender under age, suppressed jointly."""
     round_id = make_round(database_url, survey_of(["gender", "age"], conditional=False),
@@ -284,6 +352,31 @@ def test_publish_and_unpublish_from_the_command_line(runtime):
     assert missing.exit_code == 1 and "no round 999" in missing.output
 
 
+SENSITIVE_QUESTION = """  - id: violence
+    type: yesno
+    sensitive: true
+    text: {en: Has anyone hurt you this year?}
+"""
+
+
+def test_a_sensitive_question_has_a_higher_k_no_all_or_none_and_no_public_page(runtime):
+    survey = survey_of(["gender"], conditional=False, more=SENSITIVE_QUESTION)
+    people = ([{"gender": "woman", "source": "tap", "violence": "yes"}] * 12
+              + [{"gender": "man", "source": "well", "violence": "no"}] * 14
+              + [{"gender": "man", "source": "well", "violence": "yes"}] * 7)
+    round_id = make_round(runtime.database_url, survey, people)
+    figures = {q["id"]: q for q in released_json(runtime.database_url, round_id)["questions"]}
+    violence = figures["violence"]
+    assert violence["respondents"] == 33 and violence["counts"] == {"yes": 19, "no": 14}
+    by_gender = violence["by"]["gender"]
+    assert by_gender["woman"]["counts"]["yes"] is None  # all 12 women: it would tell each one
+    assert by_gender["man"]["counts"]["yes"] is None  # 7 is under the sensitive k (2k = 10)
+    assert set(by_gender["man"]["why"].values()) == {"sensitive"}  # no reason given away
+    page = public_page(runtime, round_id)
+    assert 'id="q-violence"' not in page and "hurt" not in page
+    assert 'id="q-source"' in page
+
+
 def test_a_release_is_cut_once_and_never_changes(url):
     round_id = make_round(url, survey_of([]), skip_logic_people())
     first = released_json(url, round_id)
@@ -314,6 +407,7 @@ def test_random_rounds_pass_the_attack(tmp_path_factory, size, dims, seed):
     figures = released_json(url, round_id)
     with session_scope(url) as db:
         audit = release_of(db, round_id, K).audit
-    assert all(high - low >= K - 1 - 1e-6 for low, high, _ in audit["ranges"].values())
+    assert all(high is None or high - low >= K - 1 - 1e-6
+               for low, high, _ in audit["ranges"].values())  # None: unbounded
     if dims <= 2:  # the independent attacker's own linear programs (fast enough up to 2)
         assert_no_figure_pinned(attack(figures, CHOICES))

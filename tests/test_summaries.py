@@ -35,7 +35,6 @@ from surveys.tables import Session as SurveySession
 from surveys.tokens import create_token
 from surveys.validation import parse_survey
 from tests.fakes.telegram_api import FakeTelegram
-from tests.fakes.twilio_api import FakeTwilio, fake_twilio
 from tests.pipeline import client_for, drain
 from worker.share import share
 
@@ -391,17 +390,6 @@ def test_nothing_shown_gives_one_sentence(database_url):
 
 
 # --- sharing -------------------------------------------------------------------------------
-
-@pytest.fixture
-def twilio(runtime, monkeypatch) -> Iterator[FakeTwilio]:
-    with fake_twilio() as fake:
-        for name, value in {"TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_AUTH_TOKEN": "t",
-                            "TWILIO_FROM": "+15005550006", "TWILIO_API_BASE_URL": fake.url,
-                            "PUBLIC_BASE_URL": "https://heard.example.org",
-                            "HEARD_SMS_PER_SECOND": "1000"}.items():
-            monkeypatch.setenv(name, value)
-        yield fake
-
 
 @pytest.fixture
 def telegram(monkeypatch) -> Iterator[FakeTelegram]:

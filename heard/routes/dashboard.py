@@ -231,7 +231,8 @@ def _question(item: QuestionSummary, summary: RoundSummary, lang: str, public: b
 def _figure(table: Table, group: str, value: str, public: bool) -> dict[str, Any]:
     hidden = (group, value) in table.hidden
     return {"count": None if public and hidden else table.raw(group, value),
-            "suppressed": hidden, "why": table.why.get((group, value))}
+            "suppressed": hidden, "why": table.why.get((group, value)),
+            "key": f"{table.dimension or ''}/{group}/{value}"}  # data-figure: what it counts
 
 
 def _bar(table: Table, group: str, value: str, label: str, public: bool,
