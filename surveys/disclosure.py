@@ -22,6 +22,7 @@ the failing ones are solved again.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -91,6 +92,7 @@ def protect(model: Model, figures: Sequence[Figure], hidden: Mapping[int, str],
     hidden = dict(hidden)
     _hide_lone_cells(figures, hidden, lines)
     solver = _Solver(model, figures)
+    solver.explore(hidden)
     pending = set(hidden)
     ranges: dict[int, tuple[float, float]] = {}
     rounds = 0
@@ -98,12 +100,14 @@ def protect(model: Model, figures: Sequence[Figure], hidden: Mapping[int, str],
         rounds += 1
         failing: dict[int, set[int]] = {}
         for index in sorted(pending):
-            low, high, pinning = solver.range_of(index, hidden)
+            low, high, pinning = solver.range_of(index, hidden, reason=hidden[index])
             ranges[index] = (low, high)
             if not _protected(figures[index], hidden[index], low, high):
                 failing[index] = pinning
         pending = set()
         chosen_now: set[int] = set()
+        pins = Counter(found for pinning in failing.values() for found in pinning
+                       if found not in hidden)
         for index, pinning in failing.items():
             pending.add(index)
             if pinning & chosen_now:  # one hidden now may free both: solve it again first
@@ -112,8 +116,8 @@ def protect(model: Model, figures: Sequence[Figure], hidden: Mapping[int, str],
             if not candidates:  # pinned by the model alone: nothing left to hide
                 pending.discard(index)
                 continue
-            chosen = min(candidates, key=lambda found: (
-                figures[found].level, figures[found].value, found))
+            chosen = min(candidates, key=lambda found: (  # the one that frees the most
+                figures[found].level, -pins[found], figures[found].value, found))
             hidden[chosen] = _secondary(figures[chosen])
             chosen_now.add(chosen)
             pending.add(chosen)
@@ -161,6 +165,17 @@ class _Solver:
         self.at_most_rows = _rows(model.at_most, model.unknowns)
         self.values = np.array([figure.value for figure in figures], dtype=float)
         self._system: tuple[frozenset[tuple[int, str]], Any] | None = None
+        # the least and most each figure was in any solution found so far: every one stays
+        # feasible (hiding only relaxes), so a figure seen spanning enough needs no program
+        self.lowest = np.full(len(figures), np.inf)
+        self.highest = np.full(len(figures), -np.inf)
+
+    def explore(self, hidden: Mapping[int, str]) -> None:
+        """Two solutions to start from: all hidden figures as small, and as large, as they
+        can be together; between them most hidden figures are seen at both ends."""
+        together = np.asarray(self.figure_rows[sorted(hidden)].sum(axis=0)).ravel()
+        for sign in (1.0, -1.0):
+            self._solve(sign * together, hidden)
 
     def system(self, hidden: Mapping[int, str]) -> Any:
         """The reader's equations and bounds while `hidden` is hidden (built once per state:
@@ -178,27 +193,45 @@ class _Solver:
             self._system = (state, (shown, equations, targets, bounds_rows, bounds_targets))
         return self._system[1]
 
-    def range_of(self, index: int, hidden: Mapping[int, str]) -> tuple[float, float, set[int]]:
-        """(least, most) the figure can be, and the shown figures that bind either end."""
-        shown, equations, targets, bounds_rows, bounds_targets = self.system(hidden)
-        objective = self.figure_rows[index].toarray().ravel()
-        ends: list[float] = []
+    def range_of(self, index: int, hidden: Mapping[int, str], reason: str
+                 ) -> tuple[float, float, set[int]]:
+        """(least, most) the figure can be, as far as needed to tell whether it is protected
+        (a range seen in solutions already found is enough), and the shown figures that bind
+        an end that had to be solved for."""
+        figure = self.figures[index]
         pinning: set[int] = set()
+        objective = self.figure_rows[index].toarray().ravel()
         for sign in (1.0, -1.0):
-            result = linprog(sign * objective, A_eq=equations, b_eq=targets,
-                             A_ub=bounds_rows if bounds_rows.shape[0] else None,
-                             b_ub=bounds_targets if bounds_rows.shape[0] else None,
-                             bounds=(0, None), method="highs")
-            self.solved += 1
-            if result.status == 3:  # unbounded above: as wide as can be
-                ends.append(float("inf"))
-                continue
-            if result.status != 0:
-                raise RuntimeError(f"disclosure audit: linear program failed: {result.message}")
-            ends.append(sign * result.fun)
-            duals = result.eqlin.marginals[:len(shown)]
-            pinning |= {int(shown[i]) for i in np.flatnonzero(np.abs(duals) > TOLERANCE)}
-        return ends[0], ends[1], pinning
+            if _protected(figure, reason, self.lowest[index], self.highest[index]):
+                break
+            if reason == FEW and figure.label_bounds and (
+                    self.lowest[index] <= TOLERANCE if sign > 0
+                    else self.highest[index] >= figure.k - 1 - TOLERANCE):
+                continue  # this end is already as far as the label allows
+            pinning |= self._solve(sign * objective, hidden, unbounded=index)
+        return float(self.lowest[index]), float(self.highest[index]), pinning
+
+    def _solve(self, objective: np.ndarray, hidden: Mapping[int, str],
+               unbounded: int | None = None) -> set[int]:
+        """Minimise `objective`; note the solution; the shown figures that bind it.
+        `unbounded`: the figure that grows without end if the program has no minimum."""
+        shown, equations, targets, bounds_rows, bounds_targets = self.system(hidden)
+        result = linprog(objective, A_eq=equations, b_eq=targets,
+                         A_ub=bounds_rows if bounds_rows.shape[0] else None,
+                         b_ub=bounds_targets if bounds_rows.shape[0] else None,
+                         bounds=(0, None), method="highs")
+        self.solved += 1
+        if result.status == 3:
+            if unbounded is not None:
+                self.highest[unbounded] = np.inf
+            return set()
+        if result.status != 0:
+            raise RuntimeError(f"disclosure audit: linear program failed: {result.message}")
+        seen = self.figure_rows @ result.x
+        np.minimum(self.lowest, seen, out=self.lowest)
+        np.maximum(self.highest, seen, out=self.highest)
+        duals = result.eqlin.marginals[:len(shown)]
+        return {int(shown[i]) for i in np.flatnonzero(np.abs(duals) > TOLERANCE)}
 
 
 def _rows(pairs: Sequence[tuple[Sequence[int], Sequence[int]]], width: int) -> csr_matrix:

@@ -219,14 +219,18 @@ class _Layout:
         self.model = Model()
         self.k = summary.k
         self.k_sensitive = sensitive_min_cell(summary.k)
+        self.sensitive = {question.id for question in self.survey.questions if question.sensitive}
         self.dimensions = summary.dimensions
+        self.joint = summary.joint
         self.groups = [self._groups_of(name) for name in self.dimensions]
+        self.communities = [group for group in self._community_groups() if group != NOT_GIVEN]
+        self.published = self._tables_worth_publishing()
+        self._keep_only({dimension for _, _, dimension, _ in self.published} | {COMMUNITY})
         self.people = list(product(*self.groups))
         self.everyone = dict(zip(self.people, self.model.new(len(self.people)), strict=True))
         self.blocks: dict[str, dict[tuple[str | None, tuple, tuple], int]] = {}
         self.categories: dict[str, list[str | None]] = {}
         self.elements: dict[str, dict[str, dict[tuple[tuple, tuple], int]]] = {}
-        self.sensitive = {question.id for question in self.survey.questions if question.sensitive}
         self.answers: dict[str, dict[tuple[str | None, tuple], list[int]]] = {}
         for question in self.survey.questions:
             if question.id in summary.questions:
@@ -234,19 +238,15 @@ class _Layout:
 
     def build(self, starts: Sequence[tuple[str, int]]) -> _Built:
         built = _Built()
-        scopes = [(ROUND, None)]
-        if COMMUNITY in self.dimensions:
-            position = self.dimensions.index(COMMUNITY)
-            scopes += [(group, (position, group)) for group in self.groups[position]
-                       if group != NOT_GIVEN]
-        for scope, only in scopes:
+        for scope in (ROUND, *self.communities):
+            only = self._only(scope)
             cells = [cell for people, cell in self.everyone.items()
                      if only is None or people[only[0]] == only[1]]
             built.participants[scope] = built.figure(cells, self._participants(only), self.k,
                                                      False, 3)
-            for question_id in self.blocks:
-                self._tables(built, scope, only, question_id)
-        if COMMUNITY in self.dimensions:
+        for scope, question_id, dimension, groups in self.published:
+            self._table(built, scope, question_id, dimension, groups)
+        if self.communities:
             built.lines.append((built.participants[ROUND],
                                 [index for scope, index in built.participants.items()
                                  if scope != ROUND]))
@@ -254,9 +254,54 @@ class _Layout:
         built.unknowns = self.model.unknowns
         return built
 
+    def _community_groups(self) -> list[str]:
+        if COMMUNITY not in self.dimensions:
+            return []
+        return self.groups[self.dimensions.index(COMMUNITY)]
+
+    def _only(self, scope: str) -> tuple[int, str] | None:
+        """A community scope as (position of the community dimension, community)."""
+        return None if scope == ROUND else (self.dimensions.index(COMMUNITY), scope)
+
+    def _tables_worth_publishing(self) -> list[tuple[str, str, str | None, tuple[str, ...]]]:
+        """(scope, question, dimension or None, groups) of every table the release shows."""
+        found: list[tuple[str, str, str | None, tuple[str, ...]]] = []
+        for scope in (ROUND, *self.communities):
+            for question in self.survey.questions:
+                item = self.summary.questions.get(question.id)
+                if item is None:
+                    continue
+                found.append((scope, question.id, None, ()))
+                for dimension in item.by:
+                    if scope != ROUND and dimension == COMMUNITY:
+                        continue
+                    position = self.dimensions.index(dimension)  # groups with anybody in
+                    groups = tuple(group for group in self.groups[position]
+                                   if self._has(question.id, position, group))
+                    if self._worth_publishing(question.id, dimension, position, groups,
+                                              len(item.overall.values), self._only(scope)):
+                        found.append((scope, question.id, dimension, groups))
+        return found
+
+    def _keep_only(self, dimensions: set[str]) -> None:
+        """Model people by the dimensions some published table uses, and no others (each
+        one more multiplies the unknowns)."""
+        kept = [position for position, name in enumerate(self.dimensions) if name in dimensions]
+        if len(kept) == len(self.dimensions):
+            return
+        joint: dict[tuple[str, str | None], dict[tuple[str, ...], int]] = {}
+        for key, cells in self.joint.items():
+            projected = joint.setdefault(key, {})
+            for groups, count in cells.items():
+                groups = tuple(groups[position] for position in kept)
+                projected[groups] = projected.get(groups, 0) + count
+        self.joint = joint
+        self.groups = [self.groups[position] for position in kept]
+        self.dimensions = tuple(self.dimensions[position] for position in kept)
+
     def _groups_of(self, dimension: str) -> list[str]:
         seen = {groups[self.dimensions.index(dimension)]
-                for cells in self.summary.joint.values() for groups in cells}
+                for cells in self.joint.values() for groups in cells}
         if dimension in self.survey.question_index:
             order = [*self.survey.question(dimension).choice_values(), NOT_GIVEN]
             return order + sorted(seen - set(order))
@@ -269,14 +314,15 @@ class _Layout:
         person's group) gets no unknown: it is 0, and the reader knows it.
         """
         if question.type in CHOICE_TYPES:
-            extra = sorted({value for (qid, value) in self.summary.joint
+            extra = sorted({value for (qid, value) in self.joint
                             if qid == question.id and value is not None}
                            - set(question.choice_values()))
             categories: list[str | None] = [*question.choice_values(), *extra, None]
         else:
             categories = [ANSWERED, None]
         parents = self._enumerable_parents(question)
-        parent_values = list(product(*(self.categories[parent] for parent in parents)))
+        classes = self._parent_classes(question, parents)
+        parent_values = list(product(*(dict.fromkeys(found.values()) for found in classes)))
         keys = [(category, values, people)
                 for category, values, people in product(categories, parent_values, self.people)
                 if category is None or self._may_answer(question, parents, values, category,
@@ -295,13 +341,13 @@ class _Layout:
         for people, everyone in self.everyone.items():
             self.model.link(by_people.get(people, []), [everyone])
         for position, parent in enumerate(parents):
-            own: dict[tuple[str | None, tuple], list[int]] = {}
+            own: dict[tuple[Any, tuple], list[int]] = {}
             for (category, _, people), cell in self.blocks[parent].items():
-                own.setdefault((category, people), []).append(cell)
-            for category in self.categories[parent]:
+                own.setdefault((classes[position][category], people), []).append(cell)
+            for label in dict.fromkeys(classes[position].values()):
                 for people in self.people:
-                    self.model.link(by_parent.get((position, category, people), []),
-                                    own.get((category, people), []))
+                    self.model.link(by_parent.get((position, label, people), []),
+                                    own.get((label, people), []))
         if question.type == "multi":
             self._elements(question, block, parent_values)
 
@@ -330,6 +376,26 @@ class _Layout:
             return names
         return []
 
+    def _parent_classes(self, question: Question, parents: list[str]
+                        ) -> list[dict[str | None, Any]]:
+        """Per parent, the class each of its answers falls in: with one parent only whether
+        the question is asked matters (fewer unknowns, the same knowledge); with several,
+        each answer is its own class."""
+        if len(parents) == 1:
+            return [{category: self._asks(question, {parents[0]: category})
+                     for category in self.categories[parents[0]]}]
+        return [{category: category for category in self.categories[parent]}
+                for parent in parents]
+
+    def _asks(self, question: Question, answers: Mapping[str, Any]) -> bool:
+        """Whether the survey asks `question` after these answers (unsure: it may)."""
+        if question.condition is None:
+            return True
+        try:
+            return question.condition.evaluate(answers)
+        except (ConditionError, TypeError):
+            return True
+
     def _may_answer(self, question: Question, parents: list[str], values: tuple,
                     category: str, people: tuple) -> bool:
         """False where the survey itself rules an answer out: skip logic, or a profile
@@ -337,44 +403,50 @@ class _Layout:
         if question.id in self.dimensions and \
                 people[self.dimensions.index(question.id)] != category:
             return False
-        if question.condition is None or not parents:
+        if not parents:
             return True
-        try:
-            return question.condition.evaluate(dict(zip(parents, values, strict=True)))
-        except (ConditionError, TypeError):
-            return True
+        if len(parents) == 1:  # the class is whether it is asked
+            return bool(values[0])
+        return self._asks(question, dict(zip(parents, values, strict=True)))
 
-    def _tables(self, built: _Built, scope: str, only: tuple[int, str] | None,
-                question_id: str) -> None:
-        item = self.summary.questions[question_id]
-        values = tuple(item.overall.values)
-        for dimension in (None, *item.by):
-            if scope != ROUND and dimension == COMMUNITY:
-                continue
-            position = None if dimension is None else self.dimensions.index(dimension)
-            groups = () if position is None else tuple(
-                group for group in self.groups[position]
-                if group != NOT_GIVEN or self._has(question_id, position, group))
-            sensitive = question_id in self.sensitive or dimension in self.sensitive
-            k = self.k_sensitive if sensitive else self.k
-            name = dimension or ROUND
-            built.tables[(scope, question_id, name)] = (groups, values)
-            index: dict[tuple[str, str], int] = {}
+    def _table(self, built: _Built, scope: str, question_id: str, dimension: str | None,
+               groups: tuple[str, ...]) -> None:
+        """One table's figures (its cells and margins), where the other tables and the
+        model can find them, and its rows and columns as lines."""
+        values = tuple(self.summary.questions[question_id].overall.values)
+        only = self._only(scope)
+        position = None if dimension is None else self.dimensions.index(dimension)
+        sensitive = question_id in self.sensitive or dimension in self.sensitive
+        k = self.k_sensitive if sensitive else self.k
+        name = dimension or ROUND
+        built.tables[(scope, question_id, name)] = (groups, values)
+        index: dict[tuple[str, str], int] = {}
+        for group in (TOTAL, *groups):
+            for value in (TOTAL, *values):
+                cells = self._cells(question_id, value, position, group, only)
+                level = (group == TOTAL) + (value == TOTAL)
+                figure = built.figure(cells, self._count(question_id, value, position,
+                                                         group, only), k, sensitive, level)
+                built.places[(scope, question_id, name, group, value)] = figure
+                index[(group, value)] = figure
+        if sensitive:  # "all of a group answered x" tells each member's answer
             for group in (TOTAL, *groups):
-                for value in (TOTAL, *values):
-                    cells = self._cells(question_id, value, position, group, only)
-                    level = (group == TOTAL) + (value == TOTAL)
-                    figure = built.figure(cells, self._count(question_id, value, position,
-                                                             group, only), k, sensitive, level)
-                    built.places[(scope, question_id, name, group, value)] = figure
-                    index[(group, value)] = figure
-            if sensitive:  # "all of a group answered x" tells each member's answer
-                for group in (TOTAL, *groups):
-                    margin = built.figures[index[(group, TOTAL)]].value
-                    for value in values:
-                        if margin and built.figures[index[(group, value)]].value == margin:
-                            built.primary[index[(group, value)]] = SENSITIVE
-            self._lines(built, index, groups, values, additive_rows=self._additive(question_id))
+                margin = built.figures[index[(group, TOTAL)]].value
+                for value in values:
+                    if margin and built.figures[index[(group, value)]].value == margin:
+                        built.primary[index[(group, value)]] = SENSITIVE
+        self._lines(built, index, groups, values, additive_rows=self._additive(question_id))
+
+    def _worth_publishing(self, question_id: str, dimension: str, position: int,
+                          groups: tuple[str, ...], values: int,
+                          only: tuple[int, str] | None) -> bool:
+        """A table by groups is published only where every group has k people per answer
+        option: a sparser one would be nearly all hidden, and would cost the others figures
+        to protect it (and the audit its time)."""
+        sensitive = question_id in self.sensitive or dimension in self.sensitive
+        k = self.k_sensitive if sensitive else self.k
+        return all(self._count(question_id, TOTAL, position, group, only) >= k * max(1, values)
+                   for group in groups)
 
     def _additive(self, question_id: str) -> bool:
         return self.survey.question(question_id).type in CHOICE_TYPES
@@ -393,7 +465,7 @@ class _Layout:
 
     def _has(self, question_id: str, position: int, group: str) -> bool:
         return any(groups[position] == group
-                   for groups in self.summary.joint.get((question_id, None), {}))
+                   for groups in self.joint.get((question_id, None), {}))
 
     def _selected(self, people: tuple, position: int | None, group: str,
                   only: tuple[int, str] | None) -> bool:
@@ -415,7 +487,7 @@ class _Layout:
 
     def _count(self, question_id: str, value: str, position: int | None, group: str,
                only: tuple[int, str] | None) -> int:
-        cells = self.summary.joint.get((question_id, None if value == TOTAL else value), {})
+        cells = self.joint.get((question_id, None if value == TOTAL else value), {})
         return sum(count for groups, count in cells.items()
                    if self._selected(groups, position, group, only))
 

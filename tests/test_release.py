@@ -187,13 +187,15 @@ def url(tmp_path) -> str:
     return found
 
 
-def cross_table_people(seed: int = 194) -> list[dict[str, Any]]:
+def cross_table_people(seed: int = 194, size: int = 400) -> list[dict[str, Any]]:
+    """Two profile fields with a rare group each: every group big enough for its tables to
+    be published (k people per answer), their crossings small."""
     rng = random.Random(seed)
     people = []
-    for _ in range(60):
-        people.append({"gender": rng.choices(CHOICES["gender"], [10, 10, 1])[0],
+    for _ in range(size):
+        people.append({"gender": rng.choices(CHOICES["gender"], [10, 10, 2])[0],
                        "age": rng.choices(CHOICES["age"], [1, 6, 6])[0],
-                       "source": rng.choice(CHOICES["source"])})
+                       "source": rng.choices(CHOICES["source"], [10, 10, 1])[0]})
     return people
 
 
@@ -361,15 +363,15 @@ SENSITIVE_QUESTION = """  - id: violence
 
 def test_a_sensitive_question_has_a_higher_k_no_all_or_none_and_no_public_page(runtime):
     survey = survey_of(["gender"], conditional=False, more=SENSITIVE_QUESTION)
-    people = ([{"gender": "woman", "source": "tap", "violence": "yes"}] * 12
+    people = ([{"gender": "woman", "source": "tap", "violence": "yes"}] * 22
               + [{"gender": "man", "source": "well", "violence": "no"}] * 14
               + [{"gender": "man", "source": "well", "violence": "yes"}] * 7)
     round_id = make_round(runtime.database_url, survey, people)
     figures = {q["id"]: q for q in released_json(runtime.database_url, round_id)["questions"]}
     violence = figures["violence"]
-    assert violence["respondents"] == 33 and violence["counts"] == {"yes": 19, "no": 14}
+    assert violence["respondents"] == 43 and violence["counts"] == {"yes": 29, "no": 14}
     by_gender = violence["by"]["gender"]
-    assert by_gender["woman"]["counts"]["yes"] is None  # all 12 women: it would tell each one
+    assert by_gender["woman"]["counts"]["yes"] is None  # all 22 women: it would tell each one
     assert by_gender["man"]["counts"]["yes"] is None  # 7 is under the sensitive k (2k = 10)
     assert set(by_gender["man"]["why"].values()) == {"sensitive"}  # no reason given away
     page = public_page(runtime, round_id)
