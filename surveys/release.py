@@ -440,12 +440,13 @@ class _Layout:
     def _worth_publishing(self, question_id: str, dimension: str, position: int,
                           groups: tuple[str, ...], values: int,
                           only: tuple[int, str] | None) -> bool:
-        """A table by groups is published only where every group has k people per answer
-        option: a sparser one would be nearly all hidden, and would cost the others figures
-        to protect it (and the audit its time)."""
+        """A table by groups is published only where every group has 2k people per answer
+        option: in a sparser one, half the cells are small and hidden, and protecting them
+        through the tables linked to it costs the others many more (and the audit minutes)."""
         sensitive = question_id in self.sensitive or dimension in self.sensitive
         k = self.k_sensitive if sensitive else self.k
-        return all(self._count(question_id, TOTAL, position, group, only) >= k * max(1, values)
+        return all(self._count(question_id, TOTAL, position, group, only)
+                   >= 2 * k * max(1, values)
                    for group in groups)
 
     def _additive(self, question_id: str) -> bool:

@@ -363,15 +363,15 @@ SENSITIVE_QUESTION = """  - id: violence
 
 def test_a_sensitive_question_has_a_higher_k_no_all_or_none_and_no_public_page(runtime):
     survey = survey_of(["gender"], conditional=False, more=SENSITIVE_QUESTION)
-    people = ([{"gender": "woman", "source": "tap", "violence": "yes"}] * 22
-              + [{"gender": "man", "source": "well", "violence": "no"}] * 14
+    people = ([{"gender": "woman", "source": "tap", "violence": "yes"}] * 44
+              + [{"gender": "man", "source": "well", "violence": "no"}] * 33
               + [{"gender": "man", "source": "well", "violence": "yes"}] * 7)
     round_id = make_round(runtime.database_url, survey, people)
     figures = {q["id"]: q for q in released_json(runtime.database_url, round_id)["questions"]}
     violence = figures["violence"]
-    assert violence["respondents"] == 43 and violence["counts"] == {"yes": 29, "no": 14}
+    assert violence["respondents"] == 84 and violence["counts"] == {"yes": 51, "no": 33}
     by_gender = violence["by"]["gender"]
-    assert by_gender["woman"]["counts"]["yes"] is None  # all 22 women: it would tell each one
+    assert by_gender["woman"]["counts"]["yes"] is None  # all 44 women: it would tell each one
     assert by_gender["man"]["counts"]["yes"] is None  # 7 is under the sensitive k (2k = 10)
     assert set(by_gender["man"]["why"].values()) == {"sensitive"}  # no reason given away
     page = public_page(runtime, round_id)
