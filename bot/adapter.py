@@ -14,8 +14,9 @@ from bot.keyboards import Keyboard, Press, parse_callback, toggled_keyboard
 from surveys.messages import Inbound
 
 CHANNEL = "telegram"
-# Message fields heard cannot answer: the person gets a polite "please use text or a button".
-UNSUPPORTED = ("photo", "voice", "audio", "video", "video_note", "sticker", "location", "venue",
+# Message fields that are not text: stored as media (a caption is the text) and answered by
+# the conversation, as a photo by MMS is: "please type your answer", no attempt lost.
+MEDIA = ("photo", "voice", "audio", "video", "video_note", "sticker", "location", "venue",
                "contact", "document", "animation", "poll", "dice", "game", "story", "paid_media")
 # Slash commands and the engine keyword each stands for.
 COMMANDS = {"language": "LANG", "lang": "LANG", "stop": "STOP", "help": "HELP", "skip": "SKIP",
@@ -37,11 +38,11 @@ class Store:
 
 @dataclass(frozen=True)
 class Decline:
-    """Recorded as handled and answered politely here; never reaches the engine."""
+    """A group's or channel's message: recorded as handled, never answered (heard speaks to
+    one person at a time, and never where others read)."""
 
     inbound: Inbound
-    reason: Literal["unsupported", "group"]
-    language_code: str | None = None
+    reason: Literal["group"] = "group"
 
 
 @dataclass(frozen=True)
@@ -95,9 +96,11 @@ def read_update(update: object) -> Action:
     update_id = int(update["update_id"])
     if "message" in update:
         return _message(_read_message(update_id, update["message"]))
+    if "edited_message" in update:  # a correction: the conversation says how to change it
+        return _message(_read_message(update_id, update["edited_message"]), edited=True)
     if "channel_post" in update:
         post = _read_message(update_id, update["channel_post"])
-        return Decline(_inbound(post, "", {"refused": post.chat_type}), "group")
+        return Decline(_inbound(post, "", {"refused": post.chat_type}))
     if "callback_query" in update:
         return _callback(update_id, update["callback_query"])
     if "my_chat_member" in update:
@@ -117,19 +120,29 @@ def _membership(change: object) -> Action:
     return Ignore(f"my_chat_member: {status}")
 
 
-def _message(message: _Message) -> Action:
+def _message(message: _Message, edited: bool = False) -> Action:
     data = message.data
     text = data.get("text")
-    kind = next((key for key in UNSUPPORTED if data.get(key)), None)
+    kind = next((key for key in MEDIA if data.get(key)), None)
     if text is None and kind is None:
         return Ignore("service message")
     if message.chat_type != "private":
-        return Decline(_inbound(message, "", {"refused": message.chat_type}), "group",
-                       _language_code(data))
-    if kind is not None or not isinstance(text, str):
-        return Decline(_inbound(message, "", {"unsupported": kind or "text"}), "unsupported",
-                       _language_code(data))
-    text, payload = command_text(text)
+        return Decline(_inbound(message, "", {"refused": message.chat_type}))
+    payload: dict[str, Any] = {}
+    if kind is not None:  # a photo's caption is what the person wrote
+        caption = data.get("caption")
+        text = caption if isinstance(caption, str) else ""
+        payload["media"] = kind
+    elif not isinstance(text, str):
+        text, payload["media"] = "", "text"
+    if edited:
+        payload["edited"] = True
+    else:
+        text, commands = command_text(text)
+        payload.update(commands)
+    language = _language_code(data)
+    if language:  # a newcomer is greeted in their app's language, where the survey has it
+        payload["language"] = language
     return Store(_inbound(message, text, payload))
 
 

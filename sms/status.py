@@ -12,19 +12,28 @@ from surveys.tables import Contact, OutboxMessage
 
 log = logging.getLogger(__name__)
 # Callbacks can arrive out of order: a late "sent" must not undo "delivered".
-RANK = {"accepted": 1, "queued": 1, "sending": 2, "sent": 3, "delivered": 4, "read": 5,
-        "undelivered": 4, "failed": 4, "canceled": 4}
+RANK = {"scheduled": 1, "accepted": 1, "queued": 1, "sending": 2, "sent": 3,
+        "partially_delivered": 4, "delivered": 4, "read": 5, "undelivered": 4, "failed": 4,
+        "canceled": 4}
+
+
+class UnknownStatus(ValueError):
+    """A MessageStatus Twilio does not document: refused (400), so it shows in their logs."""
 
 
 def record_status(database_url: str, provider_id: str, status: str,
                   error_code: str | None) -> bool:
+    if status not in RANK:
+        log.warning("unknown Twilio MessageStatus %r for %s: not recorded", status, provider_id)
+        raise UnknownStatus(f"MessageStatus: unknown status {status!r}; expected one of "
+                            f"{', '.join(sorted(RANK))}")
     with session_scope(database_url) as db:
         message = db.scalars(select(OutboxMessage).where(OutboxMessage.provider_id == provider_id)
                              .with_for_update()).first()
         if message is None:
             log.warning("status %s for unknown Twilio message %s", status, provider_id)
             return False
-        if RANK.get(status, 0) >= RANK.get(message.status, 0):
+        if RANK[status] >= RANK.get(message.status, 0):
             message.status = status
         code = parse_code(error_code)
         if code is not None:

@@ -12,7 +12,7 @@ from twilio.request_validator import RequestValidator
 from heard.routes.deps import get_runtime, request_settings
 from heard.settings import Settings
 from sms.adapter import BadPayload, inbound_from_twilio
-from sms.status import record_status
+from sms.status import UnknownStatus, record_status
 from worker.ingest import ingest_async
 from worker.runtime import Runtime
 
@@ -68,6 +68,9 @@ async def inbound(form: Form, settings: SettingsDep,
 def status(form: Form, runtime: Annotated[Runtime, Depends(get_runtime)]) -> Response:
     if not form.get("MessageSid") or not form.get("MessageStatus"):
         raise HTTPException(400, "missing Twilio field(s): MessageSid, MessageStatus")
-    record_status(runtime.database_url, form["MessageSid"], form["MessageStatus"],
-                  form.get("ErrorCode") or None)
+    try:
+        record_status(runtime.database_url, form["MessageSid"], form["MessageStatus"],
+                      form.get("ErrorCode") or None)
+    except UnknownStatus as error:
+        raise HTTPException(400, str(error)) from None
     return Response(status_code=204)

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from surveys.answers import Invalid, Value, ascii_digits, parse_answer
-from surveys.i18n import Translator, keywords, language_name, normalize, translator
+from surveys.answers import Invalid, Value, parse_answer
+from surveys.conversation import bare_word, command_of
+from surveys.i18n import Translator, language_name, normalize, translator
 from surveys.model import Question, Survey
 
 State = dict[str, Any]
@@ -101,17 +102,21 @@ def step(survey: Survey, state: State | None, text: str) -> StepResult:
     state["lang"] = lang = survey.language_for(state["lang"])
     t = translator(lang)
     text = text if isinstance(text, str) else ""
-    word = normalize(ascii_digits(text)).strip(".!")
-    command = keywords(lang).get(word)
-    if word.split(" ")[0] in ("lang", "language") or command == "lang":
-        command = "lang"
+    word = bare_word(text)
+    command = command_of(text, lang)
 
     if command == "stop":  # a finished session keeps its outcome; the contact opts out
         if state["status"] not in FINISHED:
+            state["paused"] = state["status"]  # START takes them back here
             state["status"] = "stopped"
         result.events.append("stop")
         result.replies.append(Reply(t.gettext(
             "You will get no more messages from us. Reply START to join again.")))
+        return result
+    if command == "start" and state["status"] == "stopped" and state.get("paused"):
+        state["status"] = state.pop("paused")  # the same session, where they left off
+        result.events.append("resumed")
+        _ask_again(survey, result)
         return result
     if command == "start" and state["status"] in FINISHED:
         restarted = start(survey, lang)
@@ -323,6 +328,7 @@ def _consent(survey: Survey, result: StepResult, text: str) -> StepResult:
         result.replies.append(Reply(value.message, kind="reprompt", question_id=CONSENT,
                                     choices=reply.choices))
         return result
+    state["consent"] = value  # kept with the session: agreeing to be contacted is not this
     if value == "no":
         state["status"] = "declined"
         state["current"] = None

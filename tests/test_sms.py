@@ -10,11 +10,14 @@ from twilio.request_validator import RequestValidator
 
 from surveys import catalog
 from surveys.database import session_scope
+from surveys.messages import Inbound
 from surveys.tables import Contact, InboxMessage, OutboxMessage
+from surveys.tables import Session as SurveySession
 from tests.fakes.twilio_api import FakeTwilio, fake_twilio
 from tests.pipeline import answers, client_for, count, drain
 from worker import jobs
 from worker.inbound import lock_contact
+from worker.ingest import ingest
 from worker.invitations import invite
 from worker.queues import enqueue_outbound
 from worker.senders import TransientSendError
@@ -48,12 +51,15 @@ def sms(client, sender: str, body: str, sid: str, **extra: str):
 
 
 def invited(runtime, address: str, language: str, channel: str = "sms") -> None:
-    """The contact is invited into test-water (as a round launch does) and has consented."""
+    """The contact (imported as agreeing to be contacted) is invited into test-water, as a
+    round launch does, and agrees to the survey's own consent question (1 = yes)."""
     with session_scope(runtime.database_url) as db:
         contact = lock_contact(db, channel, address)
         contact.language, contact.consent = language, True
         outbox_ids = invite(db, contact, catalog.latest(db, "test-water"))
     enqueue_outbound(runtime.redis, outbox_ids)
+    drain(runtime)
+    ingest(runtime.database_url, runtime.redis, Inbound(channel, address, "1", f"yes-{address}"))
     drain(runtime)
 
 
@@ -85,8 +91,9 @@ def test_a_signed_form_is_read_whatever_its_encoding(runtime, twilio):
 def test_inbound_answers_with_empty_twiml_and_replies_through_the_worker(runtime, twilio):
     client = client_for(runtime)
     invited(runtime, AMINA, "en")
-    assert twilio.bodies_to(AMINA) == [
+    assert twilio.bodies_to(AMINA) == [  # an import's consent is not the survey's: asked
         "Five questions about water.",
+        "Do you agree?\n1 Yes 2 No",
         "Where do you get water?\n1 Tap at home 2 Public well 3 Other"]
     response = sms(client, AMINA, "2", "SM-a1")
     assert response.status_code == 200
@@ -105,8 +112,8 @@ def test_replayed_webhook_is_one_message(runtime, twilio):
     for _ in range(3):
         assert sms(client, AMINA, "1", "SM-replay").status_code == 200
     drain(runtime)
-    assert count(runtime, InboxMessage) == 1
-    assert len(twilio.bodies_to(AMINA)) == 3  # the invitation's two, then one reply
+    assert count(runtime, InboxMessage) == 2  # the consent, then the one answer
+    assert len(twilio.bodies_to(AMINA)) == 4  # the invitation's three, then one reply
 
 
 def test_bengali_reply_is_ucs2_and_segments_are_recorded(runtime, twilio):
@@ -138,10 +145,13 @@ def test_stop_confirms_once_then_silence_until_start(runtime, twilio):
     assert count(runtime, InboxMessage, InboxMessage.outcome == "opted_out") == 4
     sms(client, AMINA, "START", "SM-s3")
     drain(runtime)
-    assert twilio.bodies_to(AMINA)[before:] == [
+    assert twilio.bodies_to(AMINA)[before:] == [  # back where they were, in the same session
         "You will get our messages again. Reply STOP to stop.",
-        "Five questions about water.",
         "Where do you get water?\n1 Tap at home 2 Public well 3 Other"]
+    assert count(runtime, SurveySession) == 1
+    sms(client, AMINA, "2", "SM-s4")
+    drain(runtime)
+    assert answers(runtime) == {"source": "well"}
 
 
 @pytest.mark.parametrize("word", ["STOPALL", "unsubscribe", "Cancel", "END", "quit"])
@@ -234,7 +244,7 @@ def test_whatsapp_through_the_same_adapter(runtime, twilio):
     drain(runtime)
     assert answers(runtime) == {"source": "well"}
     with session_scope(runtime.database_url) as db:
-        assert db.scalars(select(InboxMessage)).one().channel == "whatsapp"
+        assert {row.channel for row in db.scalars(select(InboxMessage))} == {"whatsapp"}
 
 
 def test_national_numbers_are_normalised_to_e164(runtime, twilio, monkeypatch):

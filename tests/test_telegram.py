@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -37,8 +39,10 @@ from worker.ratelimit import RateLimited, acquire, pause
 from worker.senders import PermanentSendError, TransientSendError
 
 SECRET = "s3cret-token_for-tests"
-CASES = json.loads((Path(__file__).parent / "data" / "telegram" / "incoming.json")
-                   .read_text(encoding="utf-8"))["cases"]
+REWRITE = "HEARD_REWRITE_CASES"
+CASES_FILE = Path(__file__).parent / "data" / "telegram" / "incoming.json"
+CASES_DOCUMENT = json.loads(CASES_FILE.read_text(encoding="utf-8"))
+CASES = CASES_DOCUMENT["cases"]
 CHAT = 42
 
 
@@ -154,7 +158,22 @@ def test_incoming_cases(runtime, telegram):
         wanted = {key: case[key] for key in got}
         if got != wanted:
             failures.append(f"{case['label']}:\n  wanted {wanted}\n  got    {got}")
-    assert not failures, "\n".join(failures)
+            case.update(got)
+    if failures and os.environ.get(REWRITE):  # an intended change: review the diff
+        CASES_FILE.write_text(cases_json(CASES_DOCUMENT), encoding="utf-8")
+    assert not failures, "\n".join(failures) + f"\n(rewrite the cases: {REWRITE}=1)"
+
+
+def cases_json(document: dict[str, Any]) -> str:
+    """The case file as it is kept: one line per field of a case; lone surrogates escaped."""
+    def dumps(value: Any) -> str:
+        return re.sub("[\ud800-\udfff]", lambda found: f"\\u{ord(found.group()):04x}",
+                      json.dumps(value, ensure_ascii=False))
+
+    cases = ",\n".join(" {\n" + ",\n".join(f"  {dumps(key)}: {dumps(value)}"
+                                            for key, value in case.items()) + "\n }"
+                        for case in document["cases"])
+    return f'{{\n "_about": {dumps(document["_about"])},\n "cases": [\n{cases}\n ]\n}}\n'
 
 
 def _queued(runtime: Any) -> list[str]:
@@ -328,7 +347,7 @@ def test_blocking_the_bot_opts_out_and_start_brings_them_back(runtime, telegram)
     sent = len(telegram.messages())
     deliver(http, runtime, message(join(runtime)))  # a new round's link, once unblocked
     assert texts(telegram)[sent:] == [welcome, "Five questions about water.",
-                                      "Where do you get water?"]  # consented already
+                                      "Do you agree?"]  # a new round: its own consent
 
 
 def test_a_stale_button_does_not_answer_the_current_question(runtime, telegram):
@@ -384,14 +403,13 @@ def test_a_photo_gets_a_polite_reply_and_costs_no_attempt(runtime, telegram):
     assert answers(runtime) == {"source": "well"}
 
 
-def test_a_group_hears_one_refusal_and_nothing_is_answered(runtime, telegram):
+def test_a_group_is_never_answered_nor_posted_into(runtime, telegram):
     http = client_for(runtime)
     group = {"id": -100123, "type": "supergroup", "title": "Village"}
     first, second = message(join(runtime)), message("1")
     first["message"]["chat"] = second["message"]["chat"] = group
     deliver(http, runtime, first, second)
-    assert telegram.sent() == [{"chat_id": -100123, "text": translator("en").gettext(
-        "Sorry, I only answer in private chats. Please write to me directly.")}]
+    assert telegram.sent() == []
     assert count(runtime, InboxMessage, InboxMessage.outcome == "group") == 2
     assert count(runtime, Contact) == 0 and answers(runtime) == {}
 

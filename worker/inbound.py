@@ -21,9 +21,18 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from surveys import catalog
-from surveys.answers import ascii_digits
+from surveys.conversation import (
+    command_of,
+    edited_reply,
+    is_media_only,
+    join_code,
+    media_reply,
+    not_in_a_survey,
+    unknown_code,
+    walk_in_language,
+)
 from surveys.engine import FINISHED, Reply, StepResult, resume, start, step
-from surveys.i18n import keywords, normalize, translator
+from surveys.i18n import translator
 from surveys.sql import bulk_insert, insert_ignore, upsert
 from surveys.tables import (
     Answer,
@@ -190,9 +199,9 @@ class Batch:
 
     # -- reading -------------------------------------------------------------------------------
 
-    def open_round(self, code: str) -> Round | None:
-        code = code.strip().upper()
-        if not code or len(code) > 64:
+    def open_round(self, text: str) -> Round | None:
+        code = join_code(text)
+        if code is None:
             return None
         if self._rounds is None:  # open rounds are few: read them once per batch
             self._rounds = {round_.code: round_ for round_ in self.db.scalars(
@@ -238,7 +247,7 @@ class Batch:
 
     def handle(self, contact: Contact, message: InboxMessage) -> None:
         t = translator(contact.language or "en")
-        command = keywords(contact.language or "en").get(normalize(ascii_digits(message.text)))
+        command = command_of(message.text, contact.language or "en")
         welcome: list[Reply] = []
         payload = _payload(message)
         if payload.get("command") == "start":  # Telegram /start, with a round's code or not
@@ -262,8 +271,19 @@ class Batch:
                               welcome + _outside_survey(contact, message, command))
             return
         survey = catalog.survey_of(survey_row)
+        if session is not None and session.status not in FINISHED:
+            lang = survey.language_for(session.state.get("lang"))
+            if payload.get("edited"):  # an edit is not a new answer
+                message.outcome = "edited"
+                self.write_outbox(contact, message, welcome + [Reply(edited_reply(lang))])
+                return
+            if is_media_only(message.text, payload):  # not an answer: no attempt lost
+                message.outcome = "media"
+                self.write_outbox(contact, message, welcome + [Reply(media_reply(lang))])
+                return
         if session is None:
-            session, result = self.open_session(contact, survey_row, target.round_id)
+            session, result = self.open_session(contact, survey_row, target.round_id,
+                                                payload.get("language"))
             # the first message only opens the survey, unless it is a keyword (not a join code)
             if message.text.strip() and not target.by_code:
                 result = _first_step(survey, result, message.text)
@@ -285,10 +305,18 @@ class Batch:
                           after_opt_out="stop" in result.events)
 
     def open_session(self, contact: Contact, survey_row: SurveyVersion,
-                     round_id: int | None = None) -> tuple[SurveySession, StepResult]:
-        """Start `survey_row` for `contact`: consent first unless they already consented."""
+                     round_id: int | None = None, app_language: str | None = None
+                     ) -> tuple[SurveySession, StepResult]:
+        """Start `survey_row` for `contact`, in their language (a walk-in's: their app's or
+        their country's), with the survey's consent question when it has one: agreeing to
+        be contacted (an import's consent) is not agreeing to this survey."""
         survey = catalog.survey_of(survey_row)
-        result = start(survey, contact.language, ask_consent=contact.consent is not True)
+        language = contact.language or walk_in_language(
+            survey.languages, app_language,
+            contact.address if contact.channel in ("sms", "whatsapp") else None)
+        result = start(survey, language, ask_consent=True)
+        if contact.language is None:
+            contact.language = result.state["lang"]
         return self.new_session(contact, survey_row, result, round_id), result
 
     def new_session(self, contact: Contact, survey_row: SurveyVersion, result: StepResult,
@@ -372,11 +400,12 @@ def _outside_survey(contact: Contact, message: InboxMessage, command: str | None
         message.outcome = "help"
         return [Reply(t.gettext("heard: short surveys about your community, in your language. "
                                 "Reply STOP to stop getting messages, START to join again."))]
-    if command != "start":
-        log.warning("inbox %s (%s): contact %s is in no survey; message kept, no reply",
-                    message.id, message.channel, contact.id)
-    message.outcome = "no_survey"
-    return []
+    message.outcome = "no_survey"  # never silence: say what they can do
+    code = join_code(message.text)
+    if command is None and code is not None and any(ch.isdigit() for ch in code) \
+            and " " not in message.text.strip():
+        return [Reply(unknown_code(contact.language or "en"))]  # a mistyped code
+    return [Reply(not_in_a_survey(contact.language or "en"))]
 
 
 def _answers_an_earlier_question(session: SurveySession, message: InboxMessage) -> bool:

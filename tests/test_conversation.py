@@ -1,0 +1,148 @@
+"""What a message means for the contact: keywords as typed, codes as typed, walk-ins' language,
+media, edits, and never silence; pure rules first, then through the SMS webhook."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from surveys import catalog
+from surveys.conversation import (
+    bare_word,
+    command_of,
+    edited_reply,
+    join_code,
+    media_reply,
+    not_in_a_survey,
+    unknown_code,
+    walk_in_language,
+)
+from surveys.database import session_scope
+from surveys.engine import start, step
+from surveys.i18n import translator
+from surveys.tables import Contact, InboxMessage
+from surveys.tables import Session as SurveySession
+from surveys.validation import load_survey
+from tests.conftest import HERE
+from tests.pipeline import answers, client_for, count, drain
+from tests.test_sms import AMINA, FROM, RAHIMA, signed_post
+from worker import rounds
+
+WATER = load_survey(HERE / "data" / "water.yaml")
+TOKEN = "t"  # the shared twilio fixture's (tests/conftest.py)
+
+
+def sms(client, sender: str, body: str, sid: str, **extra: str):
+    form = {"MessageSid": sid, "AccountSid": "AC" + "0" * 32, "From": sender, "To": FROM,
+            "Body": body, "NumMedia": "0", **extra}
+    return signed_post(client, "/sms/twilio", form, token=TOKEN)
+
+
+@pytest.mark.parametrize(("text", "command"), [
+    ("STOP.", "stop"), ("stop!", "stop"), (" Start. ", "start"), ("HELP?", "help"),
+    ("lang sw", "lang"), ("(skip)", "skip"), ("1", None), ("stop it", None)])
+def test_one_keyword_parser_reads_keywords_as_people_type_them(text, command):
+    assert command_of(text, "en") == command
+
+
+def test_codes_are_read_with_native_digits_spaces_and_a_full_stop():
+    assert join_code("water৩৬৭.") == join_code(" WATER 367 ") == "WATER367"
+    assert join_code("...") is None and bare_word("৩।") == "3"
+
+
+def test_a_walk_in_gets_their_apps_language_else_their_countrys():
+    assert walk_in_language(["en", "sw", "bn"], "sw-KE", "+8801712345678") == "sw"
+    assert walk_in_language(["en", "sw", "bn"], None, "+8801712345678") == "bn"
+    assert walk_in_language(["en", "sw"], "vi", "+84912345678") is None
+
+
+def test_stop_then_start_resumes_the_same_session_where_it_was():
+    opened = start(WATER, "en")
+    answered = step(WATER, opened.state, "2")
+    stopped = step(WATER, answered.state, "STOP.")
+    assert stopped.state["status"] == "stopped" and "stop" in stopped.events
+    back = step(WATER, stopped.state, "start")
+    assert "resumed" in back.events and back.state["status"] == "active"
+    assert back.state["current"] == answered.state["current"]
+    assert back.state["answers"] == answered.state["answers"]
+
+
+def test_stop_with_a_full_stop_outside_a_survey_opts_out_and_start_brings_back(runtime, twilio):
+    client = client_for(runtime)
+    sms(client, AMINA, "STOP.", "SM-c1")
+    drain(runtime)
+    with session_scope(runtime.database_url) as db:
+        assert db.scalars(select(Contact.opted_out)).one() is True
+    sms(client, AMINA, "start.", "SM-c2")
+    drain(runtime)
+    assert twilio.bodies_to(AMINA)[-2:] == [
+        translator("en").gettext("You will get our messages again. Reply STOP to stop."),
+        not_in_a_survey("en")]
+
+
+def test_a_first_message_that_is_no_code_is_answered_with_what_to_do(runtime, twilio):
+    client = client_for(runtime)
+    sms(client, AMINA, "Hi, I saw your poster", "SM-c3")
+    sms(client, "+254712345679", "WATER999", "SM-c4")
+    drain(runtime)
+    assert twilio.bodies_to(AMINA) == [not_in_a_survey("en")]
+    assert twilio.bodies_to("+254712345679") == [unknown_code("en")]
+
+
+def test_a_code_with_native_digits_joins_in_the_language_of_the_number(runtime, twilio):
+    client = client_for(runtime)
+    with session_scope(runtime.database_url) as db:
+        code = rounds.create_round(db, catalog.latest(db, "test-water"), None).code
+    native = "".join("০১২৩৪৫৬৭৮৯"[int(ch)] if ch.isdigit() else ch for ch in code.lower())
+    sms(client, RAHIMA, native + ".", "SM-c5")
+    drain(runtime)
+    assert count(runtime, SurveySession) == 1
+    with session_scope(runtime.database_url) as db:
+        assert db.scalars(select(SurveySession.state)).one()["lang"] == "bn"
+    assert twilio.bodies_to(RAHIMA)[0] == WATER.intro["bn"]
+
+
+def test_a_photo_by_mms_is_no_answer_and_costs_no_attempt(runtime, twilio):
+    client = client_for(runtime)
+    with session_scope(runtime.database_url) as db:
+        code = rounds.create_round(db, catalog.latest(db, "test-water"), None).code
+    sms(client, AMINA, code, "SM-c6")
+    sms(client, AMINA, "1", "SM-c7")  # consent
+    drain(runtime)
+    for number in range(3):
+        sms(client, AMINA, "", f"SM-m{number}", NumMedia="1",
+            MediaUrl0="https://api.twilio.com/x.jpg")
+    drain(runtime)
+    assert twilio.bodies_to(AMINA)[-3:] == [media_reply("sw")] * 3  # a Kenyan number
+    with session_scope(runtime.database_url) as db:
+        assert db.scalars(select(SurveySession.state)).one()["attempts"] == 0
+    assert count(runtime, InboxMessage, InboxMessage.outcome == "media") == 3
+    sms(client, AMINA, "2", "SM-c8")
+    drain(runtime)
+    assert answers(runtime) == {"source": "well"}
+
+
+def test_an_unknown_twilio_status_is_refused_naming_it(runtime, twilio):
+    client = client_for(runtime)
+    response = signed_post(client, "/sms/twilio/status",
+                           {"MessageSid": "SM-x", "MessageStatus": "teleported"}, token=TOKEN)
+    assert response.status_code == 400 and "teleported" in response.text
+
+
+def test_edits_say_how_to_change_an_answer():
+    assert "BACK" in edited_reply("en")
+
+
+def test_an_imported_consent_is_not_the_surveys_consent(runtime, twilio):
+    """Agreeing to be contacted (an import's consent=yes) is not agreeing to this survey."""
+    client = client_for(runtime)
+    with session_scope(runtime.database_url) as db:
+        db.add(Contact(channel="sms", address=AMINA, language="en", consent=True, profile={}))
+        code = rounds.create_round(db, catalog.latest(db, "test-water"), None).code
+    sms(client, AMINA, code, "SM-i1")
+    drain(runtime)
+    assert twilio.bodies_to(AMINA)[-1] == "Do you agree?\n1 Yes 2 No"
+    sms(client, AMINA, "yes", "SM-i2")
+    drain(runtime)
+    with session_scope(runtime.database_url) as db:
+        assert db.scalars(select(SurveySession.state)).one()["consent"] == "yes"
