@@ -161,9 +161,9 @@ def peak_rss_kb() -> int:
 
 def child(round_id: int, format: str) -> None:
     """The measured side: plan, stream and write the round, then report as one JSON line."""
-    from heard.settings import get_settings
     from surveys.exports import WRITERS, open_export
     from surveys.pseudonym import load_key
+    from surveys.settings import get_settings
 
     settings = get_settings()
     baseline = peak_rss_kb()

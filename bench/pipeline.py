@@ -27,10 +27,10 @@ from redis import Redis
 from sqlalchemy import create_engine, func, select, text
 
 from bench import http_load
-from heard.settings import normalize_database_url
 from surveys import catalog
 from surveys.database import get_engine, migrate, session_scope
 from surveys.messages import Inbound
+from surveys.settings import normalize_database_url
 from surveys.tables import Base, InboxMessage
 from surveys.validation import load_survey
 from worker.ingest import ingest, ingest_many

@@ -19,7 +19,7 @@ from typing import TypeVar
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
-from heard.settings import Settings, get_settings
+from surveys.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

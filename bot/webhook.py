@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.adapter import NotAnUpdate
 from bot.dispatch import handle_update
-from heard.settings import get_settings
+from surveys.settings import get_settings
 from worker.runtime import Runtime
 
 router = APIRouter(tags=["telegram"])

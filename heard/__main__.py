@@ -1,3 +1,3 @@
-from heard.cli import app
+from heard.cli import main
 
-app(prog_name="heard")
+main()

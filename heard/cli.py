@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from heard.commands import chat, contacts, data, export, rounds, run, survey, telegram, tokens
+from surveys.settings import SettingError
 
 app = typer.Typer(help="heard: multilingual SMS and Telegram surveys for communities.",
                   no_args_is_help=True, add_completion=False)
@@ -21,3 +22,12 @@ app.command("export")(export.export)
 app.command("serve")(run.serve)
 app.command("worker")(run.worker)
 app.command("cron")(run.cron)
+
+
+def main() -> None:
+    """The `heard` command: a setting heard cannot use is one line naming it, not a traceback."""
+    try:
+        app(prog_name="heard")
+    except SettingError as error:
+        typer.echo(f"heard: {error}", err=True)
+        raise SystemExit(2) from None

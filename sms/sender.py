@@ -13,8 +13,8 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from heard.settings import Settings, get_settings
 from sms.errors import contact_effect
+from surveys.settings import Settings, get_settings
 from surveys.tables import OutboxMessage
 from worker.ratelimit import RateLimited, acquire
 from worker.runtime import runtime

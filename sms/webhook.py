@@ -10,9 +10,9 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from twilio.request_validator import RequestValidator
 
 from heard.routes.deps import get_runtime, request_settings
-from heard.settings import Settings
 from sms.adapter import BadPayload, inbound_from_twilio
 from sms.status import UnknownStatus, record_status
+from surveys.settings import Settings
 from worker.ingest import ingest_async
 from worker.runtime import Runtime
 

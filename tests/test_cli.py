@@ -75,3 +75,13 @@ def test_contacts_import_keeps_declared_profile_columns_and_names_the_dropped_on
     assert typo.returncode == 1
     assert f"{people}:line 1: declared profile column(s) not in the header: vilage" in (
         typo.stderr)
+
+
+def test_a_bad_setting_is_one_line_naming_the_variable(monkeypatch):
+    monkeypatch.setenv("HEARD_SWEEP_AFTER_SECONDS", "30s")
+    monkeypatch.setenv("HEARD_SMS_PER_SECOND", "0")
+    result = heard("serve")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "heard: HEARD_SWEEP_AFTER_SECONDS='30s': expected a whole number of seconds, e.g. 30; "
+        "HEARD_SMS_PER_SECOND='0': expected messages a second, a number above 0, e.g. 1"]

@@ -77,11 +77,11 @@ def test_launch_in_chunks_invites_every_eligible_contact_once(runtime, monkeypat
         (s.contact_id, seq) for s in sessions for seq in (0, 1)]
     assert all(m.address == by_id[m.contact_id].address and m.channel == by_id[
         m.contact_id].channel and m.status == "pending" and m.inbox_id is None for m in outbox)
-    first_question = {m.contact_id: m for m in outbox if m.seq == 1}
-    telegram = first_question[sessions[2].contact_id]
-    assert telegram.reply["text"] == "আপনি কোথা থেকে পানি পান?" and telegram.segments is None
-    english = first_question[sessions[1].contact_id]
-    assert english.text == "Where do you get water?\n1 Tap at home 2 Public well 3 Other"
+    consent = {m.contact_id: m for m in outbox if m.seq == 1}  # the survey's own, always
+    telegram = consent[sessions[2].contact_id]
+    assert telegram.reply["text"] == "আপনি কি রাজি?" and telegram.segments is None
+    english = consent[sessions[1].contact_id]
+    assert english.text == "Do you agree?\n1 Yes 2 No"
     assert (english.segments, english.encoding) == (1, "GSM-7")
     assert english.reply["after_opt_out"] is False
 

@@ -10,8 +10,8 @@ from typing import NamedTuple
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
-from heard.settings import get_settings
 from surveys.database import session_scope
+from surveys.settings import get_settings
 from surveys.tables import Contact, InboxMessage, OutboxMessage, utcnow
 from worker import inbound
 from worker.queues import DRAIN_FLAG, enqueue_outbound, request_drain

@@ -120,7 +120,7 @@ def plan_launch(db: Session, round_id: int) -> Plan:
                         .where(_eligible(round_)).group_by(Contact.language, Contact.channel))
     for language, channel, contacts in counts:
         lang = survey.language_for(language)
-        replies = start(survey, language).replies  # their language: a fallback notice counts
+        replies = start(survey, language, ask_consent=True).replies  # a fallback notice counts
         counter = plan.rows.setdefault((lang, channel), Counter())
         counter["contacts"] += contacts
         counter["messages"] += contacts * len(replies)
@@ -204,7 +204,7 @@ class _Invitations:
         found = self.shared.get((language, channel))
         if found is None:
             opening = self.openings.get(language) or self.openings.setdefault(
-                language, start(self.survey, language))  # a fallback notice is theirs
+                language, start(self.survey, language, ask_consent=True))  # and consent
             found = self.shared[(language, channel)] = (
                 _session_fields(self.survey_pk, self.round_id, opening),
                 [outbox_fields(channel, reply, None, seq)

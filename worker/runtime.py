@@ -7,8 +7,8 @@ from functools import cache
 
 from redis import Redis
 
-from heard.settings import get_settings
 from surveys.database import migrate
+from surveys.settings import get_settings
 from worker.connection import redis_connection
 
 

@@ -9,9 +9,9 @@ import time
 from redis import Redis
 from rq.cron import CronScheduler
 
-from heard.settings import SettingError, get_settings
 from surveys.audit import SWEEPER
 from surveys.retention import Purged, purge
+from surveys.settings import SettingError, get_settings
 from worker.jobs import sweep
 from worker.queues import DEFAULT
 from worker.runtime import migrated_runtime

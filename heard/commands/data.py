@@ -8,10 +8,10 @@ from typing import Any
 import typer
 
 from heard.commands.common import echo_err, exits_on
-from heard.settings import MAX_DAYS, RETENTION_ENV, SettingError, get_settings
 from surveys import audit
 from surveys.database import migrate, session_scope
 from surveys.retention import purge
+from surveys.settings import MAX_DAYS, RETENTION_ENV, SettingError, get_settings
 from surveys.tables import AuditEntry
 
 app = typer.Typer(help="Personal data in messages: purge what is past its retention.",

@@ -11,13 +11,13 @@ from typing import NoReturn
 
 import typer
 
-from heard.settings import get_settings
 from surveys.audit import cli_actor, export_action, record
 from surveys.database import migrate, session_scope
 from surveys.erasure import erase as erase_contact
 from surveys.erasure import find_contacts, record_erasures
 from surveys.exports import WRITERS, Export, ExportError, find_round, open_export
 from surveys.pseudonym import load_key
+from surveys.settings import get_settings
 
 
 class Format(StrEnum):

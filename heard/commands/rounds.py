@@ -13,9 +13,9 @@ from sqlalchemy import func, select
 
 from heard.commands.common import echo_err, exits_on, runtime_for_cli
 from heard.commands.share import share
-from heard.settings import get_settings
 from surveys import catalog, release
 from surveys.database import session_scope
+from surveys.settings import get_settings
 from surveys.tables import Round, SurveyVersion
 from surveys.tables import Session as SurveySession
 from surveys.validation import SurveyError, load_survey

@@ -11,9 +11,9 @@ from typing import Any
 
 import typer
 
-from heard.settings import get_settings
 from surveys import catalog
 from surveys.database import migrate, session_scope
+from surveys.settings import get_settings
 from worker.connection import url_of
 from worker.runtime import migrated_runtime
 

@@ -15,7 +15,7 @@ from bot.client import NotConfigured, make_bot
 from bot.dispatch import handle_update
 from bot.polling import ALLOWED_UPDATES, poll
 from bot.webhook import PATH
-from heard.settings import get_settings
+from surveys.settings import get_settings
 from worker.runtime import migrated_runtime
 
 app = typer.Typer(help="The Telegram bot: webhook registration and long polling.",

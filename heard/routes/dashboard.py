@@ -24,11 +24,11 @@ from sqlalchemy.orm import Session
 
 from heard.routes.auth import Reader
 from heard.routes.deps import get_runtime
-from heard.settings import get_settings
 from surveys import catalog
 from surveys.database import session_scope
 from surveys.i18n import translator
 from surveys.release import ROUND, public_path, published, release_of
+from surveys.settings import get_settings
 from surveys.summaries import (
     NOT_GIVEN,
     QuestionSummary,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from heard.settings import Settings, get_settings
+from surveys.settings import Settings, get_settings
 from worker.runtime import Runtime
 
 

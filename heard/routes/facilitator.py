@@ -12,10 +12,10 @@ from sqlalchemy import select
 
 from heard.routes.auth import Admin, Facilitator
 from heard.routes.deps import get_runtime
-from heard.settings import get_settings
 from surveys import catalog, release
 from surveys.contact_import import parse_contacts, store_contacts
 from surveys.database import session_scope
+from surveys.settings import get_settings
 from surveys.tables import Round
 from surveys.tokens import ROLES, create_token
 from surveys.validation import SurveyError, parse_survey

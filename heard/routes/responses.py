@@ -14,10 +14,10 @@ from pydantic import BaseModel, Field
 
 from heard.routes.auth import Analyst, bearer
 from heard.routes.deps import get_runtime
-from heard.settings import get_settings
 from surveys.audit import export_action, record_api_call
 from surveys.exports import ExportError, NoSuchRound, open_export
 from surveys.pseudonym import load_key
+from surveys.settings import get_settings
 from worker.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1", tags=["analysts"])

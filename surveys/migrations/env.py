@@ -9,7 +9,7 @@ from surveys.tables import Base
 
 connection = context.config.attributes.get("connection")
 if connection is None:  # `alembic` CLI use: DATABASE_URL from heard's settings
-    from heard.settings import get_settings
+    from surveys.settings import get_settings
 
     connection = create_engine(get_settings().resolved_database_url()).connect()
 

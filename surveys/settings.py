@@ -1,0 +1,112 @@
+"""Every setting heard reads, from environment variables, in one place every package may import.
+
+It sits at the bottom (surveys/, which imports no channel, worker or entry point), so a channel
+or a worker reading a setting never imports the web app or the command line. A bad value stops
+heard with one line naming the variable, what it was and what it must be.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+RETENTION_ENV = "HEARD_RETENTION_DAYS"
+MAX_DAYS = 36500  # a century: any longer is "for ever", and dates that far back overflow
+
+
+class SettingError(ValueError):
+    """A variable set to a value heard cannot use; the message names it and what it expects."""
+
+
+def _env(name: str, expects: str, **constraints: Any) -> Any:
+    """A field read from variable `name`; `expects` is what the error says a value must be."""
+    return Field(validation_alias=name, description=expects, **constraints)
+
+
+class Settings(BaseSettings):
+    """The environment, read when made (tests and commands make one whenever they need it)."""
+
+    model_config = SettingsConfigDict(env_ignore_empty=True, str_strip_whitespace=True,
+                                      frozen=True, extra="ignore")
+
+    data_dir: Annotated[Path, _env("HEARD_DATA_DIR", "a folder")] = Path("data")
+    database_url: Annotated[str | None, _env(
+        "DATABASE_URL", "a database URL, e.g. postgresql://user@host/heard")] = None
+    redis_url: Annotated[str | None, _env(
+        "REDIS_URL", "a Redis URL, e.g. redis://127.0.0.1:6379/0")] = None
+    surveys_dir: Annotated[Path | None, _env("HEARD_SURVEYS_DIR", "a folder")] = None
+    public_base_url: Annotated[str, _env(
+        "PUBLIC_BASE_URL", "the URL providers call, e.g. https://heard.example.org")
+    ] = "http://127.0.0.1:8000"
+    sweep_after_seconds: Annotated[int, _env(
+        "HEARD_SWEEP_AFTER_SECONDS", "a whole number of seconds, e.g. 30", ge=0)] = 30
+    pseudonym_key: Annotated[str | None, _env("HEARD_PSEUDONYM_KEY", "a secret")] = None
+    # Twilio (sms/)
+    twilio_account_sid: Annotated[str | None, _env("TWILIO_ACCOUNT_SID", "an AC... id")] = None
+    twilio_auth_token: Annotated[str | None, _env("TWILIO_AUTH_TOKEN", "a token")] = None
+    twilio_from: Annotated[str | None, _env("TWILIO_FROM", "a phone number")] = None
+    twilio_messaging_service_sid: Annotated[str | None, _env(
+        "TWILIO_MESSAGING_SERVICE_SID", "an MG... id")] = None
+    twilio_api_base_url: Annotated[str | None, _env("TWILIO_API_BASE_URL", "a URL")] = None
+    sms_per_second: Annotated[float, _env(
+        "HEARD_SMS_PER_SECOND", "messages a second, a number above 0, e.g. 1", gt=0)] = 1.0
+    default_region: Annotated[str, _env(
+        "HEARD_DEFAULT_REGION", "a country code, e.g. KE")] = ""
+    # Telegram (bot/)
+    telegram_bot_token: Annotated[str | None, _env("TELEGRAM_BOT_TOKEN", "a token")] = None
+    telegram_webhook_secret: Annotated[str | None, _env(
+        "TELEGRAM_WEBHOOK_SECRET", "a secret")] = None
+    telegram_api_base_url: Annotated[str | None, _env("TELEGRAM_API_BASE_URL", "a URL")] = None
+    telegram_bot_username: Annotated[str, _env(
+        "TELEGRAM_BOT_USERNAME", "the bot's username")] = "your_bot"
+    # Rounds
+    price_per_segment: Annotated[float, _env(
+        "HEARD_PRICE_PER_SEGMENT", "a price, a number from 0, e.g. 0.0079", ge=0)] = 0.0079
+    currency: Annotated[str, _env("HEARD_CURRENCY", "a currency code, e.g. USD")] = "USD"
+    # Retention: as given, read through retention_days() (a bad value stops only the purge)
+    retention: Annotated[str | None, _env(RETENTION_ENV, "a whole number of days")] = None
+
+    def retention_days(self) -> int:
+        """Days to keep message texts and addresses (0: for ever); parsed when asked for, so a
+        bad value stops the purge with a clear message instead of every command."""
+        return whole_days(RETENTION_ENV, self.retention)
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return normalize_database_url(self.database_url)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{(self.data_dir / 'heard.sqlite3').resolve()}"
+
+
+def whole_days(name: str, value: str | None) -> int:
+    """`value` of variable `name` as a number of days, 0 if unset; a SettingError if not one."""
+    if not value:
+        return 0
+    if not (value.isascii() and value.isdigit() and int(value) <= MAX_DAYS):
+        raise SettingError(f"{name} must be a whole number of days from 0 to {MAX_DAYS} "
+                           f"(0 or unset: keep for ever), not {value!r}")
+    return int(value)
+
+
+def normalize_database_url(url: str) -> str:
+    """`postgresql://` means psycopg 3 here (the driver heard installs)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def get_settings() -> Settings:
+    """The settings now; a SettingError naming every variable with a value heard cannot use."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        expects = {str(field.validation_alias): field.description
+                   for field in Settings.model_fields.values()}
+        problems = [f"{problem['loc'][0]}={problem.get('input')!r}: expected "
+                    f"{expects.get(str(problem['loc'][0]), 'another value')}"
+                    for problem in error.errors()]
+        raise SettingError("; ".join(problems)) from None
