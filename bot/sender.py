@@ -51,7 +51,8 @@ MAX_CAPTION = 1024  # Telegram's limit for a photo's caption
 
 
 def telegram_sender() -> Sender:
-    """The SENDERS factory: cheap, the Bot client is kept per process in `bot.client`."""
+    """Telegram's sender factory (surveys/channels.py): cheap, the Bot client is kept per
+    process in `bot.client`."""
     return send
 
 

@@ -19,10 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sms.phone import InvalidPhoneNumber, to_e164
+from surveys.channels import importable
 from surveys.profile_fields import declare_profile_fields
 from surveys.tables import Contact, utcnow
 
-CHANNELS = ("sms", "whatsapp", "telegram")
 KNOWN_COLUMNS = {"channel", "address", "phone", "language", "community", "consent"}
 YES = {"yes", "y", "true", "1", "oui", "si", "sí", "ja", "ndiyo", "haan", "ha", "oo"}
 NO = {"no", "n", "false", "0", "non", "nej", "hapana", "nahi", "hindi"}
@@ -148,8 +148,8 @@ def _dropped_columns(headers: list[str], declared: list[str]) -> list[str]:
 
 def _contact(row: dict[str, str], region: str | None, declared: set[str]) -> ImportedContact:
     channel = (row.get("channel") or "sms").lower()
-    if channel not in CHANNELS:
-        raise ValueError(f"unknown channel {channel!r} (use {', '.join(CHANNELS)})")
+    if channel not in importable():
+        raise ValueError(f"unknown channel {channel!r} (use {', '.join(importable())})")
     raw = row.get("address") or row.get("phone") or ""
     if not raw:
         raise ValueError("no address or phone")

@@ -7,6 +7,8 @@ heard with one line naming the variable, what it was and what it must be.
 
 from __future__ import annotations
 
+import os
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -30,7 +32,7 @@ class Settings(BaseSettings):
     """The environment, read when made (tests and commands make one whenever they need it)."""
 
     model_config = SettingsConfigDict(env_ignore_empty=True, str_strip_whitespace=True,
-                                      frozen=True, extra="ignore")
+                                      frozen=True, extra="ignore", case_sensitive=True)
 
     data_dir: Annotated[Path, _env("HEARD_DATA_DIR", "a folder")] = Path("data")
     database_url: Annotated[str | None, _env(
@@ -100,7 +102,16 @@ def normalize_database_url(url: str) -> str:
 
 
 def get_settings() -> Settings:
-    """The settings now; a SettingError naming every variable with a value heard cannot use."""
+    """The settings now; a SettingError naming every variable with a value heard cannot use.
+
+    Made once per set of values (validating them costs ~1 ms, and every webhook asks): the
+    variables are looked up each time, so a changed environment is seen at once.
+    """
+    return _settings_for(tuple(os.environ.get(name) for name in _VARIABLES))
+
+
+@lru_cache(maxsize=16)
+def _settings_for(values: tuple[str | None, ...]) -> Settings:
     try:
         return Settings()
     except ValidationError as error:
@@ -110,3 +121,6 @@ def get_settings() -> Settings:
                     f"{expects.get(str(problem['loc'][0]), 'another value')}"
                     for problem in error.errors()]
         raise SettingError("; ".join(problems)) from None
+
+
+_VARIABLES = tuple(str(field.validation_alias) for field in Settings.model_fields.values())

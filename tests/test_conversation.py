@@ -3,10 +3,14 @@ media, edits, and never silence; pure rules first, then through the SMS webhook.
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 from sqlalchemy import select
 
 from surveys import catalog
+from surveys.channels import CHANNELS, channel, importable
 from surveys.conversation import (
     bare_word,
     command_of,
@@ -27,6 +31,7 @@ from tests.conftest import HERE
 from tests.pipeline import answers, client_for, count, drain
 from tests.test_sms import AMINA, FROM, RAHIMA, signed_post
 from worker import rounds
+from worker.senders import sender_for
 
 WATER = load_survey(HERE / "data" / "water.yaml")
 TOKEN = "t"  # the shared twilio fixture's (tests/conftest.py)
@@ -146,3 +151,19 @@ def test_an_imported_consent_is_not_the_surveys_consent(runtime, twilio):
     drain(runtime)
     with session_scope(runtime.database_url) as db:
         assert db.scalars(select(SurveySession.state)).one()["consent"] == "yes"
+
+
+def test_one_registry_names_every_channel_and_what_it_can_do():
+    """No module lists channel names: each asks the registry (surveys/channels.py)."""
+    assert importable() == ("sms", "whatsapp", "telegram")
+    assert channel("sms").sms_text and not channel("telegram").sms_text
+    assert channel("telegram").charts and channel("whatsapp").phone_addresses
+    assert sender_for("simulator")(None) is None  # type: ignore[arg-type]
+    name = r"""["'](?:sms|whatsapp|telegram)["']"""
+    listed = re.compile(rf"[({{\[]\s*{name}\s*,\s*{name}")  # a list of two names or more
+    root = Path(__file__).resolve().parent.parent
+    offenders = [str(path.relative_to(root)) for folder in ("bot", "sms", "surveys", "worker",
+                                                            "heard")
+                 for path in (root / folder).rglob("*.py")
+                 if path.name != "channels.py" and listed.search(path.read_text("utf-8"))]
+    assert offenders == [] and set(CHANNELS) >= {"sms", "whatsapp", "telegram", "simulator"}

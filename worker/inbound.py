@@ -21,6 +21,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from surveys import catalog
+from surveys.channels import channel as channel_named
 from surveys.conversation import (
     command_of,
     edited_reply,
@@ -313,7 +314,7 @@ class Batch:
         survey = catalog.survey_of(survey_row)
         language = contact.language or walk_in_language(
             survey.languages, app_language,
-            contact.address if contact.channel in ("sms", "whatsapp") else None)
+            contact.address if channel_named(contact.channel).phone_addresses else None)
         result = start(survey, language, ask_consent=True)
         if contact.language is None:
             contact.language = result.state["lang"]

@@ -8,10 +8,9 @@ from typing import Any
 
 from sms.render import render_sms
 from sms.segments import count_segments
+from surveys.channels import channel as channel_named
 from surveys.engine import Reply
 from surveys.tables import utcnow
-
-SMS_CHANNELS = frozenset({"sms", "whatsapp"})
 
 
 @lru_cache(maxsize=4096)
@@ -35,7 +34,7 @@ def outbox_fields(channel: str, reply: Reply, inbox_id: int | None, seq: int,
     """An outbox row but for whom it goes to: the same for everyone on `channel` who gets `reply`
     (a launch shares one per language and channel)."""
     text, segments, encoding = sms_text(reply)
-    sms = channel in SMS_CHANNELS
+    sms = channel_named(channel).sms_text
     return {"inbox_id": inbox_id, "seq": seq, "channel": channel, "text": text,
             "reply": body if body is not None else reply_body(reply),
             "status": "pending", "attempts": 0, "created_at": utcnow(),

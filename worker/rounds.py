@@ -23,6 +23,7 @@ from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from surveys import catalog
+from surveys.channels import channel as channel_named
 from surveys.database import session_scope
 from surveys.engine import FINISHED, Reply, StepResult, resume, start
 from surveys.i18n import translator
@@ -30,7 +31,7 @@ from surveys.model import Survey
 from surveys.sql import Shared, bulk_insert, bulk_insert_shared
 from surveys.tables import Answer, Contact, OutboxMessage, Round, SurveyVersion, utcnow
 from surveys.tables import Session as SurveySession
-from worker.outbox import SMS_CHANNELS, outbox_fields, outbox_row, reply_body, sms_text
+from worker.outbox import outbox_fields, outbox_row, reply_body, sms_text
 
 CHUNK = 5000
 CONTACTS_PER_SEND_JOB = 100
@@ -124,7 +125,7 @@ def plan_launch(db: Session, round_id: int) -> Plan:
         counter = plan.rows.setdefault((lang, channel), Counter())
         counter["contacts"] += contacts
         counter["messages"] += contacts * len(replies)
-        if channel in SMS_CHANNELS:
+        if channel_named(channel).sms_text:
             counter["segments"] += contacts * sum(sms_text(reply)[1] for reply in replies)
     return plan
 

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from surveys import catalog
+from surveys.channels import channel as channel_named
 from surveys.database import session_scope
 from surveys.engine import Reply
 from surveys.release import published, release_of, scope_for
@@ -28,11 +29,10 @@ from surveys.sql import insert_ignore
 from surveys.summaries import RoundSummary, participating
 from surveys.summary_text import Message, messages
 from surveys.tables import Contact, OutboxMessage, Round
-from worker.outbox import SMS_CHANNELS, outbox_row
+from worker.outbox import outbox_row
 from worker.queues import enqueue_outbound
 
 log = logging.getLogger(__name__)
-CHART_CHANNELS = frozenset({"telegram"})
 MARK = "summary_round"  # the reply key that says which round's results a row carries
 
 
@@ -103,9 +103,9 @@ def write_shares(db: Session, round_id: int, k: int | None = None,
 
 
 def _for(summary: RoundSummary, lang: str, channel: str) -> list[Message]:
-    if channel in CHART_CHANNELS:
+    if channel_named(channel).charts:
         return messages(summary, lang, charts=True, max_segments=None)
-    if channel in SMS_CHANNELS:
+    if channel_named(channel).sms_text:
         return messages(summary, lang)
     return messages(summary, lang, max_segments=None)
 

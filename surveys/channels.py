@@ -1,0 +1,42 @@
+"""The one registry of channels: their names and what each can do.
+
+Every module that needs to know whether a channel's replies are SMS text, whether its
+addresses are phone numbers or whether it shows pictures asks here; no other module lists
+channel names. A new channel (voice, USSD) is one entry here and its adapter package.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A channel and its capabilities."""
+
+    name: str
+    sender: str  # "module:factory" of its sender, imported when the first message goes out
+    sms_text: bool = False  # replies are SMS text: counted in segments, menus numbered inline
+    phone_addresses: bool = False  # addresses are E.164 numbers (a country tells a language)
+    charts: bool = False  # results may come with a chart image
+    buttons: bool = False  # choices are buttons
+    importable: bool = True  # contacts may be imported for it
+
+
+CHANNELS: dict[str, Channel] = {channel.name: channel for channel in (
+    Channel("sms", "sms.sender:twilio_sender", sms_text=True, phone_addresses=True),
+    Channel("whatsapp", "sms.sender:twilio_sender", sms_text=True, phone_addresses=True),
+    Channel("telegram", "bot.sender:telegram_sender", charts=True, buttons=True),
+    Channel("simulator", "worker.senders:simulator", importable=False),
+)}
+UNKNOWN = Channel("unknown", "")  # a row's channel that no entry names: can do nothing special
+
+
+def channel(name: str) -> Channel:
+    """The channel called `name` (UNKNOWN, not an error, for rows of a channel since removed)."""
+    return CHANNELS.get(name, UNKNOWN)
+
+
+def importable() -> tuple[str, ...]:
+    """The channels contacts may be imported for, in the registry's order."""
+    return tuple(name for name, found in CHANNELS.items() if found.importable)
