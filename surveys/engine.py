@@ -7,7 +7,7 @@ State is a plain JSON-serializable dict, stored by the worker between messages.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from surveys.answers import Invalid, Value, parse_answer
@@ -82,6 +82,19 @@ def start(survey: Survey, lang: str | None = None, ask_consent: bool = False) ->
         return result
     _advance(survey, result, after=None)
     return result
+
+
+def with_language_hint(opened: StepResult) -> StepResult:
+    """A walk-in's first messages, telling them LANG exists: joined to the survey's intro (no
+    extra message, no extra SMS), else before the first question."""
+    lang = opened.state["lang"]
+    hint = translator(lang).gettext("Reply LANG to change the language.")
+    replies = list(opened.replies)
+    if replies and replies[0].kind == "message":
+        replies[0] = replace(replies[0], text=f"{replies[0].text}\n{hint}")
+    else:
+        replies.insert(0, Reply(hint))
+    return replace(opened, replies=replies)
 
 
 def _fallback_notice(wanted: str, lang: str) -> Reply:
@@ -361,4 +374,4 @@ def _copy(state: State) -> State:
 
 
 __all__ = ["Answer", "Reply", "ReplyChoice", "StepResult", "new_state", "question_reply",
-           "resume", "start", "step"]
+           "resume", "start", "step", "with_language_hint"]

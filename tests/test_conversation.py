@@ -104,7 +104,8 @@ def test_a_code_with_native_digits_joins_in_the_language_of_the_number(runtime, 
     assert count(runtime, SurveySession) == 1
     with session_scope(runtime.database_url) as db:
         assert db.scalars(select(SurveySession.state)).one()["lang"] == "bn"
-    assert twilio.bodies_to(RAHIMA)[0] == WATER.intro["bn"]
+    assert twilio.bodies_to(RAHIMA)[0] == WATER.intro["bn"] + "\n" + translator("bn").gettext(
+        "Reply LANG to change the language.")  # heard guessed: it says how to change it
 
 
 def test_a_photo_by_mms_is_no_answer_and_costs_no_attempt(runtime, twilio):

@@ -32,7 +32,8 @@ def test_simulated_conversation_end_to_end(runtime):
     say(client, "amina", "hello")
     drain(runtime)
     assert conversation(client, "amina") == [
-        ("in", "hello"), ("out", "Five questions about water."),
+        ("in", "hello"),
+        ("out", "Five questions about water.\nReply LANG to change the language."),
         ("out", "Do you agree?\n1 Yes 2 No")]  # consent first: nothing stored without a yes
     for text in ("yes", "1", "৫", "1 3", "yes"):
         say(client, "amina", text)

@@ -44,6 +44,7 @@ CASES_FILE = Path(__file__).parent / "data" / "telegram" / "incoming.json"
 CASES_DOCUMENT = json.loads(CASES_FILE.read_text(encoding="utf-8"))
 CASES = CASES_DOCUMENT["cases"]
 CHAT = 42
+WALK_IN_INTRO = "Five questions about water.\nReply LANG to change the language."  # guessed
 
 
 @pytest.fixture
@@ -241,7 +242,8 @@ def test_same_update_delivered_three_times_is_stored_once(runtime, telegram):
     outcomes = [post(http, update).json()["outcome"] for _ in range(3)]
     assert outcomes == ["stored", "duplicate", "duplicate"]
     drain(runtime)
-    assert texts(telegram) == ["Five questions about water.", "Do you agree?"]
+    assert texts(telegram) == [WALK_IN_INTRO,  # a walk-in: told LANG
+                               "Do you agree?"]
 
 
 # --- a whole survey through buttons ----------------------------------------------------------
@@ -250,7 +252,7 @@ def test_survey_answered_with_buttons_end_to_end(runtime, telegram):
     http = client_for(runtime)
     deliver(http, runtime, message(join(runtime)))
     intro, consent = telegram.messages()
-    assert intro == {"chat_id": CHAT, "text": "Five questions about water.",
+    assert intro == {"chat_id": CHAT, "text": WALK_IN_INTRO,
                      "message_id": intro["message_id"]}
     assert consent["text"] == "Do you agree?"  # reply text, not the SMS numbering
     assert buttons(consent) == [[("Yes", "c:1:_consent"), ("No", "c:2:_consent")]]
@@ -319,7 +321,8 @@ def test_a_deep_link_to_no_open_round_is_answered_politely(runtime, telegram):
     assert count(runtime, InboxMessage, InboxMessage.outcome == "unknown_link") == 2
     assert count(runtime, SurveySession) == 0
     deliver(http, runtime, message(join(runtime)))  # a new round's link opens it
-    assert texts(telegram)[2:] == ["Five questions about water.", "Do you agree?"]
+    assert texts(telegram)[2:] == [WALK_IN_INTRO,
+                                   "Do you agree?"]
 
 
 def blocked_by(chat: int) -> dict[str, Any]:

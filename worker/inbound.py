@@ -32,7 +32,7 @@ from surveys.conversation import (
     unknown_code,
     walk_in_language,
 )
-from surveys.engine import FINISHED, Reply, StepResult, resume, start, step
+from surveys.engine import FINISHED, Reply, StepResult, resume, start, step, with_language_hint
 from surveys.i18n import translator
 from surveys.sql import bulk_insert, insert_ignore, upsert
 from surveys.tables import (
@@ -316,8 +316,10 @@ class Batch:
             survey.languages, app_language,
             contact.address if channel_named(contact.channel).phone_addresses else None)
         result = start(survey, language, ask_consent=True)
-        if contact.language is None:
+        if contact.language is None:  # a walk-in: heard guessed, so say how to change it
             contact.language = result.state["lang"]
+            if len(survey.languages) > 1:
+                result = with_language_hint(result)
         return self.new_session(contact, survey_row, result, round_id), result
 
     def new_session(self, contact: Contact, survey_row: SurveyVersion, result: StepResult,
