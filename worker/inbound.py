@@ -392,7 +392,8 @@ class Batch:
 
 
 def _outside_survey(contact: Contact, message: InboxMessage, command: str | None) -> list[Reply]:
-    """STOP and HELP work for anyone, in a survey or not; anything else is kept, unanswered."""
+    """STOP and HELP work for anyone, in a survey or not; anything else is told how to join
+    (or, for what looks like a code, that it is not open now): never silence."""
     t = translator(contact.language or "en")
     if command == "stop":
         contact.opted_out = True
