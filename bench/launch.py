@@ -18,8 +18,7 @@ from sqlalchemy import text
 from bench.pipeline import DATABASE_URL, REDIS_URL, create_database, reset
 from surveys import catalog
 from surveys.database import get_engine, migrate, session_scope
-from surveys.tables import OutboxMessage
-from surveys.tables import Session as SurveySession
+from surveys.tables import OutboxMessage, SurveySession
 from worker import rounds
 from worker.queues import OUTBOUND, enqueue_outbound
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from surveys.tables import Contact
-from surveys.tables import Session as SurveySession
+from surveys.tables import Contact, SurveySession
 
 
 def chat_language(db: Session, channel: str, address: str, telegram_code: str | None = None

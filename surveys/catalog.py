@@ -82,7 +82,7 @@ def _parse(content_hash: str, row: SurveyVersion) -> Survey:
 
 
 def _used(db: Session, row: SurveyVersion) -> bool:
-    from surveys.tables import Session as SessionRow
+    from surveys.tables import SurveySession as SessionRow
 
     used_by_round = db.scalar(select(func.count()).select_from(Round).where(
         Round.survey_pk == row.id))

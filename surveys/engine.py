@@ -11,9 +11,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from surveys.answers import Invalid, Value, parse_answer
-from surveys.conversation import bare_word, command_of
 from surveys.i18n import Translator, language_name, normalize, translator
 from surveys.model import Question, Survey
+from surveys.words import bare_word, command_of
 
 State = dict[str, Any]
 Status = Literal["consent", "active", "completed", "ended", "declined", "stopped"]

@@ -20,8 +20,8 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from surveys import audit, catalog
-from surveys.tables import Answer, Contact, InboxMessage, OutboxMessage, SurveyVersion, utcnow
-from surveys.tables import Session as SessionRow
+from surveys.tables import Contact, InboxMessage, OutboxMessage, StoredAnswer, SurveyVersion, utcnow
+from surveys.tables import SurveySession as SessionRow
 
 TOKEN_PREFIX = "erased:"
 
@@ -55,8 +55,8 @@ def erase(db: Session, contact: Contact) -> Erased:
     contact.address, contact.profile = token, {}
     contact.opted_out, contact.unreachable = True, "erased"
     blanked = _blank_free_text(db, contact.id)
-    kept = db.scalar(select(func.count()).select_from(Answer).join(
-        SessionRow, SessionRow.id == Answer.session_id).where(
+    kept = db.scalar(select(func.count()).select_from(StoredAnswer).join(
+        SessionRow, SessionRow.id == StoredAnswer.session_id).where(
         SessionRow.contact_id == contact.id)) or 0
     theirs = (InboxMessage.channel == contact.channel) & (InboxMessage.address == old_address)
     db.execute(update(InboxMessage).where(theirs, InboxMessage.processed_at.is_(None))
@@ -90,12 +90,13 @@ def _blank_free_text(db: Session, contact_id: int) -> int:
         survey = catalog.survey_of(version) if version is not None else None
         texts = [q.id for q in survey.questions if q.type == "text"] if survey else []
         if texts:
-            blanked += db.execute(update(Answer).where(
-                Answer.session_id == session.id, Answer.question_id.in_(texts),
-                Answer.skipped.is_(False)).values(value=None)).rowcount
+            blanked += db.execute(update(StoredAnswer).where(
+                StoredAnswer.session_id == session.id, StoredAnswer.question_id.in_(texts),
+                StoredAnswer.skipped.is_(False)).values(value=None)).rowcount
             state = dict(session.state)
             state["answers"] = {key: None if key in texts else value
                                 for key, value in (state.get("answers") or {}).items()}
             session.state = state
-        db.execute(update(Answer).where(Answer.session_id == session.id).values(raw=None))
+        db.execute(update(StoredAnswer).where(StoredAnswer.session_id == session.id)
+                   .values(raw=None))
     return blanked

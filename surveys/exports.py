@@ -31,8 +31,8 @@ from surveys.i18n import translator
 from surveys.model import Question, Survey
 from surveys.profile_fields import declared_profile_fields
 from surveys.pseudonym import pseudonymizer
-from surveys.tables import Answer, Contact, Json, Round, SurveyVersion
-from surveys.tables import Session as SessionRow
+from surveys.tables import Contact, Json, Round, StoredAnswer, SurveyVersion
+from surveys.tables import SurveySession as SessionRow
 
 CHUNK = 1000  # sessions per query: about ten thousand answers
 XLSX_MAX_ROWS = 1_048_576
@@ -240,7 +240,7 @@ def _metadata(profile_keys: list[str], with_addresses: bool) -> list[Column]:
 
 
 def _columns(asked: Asked) -> list[Column]:
-    """Answer cells count as free text whatever the type: a question that was `text` in an
+    """StoredAnswer cells count as free text whatever the type: a question that was `text` in an
     older version keeps its typed answers. Only strings are ever defused, never numbers."""
     own = Column(asked.id, free_text=True)
     if asked.type == "multi":
@@ -251,11 +251,11 @@ def _columns(asked: Asked) -> list[Column]:
 def _answers_object(dialect: str) -> Any:
     """A session's answers as one JSON object {question id: value}, built by the database."""
     if dialect == "postgresql":  # json, not jsonb: no key sorting, several times cheaper
-        aggregate = func.json_object_agg(Answer.question_id, Answer.value, type_=Json)
+        aggregate = func.json_object_agg(StoredAnswer.question_id, StoredAnswer.value, type_=Json)
     else:
-        aggregate = func.json_group_object(Answer.question_id, func.json(Answer.value),
+        aggregate = func.json_group_object(StoredAnswer.question_id, func.json(StoredAnswer.value),
                                            type_=Json)
-    return select(aggregate).where(Answer.session_id == SessionRow.id).scalar_subquery()
+    return select(aggregate).where(StoredAnswer.session_id == SessionRow.id).scalar_subquery()
 
 
 def _profile_keys(db: Session, round_id: int, declared: set[str]) -> list[str]:

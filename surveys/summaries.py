@@ -30,8 +30,7 @@ from sqlalchemy.orm import Session
 from surveys import catalog
 from surveys.model import Question, Survey
 from surveys.suppression import TOTAL, Key, suppress_linked
-from surveys.tables import Answer, Contact, Round
-from surveys.tables import Session as SurveySession
+from surveys.tables import Contact, Round, StoredAnswer, SurveySession
 
 NOT_GIVEN = ""  # the group of people with no value for a dimension (choice values are never "")
 COMMUNITY = "community"
@@ -113,7 +112,7 @@ class RoundSummary:
 
 def participating(round_id: int) -> Any:
     """Sessions of the round that answered at least one question or completed the survey."""
-    answered = exists().where(Answer.session_id == SurveySession.id)
+    answered = exists().where(StoredAnswer.session_id == SurveySession.id)
     return select(SurveySession).where(
         SurveySession.round_id == round_id,
         (SurveySession.status == "completed") | answered)
@@ -203,11 +202,13 @@ def text_answers(db: Session, round_id: int, limit: int = 200) -> dict[str, list
     for question in survey.questions:
         if question.type != "text":
             continue
-        rows = db.scalars(select(Answer.raw).join(SurveySession,
-                                                  SurveySession.id == Answer.session_id)
+        rows = db.scalars(select(StoredAnswer.raw)
+                          .join(SurveySession, SurveySession.id == StoredAnswer.session_id)
                           .where(SurveySession.round_id == round_id,
-                                 Answer.question_id == question.id, Answer.skipped.is_(False))
-                          .order_by(Answer.answered_at.desc(), Answer.id.desc()).limit(limit))
+                                 StoredAnswer.question_id == question.id,
+                                 StoredAnswer.skipped.is_(False))
+                          .order_by(StoredAnswer.answered_at.desc(), StoredAnswer.id.desc())
+                          .limit(limit))
         found[question.id] = [row for row in rows if row]
     return found
 

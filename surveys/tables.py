@@ -104,7 +104,7 @@ class Release(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class Session(Base):
+class SurveySession(Base):
     """One contact's way through one survey (in a round, or in the simulator)."""
 
     __tablename__ = "sessions"
@@ -122,7 +122,7 @@ class Session(Base):
     completed_at: Mapped[datetime | None] = mapped_column()
 
 
-class Answer(Base):
+class StoredAnswer(Base):
     __tablename__ = "answers"
     __table_args__ = (UniqueConstraint("session_id", "question_id"),)
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from heard.app import create_app
 from surveys import catalog
 from surveys.database import session_scope
-from surveys.tables import Answer, InboxMessage, OutboxMessage
+from surveys.tables import InboxMessage, OutboxMessage, StoredAnswer
 from surveys.validation import load_survey
 from tests.conftest import EXAMPLES, HERE
 from worker.queues import QUEUE_NAMES
@@ -52,8 +52,8 @@ def count(runtime: Runtime, model: Any, *where: Any) -> int:
 
 def answers(runtime: Runtime) -> dict[str, Any]:
     with session_scope(runtime.database_url) as db:
-        return {row.question_id: row.value for row in db.scalars(select(Answer))}
+        return {row.question_id: row.value for row in db.scalars(select(StoredAnswer))}
 
 
-__all__ = ["Answer", "InboxMessage", "OutboxMessage", "answers", "client_for", "conversation",
+__all__ = ["StoredAnswer", "InboxMessage", "OutboxMessage", "answers", "client_for", "conversation",
            "count", "drain", "say"]

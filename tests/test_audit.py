@@ -18,7 +18,7 @@ from surveys.audit import SWEEPER, cli_actor, token_actor
 from surveys.database import session_scope
 from surveys.retention import purge
 from surveys.tables import AuditEntry, InboxMessage, Round, SurveyVersion, utcnow
-from surveys.tables import Session as SessionRow
+from surveys.tables import SurveySession as SessionRow
 from surveys.tokens import create_token
 from tests.pipeline import client_for, count, drain, say
 from worker.runtime import Runtime

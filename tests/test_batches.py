@@ -10,8 +10,9 @@ import pytest
 from rq import Queue
 from sqlalchemy import event, select, text
 
+from surveys import conversation
 from surveys.database import get_engine, session_scope
-from surveys.tables import Answer, InboxMessage, Session
+from surveys.tables import InboxMessage, StoredAnswer, SurveySession
 from tests.pipeline import answers, client_for, count, say
 from worker import inbound, jobs
 from worker.queues import INBOUND
@@ -53,8 +54,8 @@ def test_a_batch_costs_a_few_statements_however_many_messages_it_holds(runtime):
         assert jobs.drain_inbox() == len(people) * len(CONVERSATION)
     finally:
         event.remove(engine, "before_cursor_execute", counted)
-    assert count(runtime, Answer) == len(people) * 4
-    assert count(runtime, Session, Session.status == "completed") == len(people)
+    assert count(runtime, StoredAnswer) == len(people) * 4
+    assert count(runtime, SurveySession, SurveySession.status == "completed") == len(people)
     assert len(statements) < 40, statements  # 180 messages: well under one statement each
 
 
@@ -84,14 +85,14 @@ def test_a_row_another_worker_holds_stops_its_contact_there(runtime, monkeypatch
 def test_one_bad_message_in_a_batch_is_set_aside_and_the_rest_go_on(runtime, monkeypatch,
                                                                      caplog):
     client = client_for(runtime)
-    real_step = inbound.step
+    real_step = conversation.step
 
     def step(survey: Any, state: Any, text: str) -> Any:
         if text == "boom":
             raise RuntimeError("a bug met by one message")
         return real_step(survey, state, text)
 
-    monkeypatch.setattr(inbound, "step", step)
+    monkeypatch.setattr(conversation, "step", step)
     for word in ("hi", "yes", "boom", "2"):
         say(client, "cal", word)
     for word in ("hi", "yes", "1"):
@@ -108,5 +109,5 @@ def test_one_bad_message_in_a_batch_is_set_aside_and_the_rest_go_on(runtime, mon
     assert count(runtime, InboxMessage, InboxMessage.outcome == "failed") == 1
     assert count(runtime, InboxMessage, InboxMessage.processed_at.is_(None)) == 0
     with session_scope(runtime.database_url) as db:
-        values = sorted(str(value) for value in db.scalars(select(Answer.value)))
+        values = sorted(str(value) for value in db.scalars(select(StoredAnswer.value)))
     assert values == ["tap", "well"]  # cal's message after the bad one was answered

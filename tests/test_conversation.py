@@ -12,10 +12,7 @@ from sqlalchemy import select
 from surveys import catalog
 from surveys.channels import CHANNELS, channel, importable
 from surveys.conversation import (
-    bare_word,
-    command_of,
     edited_reply,
-    join_code,
     media_reply,
     not_in_a_survey,
     unknown_code,
@@ -24,9 +21,9 @@ from surveys.conversation import (
 from surveys.database import session_scope
 from surveys.engine import start, step
 from surveys.i18n import translator
-from surveys.tables import Contact, InboxMessage
-from surveys.tables import Session as SurveySession
+from surveys.tables import Contact, InboxMessage, SurveySession
 from surveys.validation import load_survey
+from surveys.words import bare_word, command_of, join_code
 from tests.conftest import HERE
 from tests.pipeline import answers, client_for, count, drain
 from tests.test_sms import AMINA, FROM, RAHIMA, signed_post

@@ -26,8 +26,8 @@ from surveys.messages import Inbound
 from surveys.model import Survey
 from surveys.profile_fields import declare_profile_fields
 from surveys.pseudonym import load_key, pseudonym
-from surveys.tables import Answer, Contact, InboxMessage, OutboxMessage, Round, SurveyVersion
-from surveys.tables import Session as SessionRow
+from surveys.tables import Contact, InboxMessage, OutboxMessage, Round, StoredAnswer, SurveyVersion
+from surveys.tables import SurveySession as SessionRow
 from surveys.tokens import create_token
 from tests.pipeline import client_for, count, drain, say
 from worker.ingest import ingest
@@ -99,7 +99,7 @@ def round_id(runtime, water) -> int:
         db.flush()
         for question, value in {"queue": 12, "source": "well", "problems": ["far", "smell"],
                                 "safe": "yes", "source_other": "@cmd\x07"}.items():
-            db.add(Answer(session_id=session.id, question_id=question, value=value, raw="x"))
+            db.add(StoredAnswer(session_id=session.id, question_id=question, value=value, raw="x"))
         return found.id
 
 
@@ -305,7 +305,7 @@ def test_rows_are_streamed_not_loaded(runtime, round_id):
 def test_erase_removes_personal_data_and_keeps_anonymous_answers(runtime, round_id, tmp_path):
     before = tmp_path / "before.csv"
     assert heard("export", str(round_id), "--out", str(before)).exit_code == 0
-    answers_before, contacts_before = count(runtime, Answer), count(runtime, Contact)
+    answers_before, contacts_before = count(runtime, StoredAnswer), count(runtime, Contact)
     amina = _contact_id(runtime, "amina")
     late = ingest(runtime.database_url, runtime.redis, Inbound(
         "simulator", "amina", "I am Amina, house 4", "late-1", payload={"survey": "test-water"}))
@@ -328,9 +328,9 @@ def test_erase_removes_personal_data_and_keeps_anonymous_answers(runtime, round_
             select(OutboxMessage).where(OutboxMessage.address == "amina")).all()
         session = db.scalars(select(SessionRow).where(SessionRow.contact_id == amina)).one()
         assert session.state["answers"]["source_other"] is None
-        assert not db.scalars(select(Answer.raw).where(Answer.session_id == session.id,
-                                                       Answer.raw.is_not(None))).all()
-    assert count(runtime, Answer) == answers_before
+        assert not db.scalars(select(StoredAnswer.raw).where(StoredAnswer.session_id == session.id,
+                                                       StoredAnswer.raw.is_not(None))).all()
+    assert count(runtime, StoredAnswer) == answers_before
     assert count(runtime, InboxMessage, InboxMessage.address == "amina") == 0
     after = tmp_path / "after.csv"
     assert heard("export", str(round_id), "--out", str(after)).exit_code == 0

@@ -212,7 +212,7 @@ def _all_answers(runtime: Runtime) -> list[tuple[str, object]]:
     from sqlalchemy import select
 
     from surveys.database import session_scope
-    from surveys.tables import Answer
+    from surveys.tables import StoredAnswer
 
     with session_scope(runtime.database_url) as db:
-        return [(row.question_id, row.value) for row in db.scalars(select(Answer))]
+        return [(row.question_id, row.value) for row in db.scalars(select(StoredAnswer))]

@@ -12,9 +12,9 @@ from surveys.database import session_scope
 from surveys.messages import Inbound
 from surveys.tables import Contact
 from tests.pipeline import (
-    Answer,
     InboxMessage,
     OutboxMessage,
+    StoredAnswer,
     answers,
     client_for,
     conversation,
@@ -126,7 +126,7 @@ def test_malformed_inbound_is_logged_and_worker_keeps_running(runtime, caplog):
         texts = [row.text for row in db.query(InboxMessage).order_by(InboxMessage.id)]
     assert texts[2] == "bad ? surrogate" and texts[3] == "nul  byte"
     assert len(texts[1]) == 10_000
-    assert count(runtime, Answer) == 0  # long text and empty text are not answers to a choice
+    assert count(runtime, StoredAnswer) == 0  # long text and empty text are not answers to a choice
 
 
 def test_stop_marks_contact_opted_out(runtime):

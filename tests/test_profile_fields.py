@@ -24,8 +24,8 @@ from surveys import catalog
 from surveys.contact_import import parse_contacts, profile_columns
 from surveys.database import get_engine, migrate, session_scope
 from surveys.model import Survey
-from surveys.tables import Answer, Contact, ProfileField, Round
-from surveys.tables import Session as SessionRow
+from surveys.tables import Contact, ProfileField, Round, StoredAnswer
+from surveys.tables import SurveySession as SessionRow
 from tests.conftest import postgres_schema
 from tests.pipeline import client_for
 from tests.test_exports import _api, _tokens, heard, read_csv
@@ -68,7 +68,7 @@ def round_of_imported_people(runtime: Any, water: Survey) -> int:
                                  completed_at=datetime(2024, 6, 1, tzinfo=UTC))
             db.add(session)
             db.flush()
-            db.add(Answer(session_id=session.id, question_id="source", value="tap", raw="1"))
+            db.add(StoredAnswer(session_id=session.id, question_id="source", value="tap", raw="1"))
         return found.id
 
 

@@ -28,8 +28,7 @@ from surveys.model import Survey
 from surveys.release import ROUND, publish, published, release_of, scope_for
 from surveys.summaries import as_dict, summarise
 from surveys.summary_text import messages
-from surveys.tables import Answer, Contact, Round
-from surveys.tables import Session as SurveySession
+from surveys.tables import Contact, Round, StoredAnswer, SurveySession
 from surveys.validation import parse_survey
 from tests.pipeline import client_for, drain
 from worker.share import share
@@ -83,7 +82,7 @@ def make_round(url: str, survey: Survey, people: list[dict[str, Any]],
                                     round_id=round_.id, status="completed", state={"lang": "en"})
             db.add(session)
             db.flush()
-            db.add_all(Answer(session_id=session.id, question_id=question, value=value,
+            db.add_all(StoredAnswer(session_id=session.id, question_id=question, value=value,
                               raw=str(value)) for question, value in answers.items())
         return round_.id
 
@@ -384,7 +383,7 @@ def test_a_release_is_cut_once_and_never_changes(url):
     first = released_json(url, round_id)
     with session_scope(url) as db:  # more answers after the release was cut
         session = db.query(SurveySession).first()
-        db.add(Answer(session_id=session.id, question_id="fetch", value=3, raw="3"))
+        db.add(StoredAnswer(session_id=session.id, question_id="fetch", value=3, raw="3"))
     assert released_json(url, round_id) == first
 
 

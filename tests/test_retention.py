@@ -15,8 +15,8 @@ from surveys.audit import SWEEPER
 from surveys.database import session_scope
 from surveys.messages import Inbound
 from surveys.retention import KEPT_REPLY_KEYS, PURGED, purge
-from surveys.tables import Answer, Base, Contact, InboxMessage, OutboxMessage, utcnow
-from surveys.tables import Session as SessionRow
+from surveys.tables import Base, Contact, InboxMessage, OutboxMessage, StoredAnswer, utcnow
+from surveys.tables import SurveySession as SessionRow
 from tests.pipeline import client_for, count, drain, say
 from worker import share, sweeper
 from worker.ingest import ingest
@@ -67,8 +67,9 @@ def people(runtime: Runtime) -> dict[str, int]:
 def answers_of(runtime: Runtime) -> list[tuple[Any, ...]]:
     with session_scope(runtime.database_url) as db:
         return [tuple(row) for row in db.execute(
-            select(Answer.session_id, Answer.question_id, Answer.value, Answer.raw)
-            .order_by(Answer.id))]
+            select(StoredAnswer.session_id, StoredAnswer.question_id, StoredAnswer.value,
+                   StoredAnswer.raw)
+            .order_by(StoredAnswer.id))]
 
 
 def purged(runtime: Runtime, model: Any) -> int:
@@ -201,17 +202,18 @@ def test_erasure_leaves_no_trace_of_the_address_or_the_words_in_any_table(runtim
                              text=f"Asante {word}", status="failed", provider_id=f"{address}:5",
                              error=f"chat {address} not found", reply={"text": word}))
     assert columns_holding(runtime, address) and columns_holding(runtime, word)
-    answers = count(runtime, Answer)
+    answers = count(runtime, StoredAnswer)
 
     result = heard("contacts", "erase", address, "--channel", "simulator")
 
     assert result.exit_code == 0, result.output
     assert columns_holding(runtime, address) == [] and columns_holding(runtime, word) == []
-    assert count(runtime, Answer) == answers  # the anonymous answers stay
+    assert count(runtime, StoredAnswer) == answers  # the anonymous answers stay
     with session_scope(runtime.database_url) as db:
-        closed = dict(db.execute(select(Answer.question_id, Answer.value).join(
-            SessionRow, SessionRow.id == Answer.session_id).where(
-            SessionRow.contact_id == erased, Answer.question_id.in_(("source", "days")))).all())
+        closed = dict(db.execute(select(StoredAnswer.question_id, StoredAnswer.value).join(
+            SessionRow, SessionRow.id == StoredAnswer.session_id).where(
+            SessionRow.contact_id == erased,
+            StoredAnswer.question_id.in_(("source", "days")))).all())
     assert closed == {"source": "other", "days": 5}
     assert columns_holding(runtime, OLD)  # nobody else was touched
     assert heard("data", "purge", "--days", "1").exit_code == 0  # purge then erase: both fine

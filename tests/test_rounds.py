@@ -13,8 +13,7 @@ from sqlalchemy import select
 from surveys import catalog
 from surveys.contact_import import parse_contacts, store_contacts
 from surveys.database import session_scope
-from surveys.tables import Contact, OutboxMessage
-from surveys.tables import Session as SurveySession
+from surveys.tables import Contact, OutboxMessage, SurveySession
 from surveys.tokens import create_token
 from tests.conftest import HERE
 from tests.fakes.twilio_api import fake_twilio

@@ -10,8 +10,7 @@ from sqlalchemy import select
 from surveys import catalog
 from surveys.database import session_scope
 from surveys.sql import bulk_insert_shared
-from surveys.tables import Contact, OutboxMessage
-from surveys.tables import Session as SurveySession
+from surveys.tables import Contact, OutboxMessage, SurveySession
 from tests.pipeline import client_for
 from worker import rounds
 

@@ -11,14 +11,11 @@ from twilio.request_validator import RequestValidator
 from surveys import catalog
 from surveys.database import session_scope
 from surveys.messages import Inbound
-from surveys.tables import Contact, InboxMessage, OutboxMessage
-from surveys.tables import Session as SurveySession
+from surveys.tables import Contact, InboxMessage, OutboxMessage, SurveySession
 from tests.fakes.twilio_api import FakeTwilio, fake_twilio
 from tests.pipeline import answers, client_for, count, drain
-from worker import jobs
-from worker.inbound import lock_contact
+from worker import jobs, rounds
 from worker.ingest import ingest
-from worker.invitations import invite
 from worker.queues import enqueue_outbound
 from worker.senders import TransientSendError
 
@@ -50,14 +47,24 @@ def sms(client, sender: str, body: str, sid: str, **extra: str):
     return signed_post(client, "/sms/twilio", form)
 
 
-def invited(runtime, address: str, language: str, channel: str = "sms") -> None:
-    """The contact (imported as agreeing to be contacted) is invited into test-water, as a
-    round launch does, and agrees to the survey's own consent question (1 = yes)."""
+def launched(runtime, address: str, language: str | None = None,
+             channel: str = "sms") -> list[int]:
+    """The contact (imported as agreeing to be contacted) is invited into a round of
+    test-water by its launch; the outbox ids of the invitation."""
     with session_scope(runtime.database_url) as db:
-        contact = lock_contact(db, channel, address)
-        contact.language, contact.consent = language, True
-        outbox_ids = invite(db, contact, catalog.latest(db, "test-water"))
-    enqueue_outbound(runtime.redis, outbox_ids)
+        db.add(Contact(channel=channel, address=address, language=language, consent=True,
+                       profile={}))
+        round_id = rounds.create_round(db, catalog.latest(db, "test-water"), None).id
+    rounds.launch(runtime.database_url, runtime.redis, round_id, lambda redis, ids: True)
+    with session_scope(runtime.database_url) as db:
+        return list(db.scalars(select(OutboxMessage.id).where(OutboxMessage.address == address)
+                               .order_by(OutboxMessage.id)))
+
+
+def invited(runtime, address: str, language: str, channel: str = "sms") -> None:
+    """`launched`, the invitation sent, and the contact agrees to the survey's own consent
+    question (1 = yes)."""
+    enqueue_outbound(runtime.redis, launched(runtime, address, language, channel))
     drain(runtime)
     ingest(runtime.database_url, runtime.redis, Inbound(channel, address, "1", f"yes-{address}"))
     drain(runtime)
@@ -196,10 +203,7 @@ def test_21211_invalid_number_marks_contact_unreachable(runtime, twilio):
 
 def test_429_and_5xx_are_retried_then_sent(runtime, twilio):
     client_for(runtime)
-    with session_scope(runtime.database_url) as db:
-        contact = lock_contact(db, "sms", AMINA)
-        contact.consent = True
-        outbox_ids = invite(db, contact, catalog.latest(db, "test-water"))
+    outbox_ids = launched(runtime, AMINA)
     twilio.fail(AMINA, 429, 20429, "Too Many Requests")
     twilio.fail(AMINA, 503, 20503, "Service Unavailable")
     for _ in range(2):

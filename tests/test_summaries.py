@@ -30,8 +30,7 @@ from surveys.release import publish, published, release_of, unpublish
 from surveys.summaries import NOT_GIVEN, RoundSummary, summarise
 from surveys.summary_text import messages, pack
 from surveys.suppression import TOTAL, suppress, suppress_linked
-from surveys.tables import Answer, Contact, OutboxMessage, Round
-from surveys.tables import Session as SurveySession
+from surveys.tables import Contact, OutboxMessage, Round, StoredAnswer, SurveySession
 from surveys.tokens import create_token
 from surveys.validation import parse_survey
 from tests.fakes.telegram_api import FakeTelegram
@@ -156,9 +155,9 @@ def build_round(database_url: str) -> int:
             if index == 0:
                 values["comment"] = XSS
             for question_id, value in values.items():
-                db.add(Answer(session_id=session.id, question_id=question_id, value=value,
+                db.add(StoredAnswer(session_id=session.id, question_id=question_id, value=value,
                               raw=str(value), answered_at=at))
-            db.add(Answer(session_id=session.id, question_id="problems", value=problems,
+            db.add(StoredAnswer(session_id=session.id, question_id="problems", value=problems,
                           raw="skip" if problems is None else " ".join(problems),
                           skipped=problems is None, answered_at=at))
         idle = Contact(channel="sms", address="+254700000099", language="en")
@@ -171,7 +170,7 @@ def build_round(database_url: str) -> int:
                              round_id=other.id, status="completed", state={"lang": "en"})
         db.add(away)
         db.flush()
-        db.add(Answer(session_id=away.id, question_id="source", value="river", raw="3"))
+        db.add(StoredAnswer(session_id=away.id, question_id="source", value="river", raw="3"))
         return this.id
 
 

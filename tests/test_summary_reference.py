@@ -20,8 +20,7 @@ from surveys import catalog
 from surveys.database import session_scope
 from surveys.summaries import NOT_GIVEN, RoundSummary, summarise
 from surveys.suppression import TOTAL
-from surveys.tables import Answer, Contact, Round
-from surveys.tables import Session as SurveySession
+from surveys.tables import Contact, Round, StoredAnswer, SurveySession
 from surveys.validation import parse_survey
 
 SURVEY = parse_survey("""
@@ -115,7 +114,7 @@ def build(database_url: str, rng: random.Random) -> tuple[int, list[dict[str, An
                 db.add(session)
                 db.flush()
                 for question_id, (value, skipped) in person["answers"].items():
-                    db.add(Answer(session_id=session.id, question_id=question_id,
+                    db.add(StoredAnswer(session_id=session.id, question_id=question_id,
                                   value=null() if value is SQL_NULL else value, raw="",
                                   skipped=skipped))
             people.append(person)

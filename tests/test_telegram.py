@@ -29,8 +29,7 @@ from bot.polling import poll, poll_once
 from surveys import catalog
 from surveys.database import session_scope
 from surveys.i18n import translator
-from surveys.tables import Contact, InboxMessage, OutboxMessage, Round
-from surveys.tables import Session as SurveySession
+from surveys.tables import Contact, InboxMessage, OutboxMessage, Round, SurveySession
 from tests.fakes.telegram_api import FakeTelegram
 from tests.pipeline import answers, client_for, count, drain
 from worker import jobs, rounds

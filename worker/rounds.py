@@ -29,8 +29,15 @@ from surveys.engine import FINISHED, Reply, StepResult, resume, start
 from surveys.i18n import translator
 from surveys.model import Survey
 from surveys.sql import Shared, bulk_insert, bulk_insert_shared
-from surveys.tables import Answer, Contact, OutboxMessage, Round, SurveyVersion, utcnow
-from surveys.tables import Session as SurveySession
+from surveys.tables import (
+    Contact,
+    OutboxMessage,
+    Round,
+    StoredAnswer,
+    SurveySession,
+    SurveyVersion,
+    utcnow,
+)
 from worker.outbox import outbox_fields, outbox_row, reply_body, sms_text
 
 CHUNK = 5000
@@ -77,13 +84,6 @@ def _open_round(db: Session, round_id: int, action: str) -> tuple[Round, SurveyV
     if found[0].status != "open":
         raise RoundError(f"round {round_id} is {found[0].status}: only open rounds {action}")
     return found
-
-
-def open_round_by_code(db: Session, code: str) -> Round | None:
-    code = code.strip().upper()
-    if not code or len(code) > 64:
-        return None
-    return db.scalars(select(Round).where(Round.code == code, Round.status == "open")).first()
 
 
 def _eligible(round_: Round) -> Any:
@@ -289,7 +289,7 @@ class RoundStatus:
 
 def round_status(db: Session, round_id: int) -> RoundStatus:
     round_, survey_row, survey = get_round(db, round_id)
-    answered = (select(Answer.session_id).where(Answer.session_id == SurveySession.id)
+    answered = (select(StoredAnswer.session_id).where(StoredAnswer.session_id == SurveySession.id)
                 .exists())
     rows = db.execute(
         select(Contact.language, Contact.channel, SurveySession.status, Contact.opted_out,

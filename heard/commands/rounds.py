@@ -16,8 +16,7 @@ from heard.commands.share import share
 from surveys import catalog, release
 from surveys.database import session_scope
 from surveys.settings import get_settings
-from surveys.tables import Round, SurveyVersion
-from surveys.tables import Session as SurveySession
+from surveys.tables import Round, SurveySession, SurveyVersion
 from surveys.validation import SurveyError, load_survey
 from worker import rounds
 from worker.queues import enqueue_outbound

@@ -1,0 +1,135 @@
+"""Perform what a channel's request asked (`surveys.actions`): the one place webhooks write.
+
+Web handlers verify a request, let their channel's adapter read it into an action, and hand
+it here: messages go to the inbox (group-committed, then queued), delivery reports to the
+outbox, opt-outs to the contact. A synchronous channel's message is stepped at once, and its
+replies are returned for the provider's answer, recorded like any other channel's.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select, update
+from starlette.concurrency import run_in_threadpool
+
+from surveys.actions import (
+    STATUS_RANK,
+    Action,
+    Converse,
+    Decline,
+    Ignore,
+    OptOut,
+    Status,
+    Store,
+)
+from surveys.database import session_scope
+from surveys.messages import clean_text
+from surveys.sql import insert_ignore
+from surveys.tables import Contact, InboxMessage, OutboxMessage, utcnow
+from worker.inbound import process
+from worker.ingest import ingest, ingest_async
+from worker.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def perform(runtime: Runtime, action: Action) -> str:
+    """Do what `action` asks; what was done, for the response and the logs."""
+    match action:
+        case Store(inbound):
+            stored = ingest(runtime.database_url, runtime.redis, inbound)
+            return "stored" if stored is not None else "duplicate"
+        case Converse():
+            return f"answered with {len(converse(runtime, action))} replies"
+        case Decline():
+            return decline(runtime, action)
+        case Status():
+            return "recorded" if record_status(runtime.database_url, action) else "unknown"
+        case OptOut(channel, address):
+            return opt_out(runtime, channel, address)
+        case Ignore(reason):
+            return f"ignored: {reason}"
+    raise TypeError(f"unknown action {action!r}")
+
+
+async def perform_async(runtime: Runtime, action: Action) -> str:
+    """`perform` for async endpoints: a message joins the next group commit without a thread."""
+    if isinstance(action, Store):
+        stored = await ingest_async(runtime.database_url, runtime.redis, action.inbound)
+        return "stored" if stored is not None else "duplicate"
+    return await run_in_threadpool(perform, runtime, action)
+
+
+def converse(runtime: Runtime, action: Converse) -> list[str]:
+    """Store the message, step it now (with any earlier ones of the contact), and return the
+    replies it got, in order; they are marked sent, as the provider's answer carries them. A
+    re-delivered request (same provider id) steps nothing and gets the same replies."""
+    inbound = action.inbound
+    with session_scope(runtime.database_url) as db:
+        inbox_id = insert_ignore(
+            db, InboxMessage.__table__,
+            {"channel": inbound.channel, "provider_id": inbound.provider_id,
+             "address": inbound.address, "text": clean_text(inbound.text),
+             "payload": inbound.payload, "received_at": inbound.received_at},
+            conflict=["channel", "provider_id"], returning=InboxMessage.id).scalar()
+        if inbox_id is None:  # a re-delivery: the replies it got the first time
+            inbox_id = db.scalar(select(InboxMessage.id).where(
+                InboxMessage.channel == inbound.channel,
+                InboxMessage.provider_id == inbound.provider_id))
+        else:
+            _, outbox_ids = process(db, inbox_id)
+            db.execute(update(OutboxMessage).where(OutboxMessage.id.in_(outbox_ids),
+                                                   OutboxMessage.inbox_id == inbox_id)
+                       .values(status="sent", sent_at=utcnow()))
+        return list(db.scalars(select(OutboxMessage.text)
+                               .where(OutboxMessage.inbox_id == inbox_id)
+                               .order_by(OutboxMessage.seq)))
+
+
+def decline(runtime: Runtime, action: Decline) -> str:
+    """Record a message heard must not answer as handled: nothing is posted back."""
+    inbound = action.inbound
+    with session_scope(runtime.database_url) as db:
+        inbox_id = insert_ignore(
+            db, InboxMessage.__table__,
+            {"channel": inbound.channel, "provider_id": inbound.provider_id,
+             "address": inbound.address, "text": "", "payload": inbound.payload,
+             "received_at": inbound.received_at, "processed_at": utcnow(),
+             "outcome": action.reason},
+            conflict=["channel", "provider_id"], returning=InboxMessage.id).scalar()
+    return "declined" if inbox_id is not None else "duplicate"
+
+
+def opt_out(runtime: Runtime, channel: str, address: str) -> str:
+    """Opt the contact out, as a refusal on sending would: their queued messages are
+    suppressed."""
+    with session_scope(runtime.database_url) as db:
+        changed = db.execute(update(Contact).where(Contact.channel == channel,
+                                                   Contact.address == address,
+                                                   Contact.opted_out.is_(False))
+                             .values(opted_out=True)).rowcount
+    log.info("%s contact opted out through the provider: %s changed", channel, changed)
+    return "opted out" if changed else "ignored: no such contact"
+
+
+def record_status(database_url: str, report: Status) -> bool:
+    """The outbox row's delivery status (never moving backwards) and what the error means for
+    the contact; False when heard sent no such message."""
+    with session_scope(database_url) as db:
+        message = db.scalars(select(OutboxMessage)
+                             .where(OutboxMessage.provider_id == report.provider_id)
+                             .with_for_update()).first()
+        if message is None:
+            log.warning("status %s for unknown message %s", report.status, report.provider_id)
+            return False
+        if STATUS_RANK[report.status] >= STATUS_RANK.get(message.status, 0):
+            message.status = report.status
+        if report.error_code is not None:
+            message.error_code = report.error_code
+        if message.contact_id is not None and (report.opt_out or report.unreachable):
+            values: dict[str, object] = {"opted_out": True} if report.opt_out else {}
+            if report.unreachable:
+                values["unreachable"] = report.unreachable
+            db.execute(update(Contact).where(Contact.id == message.contact_id).values(**values))
+    return True
