@@ -1,7 +1,9 @@
 """Bot API update JSON → what heard does with it. Pure: no database, network or clock.
 
 The webhook and the polling runner both feed raw update dicts (as Telegram documents them)
-through `read_update`, so both modes store exactly the same inbox rows.
+through `read_update`, so both modes store exactly the same inbox rows. An update is read into
+the actions every channel speaks (`surveys.actions`) and Telegram's own chores: stopping a
+button's spinner and redrawing check marks, which change nothing heard keeps.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from bot.keyboards import Keyboard, Press, parse_callback, toggled_keyboard
+from surveys.actions import Action, Decline, Ignore, OptOut, Store
 from surveys.messages import Inbound
 
 CHANNEL = "telegram"
@@ -26,23 +29,6 @@ ENGINE_QUESTIONS = frozenset({"_consent"})  # asked by the engine, never its sta
 
 class NotAnUpdate(ValueError):
     """The JSON is not shaped like a Bot API Update (a 400, never stored)."""
-
-
-@dataclass(frozen=True)
-class Store:
-    """An inbound for the worker: the engine steps on it like on any channel's message."""
-
-    inbound: Inbound
-    callback_query_id: str | None = None
-
-
-@dataclass(frozen=True)
-class Decline:
-    """A group's or channel's message: recorded as handled, never answered (heard speaks to
-    one person at a time, and never where others read)."""
-
-    inbound: Inbound
-    reason: Literal["group"] = "group"
 
 
 @dataclass(frozen=True)
@@ -65,20 +51,8 @@ class Acknowledge:
     language_code: str | None = None
 
 
-@dataclass(frozen=True)
-class Blocked:
-    """The person blocked the bot in their private chat: nothing more may be sent to them.
-    (Unblocking needs no action: Telegram then sends /start, which is START.)"""
-
-    address: str
-
-
-@dataclass(frozen=True)
-class Ignore:
-    reason: str
-
-
-Action = Store | Decline | Toggle | Acknowledge | Blocked | Ignore
+Chore = Toggle | Acknowledge
+Actions = tuple[Action | Chore, ...]
 
 
 @dataclass(frozen=True)
@@ -89,24 +63,24 @@ class _Message:
     data: Mapping[str, Any] = field(repr=False)
 
 
-def read_update(update: object) -> Action:
-    """What to do with one update; raises `NotAnUpdate` when it is not one."""
+def read_update(update: object) -> Actions:
+    """What to do with one update, in order; raises `NotAnUpdate` when it is not one."""
     if not isinstance(update, Mapping) or not _is_int(update.get("update_id")):
         raise NotAnUpdate("not a Telegram update: expected an object with an integer update_id")
     update_id = int(update["update_id"])
     if "message" in update:
-        return _message(_read_message(update_id, update["message"]))
+        return (_message(_read_message(update_id, update["message"])),)
     if "edited_message" in update:  # a correction: the conversation says how to change it
-        return _message(_read_message(update_id, update["edited_message"]), edited=True)
+        return (_message(_read_message(update_id, update["edited_message"]), edited=True),)
     if "channel_post" in update:
         post = _read_message(update_id, update["channel_post"])
-        return Decline(_inbound(post, "", {"refused": post.chat_type}))
+        return (Decline(_inbound(post, "", {"refused": post.chat_type})),)
     if "callback_query" in update:
         return _callback(update_id, update["callback_query"])
     if "my_chat_member" in update:
-        return _membership(update["my_chat_member"])
+        return (_membership(update["my_chat_member"]),)
     kinds = [key for key in update if key != "update_id"]
-    return Ignore(kinds[0] if kinds else "empty update")
+    return (Ignore(kinds[0] if kinds else "empty update"),)
 
 
 def _membership(change: object) -> Action:
@@ -116,7 +90,7 @@ def _membership(change: object) -> Action:
     status = (change.get("new_chat_member") or {}).get("status")
     if (isinstance(chat, Mapping) and chat.get("type") == "private" and _is_int(chat.get("id"))
             and status == "kicked"):
-        return Blocked(str(chat["id"]))
+        return OptOut(CHANNEL, str(chat["id"]))  # unblocking sends /start: START
     return Ignore(f"my_chat_member: {status}")
 
 
@@ -169,7 +143,7 @@ def command_text(text: str) -> tuple[str, dict[str, Any]]:
     return text, {}
 
 
-def _callback(update_id: int, query: object) -> Action:
+def _callback(update_id: int, query: object) -> Actions:
     if not isinstance(query, Mapping) or not isinstance(query.get("id"), str):
         raise NotAnUpdate("callback_query without an id")
     query_id = query["id"]
@@ -183,17 +157,18 @@ def _callback(update_id: int, query: object) -> Action:
         raise NotAnUpdate("callback_query without a message or a sender")
     press = parse_callback(query.get("data"))
     if press is None or origin.chat_type != "private":
-        return Acknowledge(query_id)
+        return (Acknowledge(query_id),)
     if press.kind == "toggle":
         keyboard = toggled_keyboard(origin.data.get("reply_markup"), press)
         if keyboard is None or not _is_int(origin.data.get("message_id")):
-            return Acknowledge(query_id)
-        return Toggle(origin.chat_id, int(origin.data["message_id"]), keyboard, query_id)
+            return (Acknowledge(query_id),)
+        return (Toggle(origin.chat_id, int(origin.data["message_id"]), keyboard, query_id),)
     if press.kind == "done" and not press.mask:
-        return Acknowledge(query_id, "choose_first", str(origin.chat_id), _language_code(query))
+        return (Acknowledge(query_id, "choose_first", str(origin.chat_id),
+                            _language_code(query)),)
     text, payload = _pressed(press)
     payload["callback_query_id"] = query_id
-    return Store(_inbound(origin, text, payload), query_id)
+    return Acknowledge(query_id), Store(_inbound(origin, text, payload))
 
 
 def _pressed(press: Press) -> tuple[str, dict[str, Any]]:

@@ -1,17 +1,19 @@
-"""Twilio webhook form fields → one `Inbound` (SMS, or WhatsApp through Twilio)."""
+"""Twilio's webhook forms → actions (pure): an SMS or WhatsApp message, or a delivery report."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sms.phone import InvalidPhoneNumber, to_e164
+from sms.errors import contact_effect, parse_code
+from surveys.actions import STATUS_RANK, Status, Store
 from surveys.messages import Inbound
+from surveys.phone import InvalidPhoneNumber, to_e164
 
 WHATSAPP_PREFIX = "whatsapp:"
 
 
 class BadPayload(ValueError):
-    """The webhook lacks what an inbound message needs; the message names the field."""
+    """The webhook lacks what heard needs, or says what Twilio never does; names the field."""
 
 
 def split_address(raw: str, region: str | None = None) -> tuple[str, str]:
@@ -27,15 +29,35 @@ def split_address(raw: str, region: str | None = None) -> tuple[str, str]:
         raise
 
 
-def inbound_from_twilio(form: Mapping[str, str], region: str | None = None) -> Inbound:
-    missing = [name for name in ("MessageSid", "From") if not form.get(name)]
-    if missing:
-        raise BadPayload(f"missing Twilio field(s): {', '.join(missing)}")
+def read_message(form: Mapping[str, str], region: str | None = None) -> Store:
+    """An inbound message; a photo or voice note with no words is stored as media. A number
+    not in E.164 is read in the sender's country (Twilio's FromCountry), else in `region`."""
+    _require(form, "MessageSid", "From")
     try:
-        channel, address = split_address(form["From"], region)
+        channel, address = split_address(form["From"], form.get("FromCountry") or region)
     except InvalidPhoneNumber as error:
         raise BadPayload(f"From: {error}") from None
     media = int(form.get("NumMedia") or 0) if str(form.get("NumMedia") or "0").isdigit() else 0
-    return Inbound(channel=channel, address=address, text=form.get("Body", ""),
-                   provider_id=form["MessageSid"],
-                   payload={"to": form.get("To", ""), "media": media})
+    return Store(Inbound(channel=channel, address=address, text=form.get("Body", ""),
+                         provider_id=form["MessageSid"],
+                         payload={"to": form.get("To", ""), "media": media}))
+
+
+def read_status(form: Mapping[str, str]) -> Status:
+    """A delivery report; a MessageStatus Twilio does not document is refused (400), so it
+    shows in Twilio's logs instead of being dropped without a trace."""
+    _require(form, "MessageSid", "MessageStatus")
+    status = form["MessageStatus"]
+    if status not in STATUS_RANK:
+        raise BadPayload(f"MessageStatus: unknown status {status!r}; expected one of "
+                         f"{', '.join(sorted(STATUS_RANK))}")
+    code = parse_code(form.get("ErrorCode") or None)
+    opt_out, unreachable = contact_effect(code)
+    return Status(form["MessageSid"], status, str(code) if code is not None else None,
+                  opt_out, unreachable)
+
+
+def _require(form: Mapping[str, str], *names: str) -> None:
+    missing = [name for name in names if not form.get(name)]
+    if missing:
+        raise BadPayload(f"missing Twilio field(s): {', '.join(missing)}")

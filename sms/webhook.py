@@ -1,4 +1,8 @@
-"""Twilio webhooks: inbound messages and delivery status callbacks, both signature-checked."""
+"""Twilio webhooks: inbound messages and delivery status callbacks, both signature-checked.
+
+A handler verifies the request, `sms.adapter` reads it into an action and `worker.pipeline`
+performs it: nothing here writes.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,9 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from twilio.request_validator import RequestValidator
 
 from heard.routes.deps import get_runtime, request_settings
-from sms.adapter import BadPayload, inbound_from_twilio
-from sms.status import UnknownStatus, record_status
+from sms.adapter import BadPayload, read_message, read_status
 from surveys.settings import Settings
-from worker.ingest import ingest_async
+from worker.pipeline import perform_async
 from worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -53,24 +56,24 @@ async def verified_form(request: Request, settings: SettingsDep) -> dict[str, st
 Form = Annotated[dict[str, str], Depends(verified_form)]
 
 
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
 @router.post("")
-async def inbound(form: Form, settings: SettingsDep,
-                  runtime: Annotated[Runtime, Depends(get_runtime)]) -> Response:
+async def inbound(form: Form, settings: SettingsDep, runtime: RuntimeDep) -> Response:
     try:
-        message = inbound_from_twilio(form, settings.default_region or None)
+        action = read_message(form, settings.default_region or None)
     except BadPayload as error:
         raise HTTPException(400, str(error)) from None
-    await ingest_async(runtime.database_url, runtime.redis, message)
+    await perform_async(runtime, action)
     return Response(EMPTY_TWIML, media_type="text/xml")
 
 
 @router.post("/status")
-def status(form: Form, runtime: Annotated[Runtime, Depends(get_runtime)]) -> Response:
-    if not form.get("MessageSid") or not form.get("MessageStatus"):
-        raise HTTPException(400, "missing Twilio field(s): MessageSid, MessageStatus")
+async def status(form: Form, runtime: RuntimeDep) -> Response:
     try:
-        record_status(runtime.database_url, form["MessageSid"], form["MessageStatus"],
-                      form.get("ErrorCode") or None)
-    except UnknownStatus as error:
+        action = read_status(form)
+    except BadPayload as error:
         raise HTTPException(400, str(error)) from None
+    await perform_async(runtime, action)
     return Response(status_code=204)

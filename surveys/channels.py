@@ -3,6 +3,17 @@
 Every module that needs to know whether a channel's replies are SMS text, whether its
 addresses are phone numbers or whether it shows pictures asks here; no other module lists
 channel names. A new channel (voice, USSD) is one entry here and its adapter package.
+
+Every channel package has the same shape:
+- `adapter.py`, pure: a provider's request → `surveys.actions` (Store a message, Converse for
+  a synchronous one, Decline, Status, OptOut, Ignore), raising a ValueError naming the field
+  when the request is not what the provider sends;
+- `webhook.py`: verifies the provider's signature, lets the adapter read the request and hands
+  the action to `worker.pipeline`; it writes nothing itself. A synchronous channel (a voice
+  call, a USSD session) answers with `worker.pipeline.converse`'s replies, recorded like any
+  other channel's;
+- `sender.py`: sends one outbox row (named here as `sender`); how a reply is rendered for it
+  (SMS text and segments, buttons) follows the capabilities below, in `worker.outbox`.
 """
 
 from __future__ import annotations

@@ -18,8 +18,8 @@ from babel import Locale, UnknownLocaleError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sms.phone import InvalidPhoneNumber, to_e164
 from surveys.channels import importable
+from surveys.phone import InvalidPhoneNumber, to_e164
 from surveys.profile_fields import declare_profile_fields
 from surveys.tables import Contact, utcnow
 

@@ -52,6 +52,8 @@ class Person(Protocol):
     @property
     def opted_out(self) -> bool: ...
     @property
+    def consent(self) -> bool | None: ...
+    @property
     def profile(self) -> Any: ...
 
 
@@ -244,8 +246,8 @@ def _contact_changes(contact: Person, survey: Survey, result: StepResult) -> dic
         changes["opted_out"] = True
     if "consented" in result.events:
         changes["consent"] = True
-    if "declined" in result.events:
-        changes["consent"] = False
+    if "declined" in result.events and contact.consent is None:
+        changes["consent"] = False  # a walk-in's no; one survey declined is not all of heard
     return changes
 
 

@@ -131,8 +131,8 @@ def step(survey: Survey, state: State | None, text: str) -> StepResult:
         result.events.append("resumed")
         _ask_again(survey, result)
         return result
-    if command == "start" and state["status"] in FINISHED:
-        restarted = start(survey, lang)
+    if command == "start" and state["status"] in FINISHED:  # asked for consent as before
+        restarted = start(survey, lang, ask_consent="consent" in state)
         restarted.events.append("restarted")
         return restarted
     if state["status"] in FINISHED:

@@ -44,6 +44,8 @@ def join_code(text: str) -> str | None:
 
 
 def looks_like_a_code(text: str) -> bool:
-    """One word with a digit in it ('WATER376'): a mistyped code rather than a greeting."""
+    """One word of letters and digits ('WATER376'): a mistyped code, not a greeting, and not
+    a bare number (an answer, or a button, sent when no question is open)."""
     code = join_code(text)
-    return code is not None and any(ch.isdigit() for ch in code) and " " not in text.strip()
+    return (code is not None and " " not in text.strip() and any(ch.isdigit() for ch in code)
+            and any(ch.isalpha() for ch in code))

@@ -3,6 +3,7 @@ media, edits, and never silence; pure rules first, then through the SMS webhook.
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -165,3 +166,33 @@ def test_one_registry_names_every_channel_and_what_it_can_do():
                  for path in (root / folder).rglob("*.py")
                  if path.name != "channels.py" and listed.search(path.read_text("utf-8"))]
     assert offenders == [] and set(CHANNELS) >= {"sms", "whatsapp", "telegram", "simulator"}
+
+
+def test_every_channel_package_has_the_same_shape():
+    """Each channel's adapter is pure and speaks surveys.actions; its webhook writes nothing
+    itself (worker.pipeline does); its sender is the one the registry names."""
+    root = Path(__file__).resolve().parent.parent
+    io = ("sqlalchemy", "redis", "rq", "httpx", "requests", "worker", "surveys.database",
+          "surveys.tables", "surveys.sql", "fastapi")
+    writes = ("surveys.database", "surveys.tables", "surveys.sql", "worker.ingest")
+    packages = {path.partition(".")[0] for path in (found.sender for found in CHANNELS.values())
+                if not path.startswith("worker.")}
+    assert packages == {"sms", "bot"}
+    for package in sorted(packages):
+        adapter, webhook = (imports_of(root / package / f"{name}.py")
+                            for name in ("adapter", "webhook"))
+        assert "surveys.actions" in adapter, package
+        assert not [name for name in adapter if name.startswith(io)], package
+        assert not [name for name in webhook if name.startswith(writes)], package
+        assert (root / package / "sender.py").exists()
+
+
+def imports_of(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+    return found

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from rq import Queue
 from sqlalchemy import select
@@ -24,7 +25,7 @@ from tests.pipeline import (
 )
 from worker import jobs
 from worker.ingest import ingest
-from worker.queues import INBOUND, OUTBOUND
+from worker.queues import INBOUND, OUTBOUND, QUEUE_NAMES
 
 
 def test_simulated_conversation_end_to_end(runtime):
@@ -177,3 +178,30 @@ def test_button_for_an_earlier_question_does_not_answer_the_current_one(runtime)
     with session_scope(runtime.database_url) as db:
         last = db.query(OutboxMessage).order_by(OutboxMessage.id.desc()).first()
         assert last.text == "That button was for an earlier question."
+
+
+def test_a_synchronous_channel_is_answered_within_its_request(runtime):
+    """Voice and USSD answer in the provider's own request: the replies come back at once,
+    recorded like any channel's (marked sent, nothing queued), and a provider's retry of the
+    same request steps nothing and gets the same replies."""
+    client = client_for(runtime)
+    runtime.redis.flushdb()
+
+    def ask(text: str, message_id: str) -> Any:
+        return client.post("/api/v1/simulate", json={"survey": "test-water", "address": "sync",
+                                                     "text": text, "id": message_id,
+                                                     "reply": True}).json()
+
+    first = ask("hi", "m1")
+    assert first["replies"] == ["Five questions about water.\nReply LANG to change the language.",
+                                "Do you agree?\n1 Yes 2 No"]
+    assert ask("yes", "m1b")["replies"] == ["Where do you get water?\n"
+                                            "1 Tap at home 2 Public well 3 Other"]
+    answered = ask("2", "m2")
+    assert answered["replies"] == ["How many days a week is there water?"]
+    again = ask("2", "m2")
+    assert again == answered | {"duplicate": True}
+    assert answers(runtime) == {"source": "well"}
+    with session_scope(runtime.database_url) as db:
+        assert set(db.scalars(select(OutboxMessage.status))) == {"sent"}
+    assert all(Queue(name, connection=runtime.redis).count == 0 for name in QUEUE_NAMES)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -12,6 +14,7 @@ from surveys import catalog
 from surveys.database import session_scope
 from surveys.messages import Inbound
 from surveys.tables import Contact, InboxMessage, OutboxMessage, SurveySession
+from tests.cases import CaseFile, answered, inbox_row, queued
 from tests.fakes.twilio_api import FakeTwilio, fake_twilio
 from tests.pipeline import answers, client_for, count, drain
 from worker import jobs, rounds
@@ -24,6 +27,7 @@ PUBLIC = "https://heard.example.org"
 FROM = "+15005550006"
 AMINA = "+254712345678"
 RAHIMA = "+8801712345678"
+CASES = CaseFile(Path(__file__).parent / "data" / "twilio" / "incoming.json")
 
 
 @pytest.fixture
@@ -264,3 +268,69 @@ def test_webhook_without_from_is_a_clear_400(runtime, twilio):
     response = signed_post(client, "/sms/twilio", {"MessageSid": "SM-x", "Body": "hi"})
     assert response.status_code == 400
     assert response.json()["detail"] == "missing Twilio field(s): From"
+
+
+# --- the labelled webhook cases ------------------------------------------------------------
+
+@pytest.mark.parametrize("case", CASES.params())
+def test_twilio_case(runtime, twilio, case):
+    """tests/data/twilio/incoming.json: signed form → status → inbox row → queued jobs → what
+    the person is answered once a worker has handled it (or, for a status callback, what
+    became of the message and its contact)."""
+    client = client_for(runtime)
+    path = case.get("path", "/sms/twilio")
+    if case.get("round"):
+        with session_scope(runtime.database_url) as db:
+            rounds.create_round(db, catalog.latest(db, "test-water"), None).code = "WATER367"
+    sender = case["form"].get("From", AMINA)
+    for number, text in enumerate(case.get("before", [])):
+        sms(client, sender, text, f"SMbefore{number}")
+    if path.endswith("/status"):
+        _sent_invitation(runtime, "SMout1")
+        for status in case.get("before_status", []):
+            signed_post(client, path, {"MessageSid": "SMout1", "MessageStatus": status})
+    jobs.drain_inbox()
+    runtime.redis.flushdb()  # the case's own jobs only
+    token = case.get("signature", TOKEN)
+    for _ in range(case.get("repeat", 1)):
+        if token is None:
+            response = client.post(path, data=case["form"])
+        else:
+            signature = RequestValidator(token).compute_signature(
+                PUBLIC + path, case.get("signed", case["form"]))
+            response = client.post(path, data=case["form"],
+                                   headers={"X-Twilio-Signature": signature})
+    sid = case["form"].get("MessageSid")
+    got: dict[str, Any] = {"status": response.status_code, "response": _answer(response)}
+    if path.endswith("/status"):
+        got["delivery"] = _delivery(runtime, "SMout1")
+    else:
+        channel = "whatsapp" if sender.startswith("whatsapp:") else "sms"
+        got |= {"inbox": inbox_row(runtime, channel, sid), "queued": queued(runtime),
+                "answered": answered(runtime, channel, sid)}
+    CASES.check(case, got)
+
+
+def _answer(response: Any) -> Any:
+    if response.headers.get("content-type", "").startswith("application/json"):
+        return response.json()
+    return response.text
+
+
+def _sent_invitation(runtime: Any, provider_id: str) -> None:
+    """An invitation heard sent to Amina, as Twilio knows it: `provider_id`, status sent."""
+    first = launched(runtime, AMINA, "en")[0]
+    with session_scope(runtime.database_url) as db:
+        row = db.get_one(OutboxMessage, first)
+        row.provider_id, row.status = provider_id, "sent"
+
+
+def _delivery(runtime: Any, provider_id: str) -> dict[str, Any] | None:
+    with session_scope(runtime.database_url) as db:
+        row = db.scalars(select(OutboxMessage)
+                         .where(OutboxMessage.provider_id == provider_id)).first()
+        if row is None:
+            return None
+        contact = db.get_one(Contact, row.contact_id)
+        return {"status": row.status, "error_code": row.error_code,
+                "contact": {"opted_out": contact.opted_out, "unreachable": contact.unreachable}}

@@ -9,6 +9,7 @@ replies are returned for the provider's answer, recorded like any other channel'
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from sqlalchemy import select, update
 from starlette.concurrency import run_in_threadpool
@@ -41,7 +42,7 @@ def perform(runtime: Runtime, action: Action) -> str:
             stored = ingest(runtime.database_url, runtime.redis, inbound)
             return "stored" if stored is not None else "duplicate"
         case Converse():
-            return f"answered with {len(converse(runtime, action))} replies"
+            return f"answered with {len(converse(runtime, action).replies)} replies"
         case Decline():
             return decline(runtime, action)
         case Status():
@@ -61,7 +62,16 @@ async def perform_async(runtime: Runtime, action: Action) -> str:
     return await run_in_threadpool(perform, runtime, action)
 
 
-def converse(runtime: Runtime, action: Converse) -> list[str]:
+@dataclass(frozen=True)
+class Answered:
+    """A synchronous channel's message: its inbox row, whether it came before, its replies."""
+
+    inbox_id: int
+    duplicate: bool
+    replies: list[str]
+
+
+def converse(runtime: Runtime, action: Converse) -> Answered:
     """Store the message, step it now (with any earlier ones of the contact), and return the
     replies it got, in order; they are marked sent, as the provider's answer carries them. A
     re-delivered request (same provider id) steps nothing and gets the same replies."""
@@ -73,18 +83,19 @@ def converse(runtime: Runtime, action: Converse) -> list[str]:
              "address": inbound.address, "text": clean_text(inbound.text),
              "payload": inbound.payload, "received_at": inbound.received_at},
             conflict=["channel", "provider_id"], returning=InboxMessage.id).scalar()
+        duplicate = inbox_id is None
         if inbox_id is None:  # a re-delivery: the replies it got the first time
-            inbox_id = db.scalar(select(InboxMessage.id).where(
+            inbox_id = db.scalars(select(InboxMessage.id).where(
                 InboxMessage.channel == inbound.channel,
-                InboxMessage.provider_id == inbound.provider_id))
+                InboxMessage.provider_id == inbound.provider_id)).one()
         else:
             _, outbox_ids = process(db, inbox_id)
             db.execute(update(OutboxMessage).where(OutboxMessage.id.in_(outbox_ids),
                                                    OutboxMessage.inbox_id == inbox_id)
                        .values(status="sent", sent_at=utcnow()))
-        return list(db.scalars(select(OutboxMessage.text)
-                               .where(OutboxMessage.inbox_id == inbox_id)
-                               .order_by(OutboxMessage.seq)))
+        return Answered(inbox_id, duplicate, list(db.scalars(
+            select(OutboxMessage.text).where(OutboxMessage.inbox_id == inbox_id)
+            .order_by(OutboxMessage.seq))))
 
 
 def decline(runtime: Runtime, action: Decline) -> str:

@@ -102,7 +102,7 @@ def erase(
 
 def _spellings(address: str, region: str) -> set[str]:
     """The address as typed and, when it is a phone number, its E.164 form as stored."""
-    from sms.phone import InvalidPhoneNumber, to_e164
+    from surveys.phone import InvalidPhoneNumber, to_e164
 
     spellings = {address.strip()}
     with contextlib.suppress(InvalidPhoneNumber):

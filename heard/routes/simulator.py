@@ -15,10 +15,12 @@ from starlette.concurrency import run_in_threadpool
 
 from heard.routes.deps import get_runtime
 from surveys import catalog
+from surveys.actions import Converse
 from surveys.database import session_scope
 from surveys.messages import MAX_TEXT, Inbound
 from surveys.tables import Contact, InboxMessage, OutboxMessage, SurveyVersion
 from worker.ingest import ingest_async
+from worker.pipeline import converse
 from worker.runtime import Runtime
 
 router = APIRouter()
@@ -33,11 +35,15 @@ class SimulatedMessage(BaseModel):
     text: str = Field(max_length=MAX_TEXT)
     id: str | None = Field(None, max_length=128,
                            description="Optional message id: sending it again is a no-op")
+    reply: bool = Field(False, description="Answer at once with the replies, as a synchronous "
+                        "channel (a voice call, a USSD session) is answered; sent again, the "
+                        "same replies")
 
 
 class Accepted(BaseModel):
     inbox_id: int | None
     duplicate: bool
+    replies: list[str] | None = None
 
 
 class ConversationLine(BaseModel):
@@ -73,9 +79,14 @@ def list_surveys(runtime: RuntimeDep) -> list[SurveySummary]:
 async def simulate(message: SimulatedMessage, runtime: RuntimeDep) -> Accepted:
     if not await _known(runtime.database_url, message.survey):
         raise HTTPException(404, f"unknown survey {message.survey!r}: see GET /api/v1/surveys")
-    inbox_id = await ingest_async(runtime.database_url, runtime.redis, Inbound(
-        channel=CHANNEL, address=message.address, text=message.text,
-        provider_id=message.id or uuid.uuid4().hex, payload={"survey": message.survey}))
+    inbound = Inbound(channel=CHANNEL, address=message.address, text=message.text,
+                      provider_id=message.id or uuid.uuid4().hex,
+                      payload={"survey": message.survey})
+    if message.reply:
+        answered = await run_in_threadpool(converse, runtime, Converse(inbound))
+        return Accepted(inbox_id=answered.inbox_id, duplicate=answered.duplicate,
+                        replies=answered.replies)
+    inbox_id = await ingest_async(runtime.database_url, runtime.redis, inbound)
     return Accepted(inbox_id=inbox_id, duplicate=inbox_id is None)
 
 
