@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, text
 from surveys.messages import Inbound
 from tests.pipeline import InboxMessage, OutboxMessage, answers, client_for, count, drain, say
 from worker.ingest import ingest
-from worker.queues import INBOUND, enqueue_inbound
+from worker.queues import DRAIN_FLAG, INBOUND, request_drain
 from worker.runtime import Runtime
 
 STARTED: list[subprocess.Popen[bytes]] = []
@@ -95,7 +95,8 @@ def test_worker_killed_mid_job_message_processed_once(runtime: Runtime):
     doomed = start_worker(env)
     wait_for(lambda: len(Worker.all(connection=runtime.redis)) == 1, what="the worker to start")
     with contact_locked(runtime.database_url, "kim"):
-        enqueue_inbound(runtime.redis, inbox_id, "simulator", "kim")
+        runtime.redis.delete(DRAIN_FLAG)
+        request_drain(runtime.redis)  # the drain waits for kim's lock, and is killed
         wait_for(lambda: started.count == 1, what="the job to start")
         time.sleep(0.5)  # the job is now blocked inside its transaction
         doomed.send_signal(signal.SIGKILL)

@@ -23,7 +23,7 @@ from tests.pipeline import (
     drain,
     say,
 )
-from worker import jobs
+from worker import inbound, jobs
 from worker.ingest import ingest
 from worker.queues import INBOUND, OUTBOUND, QUEUE_NAMES
 
@@ -58,6 +58,12 @@ def test_same_webhook_three_times_is_one_inbox_row_one_answer_one_reply(runtime)
     assert count(runtime, OutboxMessage) == 4  # intro + consent, question, then one reply
 
 
+def processed(runtime, inbox_id: int) -> list[int]:
+    """Process one inbox row (and the contact's earlier ones); the outbox ids written."""
+    with session_scope(runtime.database_url) as db:
+        return inbound.process(db, inbox_id)[1]
+
+
 def test_processing_an_inbox_row_twice_changes_nothing(runtime):
     client = client_for(runtime)
     say(client, "cy", "hi")
@@ -65,7 +71,7 @@ def test_processing_an_inbox_row_twice_changes_nothing(runtime):
     inbox_id = say(client, "cy", "1")["inbox_id"]
     drain(runtime)
     before = (count(runtime, OutboxMessage), answers(runtime))
-    assert jobs.process_inbound(inbox_id) == 0
+    assert processed(runtime, inbox_id) == []  # as the sweeper processes a row
     assert (count(runtime, OutboxMessage), answers(runtime)) == before
 
 
@@ -73,10 +79,10 @@ def test_messages_of_one_contact_are_processed_in_arrival_order(runtime):
     client = client_for(runtime)
     ids = [say(client, "di", text)["inbox_id"] for text in ("hi", "yes", "3", "river", "4")]
     Queue(INBOUND, connection=runtime.redis).empty()
-    jobs.process_inbound(ids[-1])  # the newest job runs first: it handles all four, in order
+    processed(runtime, ids[-1])  # the newest row first: all five are handled, in order
     assert answers(runtime) == {"source": "other", "source_other": "river", "days": 4}
     for inbox_id in ids:
-        assert jobs.process_inbound(inbox_id) == 0
+        assert processed(runtime, inbox_id) == []
 
 
 def test_message_stored_when_redis_is_down_and_swept_later(runtime, monkeypatch):

@@ -23,15 +23,6 @@ SWEEP_BATCH = 5000
 STUCK_BATCH = 500
 
 
-def process_inbound(inbox_id: int) -> int:
-    """Run the engine for one inbox row; returns how many replies were queued."""
-    current = migrated_runtime()
-    with session_scope(current.database_url) as db:
-        contact, outbox_ids = inbound.process(db, inbox_id)
-    enqueue_outbound(current.redis, outbox_ids, contact)
-    return len(outbox_ids)
-
-
 DRAIN_BATCH = 200
 DRAIN_BUDGET_SECONDS = 20.0
 

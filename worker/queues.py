@@ -14,30 +14,12 @@ log = logging.getLogger(__name__)
 INBOUND, OUTBOUND, DEFAULT = "inbound", "outbound", "default"
 QUEUE_NAMES = (INBOUND, OUTBOUND, DEFAULT)
 SEND_RETRY = Retry(max=6, interval=[2, 10, 30, 120, 600, 1800])
-PROCESS_RETRY = Retry(max=3, interval=[1, 5, 30])
 
 
 def contact_key(channel: str, address: str) -> str:
     """A rate-limit key per contact that keeps phone numbers and chat ids out of Redis."""
     digest = hashlib.blake2b(f"{channel}:{address}".encode(), digest_size=12).hexdigest()
     return f"heard:contact:{digest}"
-
-
-def enqueue_inbound(redis: Redis, inbox_id: int, channel: str, address: str) -> bool:
-    """Queue processing of one inbox row; False (logged) when Redis is unreachable.
-
-    One job at a time per contact (rq RateLimit) keeps a contact's messages in order; the row
-    stays in the inbox either way, and the sweeper re-queues whatever was not processed.
-    """
-    try:
-        Queue(INBOUND, connection=redis).enqueue(
-            "worker.jobs.process_inbound", inbox_id, retry=PROCESS_RETRY, job_timeout=60,
-            result_ttl=0, rate_limit=RateLimit(contact_key(channel, address), 1))
-    except RedisError as error:
-        log.warning("inbox %s stored but not queued (%s); the sweeper will queue it",
-                    inbox_id, error)
-        return False
-    return True
 
 
 DRAIN_FLAG = "heard:drain:requested"
