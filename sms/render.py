@@ -1,4 +1,9 @@
-"""Render engine replies as compact SMS text: choices numbered on one line."""
+"""Render engine replies as SMS text: one choice a line.
+
+A newline costs what a space costs, reads far better on a small screen, and keeps each number
+beside its own label when right-to-left and Latin labels mix (each line is its own paragraph
+for the bidi algorithm: '3' never shows beside 'English').
+"""
 
 from __future__ import annotations
 
@@ -8,5 +13,5 @@ from surveys.engine import Reply
 def render_sms(reply: Reply) -> str:
     if reply.kind not in ("question", "menu") or not reply.choices:
         return reply.text
-    options = " ".join(f"{choice.number} {choice.label}" for choice in reply.choices)
+    options = "\n".join(f"{choice.mark} {choice.label}" for choice in reply.choices)
     return f"{reply.text}\n{options}"

@@ -7,13 +7,13 @@ contact's language, ignoring case, accents and spacing; multi-choice takes "1 3"
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 
-from surveys.i18n import Translator, keywords, normalize
+from surveys.i18n import Translator, ascii_digits, normalize
 from surveys.model import Question
+from surveys.numbers import read_number
+from surveys.words import bare_word, command_of
 
-NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)?")
 LIST_SEPARATORS = re.compile(r"[,;/&+]+")
 MULTI_SEPARATORS = re.compile(r"[\s,;/&+]+")
 Value = str | int | float | list[str]
@@ -26,20 +26,19 @@ class Invalid:
     message: str
 
 
-def ascii_digits(text: str) -> str:
-    """Replace every Unicode decimal digit (Bengali, Devanagari, Arabic-Indic...) by 0-9."""
-    if text.isascii():
-        return text
-    return "".join(
-        str(unicodedata.decimal(ch)) if ch.isdecimal() and not ch.isascii() else ch for ch in text
-    )
+@dataclass(frozen=True)
+class Unsure:
+    """A typed number that reads two ways: heard asks whether `value` is what was meant."""
+
+    value: int | float
 
 
-def parse_answer(question: Question, text: str, lang: str, t: Translator) -> Value | Invalid:
+def parse_answer(question: Question, text: str, lang: str,
+                 t: Translator) -> Value | Invalid | Unsure:
     text = text.strip()
     match question.type:
         case "number":
-            return _parse_number(question, text, t)
+            return _parse_number(question, text, lang, t)
         case "choice":
             return _parse_choice(question, text, lang, t)
         case "multi":
@@ -51,22 +50,28 @@ def parse_answer(question: Question, text: str, lang: str, t: Translator) -> Val
     return Invalid(t.gettext("This message needs no answer."))
 
 
-def _parse_number(question: Question, text: str, t: Translator) -> int | float | Invalid:
-    found = NUMBER.findall(ascii_digits(text).replace("\u2212", "-"))
-    value: int | float | None = None
-    if len(found) == 1:
-        token = found[0].replace(",", ".")
-        number = float(token)
-        if "." not in token:
-            value = int(token)
-        elif question.decimal:
-            value = number
-        elif number.is_integer():
-            value = int(number)
-    low, high = question.min, question.max
-    if value is not None and (low is None or value >= low) and (high is None or value <= high):
-        return value
+def _parse_number(question: Question, text: str, lang: str,
+                  t: Translator) -> int | float | Invalid | Unsure:
+    """The number the person meant, in their locale's way of writing it; two readings that
+    both fit the question ('2.000' in French) are asked back, never guessed."""
+    fitting = [value for value in read_number(text, lang).values
+               if _fits(question, value)]
+    if len(fitting) == 1:
+        return _stored(question, fitting[0])
+    if len(fitting) > 1:
+        return Unsure(_stored(question, max(fitting)))
     return Invalid(_number_hint(question, t))
+
+
+def _fits(question: Question, value: float) -> bool:
+    if not question.decimal and not value.is_integer():
+        return False
+    low, high = question.min, question.max
+    return (low is None or value >= low) and (high is None or value <= high)
+
+
+def _stored(question: Question, value: float) -> int | float:
+    return value if question.decimal and not value.is_integer() else int(value)
 
 
 def _number_hint(question: Question, t: Translator) -> str:
@@ -96,21 +101,28 @@ def _choice_lookup(question: Question, lang: str) -> dict[str, str]:
 
 
 def _parse_choice(question: Question, text: str, lang: str, t: Translator) -> str | Invalid:
-    lookup = _choice_lookup(question, lang)
-    key = normalize(ascii_digits(text)).strip(".!)")
-    if key in lookup:
-        return lookup[key]
+    found = _choice(question, bare_word(text), lang)
+    if found is not None:
+        return found
     return Invalid(t.gettext("Please reply with one number from 1 to {count}.",
                              count=t.number(len(question.choices or []))))
 
 
+def _choice(question: Question, key: str, lang: str) -> str | None:
+    """A choice by number, value, label or alias, as typed; else by its label romanised
+    ('nari' for নারী), when only one label romanises so."""
+    found = _choice_lookup(question, lang).get(key)
+    if found is None and key.isascii():
+        found = question.romanised_words.get(key)
+    return found
+
+
 def _parse_multi(question: Question, text: str, lang: str, t: Translator) -> list[str] | Invalid:
-    lookup = _choice_lookup(question, lang)
     key = normalize(ascii_digits(text)).strip(".!")
     # Labels may contain spaces ("Too far, Costs money"), so try list separators first.
     for separators in (LIST_SEPARATORS, MULTI_SEPARATORS):
-        parts = [part.strip(" .)") for part in separators.split(key) if part.strip(" .)")]
-        chosen = [lookup.get(part) for part in parts]
+        parts = [bare_word(part) for part in separators.split(key)]
+        chosen = [_choice(question, part, lang) for part in parts if part]
         if chosen and None not in chosen:
             order = question.choice_values()
             return sorted({value for value in chosen if value}, key=order.index)
@@ -120,12 +132,12 @@ def _parse_multi(question: Question, text: str, lang: str, t: Translator) -> lis
 
 
 def _parse_yesno(text: str, lang: str, t: Translator) -> str | Invalid:
-    key = normalize(ascii_digits(text)).strip(".!")
+    key = bare_word(text)
     if key == "1":
         return "yes"
     if key == "2":
         return "no"
-    command = keywords(lang).get(key)
+    command = command_of(text, lang)
     if command in ("yes", "no"):
         return command
     return Invalid(t.gettext("Please reply 1 for {yes} or 2 for {no}.",

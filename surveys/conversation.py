@@ -152,7 +152,7 @@ def decide(contact: Person, sessions: Sequence[S], message: Said,
     survey = surveys.survey(target.survey_pk)
     session = target.session
     if session is not None and session.status not in FINISHED:
-        said = survey.language_for(session.state.get("lang"))
+        said = survey.words_for(survey.language_for(session.state.get("lang")))
         if payload.get("edited"):  # an edit is not a new answer
             return Decision("edited", welcome + [Reply(edited_reply(said))], contact=changes)
         if is_media_only(message.text, payload):  # not an answer: no attempt lost
@@ -167,7 +167,7 @@ def decide(contact: Person, sessions: Sequence[S], message: Said,
     elif (welcome or target.by_code) and session.status not in FINISHED:
         result = resume(survey, session.state)  # back again: ask where they left off
     elif _answers_an_earlier_question(session, payload):
-        t = translator(session.state.get("lang") or survey.default_language)
+        t = translator(survey.words_for(survey.language_for(session.state.get("lang"))))
         return Decision("stale", welcome + [Reply(t.gettext(
             "That button was for an earlier question."))], contact=changes)
     else:
@@ -220,7 +220,7 @@ def _opening(contact: Person, survey: Survey, app_language: str | None,
     if contact.language is None:  # a walk-in: heard guessed, so say how to change it
         changes["language"] = result.state["lang"]
         if len(survey.languages) > 1:
-            result = with_language_hint(result)
+            result = with_language_hint(survey, result)
     return result
 
 

@@ -10,8 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from surveys.answers import Invalid, Value, parse_answer
-from surveys.i18n import Translator, language_name, normalize, translator
+from surveys.answers import Invalid, Unsure, Value, parse_answer
+from surveys.i18n import (
+    Translator,
+    canonical,
+    language_name,
+    localize_digits,
+    normalize,
+    translator,
+)
 from surveys.model import Question, Survey
 from surveys.words import bare_word, command_of
 
@@ -27,6 +34,17 @@ class ReplyChoice:
     number: int
     value: str
     label: str
+    shown: str = ""  # the number in the language's digits ('৩' in Bengali), as menus show it
+
+    @property
+    def mark(self) -> str:
+        return self.shown or str(self.number)
+
+
+def _choices(labelled: list[tuple[str, str]], lang: str) -> tuple[ReplyChoice, ...]:
+    """(value, label) pairs numbered from 1, the numbers written as the language writes them."""
+    return tuple(ReplyChoice(number, value, label, localize_digits(str(number), lang))
+                 for number, (value, label) in enumerate(labelled, start=1))
 
 
 @dataclass(frozen=True)
@@ -70,7 +88,7 @@ def start(survey: Survey, lang: str | None = None, ask_consent: bool = False) ->
     """Open a session: intro, then the consent question or the first question."""
     result = StepResult(new_state(survey, lang))
     wanted, lang = lang, result.state["lang"]
-    if wanted and survey.language_for(wanted) != wanted.split("_")[0]:
+    if wanted and lang != canonical(wanted).split("_")[0]:
         result.replies.append(_fallback_notice(wanted, lang))
         result.events.append("language_fallback")
     if survey.intro:
@@ -84,11 +102,11 @@ def start(survey: Survey, lang: str | None = None, ask_consent: bool = False) ->
     return result
 
 
-def with_language_hint(opened: StepResult) -> StepResult:
+def with_language_hint(survey: Survey, opened: StepResult) -> StepResult:
     """A walk-in's first messages, telling them LANG exists: joined to the survey's intro (no
     extra message, no extra SMS), else before the first question."""
     lang = opened.state["lang"]
-    hint = translator(lang).gettext("Reply LANG to change the language.")
+    hint = _words(survey, lang).gettext("Reply LANG to change the language.")
     replies = list(opened.replies)
     if replies and replies[0].kind == "message":
         replies[0] = replace(replies[0], text=f"{replies[0].text}\n{hint}")
@@ -102,8 +120,9 @@ def _fallback_notice(wanted: str, lang: str) -> Reply:
     languages than most surveys): which language the survey goes on in."""
     t = translator(wanted)
     return Reply(t.gettext("This survey is not available in {language}. It continues in "
-                           "{survey_language}.").format(language=language_name(wanted),
-                                                        survey_language=language_name(lang)))
+                           "{survey_language}.",
+                           language=language_name(canonical(wanted), reader=wanted),
+                           survey_language=language_name(lang, reader=wanted)))
 
 
 def step(survey: Survey, state: State | None, text: str) -> StepResult:
@@ -113,7 +132,7 @@ def step(survey: Survey, state: State | None, text: str) -> StepResult:
     result = StepResult(_copy(state))
     state = result.state
     state["lang"] = lang = survey.language_for(state["lang"])
-    t = translator(lang)
+    t = _words(survey, lang)
     text = text if isinstance(text, str) else ""
     word = bare_word(text)
     command = command_of(text, lang)
@@ -169,11 +188,37 @@ def step(survey: Survey, state: State | None, text: str) -> StepResult:
             _ask_again(survey, result)
         return result
 
+    meant = state.pop("confirm", None)
+    if meant and meant.get("question") == question.id:  # "Did you mean 2,000?": yes stores
+        verdict = parse_answer(_YES_NO, text, lang, t)  # it, no asks again, else a new answer
+        if verdict == "yes":
+            return _answered(survey, result, question, meant["value"], meant["raw"])
+        if verdict == "no":
+            result.replies.append(question_reply(question, lang, survey.words_for(lang)))
+            return result
     value = parse_answer(question, text, lang, t)
     if isinstance(value, Invalid):
         return _invalid(survey, result, question, value)
-    result.answers.append(Answer(question.id, value, text))
-    state["answers"][question.id] = value
+    if isinstance(value, Unsure):  # asked back, not guessed; no attempt spent
+        state["confirm"] = {"question": question.id, "value": value.value, "raw": text}
+        result.replies.append(Reply(
+            t.gettext("Did you mean {number}?", number=t.number(value.value)),
+            kind="question", question_id=question.id, choices=_yes_no_choices(t)))
+        return result
+    return _answered(survey, result, question, value, text)
+
+
+_YES_NO = Question(id="_yes_no", type="yesno", text={"en": "-"})
+
+
+def _yes_no_choices(t: Translator, lang: str | None = None) -> tuple[ReplyChoice, ...]:
+    return _choices([("yes", t.gettext("Yes")), ("no", t.gettext("No"))], lang or t.lang)
+
+
+def _answered(survey: Survey, result: StepResult, question: Question, value: Value,
+              raw: str) -> StepResult:
+    result.answers.append(Answer(question.id, value, raw))
+    result.state["answers"][question.id] = value
     _advance(survey, result, after=question)
     return result
 
@@ -202,31 +247,38 @@ def _advance(survey: Survey, result: StepResult, after: Question | None) -> None
         state["current"] = question.id
         if not state["asked"] or state["asked"][-1] != question.id:
             state["asked"].append(question.id)
-        result.replies.append(question_reply(question, lang))
+        result.replies.append(question_reply(question, lang, survey.words_for(lang)))
         return
     state["current"] = None
     state["status"] = "completed"
     result.events.append("completed")
-    closing = survey.closing[lang] if survey.closing else translator(lang).gettext(
+    closing = survey.closing[lang] if survey.closing else _words(survey, lang).gettext(
         "Thank you! Your answers have been recorded.")
     result.replies.append(Reply(closing))
 
 
-def question_reply(question: Question, lang: str) -> Reply:
+def question_reply(question: Question, lang: str, words: str | None = None) -> Reply:
+    """The question as sent in `lang`; yes and no in heard's `words` for it (its catalog's
+    language, else the survey's `system_language`)."""
     key = ("reply", lang)
     reply = question.memo.get(key)
     if reply is None:
-        reply = question.memo[key] = _build_question_reply(question, lang)
+        reply = question.memo[key] = _build_question_reply(question, lang, words or lang)
     return reply  # type: ignore[return-value]
 
 
-def _build_question_reply(question: Question, lang: str) -> Reply:
+def _words(survey: Survey, lang: str) -> Translator:
+    """heard's own words for a session in `lang`: its catalog, else the survey's
+    `system_language` (the survey's texts are in `lang` whatever heard has)."""
+    return translator(survey.words_for(lang))
+
+
+def _build_question_reply(question: Question, lang: str, words: str) -> Reply:
     if question.type == "yesno":
-        t = translator(lang)
-        choices = (ReplyChoice(1, "yes", t.gettext("Yes")), ReplyChoice(2, "no", t.gettext("No")))
+        choices = _yes_no_choices(translator(words), lang)
     else:
-        choices = tuple(ReplyChoice(number, choice.value, choice.text[lang])
-                        for number, choice in enumerate(question.choices or [], start=1))
+        choices = _choices([(choice.value, choice.text[lang])
+                            for choice in question.choices or []], lang)
     return Reply(question.text[lang], kind="question", question_id=question.id, choices=choices,
                  multi=question.type == "multi")
 
@@ -243,7 +295,8 @@ def _ask_again(survey: Survey, result: StepResult) -> None:
     if state["status"] == "consent":
         result.replies.append(_consent_reply(survey, state["lang"]))
     elif (question := _current(survey, state)) is not None:
-        result.replies.append(question_reply(question, state["lang"]))
+        result.replies.append(question_reply(question, state["lang"],
+                                             survey.words_for(state["lang"])))
 
 
 def _invalid(survey: Survey, result: StepResult, question: Question,
@@ -251,11 +304,11 @@ def _invalid(survey: Survey, result: StepResult, question: Question,
     state = result.state
     state["attempts"] += 1
     if state["attempts"] < question.max_attempts:
-        reply = question_reply(question, state["lang"])
+        reply = question_reply(question, state["lang"], survey.words_for(state["lang"]))
         result.replies.append(Reply(invalid.message, kind="reprompt", question_id=question.id,
                                     choices=reply.choices, multi=reply.multi))
         return result
-    t = translator(state["lang"])
+    t = _words(survey, state["lang"])
     if question.on_max_attempts == "end":
         state["status"] = "ended"
         state["current"] = None
@@ -273,7 +326,7 @@ def _back(survey: Survey, result: StepResult, question: Question) -> StepResult:
     state = result.state
     asked = state["asked"]
     if len(asked) < 2:
-        result.replies.append(Reply(translator(state["lang"]).gettext(
+        result.replies.append(Reply(_words(survey, state["lang"]).gettext(
             "This is the first question.")))
         _ask_again(survey, result)
         return result
@@ -284,7 +337,7 @@ def _back(survey: Survey, result: StepResult, question: Question) -> StepResult:
     if previous.id in state["answers"]:
         del state["answers"][previous.id]
         result.retracted.append(previous.id)
-    result.replies.append(question_reply(previous, state["lang"]))
+    result.replies.append(question_reply(previous, state["lang"], survey.words_for(state["lang"])))
     return result
 
 
@@ -292,10 +345,10 @@ def _language_menu(survey: Survey, result: StepResult, word: str) -> StepResult:
     parts = word.split(" ", 1)
     if len(parts) == 2:  # "LANG sw" switches at once
         return _choose_language(survey, result, parts[1])
-    t = translator(result.state["lang"])
+    t = _words(survey, result.state["lang"])
     result.state["awaiting"] = "language"
-    choices = tuple(ReplyChoice(number, code, language_name(code))
-                    for number, code in enumerate(survey.languages, start=1))
+    choices = _choices([(code, language_name(code)) for code in survey.languages],
+                       result.state["lang"])
     result.replies.append(Reply(t.gettext("Choose your language:"), kind="menu", choices=choices))
     return result
 
@@ -312,7 +365,7 @@ def _choose_language(survey: Survey, result: StepResult, word: str) -> StepResul
     state["awaiting"] = None
     state["lang"] = chosen
     result.events.append("language")
-    result.replies.append(Reply(translator(chosen).gettext(
+    result.replies.append(Reply(_words(survey, chosen).gettext(
         "Language changed to {language}.", language=language_name(chosen))))
     if state["status"] in FINISHED:
         return result
@@ -324,18 +377,15 @@ def _choose_language(survey: Survey, result: StepResult, word: str) -> StepResul
 
 
 def _consent_reply(survey: Survey, lang: str) -> Reply:
-    t = translator(lang)
+    t = _words(survey, lang)
     text = survey.consent[lang] if survey.consent else t.gettext("Do you agree to take part?")
-    return Reply(text, kind="question", question_id=CONSENT,
-                 choices=(ReplyChoice(1, "yes", t.gettext("Yes")),
-                          ReplyChoice(2, "no", t.gettext("No"))))
+    return Reply(text, kind="question", question_id=CONSENT, choices=_yes_no_choices(t))
 
 
 def _consent(survey: Survey, result: StepResult, text: str) -> StepResult:
     state = result.state
-    t = translator(state["lang"])
-    consent = Question(id=CONSENT, type="yesno", text={state["lang"]: "-"})
-    value = parse_answer(consent, text, state["lang"], t)
+    t = _words(survey, state["lang"])
+    value = parse_answer(_YES_NO, text, state["lang"], t)
     if isinstance(value, Invalid):
         reply = _consent_reply(survey, state["lang"])
         result.replies.append(Reply(value.message, kind="reprompt", question_id=CONSENT,
@@ -356,9 +406,10 @@ def _consent(survey: Survey, result: StepResult, text: str) -> StepResult:
 
 
 def _help_text(t: Translator) -> str:
+    # TRANSLATORS: one SMS: at most 160 characters in Latin letters (no accents beyond GSM-7's)
     return t.gettext(
-        "This is heard, a survey for your community. Reply to each question; SKIP skips an "
-        "optional question, BACK goes back, LANG changes language, STOP ends all messages.")
+        "heard is a survey for your community. Answer each question. SKIP skips an optional "
+        "question, BACK goes back, LANG changes language, STOP ends all messages.")
 
 
 def _copy(state: State) -> State:

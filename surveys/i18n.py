@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+import pycountry
 from babel import Locale, UnknownLocaleError
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -28,6 +29,48 @@ DOMAIN = "messages"
 COMMANDS = ("stop", "start", "help", "skip", "back", "lang", "yes", "no")
 
 
+def ascii_digits(text: str) -> str:
+    """Replace every Unicode decimal digit (Bengali, Devanagari, Arabic-Indic...) by 0-9."""
+    if text.isascii():
+        return text
+    return "".join(
+        str(unicodedata.decimal(ch)) if ch.isdecimal() and not ch.isascii() else ch for ch in text
+    )
+
+
+def canonical(code: str) -> str:
+    """A language code as catalogs and Babel spell it: 'BN' → 'bn', 'bn-bd' → 'bn_BD'."""
+    language, _, region = code.strip().replace("-", "_").partition("_")
+    return f"{language.lower()}_{region.upper()}" if region else language.lower()
+
+
+@cache
+def catalog_language(code: str) -> str | None:
+    """The catalog heard has for `code`: its own, else its base language's ('sw_KE' → 'sw');
+    None when heard has none (the survey's texts still come from the survey)."""
+    wanted = canonical(code)
+    for candidate in (wanted, wanted.split("_")[0]):
+        if (LOCALES_DIR / candidate / "LC_MESSAGES" / f"{DOMAIN}.po").exists():
+            return candidate
+    return None
+
+
+@cache
+def is_language(code: str) -> bool:
+    """An ISO 639 language ('tum' Tumbuka, 'syl' Sylheti: real, though Babel lacks them)."""
+    base = canonical(code).split("_")[0]
+    if len(base) == 2:
+        return pycountry.languages.get(alpha_2=base) is not None
+    return pycountry.languages.get(alpha_3=base) is not None
+
+
+@cache
+def shipped_languages() -> tuple[str, ...]:
+    """The languages heard has catalogs for: its own messages can be in these."""
+    return tuple(sorted(path.parent.parent.name
+                        for path in LOCALES_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po")))
+
+
 def normalize(text: str) -> str:
     """Fold case, accents and spacing so 'Oúi ' and 'oui' compare equal."""
     if text.isascii():  # the common case on SMS, ten times cheaper
@@ -39,11 +82,11 @@ def normalize(text: str) -> str:
 
 @cache
 def translations(lang: str) -> gettext.NullTranslations:
-    po_file = LOCALES_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
-    if not po_file.exists():
+    found = catalog_language(lang)
+    if found is None:
         return gettext.NullTranslations()
-    with po_file.open("rb") as handle:
-        catalog = read_po(handle, locale=lang)
+    with (LOCALES_DIR / found / "LC_MESSAGES" / f"{DOMAIN}.po").open("rb") as handle:
+        catalog = read_po(handle, locale=found)
     buffer = io.BytesIO()
     write_mo(buffer, catalog)
     buffer.seek(0)
@@ -64,6 +107,7 @@ def keywords(lang: str) -> dict[str, str]:
     """Normalized word → command for `lang`, English always included."""
     table = _keyword_table()
     found: dict[str, str] = {}
+    lang = canonical(lang)
     for source in ("en", lang.split("_")[0], lang):
         for command, words in table.get(source, {}).items():
             for word in words:
@@ -71,20 +115,30 @@ def keywords(lang: str) -> dict[str, str]:
     return found
 
 
-# Where CLDR's name is not the one its speakers use: Malawians say Chichewa, not Nyanja.
+# Where CLDR's name is not the one its speakers use, in any language: Malawians say
+# Chichewa, not Nyanja.
 _OWN_NAMES = {"ny": "Chichewa"}
 
 
 @cache
-def language_name(code: str) -> str:
-    """The language's name in its own script ('bn' → 'বাংলা'), as Babel's CLDR data has it."""
+def language_name(code: str, reader: str | None = None) -> str:
+    """The language's name as `reader` says it ('en' for 'fr' → 'anglais', 'bn' for 'hi' →
+    'बांग्ला'), or in its own script without a reader ('bn' → 'বাংলা': what a menu shows), as
+    Babel's CLDR data has it; the code itself for a language CLDR does not know."""
     if code in _OWN_NAMES:
         return _OWN_NAMES[code]
     try:
-        locale = Locale.parse(code)
-    except (UnknownLocaleError, ValueError):
-        return code
-    name = locale.get_display_name(locale) or code
+        locale = Locale.parse(canonical(code))
+        said_in = Locale.parse(canonical(reader)) if reader else locale
+    except (UnknownLocaleError, ValueError):  # Tumbuka, Sylheti: ISO 639's English name
+        found = pycountry.languages.get(**{f"alpha_{len(code)}": code}) \
+            if len(code) in (2, 3) else None
+        return str(found.name) if found is not None else code
+    name = locale.get_display_name(said_in) or code
+    if reader is not None:  # in a sentence: the reader's own spelling ('anglais', 'English')
+        if said_in.language == "vi" and name.startswith("Tiếng "):
+            return "tiếng" + name[len("Tiếng"):]  # CLDR's is the stand-alone form
+        return name
     return name[:1].upper() + name[1:]
 
 
@@ -96,17 +150,30 @@ class Translator:
     _catalog: gettext.NullTranslations = field(repr=False, compare=False)
 
     def gettext(self, message: str, **values: object) -> str:
-        text = self._catalog.gettext(message)
+        # a translation's own digits in the language's digits, as its numbers are: one system
+        text = localize_digits(self._catalog.gettext(message), self.lang)
         return text.format(**values) if values else text
 
     def ngettext(self, singular: str, plural: str, n: int, **values: object) -> str:
-        return self._catalog.ngettext(singular, plural, n).format(n=self.number(n), **values)
+        text = localize_digits(self._catalog.ngettext(singular, plural, n), self.lang)
+        return text.format(n=self.number(n), **values)
 
     def number(self, value: float) -> str:
-        return localize_digits(format_decimal(value, locale=_babel_locale(self.lang)), self.lang)
+        return _plain(localize_digits(format_decimal(value, locale=babel_locale(self.lang)),
+                                      self.lang))
 
     def percent(self, ratio: float) -> str:
-        return localize_digits(format_percent(ratio, locale=_babel_locale(self.lang)), self.lang)
+        return _plain(localize_digits(format_percent(ratio, locale=babel_locale(self.lang)),
+                                      self.lang))
+
+
+# CLDR's no-break spaces ('42 %', '1 234' in fr and da) are not GSM-7: one would make a whole
+# SMS UCS-2, three times the segments. A plain space reads the same.
+_PLAIN_SPACES = {0x00A0: " ", 0x202F: " "}
+
+
+def _plain(text: str) -> str:
+    return text.translate(_PLAIN_SPACES)
 
 
 _ZERO = {"arab": "ARABIC-INDIC", "arabext": "EXTENDED ARABIC-INDIC", "beng": "BENGALI",
@@ -127,7 +194,7 @@ def localize_digits(text: str, lang: str) -> str:
 @cache
 def _zero(lang: str) -> str | None:
     try:
-        system = Locale.parse(lang).default_numbering_system
+        system = Locale.parse(babel_locale(lang)).default_numbering_system
     except (UnknownLocaleError, ValueError):
         return None
     script = _ZERO.get(system)
@@ -136,12 +203,16 @@ def _zero(lang: str) -> str | None:
 
 @cache
 def translator(lang: str) -> Translator:
-    return Translator(lang, translations(lang))
+    """heard's words for `lang`: its catalog, else its base language's, else English."""
+    return Translator(canonical(lang), translations(lang))
 
 
-def _babel_locale(lang: str) -> str:
-    try:
-        Locale.parse(lang)
-    except (UnknownLocaleError, ValueError):
-        return "en"
-    return lang
+@cache
+def babel_locale(lang: str) -> str:
+    for candidate in (canonical(lang), canonical(lang).split("_")[0]):
+        try:
+            Locale.parse(candidate)
+        except (UnknownLocaleError, ValueError):
+            continue
+        return candidate
+    return "en"

@@ -12,10 +12,12 @@ import json
 from functools import cached_property
 from typing import Annotated, Literal
 
+from anyascii import anyascii
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from surveys.conditions import Condition, parse_condition
-from surveys.i18n import normalize
+from surveys.i18n import canonical, catalog_language
+from surveys.words import bare_word
 
 QuestionType = Literal["choice", "multi", "number", "text", "yesno", "note"]
 QUESTION_TYPES: tuple[str, ...] = QuestionType.__args__  # type: ignore[attr-defined]
@@ -35,6 +37,9 @@ class Strict(BaseModel):
 class Choice(Strict):
     value: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]+$")]
     text: LocalText
+    # other words people use for this choice, per language ("*": any): romanised forms,
+    # local names ('nari', 'mahila' for a choice labelled নারী)
+    aliases: dict[str, list[NonEmpty]] = {}
 
 
 class Question(Strict):
@@ -68,29 +73,46 @@ class Question(Strict):
 
     @cached_property
     def choice_words(self) -> dict[str, dict[str, str]]:
-        """Per language: the normalized words a person may send → choice value.
+        """Per language: the words a person may send, read as typed (`bare_word`) → value.
 
-        Numbers, values and labels in every language are accepted; the contact's own
-        language wins where two labels collide. Built once per question, not per message.
+        Numbers, values, labels and aliases in every language are accepted; the contact's
+        own language wins where two collide. Built once per question, not per message.
         """
         choices = self.choices or []
         shared: dict[str, str] = {}
         for choice in choices:
-            for label in choice.text.values():
-                shared[normalize(label)] = choice.value
-            shared[normalize(choice.value)] = choice.value
+            for label in [*choice.text.values(), *_all_aliases(choice)]:
+                shared[bare_word(label)] = choice.value
+            shared[bare_word(choice.value)] = choice.value
         numbers = {str(number): choice.value for number, choice in enumerate(choices, start=1)}
-        languages = {lang for choice in choices for lang in choice.text}
+        languages = {lang for choice in choices for lang in [*choice.text, *choice.aliases]}
         words = {"*": shared | numbers}
-        for lang in languages:
-            own = {normalize(c.text[lang]): c.value for c in choices if lang in c.text}
+        for lang in languages - {"*"}:
+            own = {bare_word(word): c.value for c in choices
+                   for word in ([c.text[lang]] if lang in c.text else []) + c.aliases.get(lang, [])}
             words[lang] = shared | own | numbers
         return words
+
+    @cached_property
+    def romanised_words(self) -> dict[str, str]:
+        """Labels in other scripts as people type them in Latin letters ('নারী' → 'nari'),
+        where exactly one choice romanises so."""
+        found: dict[str, set[str]] = {}
+        for choice in self.choices or []:
+            for label in choice.text.values():
+                if not label.isascii():
+                    found.setdefault(bare_word(anyascii(label)), set()).add(choice.value)
+        return {word: values.pop() for word, values in found.items()
+                if word and len(values) == 1}
 
     def choice_values(self) -> list[str]:
         if self.type == "yesno":
             return ["yes", "no"]
         return [choice.value for choice in self.choices or []]
+
+
+def _all_aliases(choice: Choice) -> list[str]:
+    return [word for words in choice.aliases.values() for word in words]
 
 
 class SummaryItem(Strict):
@@ -109,6 +131,15 @@ class Survey(Strict):
     consent: LocalText | None = None
     questions: Annotated[list[Question], Field(min_length=1)]
     summary: list[SummaryItem] = []
+    # heard's own messages (re-prompts, HELP, menus) for a survey language heard has no
+    # catalog for: the survey's texts are in that language, these are in this one
+    system_language: LanguageCode | None = None
+
+    def words_for(self, lang: str) -> str:
+        """The language heard's own messages take in a session in `lang`."""
+        if catalog_language(lang) is not None:
+            return lang
+        return self.system_language or "en"
 
     @property
     def default_language(self) -> str:
@@ -126,13 +157,27 @@ class Survey(Strict):
         if wanted in self.languages:
             return wanted
         if wanted:
-            base = wanted.split("_")[0]
-            if base in self.languages:
-                return base
+            wanted = canonical(wanted)  # 'BN', 'bn-BD' as imports and apps spell them
+            for candidate in (wanted, wanted.split("_")[0]):
+                if candidate in self.languages:
+                    return candidate
         return self.default_language
 
     @cached_property
     def content_hash(self) -> str:
         """Stable hash of the definition: two uploads with the same content share it."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        canonical = json.dumps(_as_before(self.model_dump(mode="json")), sort_keys=True,
+                               ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _as_before(definition: dict) -> dict:
+    """A definition without the keys added since hashes were first stored, where they hold
+    their defaults: a survey that uses none of them keeps its hash, and so its version."""
+    if definition.get("system_language") is None:
+        definition.pop("system_language", None)
+    for question in definition.get("questions") or []:
+        for choice in question.get("choices") or []:
+            if not choice.get("aliases"):
+                choice.pop("aliases", None)
+    return definition

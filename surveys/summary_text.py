@@ -123,7 +123,7 @@ def chart_spec(question: QuestionSummary, lang: str, highlight: str | None = Non
                          "text": t.percent(ratio),
                          "highlight": value == highlight})
     spec: dict[str, Any] = {"title": question.question.text.get(lang, question.question.id),
-                            "bars": bars}
+                            "bars": bars, "lang": lang}  # shaped by its language's rules
     if len(bars) < len(table.values):
         spec["note"] = t.gettext("Answers given by too few people are not shown.")
     return spec

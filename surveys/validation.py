@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from babel import Locale, UnknownLocaleError
 from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
 
 from surveys.conditions import ConditionError, parse_condition
+from surveys.i18n import catalog_language, is_language, shipped_languages
 from surveys.model import QUESTION_TYPES, Survey
+from surveys.words import bare_word
 
 Loc = tuple[str | int, ...]
 
@@ -111,6 +112,7 @@ def _check(raw: dict) -> Iterator[tuple[Loc, str]]:
     """Cross-field checks on the raw YAML, tolerant of shapes pydantic will report."""
     languages = [lang for lang in _as_list(raw.get("languages")) if isinstance(lang, str)]
     yield from _check_languages(languages)
+    yield from _check_system_language(raw)
     for key in ("title", "intro", "closing", "consent"):
         if key in raw:
             yield from _check_translations(raw[key], (key,), languages, key)
@@ -134,13 +136,20 @@ def _check(raw: dict) -> Iterator[tuple[Loc, str]]:
 
 
 def _check_languages(languages: list[str]) -> Iterator[tuple[Loc, str]]:
+    """Any ISO 639 code: Tumbuka (tum), Sylheti (syl), Cree (cr) are survey languages too,
+    whatever Babel knows, since the survey brings every text itself."""
     for index, code in enumerate(languages):
         if languages.index(code) != index:
             yield ("languages", index), f"language '{code}' is listed twice"
-        try:
-            Locale.parse(code)
-        except (UnknownLocaleError, ValueError):
+        elif not is_language(code):
             yield ("languages", index), f"unknown language code '{code}'"
+
+
+def _check_system_language(raw: dict) -> Iterator[tuple[Loc, str]]:
+    code = raw.get("system_language")
+    if isinstance(code, str) and catalog_language(code) is None:
+        yield ("system_language",), (f"system_language '{code}': heard has no catalog for it; "
+                                     f"expected one of {', '.join(shipped_languages())}")
 
 
 def _check_question(question: dict, loc: Loc, languages: list[str],
@@ -168,6 +177,14 @@ def _check_question(question: dict, loc: Loc, languages: list[str],
             if "text" in choice:
                 yield from _check_translations(choice["text"], loc + ("choices", index, "text"),
                                                languages, f"{label} choice '{value}'")
+            aliases = choice.get("aliases")
+            if isinstance(aliases, dict):
+                for lang in aliases:
+                    if lang != "*" and lang not in languages:
+                        yield (loc + ("choices", index, "aliases", lang),
+                               f"{label} choice '{value}' aliases: language '{lang}' is not in "
+                               "the survey's languages (or '*' for any)")
+        yield from _check_words_apart(question, loc, label)
     low, high = question.get("min"), question.get("max")
     if _is_number(low) and _is_number(high) and low > high:
         yield loc + ("min",), f"{label}: min {low} is greater than max {high}"
@@ -181,6 +198,26 @@ def _check_question(question: dict, loc: Loc, languages: list[str],
             for name in sorted(condition.names - earlier):
                 yield loc + ("when",), (f"{label}: when names '{name}', which is not an earlier "
                                         "question (skip logic can only look back)")
+
+
+def _check_words_apart(question: dict, loc: Loc, label: str) -> Iterator[tuple[Loc, str]]:
+    """A word (label or alias, read as typed) may stand for one choice only, in a language."""
+    owner: dict[tuple[str, str], str] = {}
+    for index, choice in enumerate(_as_list(question.get("choices"))):
+        if not isinstance(choice, dict):
+            continue
+        value = str(choice.get("value"))
+        texts = choice.get("text") if isinstance(choice.get("text"), dict) else {}
+        aliases = choice.get("aliases") if isinstance(choice.get("aliases"), dict) else {}
+        words = [(str(lang), str(text)) for lang, text in texts.items()]
+        words += [(str(lang), str(word)) for lang, listed in aliases.items()
+                  for word in _as_list(listed)]
+        for lang, word in words:
+            key = (lang, bare_word(word))
+            if owner.setdefault(key, value) != value:
+                yield (loc + ("choices", index)), (
+                    f"{label}: '{word}' ({lang}) stands for both choice '{owner[key]}' and "
+                    f"choice '{value}'")
 
 
 def _check_summary(item: dict, loc: Loc, languages: list[str], questions: list,

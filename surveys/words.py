@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from surveys.answers import ascii_digits
-from surveys.i18n import keywords, normalize
+from surveys.i18n import ascii_digits, keywords, normalize
 
 MAX_CODE = 64
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from surveys.answers import Invalid, ascii_digits, parse_answer
-from surveys.i18n import translator
+from surveys.answers import Invalid, parse_answer
+from surveys.i18n import ascii_digits, translator
 from surveys.model import Question
 
 EN = translator("en")

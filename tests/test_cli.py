@@ -34,11 +34,30 @@ def test_validate_bad_file_exits_1_with_positions(tmp_path):
     assert result.stderr.strip() == f"{bad}:5:32: question 'a': min 5 is greater than max 1"
 
 
+def test_validate_warns_of_long_messages_and_strict_refuses_them(tmp_path):
+    long = tmp_path / "long.yaml"
+    question = "Please tell us " * 12 + "what you think?"  # 195 characters: 2 segments
+    longer = "আপনি " * 40  # 200 characters of Bengali: UCS-2, 3 segments
+    long.write_text("id: long\nlanguages: [en, bn, tum]\ntitle: {en: T, bn: T, tum: T}\n"
+                    "questions:\n"
+                    f"  - {{id: a, type: text, text: {{en: '{question}', bn: '{longer}', "
+                    "tum: T}}\n", encoding="utf-8")
+    relaxed = heard("survey", "validate", str(long))
+    assert relaxed.returncode == 0, relaxed.stderr
+    assert relaxed.stderr.strip() == (f"{long}: warning: question 'a' (bn) is 3 SMS segments "
+                                      "(UCS-2, 200 characters); at most 2 keeps it cheap and "
+                                      "readable")
+    assert (f"{long}: tum: heard's own messages will be in en (no catalog for tum; "
+            "system_language chooses another)") in relaxed.stdout
+    strict = heard("survey", "validate", "--strict", str(long))
+    assert strict.returncode == 1 and "error: question 'a' (bn)" in strict.stderr
+
+
 def test_chat_reads_piped_answers_and_prints_answers_json():
     result = heard("chat", str(HERE / "data" / "water.yaml"), "--lang", "bn", "--print-answers",
                    stdin="২\n৫\n১ ৩\nহ্যাঁ\n1\n")
     assert result.returncode == 0, result.stderr
-    assert "আপনি কোথা থেকে পানি পান?\n1 বাড়িতে কল 2 নলকূপ 3 অন্যান্য" in result.stdout
+    assert "আপনি কোথা থেকে পানি পান?\n১ বাড়িতে কল\n২ নলকূপ\n৩ অন্যান্য" in result.stdout
     answers = json.loads(result.stdout.strip().splitlines()[-1])
     assert answers == {"source": "well", "days": 5, "problems": ["dirty", "cost"], "safe": "yes"}
 

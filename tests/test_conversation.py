@@ -145,7 +145,7 @@ def test_an_imported_consent_is_not_the_surveys_consent(runtime, twilio):
         code = rounds.create_round(db, catalog.latest(db, "test-water"), None).code
     sms(client, AMINA, code, "SM-i1")
     drain(runtime)
-    assert twilio.bodies_to(AMINA)[-1] == "Do you agree?\n1 Yes 2 No"
+    assert twilio.bodies_to(AMINA)[-1] == "Do you agree?\n1 Yes\n2 No"
     sms(client, AMINA, "yes", "SM-i2")
     drain(runtime)
     with session_scope(runtime.database_url) as db:

@@ -8,6 +8,7 @@ import pytest
 
 from sms.render import render_sms
 from surveys.engine import StepResult, start, step
+from surveys.i18n import translator
 from surveys.model import Survey
 
 
@@ -26,7 +27,7 @@ def said(result: StepResult) -> list[str]:
 def test_start_sends_intro_and_first_question_with_numbered_choices(water):
     result = start(water, "en")
     assert said(result) == ["Five questions about water.",
-                            "Where do you get water?\n1 Tap at home 2 Public well 3 Other"]
+                            "Where do you get water?\n1 Tap at home\n2 Public well\n3 Other"]
     assert result.state["current"] == "source"
 
 
@@ -164,7 +165,7 @@ def test_lang_menu_switches_language_and_repeats_question(water):
 def test_consent_yes_starts_no_declines(water):
     result = converse(water, consent=True)
     assert result.state["status"] == "consent"
-    assert said(result)[-1] == "Do you agree?\n1 Yes 2 No"
+    assert said(result)[-1] == "Do you agree?\n1 Yes\n2 No"
     assert converse(water, "yes", consent=True).state["current"] == "source"
     declined = converse(water, "2", consent=True)
     assert declined.state["status"] == "declined" and not declined.answers
@@ -202,10 +203,11 @@ def test_lang_with_code_works_while_the_menu_is_open(water):
 
 def test_a_language_the_survey_lacks_falls_back_to_its_default_told_once(water):
     opened = start(water, "hi")  # heard speaks Hindi; this survey does not
-    assert said(opened)[0] == ("यह सर्वेक्षण हिन्दी में उपलब्ध नहीं है। यह English में जारी "
-                               "रहेगा।")
+    assert said(opened)[0] == translator("hi").gettext(  # in the reader's words for both
+        "This survey is not available in {language}. It continues in {survey_language}.",
+        language="हिन्दी", survey_language="अंग्रेज़ी")
     assert said(opened)[1:] == ["Five questions about water.",
-                                "Where do you get water?\n1 Tap at home 2 Public well 3 Other"]
+                                "Where do you get water?\n1 Tap at home\n2 Public well\n3 Other"]
     assert opened.state["lang"] == "en" and "language_fallback" in opened.events
     answered = step(water, opened.state, "1")
     assert said(answered) == ["How many days a week is there water?"]  # told once only

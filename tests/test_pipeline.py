@@ -35,7 +35,7 @@ def test_simulated_conversation_end_to_end(runtime):
     assert conversation(client, "amina") == [
         ("in", "hello"),
         ("out", "Five questions about water.\nReply LANG to change the language."),
-        ("out", "Do you agree?\n1 Yes 2 No")]  # consent first: nothing stored without a yes
+        ("out", "Do you agree?\n1 Yes\n2 No")]  # consent first: nothing stored without a yes
     for text in ("yes", "1", "৫", "1 3", "yes"):
         say(client, "amina", text)
     drain(runtime)
@@ -200,9 +200,9 @@ def test_a_synchronous_channel_is_answered_within_its_request(runtime):
 
     first = ask("hi", "m1")
     assert first["replies"] == ["Five questions about water.\nReply LANG to change the language.",
-                                "Do you agree?\n1 Yes 2 No"]
+                                "Do you agree?\n1 Yes\n2 No"]
     assert ask("yes", "m1b")["replies"] == ["Where do you get water?\n"
-                                            "1 Tap at home 2 Public well 3 Other"]
+                                            "1 Tap at home\n2 Public well\n3 Other"]
     answered = ask("2", "m2")
     assert answered["replies"] == ["How many days a week is there water?"]
     again = ask("2", "m2")

@@ -104,7 +104,7 @@ def test_launch_invites_by_sms_and_telegram_once(runtime, monkeypatch):
         drain(runtime)
         assert twilio.bodies_to("+254712000001") == [  # imported consent is not the survey's
             "Maswali matano kuhusu maji.",
-            "Unakubali?\n1 Ndiyo 2 Hapana"]
+            "Unakubali?\n1 Ndiyo\n2 Hapana"]
         assert len(twilio.bodies_to("+254712000002")) == 2
         assert twilio.bodies_to("+254712000005") == []  # said no to consent
     assert [call["text"] for call in telegram.sent()] == [
@@ -183,7 +183,7 @@ def test_remind_skips_finishers_and_the_opted_out(runtime):
                                                  .where(OutboxMessage.id > before))]
     assert "A reminder: we would still like to hear from you." in texts
     assert sorted(texts[1::2]) == [  # still at the survey's consent question
-        "Do you agree?\n1 Yes 2 No", "আপনি কি রাজি?\n1 হ্যাঁ 2 না"]
+        "Do you agree?\n1 Yes\n2 No", "আপনি কি রাজি?\n১ হ্যাঁ\n২ না"]
 
 
 def test_close_expires_sessions_and_status_counts(runtime):

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from surveys import catalog
 from surveys.database import session_scope
+from surveys.i18n import translator
 from surveys.sql import bulk_insert_shared
 from surveys.tables import Contact, OutboxMessage, SurveySession
 from tests.pipeline import client_for
@@ -80,7 +81,7 @@ def test_launch_in_chunks_invites_every_eligible_contact_once(runtime, monkeypat
     telegram = consent[sessions[2].contact_id]
     assert telegram.reply["text"] == "আপনি কি রাজি?" and telegram.segments is None
     english = consent[sessions[1].contact_id]
-    assert english.text == "Do you agree?\n1 Yes 2 No"
+    assert english.text == "Do you agree?\n1 Yes\n2 No"
     assert (english.segments, english.encoding) == (1, "GSM-7")
     assert english.reply["after_opt_out"] is False
 
@@ -140,7 +141,9 @@ def test_a_contact_whose_language_the_survey_lacks_is_told_in_theirs(runtime):
         texts = {(m.contact_id, m.seq): m.text for m in db.scalars(select(OutboxMessage))}
         french, swahili = (db.scalar(select(Contact.id).where(Contact.language == lang))
                            for lang in ("fr", "sw"))
-    assert texts[(french, 0)] == ("Cette enquête n’est pas disponible en Français. Elle "
-                                  "continue en English.")
+    notice = translator("fr").gettext(
+        "This survey is not available in {language}. It continues in {survey_language}.",
+        language="français", survey_language="anglais")  # the reader's own words for both
+    assert texts[(french, 0)] == notice and "anglais" in notice
     assert texts[(french, 1)] == "Five questions about water."
     assert texts[(swahili, 0)] == "Maswali matano kuhusu maji."

@@ -104,8 +104,8 @@ def test_inbound_answers_with_empty_twiml_and_replies_through_the_worker(runtime
     invited(runtime, AMINA, "en")
     assert twilio.bodies_to(AMINA) == [  # an import's consent is not the survey's: asked
         "Five questions about water.",
-        "Do you agree?\n1 Yes 2 No",
-        "Where do you get water?\n1 Tap at home 2 Public well 3 Other"]
+        "Do you agree?\n1 Yes\n2 No",
+        "Where do you get water?\n1 Tap at home\n2 Public well\n3 Other"]
     response = sms(client, AMINA, "2", "SM-a1")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/xml")
@@ -158,7 +158,7 @@ def test_stop_confirms_once_then_silence_until_start(runtime, twilio):
     drain(runtime)
     assert twilio.bodies_to(AMINA)[before:] == [  # back where they were, in the same session
         "You will get our messages again. Reply STOP to stop.",
-        "Where do you get water?\n1 Tap at home 2 Public well 3 Other"]
+        "Where do you get water?\n1 Tap at home\n2 Public well\n3 Other"]
     assert count(runtime, SurveySession) == 1
     sms(client, AMINA, "2", "SM-s4")
     drain(runtime)

@@ -7,15 +7,18 @@ release. `/results/{token}` is the public page of a published round (`heard roun
 its unguessable address is withdrawn by unpublishing. It renders the round's stored release
 (surveys/release.py) and nothing else: no free text, no sensitive question, no figure the audit
 did not pass. Charts are SVG drawn on the server, so the page works offline and without
-JavaScript. Everything people wrote is HTML-escaped (Jinja2 autoescape).
+JavaScript; for a language written right to left the page is `dir="rtl"` and its charts are
+mirrored. Everything people wrote is HTML-escaped (Jinja2 autoescape).
 """
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
+from babel import Locale, UnknownLocaleError
 from fastapi import APIRouter, Cookie, Depends, Form, Header, HTTPException, Query
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader
@@ -169,7 +172,18 @@ def _render(lang: str, **context: Any) -> str:
     """The page in `lang`: heard's words through its catalogs, numbers in the locale's digits."""
     t = translator(lang)
     return TEMPLATES.get_template("dashboard.html").render(
-        _=t.gettext, ngettext=t.ngettext, number=t.number, lang=lang, **context)
+        _=t.gettext, ngettext=t.ngettext, number=t.number, lang=lang,
+        direction=direction_of(lang), **context)
+
+
+@cache
+def direction_of(lang: str) -> str:
+    """"rtl" for a language written right to left (as Babel's CLDR data has it), else "ltr"."""
+    try:
+        order = Locale.parse(lang.strip().replace("-", "_")).character_order
+    except (UnknownLocaleError, ValueError, TypeError):
+        return "ltr"
+    return "rtl" if order == "right-to-left" else "ltr"
 
 
 def _days(days: list[tuple[str, int]], k: int, public: bool) -> list[dict[str, Any]]:
