@@ -271,7 +271,8 @@ def main() -> None:
     migrate(DATABASE_URL)
     redis = Redis.from_url(REDIS_URL)
     env = os.environ | {"DATABASE_URL": DATABASE_URL, "REDIS_URL": REDIS_URL,
-                        "HEARD_DATA_DIR": str(ROOT / "data" / "bench")}
+                        "HEARD_DATA_DIR": str(ROOT / "data" / "bench"),
+                        "HEARD_SIMULATOR": "open"}  # the load drives the simulator API
     database = DATABASE_URL.split("+")[0].split(":")[0]
     print(f"pipeline benchmark on {database} + Redis, {MESSAGES} messages")
     redis_rate, redis_how = redis_ceiling(redis)

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from bot.keyboards import Keyboard, Press, parse_callback, toggled_keyboard
 from surveys.actions import Action, Decline, Ignore, OptOut, Store
-from surveys.messages import Inbound
+from surveys.messages import BadInbound, Inbound
 
 CHANNEL = "telegram"
 # Message fields that are not text: stored as media (a caption is the text) and answered by
@@ -199,8 +199,11 @@ def _inbound(message: _Message, text: str, payload: dict[str, Any]) -> Inbound:
     received_at stays the time heard got it (as on every channel), not Telegram's `date`, so
     the sweeper's "not processed after N seconds" keeps its meaning for a polling backlog.
     """
-    return Inbound(channel=CHANNEL, address=str(message.chat_id), text=text,
-                   provider_id=str(message.update_id), payload=payload)
+    try:
+        return Inbound(channel=CHANNEL, address=str(message.chat_id), text=text,
+                       provider_id=str(message.update_id), payload=payload)
+    except BadInbound as error:  # an id no Telegram update has (hundreds of digits)
+        raise NotAnUpdate(f"not a Telegram update: {error}") from None
 
 
 def _language_code(data: Mapping[str, Any]) -> str | None:

@@ -31,7 +31,7 @@ async def telegram_webhook(request: Request) -> dict[str, str]:
         raise HTTPException(403, f"wrong or missing {SECRET_HEADER} header")
     try:
         update = json.loads(await request.body())
-    except ValueError as error:  # includes bytes that are not UTF-8
+    except (ValueError, RecursionError) as error:  # not UTF-8, or nested past all reason
         raise HTTPException(400, f"request body is not valid JSON: {error}") from error
     runtime: Runtime = request.app.state.runtime
     try:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from bot.webhook import router as telegram_router
+from heard.guards import Guard
 from heard.routes import dashboard, facilitator, health, responses, simulator
 from sms.webhook import router as sms_router
+from surveys.settings import get_settings
 from worker.runtime import Runtime
 
 
@@ -22,6 +24,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(facilitator.router)
     app.include_router(responses.router)
     app.include_router(dashboard.router)
+    app.add_middleware(Guard, max_body_bytes=get_settings().max_body_bytes)
     return app
 
 

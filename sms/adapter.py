@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from sms.errors import contact_effect, parse_code
 from surveys.actions import STATUS_RANK, Status, Store
-from surveys.messages import Inbound
+from surveys.messages import BadInbound, Inbound
 from surveys.phone import InvalidPhoneNumber, to_e164
 
 WHATSAPP_PREFIX = "whatsapp:"
@@ -38,9 +38,13 @@ def read_message(form: Mapping[str, str], region: str | None = None) -> Store:
     except InvalidPhoneNumber as error:
         raise BadPayload(f"From: {error}") from None
     media = int(form.get("NumMedia") or 0) if str(form.get("NumMedia") or "0").isdigit() else 0
-    return Store(Inbound(channel=channel, address=address, text=form.get("Body", ""),
-                         provider_id=form["MessageSid"],
-                         payload={"to": form.get("To", ""), "media": media}))
+    try:
+        return Store(Inbound(channel=channel, address=address, text=form.get("Body", ""),
+                             provider_id=form["MessageSid"],
+                             payload={"to": form.get("To", ""), "media": min(media, 99)}))
+    except BadInbound as error:
+        raise BadPayload(str(error).replace("provider_id", "MessageSid").replace(
+            "address", "From")) from None
 
 
 def read_status(form: Mapping[str, str]) -> Status:

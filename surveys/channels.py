@@ -32,13 +32,14 @@ class Channel:
     charts: bool = False  # results may come with a chart image
     buttons: bool = False  # choices are buttons
     importable: bool = True  # contacts may be imported for it
+    joins_rounds: bool = True  # its people may join a round by code (the simulator's never do)
 
 
 CHANNELS: dict[str, Channel] = {channel.name: channel for channel in (
     Channel("sms", "sms.sender:twilio_sender", sms_text=True, phone_addresses=True),
     Channel("whatsapp", "sms.sender:twilio_sender", sms_text=True, phone_addresses=True),
     Channel("telegram", "bot.sender:telegram_sender", charts=True, buttons=True),
-    Channel("simulator", "worker.senders:simulator", importable=False),
+    Channel("simulator", "worker.senders:simulator", importable=False, joins_rounds=False),
 )}
 UNKNOWN = Channel("unknown", "")  # a row's channel that no entry names: can do nothing special
 

@@ -142,11 +142,12 @@ def decide(contact: Person, sessions: Sequence[S], message: Said,
             return Decision("opted_out")  # kept, never answered: they asked us to stop
         changes["opted_out"] = False
         welcome = [Reply(t.gettext("You will get our messages again. Reply STOP to stop."))]
-    link = payload.get("start")
+    joins = channel_named(contact.channel).joins_rounds  # simulated people stay out of rounds
+    link = payload.get("start") if joins else None
     if link and _open_round(surveys, str(link)) is None:  # a stale or mistyped deep link
         return Decision("unknown_link", welcome + [Reply(t.gettext(
             "This link is not for a survey that is open now."))], contact=changes)
-    target = _target(sessions, message, payload, surveys)
+    target = _target(sessions, message, payload, surveys if joins else _NoRounds(surveys))
     if target.survey_pk is None:
         return _outside_survey(lang, message, command, welcome, changes)
     survey = surveys.survey(target.survey_pk)
@@ -177,6 +178,22 @@ def decide(contact: Person, sessions: Sequence[S], message: Said,
     changes |= _contact_changes(contact, survey, result)
     return Decision("answered" if result.answers else "replied", welcome + result.replies,
                     session, opens, result, changes)
+
+
+class _NoRounds:
+    """`surveys` with no round open: what a channel whose people never join rounds sees."""
+
+    def __init__(self, surveys: Surveys) -> None:
+        self.surveys = surveys
+
+    def open_round(self, code: str) -> OpenRound | None:
+        return None
+
+    def survey(self, survey_pk: int) -> Survey:
+        return self.surveys.survey(survey_pk)
+
+    def latest(self, survey_id: str) -> int | None:
+        return self.surveys.latest(survey_id)
 
 
 def _open_round(surveys: Surveys, text: str) -> OpenRound | None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -67,3 +68,10 @@ def migrate(url: str, revision: str = "head", downgrade: bool = False) -> None:
     with get_engine(url).begin() as connection:
         config.attributes["connection"] = connection
         (command.downgrade if downgrade else command.upgrade)(config, revision)
+
+
+def unreachable(error: BaseException) -> bool:
+    """A database that cannot be reached now (connection refused or dropped: a restart, a
+    failover), not one that refuses this row: worth waiting for."""
+    return isinstance(error, OperationalError | InterfaceError) or (
+        isinstance(error, DBAPIError) and error.connection_invalidated)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -46,6 +46,16 @@ class Settings(BaseSettings):
     sweep_after_seconds: Annotated[int, _env(
         "HEARD_SWEEP_AFTER_SECONDS", "a whole number of seconds, e.g. 30", ge=0)] = 30
     pseudonym_key: Annotated[str | None, _env("HEARD_PSEUDONYM_KEY", "a secret")] = None
+    # how long a webhook holds a message while the database is unreachable (a restart, a
+    # failover) before answering 503: under the 15 s a provider waits for an answer
+    ingest_patience_seconds: Annotated[float, _env(
+        "HEARD_INGEST_PATIENCE_SECONDS", "seconds, a number from 0, e.g. 10", ge=0)] = 10.0
+    # who may use the simulator API: anyone (the embedded defaults' laptop), facilitators with
+    # a token (the default with DATABASE_URL), or nobody
+    simulator: Annotated[Literal["open", "token", "off"] | None, _env(
+        "HEARD_SIMULATOR", "open, token or off")] = None
+    max_body_bytes: Annotated[int, _env(
+        "HEARD_MAX_BODY_BYTES", "a whole number of bytes, e.g. 1000000", ge=1024)] = 1_000_000
     # Twilio (sms/)
     twilio_account_sid: Annotated[str | None, _env("TWILIO_ACCOUNT_SID", "an AC... id")] = None
     twilio_auth_token: Annotated[str | None, _env("TWILIO_AUTH_TOKEN", "a token")] = None
@@ -70,6 +80,10 @@ class Settings(BaseSettings):
     currency: Annotated[str, _env("HEARD_CURRENCY", "a currency code, e.g. USD")] = "USD"
     # Retention: as given, read through retention_days() (a bad value stops only the purge)
     retention: Annotated[str | None, _env(RETENTION_ENV, "a whole number of days")] = None
+
+    def simulator_access(self) -> str:
+        """open on a laptop's embedded defaults; behind a facilitator token in production."""
+        return self.simulator or ("token" if self.database_url else "open")
 
     def retention_days(self) -> int:
         """Days to keep message texts and addresses (0: for ever); parsed when asked for, so a

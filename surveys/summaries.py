@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any
 
-from sqlalchemy import bindparam, exists, func, select, text
+from sqlalchemy import String, bindparam, exists, func, select, text
 from sqlalchemy.orm import Session
 
 from surveys import catalog
@@ -369,7 +369,7 @@ class _Sql:
             f" THEN {self._text('value')} END{self._groups()}, n"
             f" FROM {self.schema}.summary_tally"  # no value: free text, already not null
             f" WHERE value IS NULL OR {self._type('value')} <> 'null'"
-        ).bindparams(bindparam("choice_ids", expanding=True))
+        ).bindparams(_ids("choice_ids"))
 
     def elements(self) -> Any:
         """How often each value was chosen in multi answers (JSON lists), per group."""
@@ -383,7 +383,7 @@ class _Sql:
         return text(
             f"SELECT t.question_id, e.value{self._groups('t.')}, t.n"
             f" FROM {self.schema}.summary_tally t {source} WHERE t.question_id IN :multi_ids"
-        ).bindparams(bindparam("multi_ids", expanding=True))
+        ).bindparams(_ids("multi_ids"))
 
     def numbers(self) -> Any:
         """Each number question's values with how many gave them, per group."""
@@ -391,7 +391,7 @@ class _Sql:
             f"SELECT question_id{self._groups()}, {self._number('value')}, n"
             f" FROM {self.schema}.summary_tally WHERE question_id IN :number_ids"
             f" AND {self._type('value')} IN ('number', 'integer', 'real')"
-        ).bindparams(bindparam("number_ids", expanding=True))
+        ).bindparams(_ids("number_ids"))
 
     def _people(self, round_id: int) -> tuple[str, dict[str, Any]]:
         """Each session of the round with its group in every dimension: g0, g1, ..."""
@@ -429,7 +429,7 @@ class _Sql:
         """A temporary table from a SELECT; `lists`: the parameters that are lists (IN)."""
         db.execute(text(f"DROP TABLE IF EXISTS {self.schema}.{table}"))
         db.execute(text(f"CREATE TEMPORARY TABLE {table} AS {select_sql}").bindparams(
-            *(bindparam(name, expanding=True) for name in lists)), params)
+            *(_ids(name) for name in lists)), params)
 
     def _tune(self, db: Session, settings: Mapping[str, str]) -> dict[str, str]:
         """Set PostgreSQL settings for this transaction; returns the values they replace."""
@@ -484,3 +484,9 @@ def _stats(frequencies: Mapping[float, int]) -> NumberStats:
     mean = math.fsum(value * frequencies[value] for value in values) / count
     return NumberStats(count, mean, low + (high - low) * (middle - math.floor(middle)),
                        values[0], values[-1], frequencies[values[0]], frequencies[values[-1]])
+
+
+def _ids(name: str) -> Any:
+    """A list of question ids for `IN :name`, typed: an empty list is then `IN (NULL::VARCHAR)`
+    (no rows), not an integer NULL that PostgreSQL refuses to compare with text."""
+    return bindparam(name, expanding=True, type_=String())

@@ -68,7 +68,18 @@ def load_survey(path: str | Path) -> Survey:
     return parse_survey(text, str(path))
 
 
+MAX_SURVEY_BYTES = 2_000_000  # the largest real survey is a few hundred kB
+MAX_DEPTH = 30  # a survey nests a handful of levels
+MAX_NODES = 200_000  # values once aliases are expanded: thousands of questions' worth
+
+
 def parse_survey(text: str, filename: str = "<survey>") -> Survey:
+    if len(text) > MAX_SURVEY_BYTES:
+        raise SurveyError([Problem(filename, 1, 1, f"file too large: {len(text)} characters; "
+                                   f"a survey is at most {MAX_SURVEY_BYTES}")])
+    if _flow_depth(text) > MAX_DEPTH:  # before the parser recurses through it for seconds
+        raise SurveyError([Problem(filename, 1, 1, f"YAML nested more than {MAX_DEPTH} levels "
+                                   "deep")])
     yaml = YAML(typ="rt")
     try:
         raw = yaml.load(text)
@@ -77,6 +88,11 @@ def parse_survey(text: str, filename: str = "<survey>") -> Survey:
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         message = " ".join(part for part in (error.context, error.problem) if part)
         raise SurveyError([Problem(filename, line, column, f"YAML syntax: {message}")]) from None
+    except RecursionError:
+        raise SurveyError([Problem(filename, 1, 1, "YAML nested too deeply")]) from None
+    shape = _shape_problem(raw)
+    if shape:
+        raise SurveyError([Problem(filename, 1, 1, shape)])
     if not isinstance(raw, dict):
         raise SurveyError([Problem(filename, 1, 1, "a survey must be a YAML mapping (id: ...)")])
 
@@ -89,6 +105,48 @@ def parse_survey(text: str, filename: str = "<survey>") -> Survey:
     if problems:
         raise SurveyError(problems)
     return survey
+
+
+def _flow_depth(text: str) -> int:
+    """The deepest nesting of [ and { in the text (quotes are not told apart: an upper bound)."""
+    depth = deepest = 0
+    for ch in text:
+        if ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth = max(0, depth - 1)
+    return deepest
+
+
+def _shape_problem(raw: Any) -> str | None:
+    """A tree whose aliases expand it past any real survey (a few lines of `&a [*a, *a...]`
+    make gigabytes: an "alias bomb"), or nested deeper than one, is refused before anything
+    walks it in full. Sizes are counted once per node (aliases share nodes), so this is quick."""
+    sizes: dict[int, int] = {}
+
+    def size(node: Any, depth: int) -> int:
+        if not isinstance(node, dict | list):
+            return 1
+        if depth > MAX_DEPTH:
+            raise _TooDeep
+        if id(node) not in sizes:
+            children = node.values() if isinstance(node, dict) else node
+            sizes[id(node)] = 1 + sum(size(child, depth + 1) for child in children)
+        return sizes[id(node)]
+
+    try:
+        expanded = size(raw, 0)
+    except _TooDeep:
+        return f"YAML nested more than {MAX_DEPTH} levels deep"
+    if expanded > MAX_NODES:
+        return (f"YAML expands to {expanded:,} values through its aliases (& and *); a survey "
+                f"has at most {MAX_NODES:,}")
+    return None
+
+
+class _TooDeep(Exception):
+    pass
 
 
 def _pydantic_problem(filename: str, raw: Any, detail: Any) -> Problem:

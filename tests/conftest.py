@@ -118,6 +118,7 @@ def runtime(database_url: str, redis: Redis, redis_server_url: str, tmp_path: Pa
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("REDIS_URL", redis_server_url)
     monkeypatch.setenv("HEARD_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("HEARD_SIMULATOR", "open")  # tests of its access set their own
     runtime_module.runtime.cache_clear()
     runtime_module.migrated_runtime.cache_clear()
     yield runtime_module.migrated_runtime()

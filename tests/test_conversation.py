@@ -23,10 +23,11 @@ from surveys.database import session_scope
 from surveys.engine import start, step
 from surveys.i18n import translator
 from surveys.tables import Contact, InboxMessage, SurveySession
+from surveys.tokens import create_token
 from surveys.validation import load_survey
 from surveys.words import bare_word, command_of, join_code
 from tests.conftest import HERE
-from tests.pipeline import answers, client_for, count, drain
+from tests.pipeline import answers, client_for, count, drain, say
 from tests.test_sms import AMINA, FROM, RAHIMA, signed_post
 from worker import rounds
 from worker.senders import sender_for
@@ -196,3 +197,39 @@ def imports_of(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module:
             found.add(node.module)
     return found
+
+
+def test_simulated_people_never_join_a_real_round(runtime):
+    """A round's code is guessable: typed into the simulator it starts no session in the
+    round (nothing in its status or exports), only the simulator's own survey."""
+    client = client_for(runtime)
+    with session_scope(runtime.database_url) as db:
+        round_ = rounds.create_round(db, catalog.latest(db, "test-water"), None)
+        code, round_id = round_.code, round_.id
+    say(client, "faker", code)
+    say(client, "faker", "yes")
+    drain(runtime)
+    with session_scope(runtime.database_url) as db:
+        assert db.scalars(select(SurveySession.round_id)).all() == [None]
+        assert db.scalars(select(SurveySession).where(SurveySession.round_id == round_id)
+                          ).first() is None
+
+
+def test_the_simulator_needs_a_facilitator_token_in_production(runtime, monkeypatch):
+    client = client_for(runtime)
+    monkeypatch.setenv("HEARD_SIMULATOR", "token")
+    message = {"survey": "test-water", "address": "x", "text": "hi"}
+    assert client.post("/api/v1/simulate", json=message).status_code == 401
+    assert client.get("/api/v1/simulate/x").status_code == 401
+    with session_scope(runtime.database_url) as db:
+        token = create_token(db, "facilitator", "test")
+        analyst = create_token(db, "analyst", "test")
+    assert client.post("/api/v1/simulate", json=message,
+                       headers={"Authorization": f"Bearer {analyst}"}).status_code == 403
+    assert client.post("/api/v1/simulate", json=message,
+                       headers={"Authorization": f"Bearer {token}"}).status_code == 202
+    monkeypatch.setenv("HEARD_SIMULATOR", "off")
+    assert client.post("/api/v1/simulate", json=message).status_code == 404
+    monkeypatch.delenv("HEARD_SIMULATOR")  # production (DATABASE_URL set): token by default
+    assert client.get("/api/v1/simulate/x").status_code == 401
+    assert client.get("/simulator").status_code == 200  # the page asks for the token

@@ -136,7 +136,7 @@ def test_joining_by_sms_keyword_asks_consent_first(runtime):
 
     def text(body: str, number: int) -> None:
         ingest(runtime.database_url, runtime.redis,
-               Inbound("simulator", "walk-in", body, f"j-{number}"))
+               Inbound("sms", "walk-in", body, f"j-{number}"))
 
     text(code.lower(), 1)
     text("1", 2)  # "1" = yes to consent
@@ -158,7 +158,7 @@ def test_consent_no_ends_politely_and_stores_nothing(runtime):
 
     for number, body in enumerate([code, "no", "1"]):
         ingest(runtime.database_url, runtime.redis,
-               Inbound("simulator", "walk-in", body, f"n-{number}"))
+               Inbound("sms", "walk-in", body, f"n-{number}"))
     drain(runtime)
     assert answers(runtime) == {}
     with session_scope(runtime.database_url) as db:

@@ -9,19 +9,24 @@ the next one gathers.
 from __future__ import annotations
 
 import asyncio
+import logging
 import queue
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
 
 from redis import Redis
+from sqlalchemy.exc import DBAPIError
 
-from surveys.database import session_scope
+from surveys.database import session_scope, unreachable
 from surveys.messages import Inbound, clean_text
+from surveys.settings import get_settings
 from surveys.sql import insert_ignore
 from surveys.tables import InboxMessage
 from worker.queues import request_drain
 
+log = logging.getLogger(__name__)
 GROUP_LIMIT = 500  # rows per INSERT: big enough to absorb a burst, small enough to stay quick
 
 
@@ -93,15 +98,39 @@ class GroupCommitter:
                 pass
             if not group:
                 return
+            self._write(group)
+
+    def _write(self, group: list[tuple[Inbound, Future[int | None]]]) -> None:
+        """Commit the group; if the database refuses it, each message alone, so one bad row
+        fails only its own webhook, never the others committed with it."""
+        try:
+            ids = self._patiently([message for message, _ in group])
+        except Exception as error:  # noqa: BLE001 - each caller gets the error to answer
+            if len(group) > 1 and not unreachable(error):
+                for item in group:
+                    self._write([item])
+                return
+            for _, done in group:
+                done.set_exception(error)
+            return
+        for (_, done), inbox_id in zip(group, ids, strict=True):
+            done.set_result(inbox_id)
+
+    def _patiently(self, messages: list[Inbound]) -> list[int | None]:
+        """`ingest_many`, tried again while the database is unreachable, for as long as a
+        provider waits for its answer: a restart or failover loses no message."""
+        deadline = time.monotonic() + get_settings().ingest_patience_seconds
+        pause = 0.05
+        while True:
             try:
-                ids = ingest_many(self.database_url, self.redis,
-                                  [message for message, _ in group])
-            except Exception as error:  # noqa: BLE001 - each caller gets the error to answer
-                for _, done in group:
-                    done.set_exception(error)
-                continue
-            for (_, done), inbox_id in zip(group, ids, strict=True):
-                done.set_result(inbox_id)
+                return ingest_many(self.database_url, self.redis, messages)
+            except DBAPIError as error:
+                if not unreachable(error) or time.monotonic() + pause > deadline:
+                    raise
+                log.warning("database unreachable (%s); holding %s messages", error.orig,
+                            len(messages))
+                time.sleep(pause)
+                pause = min(pause * 2, 1.0)
 
 
 _LEADERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="inbox-commit")

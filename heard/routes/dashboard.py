@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from heard.routes.auth import Reader
-from heard.routes.deps import get_runtime
+from heard.routes.deps import RowId, get_runtime
 from surveys import catalog
 from surveys.database import session_scope
 from surveys.i18n import translator
@@ -57,7 +57,7 @@ SIGNED_IN_SECONDS = 8 * 3600
 
 
 @router.get("/api/v1/rounds/{round_id}/summary", tags=["rounds"])
-def round_summary(round_id: int, role: Reader, runtime: RuntimeDep,
+def round_summary(round_id: RowId, role: Reader, runtime: RuntimeDep,
                   public: bool = Query(False, description="Only what may be published"),
                   community: str | None = Query(None, description="One community's release")
                   ) -> dict[str, Any]:
@@ -73,7 +73,7 @@ def round_summary(round_id: int, role: Reader, runtime: RuntimeDep,
 
 
 @router.get("/rounds/{round_id}", response_class=HTMLResponse, include_in_schema=False)
-def dashboard(round_id: int, runtime: RuntimeDep, token: str | None = None,
+def dashboard(round_id: RowId, runtime: RuntimeDep, token: str | None = None,
               authorization: Annotated[str | None, Header()] = None,
               signed_in: Annotated[str | None, Cookie(alias=COOKIE)] = None,
               lang: str | None = None) -> Response:
@@ -89,7 +89,7 @@ def dashboard(round_id: int, runtime: RuntimeDep, token: str | None = None,
 
 
 @router.post("/rounds/{round_id}/sign-in", include_in_schema=False)
-def sign_in(round_id: int, runtime: RuntimeDep, token: Annotated[str, Form()] = "",
+def sign_in(round_id: RowId, runtime: RuntimeDep, token: Annotated[str, Form()] = "",
             lang: Annotated[str | None, Form()] = None) -> Response:
     """The sign-in form posts the token: it never appears in a URL, a log or the history."""
     return _sign_in(runtime, round_id, token.strip(), lang)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import Request
+from typing import Annotated
+
+from fastapi import Path, Request
 
 from surveys.settings import Settings, get_settings
 from worker.runtime import Runtime
+
+MAX_ID = 2**63 - 1  # the database's BIGINT: a larger id is a 422 naming it, not a 500
+RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 async def get_runtime(request: Request) -> Runtime:

@@ -11,7 +11,7 @@ from rq import Queue
 from sqlalchemy import select
 
 from heard.routes.auth import Admin, Facilitator
-from heard.routes.deps import get_runtime
+from heard.routes.deps import RowId, get_runtime
 from surveys import catalog, release
 from surveys.contact_import import parse_contacts, store_contacts
 from surveys.database import session_scope
@@ -132,12 +132,12 @@ def list_rounds(runtime: RuntimeDep, _: Facilitator) -> list[RoundOut]:
 
 
 @router.get("/rounds/{round_id}", tags=["rounds"])
-def round_status(round_id: int, runtime: RuntimeDep, _: Facilitator) -> RoundOut:
+def round_status(round_id: RowId, runtime: RuntimeDep, _: Facilitator) -> RoundOut:
     return _round_out(runtime, round_id)
 
 
 @router.post("/rounds/{round_id}/launch", status_code=202, tags=["rounds"])
-def launch_round(round_id: int, runtime: RuntimeDep, _: Facilitator,
+def launch_round(round_id: RowId, runtime: RuntimeDep, _: Facilitator,
                  dry_run: bool = False) -> dict[str, object]:
     """Dry run: messages and segments per language and channel. Otherwise queued as a job."""
     with session_scope(runtime.database_url) as db:
@@ -154,7 +154,7 @@ def launch_round(round_id: int, runtime: RuntimeDep, _: Facilitator,
 
 
 @router.post("/rounds/{round_id}/remind", tags=["rounds"])
-def remind_round(round_id: int, runtime: RuntimeDep, _: Facilitator) -> dict[str, int]:
+def remind_round(round_id: RowId, runtime: RuntimeDep, _: Facilitator) -> dict[str, int]:
     try:
         count = rounds.remind(runtime.database_url, runtime.redis, round_id, enqueue_outbound)
     except rounds.RoundError as error:
@@ -163,7 +163,7 @@ def remind_round(round_id: int, runtime: RuntimeDep, _: Facilitator) -> dict[str
 
 
 @router.post("/rounds/{round_id}/close", tags=["rounds"])
-def close_round(round_id: int, runtime: RuntimeDep, _: Facilitator) -> dict[str, int]:
+def close_round(round_id: RowId, runtime: RuntimeDep, _: Facilitator) -> dict[str, int]:
     with session_scope(runtime.database_url) as db:
         try:
             expired = rounds.close_round(db, round_id)
@@ -173,7 +173,7 @@ def close_round(round_id: int, runtime: RuntimeDep, _: Facilitator) -> dict[str,
 
 
 @router.post("/rounds/{round_id}/publish", tags=["rounds"])
-def publish_round(round_id: int, runtime: RuntimeDep, _: Facilitator) -> dict[str, str]:
+def publish_round(round_id: RowId, runtime: RuntimeDep, _: Facilitator) -> dict[str, str]:
     """Make the round's results public: its release, at a new unguessable address."""
     with session_scope(runtime.database_url) as db:
         try:
@@ -184,7 +184,7 @@ def publish_round(round_id: int, runtime: RuntimeDep, _: Facilitator) -> dict[st
 
 
 @router.post("/rounds/{round_id}/unpublish", tags=["rounds"])
-def unpublish_round(round_id: int, runtime: RuntimeDep, _: Facilitator) -> dict[str, bool]:
+def unpublish_round(round_id: RowId, runtime: RuntimeDep, _: Facilitator) -> dict[str, bool]:
     """Withdraw the public page: its address stops working for good."""
     with session_scope(runtime.database_url) as db:
         try:

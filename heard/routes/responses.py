@@ -13,7 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
 
 from heard.routes.auth import Analyst, bearer
-from heard.routes.deps import get_runtime
+from heard.routes.deps import MAX_ID, get_runtime
 from surveys.audit import export_action, record_api_call
 from surveys.exports import ExportError, NoSuchRound, open_export
 from surveys.pseudonym import load_key
@@ -38,7 +38,7 @@ def responses(
     runtime: Annotated[Runtime, Depends(get_runtime)],
     token: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     limit: int = Query(100, ge=1, le=1000, description="Sessions per page"),
-    after: int = Query(0, ge=0, description="Session id the previous page ended with"),
+    after: int = Query(0, ge=0, le=MAX_ID, description="Session id the previous page ended with"),
     labels: str | None = Query(None, max_length=16, description="Choice texts in this language"),
     with_addresses: bool = Query(False, description="Phone numbers and chat ids (admin only)"),
 ) -> ResponsePage:

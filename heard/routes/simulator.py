@@ -9,21 +9,38 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import HTMLResponse
+from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from heard.routes.auth import bearer, require_role
 from heard.routes.deps import get_runtime
 from surveys import catalog
 from surveys.actions import Converse
 from surveys.database import session_scope
-from surveys.messages import MAX_TEXT, Inbound
+from surveys.messages import MAX_TEXT, BadInbound, Inbound
+from surveys.settings import get_settings
 from surveys.tables import Contact, InboxMessage, OutboxMessage, SurveyVersion
 from worker.ingest import ingest_async
 from worker.pipeline import converse
 from worker.runtime import Runtime
 
+
+async def simulator_allowed(runtime: Annotated[Runtime, Depends(get_runtime)],
+                            credentials: Annotated[HTTPAuthorizationCredentials | None,
+                                                   Depends(bearer)]) -> None:
+    """Open on a laptop's embedded defaults; in production a facilitator's token (or off, a
+    404): an open simulator lets anyone read simulated chats and fill the database."""
+    access = get_settings().simulator_access()
+    if access == "off":
+        raise HTTPException(404, "the simulator is off (HEARD_SIMULATOR=off)")
+    if access == "token":
+        await run_in_threadpool(require_role("facilitator"), runtime, credentials)
+
+
 router = APIRouter()
+Allowed = [Depends(simulator_allowed)]
 CHANNEL = "simulator"
 PAGE = Path(__file__).resolve().parent.parent / "static" / "simulator.html"
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
@@ -75,13 +92,16 @@ def list_surveys(runtime: RuntimeDep) -> list[SurveySummary]:
                           languages=s.languages) for s in surveys]
 
 
-@router.post("/api/v1/simulate", status_code=202, tags=["simulator"])
+@router.post("/api/v1/simulate", status_code=202, tags=["simulator"], dependencies=Allowed)
 async def simulate(message: SimulatedMessage, runtime: RuntimeDep) -> Accepted:
     if not await _known(runtime.database_url, message.survey):
         raise HTTPException(404, f"unknown survey {message.survey!r}: see GET /api/v1/surveys")
-    inbound = Inbound(channel=CHANNEL, address=message.address, text=message.text,
-                      provider_id=message.id or uuid.uuid4().hex,
-                      payload={"survey": message.survey})
+    try:
+        inbound = Inbound(channel=CHANNEL, address=message.address, text=message.text,
+                          provider_id=message.id or uuid.uuid4().hex,
+                          payload={"survey": message.survey})
+    except BadInbound as error:
+        raise HTTPException(422, str(error).replace("provider_id", "id")) from None
     if message.reply:
         answered = await run_in_threadpool(converse, runtime, Converse(inbound))
         return Accepted(inbox_id=answered.inbox_id, duplicate=answered.duplicate,
@@ -108,7 +128,7 @@ def _latest_version(database_url: str, survey_id: str) -> int | None:
         return row.version if row else None
 
 
-@router.get("/api/v1/simulate/{address}", tags=["simulator"])
+@router.get("/api/v1/simulate/{address}", tags=["simulator"], dependencies=Allowed)
 def conversation(address: str, runtime: RuntimeDep) -> list[ConversationLine]:
     with session_scope(runtime.database_url) as db:
         inbound = db.execute(select(InboxMessage.id, InboxMessage.text, InboxMessage.received_at)
