@@ -167,7 +167,8 @@ def child(round_id: int, format: str) -> None:
 
     settings = get_settings()
     baseline = peak_rss_kb()
-    key = load_key(settings.pseudonym_key, settings.data_dir)
+    key = load_key(settings.pseudonym_key, settings.data_dir,
+                   settings.resolved_database_url())
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / f"round.{format}"
         began = time.perf_counter()

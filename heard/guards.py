@@ -6,8 +6,10 @@ Pure ASGI (no per-request task or copy), for the webhooks are the hot path.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
+import re
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
@@ -20,7 +22,7 @@ SECURITY_HEADERS = [
     (b"x-frame-options", b"DENY"),  # no page of heard inside anyone's frame (clickjacking)
     (b"content-security-policy", b"frame-ancestors 'none'"),
     (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),  # a sign-in link's token never leaves in a Referer
+    (b"referrer-policy", b"same-origin"),  # a sign-in link's token never leaves in a Referer
 ]
 
 
@@ -101,3 +103,28 @@ async def _answer(send: Send, status: int, detail: str,
                             (b"content-length", str(len(body)).encode()),
                             (b"connection", b"close"), *SECURITY_HEADERS, *extra]})
     await send({"type": "http.response.body", "body": body})
+
+
+_TOKEN_IN_QUERY = re.compile(r"([?&]token=)[^&\s]*")
+
+
+class HideTokens(logging.Filter):
+    """Access-log lines without the token of a `?token=` sign-in link: the log is read by
+    more people than the token may be."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and len(record.args) >= 3:
+            args = list(record.args)
+            args[2] = _TOKEN_IN_QUERY.sub(r"\1[hidden]", str(args[2]))
+            record.args = tuple(args)
+        return True
+
+
+def access_log_config() -> dict[str, Any]:
+    """uvicorn's logging, its access lines passed through HideTokens."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["hide_tokens"] = {"()": HideTokens}
+    config["handlers"]["access"]["filters"] = ["hide_tokens"]
+    return config

@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from surveys.model import Survey
-from surveys.tables import Round, SurveyVersion
+from surveys.sql import insert_ignore
+from surveys.tables import Round, SurveyVersion, utcnow
 from surveys.validation import SurveyError, load_survey
 
 log = logging.getLogger(__name__)
@@ -37,10 +38,17 @@ def register(db: Session, survey: Survey) -> SurveyVersion:
         version = top + 1
         survey = Survey.model_validate(survey.model_dump() | {"version": version})
         log.info("survey %s changed after use: stored as version %s", survey.id, version)
-    row = SurveyVersion(survey_id=survey.id, version=version, content_hash=survey.content_hash,
-                        definition=survey.model_dump(mode="json"))
-    db.add(row)
-    db.flush()
+    # two processes registering the same survey at once (two `heard round create`): the
+    # second finds the first's row instead of failing on the unique (survey_id, version)
+    insert_ignore(db, SurveyVersion.__table__,
+                  {"survey_id": survey.id, "version": version,
+                   "content_hash": survey.content_hash,
+                   "definition": survey.model_dump(mode="json"), "created_at": utcnow()},
+                  conflict=["survey_id", "version"])
+    row = db.scalars(select(SurveyVersion).where(SurveyVersion.survey_id == survey.id,
+                                                 SurveyVersion.version == version)).one()
+    if row.content_hash != survey.content_hash:  # the other process stored another edit
+        return register(db, survey)
     return row
 
 

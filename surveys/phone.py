@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import phonenumbers
@@ -27,3 +28,12 @@ def to_e164(raw: str, region: str | None = None) -> str:
     if not phonenumbers.is_valid_number(number):
         raise InvalidPhoneNumber(f"not a valid number for its country: {text!r}")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+_NUMBER_IN_TEXT = re.compile(r"\+?\d[\d ().-]{5,}\d")
+
+
+def without_numbers(text: str) -> str:
+    """A provider's error text fit for a log: 'The 'To' number +2547... is not valid' names a
+    person; the log keeps the error, not the number."""
+    return _NUMBER_IN_TEXT.sub("[number]", text)

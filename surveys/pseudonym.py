@@ -16,22 +16,62 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
+from surveys.database import session_scope
+from surveys.sql import insert_ignore
+from surveys.tables import Fact
+
 KEY_FILE = "pseudonym.key"
+FINGERPRINT = "pseudonym_key_fingerprint"
 LENGTH = 16  # hex characters: 64 bits, no collision in any realistic contact list
 
 
-def load_key(configured: str | None, data_dir: Path) -> bytes:
+class PseudonymKeyError(ValueError):
+    """The key would give contacts ids other than earlier exports gave them; says how to fix."""
+
+
+def load_key(configured: str | None, data_dir: Path, database_url: str | None = None) -> bytes:
     """HEARD_PSEUDONYM_KEY when set; else a random key made once and kept in the data dir.
 
-    Several hosts of one deployment must share HEARD_PSEUDONYM_KEY (or the data dir), or their
-    exports name the same contact differently.
+    With `database_url`, the key is checked against the fingerprint the first export left in
+    the database: a process that cannot find that key (run from another folder, another host
+    without HEARD_PSEUDONYM_KEY) stops with PseudonymKeyError instead of quietly giving every
+    contact a new id, which would break analysts' joins across exports.
     """
-    if configured:
-        return configured.encode()
     path = data_dir / KEY_FILE
+    key = configured.encode() if configured else (
+        path.read_bytes().strip() if path.exists() else None)
+    if database_url is None:
+        return key if key is not None else _new_key(path)
+    with session_scope(database_url) as db:
+        known = db.get(Fact, FINGERPRINT)
+        if key is None:
+            if known is not None:
+                raise PseudonymKeyError(
+                    f"earlier exports used a pseudonym key this process cannot find: set "
+                    f"HEARD_PSEUDONYM_KEY, or HEARD_DATA_DIR to the folder that holds their "
+                    f"{KEY_FILE} (there is none in {data_dir.resolve()}); a new key would give "
+                    "every contact a new id")
+            key = _new_key(path)
+        if known is None:
+            insert_ignore(db, Fact.__table__, {"name": FINGERPRINT, "value": _fingerprint(key)},
+                          conflict=["name"])
+            known = db.get(Fact, FINGERPRINT, populate_existing=True)
+        if known is not None and known.value != _fingerprint(key):
+            raise PseudonymKeyError(
+                "this pseudonym key (HEARD_PSEUDONYM_KEY or the data dir's key file) is not the "
+                "one earlier exports used: their contact ids would not match these")
+    return key
+
+
+def _new_key(path: Path) -> bytes:
     if not path.exists():
         _create_key_file(path)
     return path.read_bytes().strip()
+
+
+def _fingerprint(key: bytes) -> str:
+    """Tells keys apart without revealing them (the database never holds the key itself)."""
+    return hmac.new(key, b"heard pseudonym key fingerprint", hashlib.sha256).hexdigest()[:32]
 
 
 def _create_key_file(path: Path) -> None:

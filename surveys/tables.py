@@ -192,6 +192,32 @@ class OutboxMessage(Base):
     encoding: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column()
+    next_attempt_at: Mapped[datetime | None] = mapped_column()  # a retry's, while retrying
+
+
+class EarlyStatus(Base):
+    """A delivery report that came before its send's provider id was committed: applied by
+    the sweeper once the message is known."""
+
+    __tablename__ = "early_statuses"
+    __table_args__ = (Index("ix_early_statuses_provider_id", "provider_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    provider_id: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16))
+    error_code: Mapped[str | None] = mapped_column(String(32))
+    opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    unreachable: Mapped[str | None] = mapped_column(String(32))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Fact(Base):
+    """What a deployment must remember about itself (the pseudonym key's fingerprint)."""
+
+    __tablename__ = "facts"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255))
 
 
 class ApiToken(Base):

@@ -165,6 +165,15 @@ def test_a_token_link_signs_in_once_and_leaves_the_address_bar(runtime):
     assert other_role.status_code == 403 and "set-cookie" not in other_role.headers
     bearer = outsider.get(f"/rounds/{round_id}", headers={"Authorization": f"Bearer {analyst}"})
     assert bearer.status_code == 200
+    for forged in ({"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"},
+                   {"Sec-Fetch-Site": "same-site"}):  # another site's page posting a token
+        login_csrf = outsider.post(f"/rounds/{round_id}/sign-in", data={"token": analyst},
+                                   headers=forged, follow_redirects=False)
+        assert login_csrf.status_code == 403 and "set-cookie" not in login_csrf.headers
+    own = outsider.post(f"/rounds/{round_id}/sign-in", data={"token": analyst},
+                        headers={"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"},
+                        follow_redirects=False)
+    assert own.status_code == 303
 
 
 def test_the_public_page_speaks_the_communitys_language(runtime):

@@ -25,7 +25,7 @@ from surveys.exports import defuse, open_export
 from surveys.messages import Inbound
 from surveys.model import Survey
 from surveys.profile_fields import declare_profile_fields
-from surveys.pseudonym import load_key, pseudonym
+from surveys.pseudonym import PseudonymKeyError, load_key, pseudonym
 from surveys.tables import Contact, InboxMessage, OutboxMessage, Round, StoredAnswer, SurveyVersion
 from surveys.tables import SurveySession as SessionRow
 from surveys.tokens import create_token
@@ -347,3 +347,17 @@ def test_erase_finds_a_phone_number_however_it_is_typed(runtime, round_id, monke
     assert result.exit_code == 0, result.output
     assert "contact" in result.output and "(sms) erased" in result.output
     assert count(runtime, Contact, Contact.address == "+254700000001") == 0
+
+
+def test_a_process_without_the_pseudonym_key_stops_instead_of_renaming_everyone(runtime,
+                                                                                 tmp_path):
+    """`heard export` run from another folder once made a new key: every contact got a new
+    id and analysts' joins across exports broke, without a word."""
+    key = load_key(None, tmp_path / "a", runtime.database_url)
+    assert load_key(None, tmp_path / "a", runtime.database_url) == key
+    with pytest.raises(PseudonymKeyError, match="HEARD_PSEUDONYM_KEY"):
+        load_key(None, tmp_path / "elsewhere", runtime.database_url)
+    assert not (tmp_path / "elsewhere" / "pseudonym.key").exists()
+    with pytest.raises(PseudonymKeyError, match="not the one earlier exports used"):
+        load_key("another-key", tmp_path / "elsewhere", runtime.database_url)
+    assert load_key(key.decode(), tmp_path / "elsewhere", runtime.database_url) == key

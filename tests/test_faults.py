@@ -18,6 +18,7 @@ from rq.registry import StartedJobRegistry
 from sqlalchemy import create_engine, text
 
 from surveys.messages import Inbound
+from tests.fakes.tcp_proxy import Proxy
 from tests.pipeline import InboxMessage, OutboxMessage, answers, client_for, count, drain, say
 from worker.ingest import ingest
 from worker.queues import DRAIN_FLAG, INBOUND, request_drain
@@ -217,3 +218,41 @@ def _all_answers(runtime: Runtime) -> list[tuple[str, object]]:
 
     with session_scope(runtime.database_url) as db:
         return [(row.question_id, row.value) for row in db.scalars(select(StoredAnswer))]
+
+
+def test_worker_and_cron_ride_out_a_redis_outage(runtime: Runtime):
+    """Redis restarting used to end `heard worker` mid-job and `heard cron` at its next tick;
+    nothing restarts them, so recovery stopped. Now they wait it out and work on."""
+    if not runtime.database_url.startswith("postgresql"):
+        pytest.skip("holds a contact's row lock while webhooks go on storing: PostgreSQL")
+    client = client_for(runtime)
+    redis_url = runtime.redis.connection_pool.connection_kwargs
+    proxy = Proxy(str(redis_url.get("host", "127.0.0.1")), int(redis_url.get("port", 6379)))
+    proxy.start()
+    env = {"DATABASE_URL": runtime.database_url,
+           "REDIS_URL": f"redis://127.0.0.1:{proxy.port}/{redis_url.get('db', 0)}"}
+    worker = start_worker(env)
+    cron = subprocess.Popen([sys.executable, "-m", "heard", "cron"],
+                            env=os.environ | {"HEARD_SWEEP_AFTER_SECONDS": "1"} | env,
+                            start_new_session=True)
+    STARTED.append(cron)
+    try:
+        wait_for(lambda: len(Worker.all(connection=runtime.redis)) == 1, what="the worker")
+        say(client, "ro", "hi")
+        wait_for(lambda: count(runtime, OutboxMessage) == 2, what="the first replies")
+        started = StartedJobRegistry(queue=Queue(INBOUND, connection=runtime.redis))
+        with contact_locked(runtime.database_url, "ro"):  # the drain is mid-job when Redis goes
+            say(client, "ro", "yes")
+            wait_for(lambda: started.count == 1, what="the drain to start")
+            proxy.cut()
+            time.sleep(12)  # past two sweep ticks (every 5 s here)
+        assert worker.poll() is None and cron.poll() is None, "a process died with Redis"
+        proxy.restore()
+        say(client, "ro", "1")
+        wait_for(lambda: count(runtime, OutboxMessage) == 4, timeout=90,
+                 what="the replies after the outage")
+        assert worker.poll() is None and cron.poll() is None
+    finally:
+        proxy.stop()
+        stop(worker)
+        stop(cron)

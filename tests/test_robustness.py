@@ -186,3 +186,31 @@ def test_a_round_of_a_survey_with_no_choice_question_is_summarised(runtime):
     with session_scope(runtime.database_url) as db:
         summary = summarise(db, round_id)
     assert summary.participants == 1
+
+
+def test_two_processes_registering_a_survey_at_once_agree_on_one_row(runtime):
+    """Two `heard round create` at the same moment on a fresh database: the second crashed
+    with a UniqueViolation once the first committed."""
+    if not runtime.database_url.startswith("postgresql"):
+        pytest.skip("SQLite lets one writer in at a time")
+    survey = parse_survey("id: race\nlanguages: [en]\ntitle: {en: R}\nquestions:\n"
+                          "  - {id: q, type: text, text: {en: Q}}\n")
+    registered, release = threading.Event(), threading.Event()
+
+    def first() -> int:
+        with session_scope(runtime.database_url) as db:
+            row_id = catalog.register(db, survey).id
+            registered.set()
+            release.wait(10)  # still uncommitted while the second registers
+            return row_id
+
+    def second() -> int:
+        registered.wait(10)
+        with session_scope(runtime.database_url) as db:
+            return catalog.register(db, survey).id
+
+    with ThreadPoolExecutor(2) as pool:
+        one, two = pool.submit(first), pool.submit(second)
+        time.sleep(0.5)  # the second is now waiting on the first's row
+        release.set()
+        assert one.result() == two.result()

@@ -56,3 +56,31 @@ def test_serve_with_two_http_processes_takes_webhooks(runtime):
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+
+
+def test_the_access_log_never_shows_a_sign_in_token(runtime, tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "heard", "serve", "--port", str(port), "--workers", "0"],
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 60
+            while True:
+                assert time.monotonic() < deadline, "heard serve did not start"
+                try:
+                    if httpx.get(f"{base}/healthz").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.2)
+            httpx.get(f"{base}/rounds/1?token=s3cr3t-analyst-token&lang=bn")
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+    written = log.read_text(encoding="utf-8", errors="replace")
+    assert "GET /rounds/1?token=[hidden]&lang=bn" in written
+    assert "s3cr3t-analyst-token" not in written

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,7 @@ from twilio.request_validator import RequestValidator
 from surveys import catalog
 from surveys.database import session_scope
 from surveys.messages import Inbound
-from surveys.tables import Contact, InboxMessage, OutboxMessage, SurveySession
+from surveys.tables import Contact, EarlyStatus, InboxMessage, OutboxMessage, SurveySession
 from tests.cases import CaseFile, answered, inbox_row, queued
 from tests.fakes.twilio_api import FakeTwilio, fake_twilio
 from tests.pipeline import answers, client_for, count, drain
@@ -334,3 +336,54 @@ def _delivery(runtime: Any, provider_id: str) -> dict[str, Any] | None:
         contact = db.get_one(Contact, row.contact_id)
         return {"status": row.status, "error_code": row.error_code,
                 "contact": {"opted_out": contact.opted_out, "unreachable": contact.unreachable}}
+
+
+def test_a_status_that_comes_before_its_send_is_recorded_is_applied_later(runtime, twilio):
+    """Twilio calls back within milliseconds of accepting a message, sometimes before heard
+    has committed the provider id: the report waits and the sweeper applies it."""
+    client = client_for(runtime)
+    first = launched(runtime, AMINA, "en")[0]
+    early = signed_post(client, "/sms/twilio/status", {
+        "MessageSid": "SMearly", "MessageStatus": "undelivered", "ErrorCode": "30006"})
+    assert early.status_code == 204
+    with session_scope(runtime.database_url) as db:
+        row = db.get_one(OutboxMessage, first)
+        row.provider_id, row.status = "SMearly", "sent"  # the send's commit, just after
+    jobs.sweep()
+    with session_scope(runtime.database_url) as db:
+        row = db.get_one(OutboxMessage, first)
+        assert (row.status, row.error_code) == ("undelivered", "30006")
+        assert db.get_one(Contact, row.contact_id).unreachable == "landline"
+        assert db.scalars(select(EarlyStatus)).all() == []
+
+
+def test_a_retry_lost_with_redis_is_sent_by_the_sweeper(runtime, twilio, monkeypatch):
+    monkeypatch.setenv("HEARD_SWEEP_AFTER_SECONDS", "0")
+    client_for(runtime)
+    first = launched(runtime, AMINA, "en")[0]
+    twilio.fail(AMINA, 503, 20503, "Service Unavailable")
+    with pytest.raises(TransientSendError):
+        jobs.send_outbound(first)
+    with session_scope(runtime.database_url) as db:
+        row = db.get_one(OutboxMessage, first)
+        assert row.status == "retrying" and row.next_attempt_at is not None
+        row.next_attempt_at -= timedelta(seconds=10)  # due, and its rq job is gone:
+    runtime.redis.flushdb()  # Redis restarted, and keeps no data
+    jobs.sweep()
+    drain(runtime)
+    with session_scope(runtime.database_url) as db:
+        assert db.get_one(OutboxMessage, first).status == "sent"
+    assert twilio.bodies_to(AMINA)
+
+
+def test_a_killed_senders_lock_holds_others_back_briefly_and_no_worker_idles(runtime, twilio):
+    client_for(runtime)
+    first = launched(runtime, AMINA, "en")[0]
+    with session_scope(runtime.database_url) as db:
+        contact_id = db.get_one(OutboxMessage, first).contact_id
+    runtime.redis.lock(f"heard:sending:{contact_id}", timeout=jobs.SEND_LOCK_SECONDS).acquire()
+    began = time.monotonic()  # ... and the worker holding it is killed: never released
+    with pytest.raises(TransientSendError):
+        jobs.send_outbound_batch([first])
+    assert time.monotonic() - began < jobs.SEND_LOCK_WAIT + 2  # retried later by rq
+    assert 0 < runtime.redis.ttl(f"heard:sending:{contact_id}") <= jobs.SEND_LOCK_SECONDS

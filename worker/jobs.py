@@ -4,23 +4,28 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import Select, func, select, update
+from redis.exceptions import LockError
+from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from surveys.database import session_scope
+from surveys.phone import without_numbers
 from surveys.settings import get_settings
 from surveys.tables import Contact, InboxMessage, OutboxMessage, utcnow
 from worker import inbound
-from worker.queues import DRAIN_FLAG, enqueue_outbound, request_drain
+from worker.pipeline import apply_early_statuses
+from worker.queues import DRAIN_FLAG, SEND_RETRY, enqueue_outbound, request_drain
 from worker.runtime import Runtime, migrated_runtime
 from worker.senders import PermanentSendError, TransientSendError, sender_for
 
 log = logging.getLogger(__name__)
 SWEEP_BATCH = 5000
 STUCK_BATCH = 500
+EARLY_STATUS_DAYS = timedelta(days=2)  # a report whose message never turns up goes then
 
 
 DRAIN_BATCH = 200
@@ -108,8 +113,17 @@ def send_outbound_batch(outbox_ids: list[int]) -> list[str]:
     return statuses
 
 
+SEND_LOCK_SECONDS = 30  # renewed after each message: a killed sender frees it this soon
+SEND_LOCK_WAIT = 5  # then the job is retried later, instead of holding a worker idle
+
+
 def _send_pending(current: Runtime, contact_id: int | None, max_id: int) -> list[str]:
-    with current.redis.lock(f"heard:sending:{contact_id}", timeout=300, blocking_timeout=120):
+    """A contact's pending messages, oldest first, under their send lock (one sender each)."""
+    lock = current.redis.lock(f"heard:sending:{contact_id}", timeout=SEND_LOCK_SECONDS,
+                              blocking_timeout=SEND_LOCK_WAIT)
+    if not lock.acquire():
+        raise TransientSendError(f"contact {contact_id} is being sent to by another worker")
+    try:
         with session_scope(current.database_url) as db:
             pending = db.scalars(
                 select(OutboxMessage.id)
@@ -118,7 +132,14 @@ def _send_pending(current: Runtime, contact_id: int | None, max_id: int) -> list
                        OutboxMessage.status.in_(("pending", "retrying")),
                        OutboxMessage.id <= max_id)
                 .order_by(OutboxMessage.id)).all()
-        return [send_outbound(outbox_id) for outbox_id in pending]
+        statuses = []
+        for outbox_id in pending:
+            statuses.append(send_outbound(outbox_id))
+            lock.reacquire()
+        return statuses
+    finally:
+        with suppress(LockError):
+            lock.release()
 
 
 def send_outbound(outbox_id: int) -> str:
@@ -142,8 +163,10 @@ def send_outbound(outbox_id: int) -> str:
         try:
             message.provider_id = sender_for(message.channel)(message)
             message.status, message.sent_at, message.error = "sent", utcnow(), None
+            message.next_attempt_at = None
         except TransientSendError as error:
             message.status, message.error = "retrying", str(error)
+            message.next_attempt_at = utcnow() + timedelta(seconds=_retry_interval(message))
             retry_later = error
         except PermanentSendError as error:
             message.status, message.error, message.error_code = "failed", str(error), error.code
@@ -153,11 +176,18 @@ def send_outbound(outbox_id: int) -> str:
             if marks and message.contact_id is not None:
                 db.execute(update(Contact).where(Contact.id == message.contact_id)
                            .values(**marks))
-            log.warning("outbox %s: permanent failure %s: %s", outbox_id, error.code, error)
+            log.warning("outbox %s: permanent failure %s: %s", outbox_id, error.code,
+                        without_numbers(str(error)))
         status = message.status
     if retry_later is not None:
         raise retry_later
     return status
+
+
+def _retry_interval(message: OutboxMessage) -> int:
+    """Seconds until rq retries this send (its Retry's interval for this attempt)."""
+    intervals = list(SEND_RETRY.intervals)
+    return int(intervals[min(max(message.attempts, 1), len(intervals)) - 1])
 
 
 def _must_not_send(db: Session, message: OutboxMessage) -> bool:
@@ -200,10 +230,14 @@ def sweep() -> SweepReport:
         _process_stuck(current, inbox_id)
     with session_scope(current.database_url) as db:
         stale_inbox = db.scalars(_unprocessed_before(now - after, SWEEP_BATCH)).all()
-        stale_outbox = db.execute(
-            select(OutboxMessage.id, OutboxMessage.channel, OutboxMessage.address)
-            .where(OutboxMessage.status == "pending", OutboxMessage.created_at < now - after)
+        stale_outbox = db.execute(  # pending too long, or a retry that never came (its rq
+            select(OutboxMessage.id, OutboxMessage.channel, OutboxMessage.address)  # job went
+            .where(or_(and_(OutboxMessage.status == "pending",  # with a Redis restart)
+                            OutboxMessage.created_at < now - after),
+                       and_(OutboxMessage.status == "retrying",
+                            OutboxMessage.next_attempt_at < now - after)))
             .order_by(OutboxMessage.id).limit(SWEEP_BATCH)).all()
+    apply_early_statuses(current.database_url, older_than=EARLY_STATUS_DAYS)
     if stale_inbox:
         request_drain(current.redis)
     by_contact: dict[tuple[str, str], list[int]] = {}

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from surveys.actions import (
@@ -27,7 +29,7 @@ from surveys.actions import (
 from surveys.database import session_scope
 from surveys.messages import clean_text
 from surveys.sql import insert_ignore
-from surveys.tables import Contact, InboxMessage, OutboxMessage, utcnow
+from surveys.tables import Contact, EarlyStatus, InboxMessage, OutboxMessage, utcnow
 from worker.inbound import process
 from worker.ingest import ingest, ingest_async
 from worker.runtime import Runtime
@@ -46,7 +48,7 @@ def perform(runtime: Runtime, action: Action) -> str:
         case Decline():
             return decline(runtime, action)
         case Status():
-            return "recorded" if record_status(runtime.database_url, action) else "unknown"
+            return "recorded" if record_status(runtime.database_url, action) else "kept"
         case OptOut(channel, address):
             return opt_out(runtime, channel, address)
         case Ignore(reason):
@@ -126,21 +128,46 @@ def opt_out(runtime: Runtime, channel: str, address: str) -> str:
 
 def record_status(database_url: str, report: Status) -> bool:
     """The outbox row's delivery status (never moving backwards) and what the error means for
-    the contact; False when heard sent no such message."""
+    the contact. A report for a message not known yet (it came before the send's provider id
+    was committed) waits in `early_statuses` for the sweeper: False then."""
     with session_scope(database_url) as db:
         message = db.scalars(select(OutboxMessage)
                              .where(OutboxMessage.provider_id == report.provider_id)
                              .with_for_update()).first()
         if message is None:
-            log.warning("status %s for unknown message %s", report.status, report.provider_id)
+            log.info("status %s for a message not known yet: kept for the sweeper",
+                     report.status)
+            db.add(EarlyStatus(provider_id=report.provider_id, status=report.status,
+                               error_code=report.error_code, opt_out=report.opt_out,
+                               unreachable=report.unreachable))
             return False
-        if STATUS_RANK[report.status] >= STATUS_RANK.get(message.status, 0):
-            message.status = report.status
-        if report.error_code is not None:
-            message.error_code = report.error_code
-        if message.contact_id is not None and (report.opt_out or report.unreachable):
-            values: dict[str, object] = {"opted_out": True} if report.opt_out else {}
-            if report.unreachable:
-                values["unreachable"] = report.unreachable
-            db.execute(update(Contact).where(Contact.id == message.contact_id).values(**values))
+        apply_status(db, message, report)
     return True
+
+
+def apply_status(db: Session, message: OutboxMessage, report: Status | EarlyStatus) -> None:
+    """One delivery report on its message and, for errors about the person, their contact."""
+    if STATUS_RANK[report.status] >= STATUS_RANK.get(message.status, 0):
+        message.status = report.status
+    if report.error_code is not None:
+        message.error_code = report.error_code
+    if message.contact_id is not None and (report.opt_out or report.unreachable):
+        values: dict[str, object] = {"opted_out": True} if report.opt_out else {}
+        if report.unreachable:
+            values["unreachable"] = report.unreachable
+        db.execute(update(Contact).where(Contact.id == message.contact_id).values(**values))
+
+
+def apply_early_statuses(database_url: str, older_than: timedelta) -> int:
+    """Apply the reports that came before their message was known; those whose message never
+    turns up (another system's, or a forgery heard could not tell) go after `older_than`."""
+    with session_scope(database_url) as db:
+        waiting = db.execute(select(EarlyStatus, OutboxMessage)
+                             .join(OutboxMessage,
+                                   OutboxMessage.provider_id == EarlyStatus.provider_id)
+                             .order_by(EarlyStatus.id)).all()
+        for report, message in waiting:
+            apply_status(db, message, report)
+            db.delete(report)
+        db.execute(delete(EarlyStatus).where(EarlyStatus.received_at < utcnow() - older_than))
+    return len(waiting)

@@ -45,18 +45,23 @@ def purge_expired() -> Purged | None:
     return report
 
 
-def start_in_background(redis: Redis, every_seconds: int) -> threading.Thread:
-    """The cron loop in a daemon thread (CronScheduler.start wants the main thread)."""
+def run_schedule(redis: Redis, every_seconds: int) -> None:
+    """The cron loop, for ever: a Redis or database outage is logged and waited out, never
+    the end of the process (nothing would restart it, and recovery would stop)."""
     scheduler = cron_scheduler(redis, every_seconds)
+    while True:
+        try:
+            scheduler.enqueue_jobs()
+            pause = scheduler.calculate_sleep_interval()
+        except Exception as error:  # noqa: BLE001 - Redis away: try again next tick
+            log.warning("sweeper could not enqueue (%s); retrying", error)
+            pause = every_seconds
+        time.sleep(max(0.5, min(every_seconds, pause)))
 
-    def loop() -> None:
-        while True:
-            try:
-                scheduler.enqueue_jobs()
-            except Exception:  # Redis away: try again next tick, never die
-                log.exception("sweeper could not enqueue; retrying")
-            time.sleep(max(0.5, min(every_seconds, scheduler.calculate_sleep_interval())))
 
-    thread = threading.Thread(target=loop, name="heard-sweeper", daemon=True)
+def start_in_background(redis: Redis, every_seconds: int) -> threading.Thread:
+    """The cron loop in a daemon thread, beside a web server or a worker."""
+    thread = threading.Thread(target=run_schedule, args=(redis, every_seconds),
+                              name="heard-sweeper", daemon=True)
     thread.start()
     return thread

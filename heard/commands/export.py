@@ -16,7 +16,7 @@ from surveys.database import migrate, session_scope
 from surveys.erasure import erase as erase_contact
 from surveys.erasure import find_contacts, record_erasures
 from surveys.exports import WRITERS, Export, ExportError, find_round, open_export
-from surveys.pseudonym import load_key
+from surveys.pseudonym import PseudonymKeyError, load_key
 from surveys.settings import get_settings
 
 
@@ -59,10 +59,10 @@ def export(
         typer.echo("warning: this export holds phone numbers and chat ids: personal data. "
                    "Keep it safe and delete it when done.", err=True)
     try:
-        plan = open_export(url, round_id, load_key(settings.pseudonym_key, settings.data_dir),
-                           labels=labels, with_addresses=with_addresses)
+        key = load_key(settings.pseudonym_key, settings.data_dir, url)
+        plan = open_export(url, round_id, key, labels=labels, with_addresses=with_addresses)
         count = _write(plan, chosen, out, private=with_addresses)
-    except ExportError as error:
+    except (ExportError, PseudonymKeyError) as error:
         _fail(str(error))
     with session_scope(url) as db:
         record(db, cli_actor(), export_action(with_addresses), round_id, format=chosen,

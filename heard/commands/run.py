@@ -6,10 +6,12 @@ import logging
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import typer
+from redis.exceptions import RedisError
 
 from surveys import catalog
 from surveys.database import migrate, session_scope
@@ -64,8 +66,10 @@ def serve(
                 for _ in range(count)]
     if count:
         start_in_background(current.redis, max(5, settings.sweep_after_seconds // 2))
+    from heard.guards import access_log_config
+
     options: dict[str, Any] = {"host": host, "port": port, "log_level": "info",
-                               "access_log": access_log}
+                               "access_log": access_log, "log_config": access_log_config()}
     try:
         if http_workers > 1:  # each process builds its app from the same settings
             os.environ.update(env)
@@ -94,17 +98,27 @@ def worker(
     current = migrated_runtime()
     if sweep:
         start_in_background(current.redis, max(5, get_settings().sweep_after_seconds // 2))
-    queues = [Queue(name, connection=current.redis) for name in QUEUE_NAMES]
-    # SimpleWorker runs jobs in this process: no fork per message. A killed worker loses no
-    # message: the inbox row stays unprocessed until a job commits it, and the sweeper re-queues.
-    SimpleWorker(queues, connection=current.redis).work(burst=burst, with_scheduler=True,
-                                                        logging_level="WARNING")
+    pause = 0.5
+    while True:
+        queues = [Queue(name, connection=current.redis) for name in QUEUE_NAMES]
+        # SimpleWorker runs jobs in this process: no fork per message. A killed worker loses
+        # no message: the inbox row stays unprocessed until a job commits it, and the sweeper
+        # re-queues it.
+        try:
+            SimpleWorker(queues, connection=current.redis).work(
+                burst=burst, with_scheduler=True, logging_level="WARNING")
+            return
+        except RedisError as error:  # Redis restarting: wait it out, then work on
+            logging.getLogger("heard.worker").warning(
+                "Redis unreachable (%s); working again in %.1f s", error, pause)
+            time.sleep(pause)
+            pause = min(pause * 2, 10.0)
 
 
 def cron() -> None:
-    """rq's cron scheduler with heard's sweeper (run one per deployment)."""
-    from worker.sweeper import cron_scheduler
+    """rq's cron scheduler with heard's sweeper (run one per deployment); rides out outages."""
+    from worker.sweeper import run_schedule
 
     _logging()
     current = migrated_runtime()
-    cron_scheduler(current.redis, max(5, get_settings().sweep_after_seconds // 2)).start()
+    run_schedule(current.redis, max(5, get_settings().sweep_after_seconds // 2))

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from babel import Locale, UnknownLocaleError
-from fastapi import APIRouter, Cookie, Depends, Form, Header, HTTPException, Query
+from fastapi import APIRouter, Cookie, Depends, Form, Header, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader
 from sqlalchemy import select
@@ -88,7 +88,26 @@ def dashboard(round_id: RowId, runtime: RuntimeDep, token: str | None = None,
         return HTMLResponse(_page(db, round_id, public=False, lang=lang))
 
 
-@router.post("/rounds/{round_id}/sign-in", include_in_schema=False)
+def same_origin(request: Request) -> None:
+    """A form post from heard's own page only: another site's page posting its own token
+    would sign the analyst in as someone else (login CSRF). Browsers say where a post comes
+    from (Sec-Fetch-Site, else Origin); a post that says another site is refused."""
+    site = request.headers.get("sec-fetch-site")
+    origin = request.headers.get("origin")
+    if site is not None:
+        allowed = site in ("same-origin", "none")
+    elif origin:
+        own = {get_settings().public_base_url.rstrip("/"),
+               f"{request.url.scheme}://{request.headers.get('host', '')}"}
+        allowed = origin.rstrip("/") in own
+    else:
+        allowed = True  # not a browser: no cookie of the analyst's to ride on
+    if not allowed:
+        raise HTTPException(403, "a sign-in must come from heard's own page")
+
+
+@router.post("/rounds/{round_id}/sign-in", include_in_schema=False,
+             dependencies=[Depends(same_origin)])
 def sign_in(round_id: RowId, runtime: RuntimeDep, token: Annotated[str, Form()] = "",
             lang: Annotated[str | None, Form()] = None) -> Response:
     """The sign-in form posts the token: it never appears in a URL, a log or the history."""

@@ -16,7 +16,7 @@ from heard.routes.auth import Analyst, bearer
 from heard.routes.deps import MAX_ID, get_runtime
 from surveys.audit import export_action, record_api_call
 from surveys.exports import ExportError, NoSuchRound, open_export
-from surveys.pseudonym import load_key
+from surveys.pseudonym import PseudonymKeyError, load_key
 from surveys.settings import get_settings
 from worker.runtime import Runtime
 
@@ -50,12 +50,15 @@ def responses(
     settings = get_settings()
     try:
         plan = open_export(runtime.database_url, round_id,
-                           load_key(settings.pseudonym_key, settings.data_dir),
+                           load_key(settings.pseudonym_key, settings.data_dir,
+                                    runtime.database_url),
                            labels=labels, with_addresses=with_addresses)
     except NoSuchRound as error:
         raise HTTPException(404, str(error)) from None
     except ExportError as error:
         raise HTTPException(422, str(error)) from None
+    except PseudonymKeyError as error:  # the deployment's setup, not the request
+        raise HTTPException(503, str(error)) from None
     rows = list(plan.records(after, limit + 1))
     following = None
     if len(rows) > limit:
