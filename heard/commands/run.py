@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -16,7 +17,7 @@ from redis.exceptions import RedisError
 from surveys import catalog
 from surveys.database import migrate, session_scope
 from surveys.settings import get_settings
-from worker.connection import url_of
+from worker.connection import stop_embedded, url_of
 from worker.runtime import migrated_runtime
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -70,6 +71,9 @@ def serve(
 
     options: dict[str, Any] = {"host": host, "port": port, "log_level": "info",
                                "access_log": access_log, "log_config": access_log_config()}
+    # uvicorn re-raises SIGTERM once it has shut down: as SystemExit, so `finally` below runs
+    # (stopping the workers and the embedded Redis) instead of the process just ending
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         if http_workers > 1:  # each process builds its app from the same settings
             os.environ.update(env)
@@ -82,6 +86,12 @@ def serve(
             child.terminate()
         for child in children:
             child.wait(timeout=10)
+        if not settings.redis_url:  # the embedded redis-server is this process's: stop it
+            stop_embedded(current.redis)
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def worker(
