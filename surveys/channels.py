@@ -32,14 +32,16 @@ class Channel:
     charts: bool = False  # results may come with a chart image
     buttons: bool = False  # choices are buttons
     importable: bool = True  # contacts may be imported for it
-    joins_rounds: bool = True  # its people may join a round by code (the simulator's never do)
+    # trial runs (the simulator): its people never join a real round by code, and what was
+    # said is deleted a day after the last message
+    trial: bool = False
 
 
 CHANNELS: dict[str, Channel] = {channel.name: channel for channel in (
     Channel("sms", "sms.sender:twilio_sender", sms_text=True, phone_addresses=True),
     Channel("whatsapp", "sms.sender:twilio_sender", sms_text=True, phone_addresses=True),
     Channel("telegram", "bot.sender:telegram_sender", charts=True, buttons=True),
-    Channel("simulator", "worker.senders:simulator", importable=False, joins_rounds=False),
+    Channel("simulator", "worker.senders:simulator", importable=False, trial=True),
 )}
 UNKNOWN = Channel("unknown", "")  # a row's channel that no entry names: can do nothing special
 
@@ -52,3 +54,8 @@ def channel(name: str) -> Channel:
 def importable() -> tuple[str, ...]:
     """The channels contacts may be imported for, in the registry's order."""
     return tuple(name for name, found in CHANNELS.items() if found.importable)
+
+
+def trials() -> tuple[str, ...]:
+    """The channels whose conversations are trial runs."""
+    return tuple(name for name, found in CHANNELS.items() if found.trial)

@@ -142,7 +142,7 @@ def decide(contact: Person, sessions: Sequence[S], message: Said,
             return Decision("opted_out")  # kept, never answered: they asked us to stop
         changes["opted_out"] = False
         welcome = [Reply(t.gettext("You will get our messages again. Reply STOP to stop."))]
-    joins = channel_named(contact.channel).joins_rounds  # simulated people stay out of rounds
+    joins = not channel_named(contact.channel).trial  # simulated people stay out of rounds
     link = payload.get("start") if joins else None
     if link and _open_round(surveys, str(link)) is None:  # a stale or mistyped deep link
         return Decision("unknown_link", welcome + [Reply(t.gettext(

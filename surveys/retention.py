@@ -19,12 +19,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Subquery, func, or_, select, update
+from sqlalchemy import ColumnElement, Subquery, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from surveys import audit
+from surveys.channels import trials
 from surveys.database import session_scope
-from surveys.tables import InboxMessage, OutboxMessage, utcnow
+from surveys.tables import (
+    Contact,
+    InboxMessage,
+    OutboxMessage,
+    StoredAnswer,
+    SurveySession,
+    utcnow,
+)
 
 PURGED = "purged"  # the address of a purged row ((channel, provider_id) stays unique)
 BATCH = 2000
@@ -149,3 +157,36 @@ def _update(db: Session, model: Any, rows: ColumnElement[bool], **values: Any) -
     running at the same time blanks each row once, and counts it once."""
     return db.execute(update(model).where(rows).values(**values)
                       .execution_options(synchronize_session=False)).rowcount
+
+
+SIMULATOR_DAYS = 1  # a simulated conversation is a trial run: gone a day after its last message
+
+
+def purge_simulator(database_url: str, now: datetime | None = None) -> int:
+    """Delete every simulated contact whose last message is over SIMULATOR_DAYS old, with its
+    sessions, answers and messages: the simulator is open to facilitators, and what they
+    typed there is nobody's data to keep. How many contacts went."""
+    cutoff = (now or utcnow()) - timedelta(days=SIMULATOR_DAYS)
+    return sum(_purge_trials(database_url, channel, cutoff) for channel in trials())
+
+
+def _purge_trials(database_url: str, channel: str, cutoff: datetime) -> int:
+    with session_scope(database_url) as db:
+        last = (select(InboxMessage.address, func.max(InboxMessage.received_at).label("at"))
+                .where(InboxMessage.channel == channel).group_by(InboxMessage.address)
+                .subquery())
+        stale = list(db.scalars(
+            select(Contact.id).outerjoin(last, last.c.address == Contact.address)
+            .where(Contact.channel == channel, Contact.created_at < cutoff,
+                   or_(last.c.at.is_(None), last.c.at < cutoff))))
+        if not stale:
+            return 0
+        addresses = select(Contact.address).where(Contact.id.in_(stale))
+        sessions = select(SurveySession.id).where(SurveySession.contact_id.in_(stale))
+        db.execute(delete(StoredAnswer).where(StoredAnswer.session_id.in_(sessions)))
+        db.execute(delete(SurveySession).where(SurveySession.contact_id.in_(stale)))
+        db.execute(delete(OutboxMessage).where(OutboxMessage.contact_id.in_(stale)))
+        db.execute(delete(InboxMessage).where(InboxMessage.channel == channel,
+                                              InboxMessage.address.in_(addresses)))
+        db.execute(delete(Contact).where(Contact.id.in_(stale)))
+    return len(stale)

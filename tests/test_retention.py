@@ -14,11 +14,11 @@ from heard.cli import app
 from surveys.audit import SWEEPER
 from surveys.database import session_scope
 from surveys.messages import Inbound
-from surveys.retention import KEPT_REPLY_KEYS, PURGED, purge
+from surveys.retention import KEPT_REPLY_KEYS, PURGED, purge, purge_simulator
 from surveys.tables import Base, Contact, InboxMessage, OutboxMessage, StoredAnswer, utcnow
 from surveys.tables import SurveySession as SessionRow
 from tests.pipeline import client_for, count, drain, say
-from worker import share, sweeper
+from worker import jobs, share, sweeper
 from worker.ingest import ingest
 from worker.runtime import Runtime
 
@@ -227,3 +227,25 @@ def test_erasure_after_a_purge_finds_the_contact_and_blanks_what_is_left(runtime
     assert columns_holding(runtime, "still waiting") == []  # the unprocessed row too
     assert columns_holding(runtime, "not sent yet") == []
     assert count(runtime, OutboxMessage, OutboxMessage.status == "suppressed") == 1
+
+
+def test_simulated_conversations_are_deleted_a_day_after_their_last_message(runtime):
+    client = client_for(runtime)
+    for person in ("old", "recent"):
+        for text in ("hi", "yes", "1"):
+            say(client, person, text)
+    jobs.drain_inbox()
+    with session_scope(runtime.database_url) as db:  # "old" last wrote two days ago
+        two_days = utcnow() - timedelta(days=2)
+        db.execute(update(InboxMessage).where(InboxMessage.address == "old")
+                   .values(received_at=two_days))
+        db.execute(update(Contact).where(Contact.address == "old").values(created_at=two_days))
+        db.add(Contact(channel="sms", address="+254700000009", profile={}, created_at=two_days))
+    assert purge_simulator(runtime.database_url) == 1
+    with session_scope(runtime.database_url) as db:
+        assert set(db.scalars(select(Contact.address))) == {"recent", "+254700000009"}
+        assert set(db.scalars(select(InboxMessage.address))) == {"recent"}
+        owners = set(db.scalars(select(SessionRow.contact_id)))
+        assert owners == set(db.scalars(select(Contact.id).where(Contact.address == "recent")))
+        assert db.scalar(select(func.count()).select_from(StoredAnswer)) == 1  # recent's
+    assert purge_simulator(runtime.database_url) == 0

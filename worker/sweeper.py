@@ -10,7 +10,7 @@ from redis import Redis
 from rq.cron import CronScheduler
 
 from surveys.audit import SWEEPER
-from surveys.retention import Purged, purge
+from surveys.retention import Purged, purge, purge_simulator
 from surveys.settings import SettingError, get_settings
 from worker.jobs import sweep
 from worker.queues import DEFAULT
@@ -30,8 +30,12 @@ def cron_scheduler(redis: Redis, every_seconds: int) -> CronScheduler:
 
 
 def purge_expired() -> Purged | None:
-    """The scheduled purge: no query at all unless HEARD_RETENTION_DAYS is set; a bad value is
-    logged (each hour, until fixed) instead of failing the job with a traceback."""
+    """The scheduled purge: simulated conversations a day old, always; messages past
+    HEARD_RETENTION_DAYS when it is set (a bad value is logged, each hour until fixed,
+    instead of failing the job with a traceback)."""
+    simulated = purge_simulator(migrated_runtime().database_url)
+    if simulated:
+        log.info("retention purge: %s simulated contacts deleted", simulated)
     try:
         days = get_settings().retention_days()
     except SettingError as error:
