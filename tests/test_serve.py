@@ -29,24 +29,33 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
-def test_serve_with_two_http_processes_takes_webhooks(runtime):
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+        return int(probe.getsockname()[1])
+
+
+def serving(port: int) -> str:
+    """The base URL of the `heard serve` on `port`, once it answers /healthz."""
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        assert time.monotonic() < deadline, "heard serve did not start"
+        try:
+            if httpx.get(f"{base}/healthz").status_code == 200:
+                return base
+        except httpx.HTTPError:
+            time.sleep(0.2)
+
+
+def test_serve_with_two_http_processes_takes_webhooks(runtime):
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "heard", "serve", "--port", str(port), "--workers", "0",
          "--http-workers", "2", "--no-access-log"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            assert time.monotonic() < deadline, "heard serve did not start"
-            try:
-                if httpx.get(f"{base}/healthz").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+        base = serving(port)
         with httpx.Client(base_url=base) as client:
             for number in range(6):
                 response = client.post("/api/v1/simulate", json={
@@ -61,24 +70,14 @@ def test_serve_with_two_http_processes_takes_webhooks(runtime):
 
 
 def test_the_access_log_never_shows_a_sign_in_token(runtime, tmp_path):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
         server = subprocess.Popen(
             [sys.executable, "-m", "heard", "serve", "--port", str(port), "--workers", "0"],
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         try:
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60
-            while True:
-                assert time.monotonic() < deadline, "heard serve did not start"
-                try:
-                    if httpx.get(f"{base}/healthz").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
+            base = serving(port)
             httpx.get(f"{base}/rounds/1?token=s3cr3t-analyst-token&lang=bn")
         finally:
             os.killpg(server.pid, signal.SIGTERM)
@@ -109,9 +108,7 @@ def redis_servers_of(folder: Path) -> list[int]:
 def test_serve_on_embedded_defaults_stops_its_redis_server(tmp_path):
     if not Path("/proc").exists():
         pytest.skip("finds processes through /proc")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     env = {key: value for key, value in os.environ.items()
            if key not in ("DATABASE_URL", "REDIS_URL")} | {"HEARD_DATA_DIR": str(tmp_path)}
     server = subprocess.Popen([sys.executable, "-m", "heard", "serve", "--port", str(port)],

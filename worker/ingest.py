@@ -15,6 +15,7 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
+from typing import Any
 
 from redis import Redis
 from sqlalchemy.exc import DBAPIError
@@ -44,13 +45,17 @@ async def ingest_async(database_url: str, redis: Redis, message: Inbound) -> int
     return await asyncio.wrap_future(_committer(database_url, redis).submit(message))
 
 
+def inbox_row(message: Inbound) -> dict[str, Any]:
+    """The inbox row of `message`, as every way of storing one writes it."""
+    return {"channel": message.channel, "provider_id": message.provider_id,
+            "address": message.address, "text": clean_text(message.text),
+            "payload": message.payload, "received_at": message.received_at}
+
+
 def ingest_many(database_url: str, redis: Redis, messages: list[Inbound]) -> list[int | None]:
     """Store `messages` in one transaction; per message its new id, or None for a re-delivery
     (of an earlier message, or of one earlier in this list)."""
-    rows = [{"channel": message.channel, "provider_id": message.provider_id,
-             "address": message.address, "text": clean_text(message.text),
-             "payload": message.payload, "received_at": message.received_at}
-            for message in messages]
+    rows = [inbox_row(message) for message in messages]
     with session_scope(database_url) as db:
         stored = {(channel, provider_id): inbox_id for inbox_id, channel, provider_id in
                   insert_ignore(db, InboxMessage.__table__, rows, conflict=["channel",

@@ -27,11 +27,10 @@ from surveys.actions import (
     Store,
 )
 from surveys.database import session_scope
-from surveys.messages import clean_text
 from surveys.sql import insert_ignore
 from surveys.tables import Contact, EarlyStatus, InboxMessage, OutboxMessage, utcnow
 from worker.inbound import process
-from worker.ingest import ingest, ingest_async
+from worker.ingest import inbox_row, ingest, ingest_async
 from worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -79,12 +78,9 @@ def converse(runtime: Runtime, action: Converse) -> Answered:
     re-delivered request (same provider id) steps nothing and gets the same replies."""
     inbound = action.inbound
     with session_scope(runtime.database_url) as db:
-        inbox_id = insert_ignore(
-            db, InboxMessage.__table__,
-            {"channel": inbound.channel, "provider_id": inbound.provider_id,
-             "address": inbound.address, "text": clean_text(inbound.text),
-             "payload": inbound.payload, "received_at": inbound.received_at},
-            conflict=["channel", "provider_id"], returning=InboxMessage.id).scalar()
+        inbox_id = insert_ignore(db, InboxMessage.__table__, inbox_row(inbound),
+                                 conflict=["channel", "provider_id"],
+                                 returning=InboxMessage.id).scalar()
         duplicate = inbox_id is None
         if inbox_id is None:  # a re-delivery: the replies it got the first time
             inbox_id = db.scalars(select(InboxMessage.id).where(
@@ -106,10 +102,8 @@ def decline(runtime: Runtime, action: Decline) -> str:
     with session_scope(runtime.database_url) as db:
         inbox_id = insert_ignore(
             db, InboxMessage.__table__,
-            {"channel": inbound.channel, "provider_id": inbound.provider_id,
-             "address": inbound.address, "text": "", "payload": inbound.payload,
-             "received_at": inbound.received_at, "processed_at": utcnow(),
-             "outcome": action.reason},
+            inbox_row(inbound) | {"text": "", "processed_at": utcnow(),
+                                  "outcome": action.reason},
             conflict=["channel", "provider_id"], returning=InboxMessage.id).scalar()
     return "declined" if inbox_id is not None else "duplicate"
 
