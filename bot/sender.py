@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TypeVar
 
-from sqlalchemy.orm import object_session
 from telegram import Bot, InlineKeyboardMarkup, Message
 from telegram.error import (
     BadRequest,
@@ -31,6 +30,7 @@ from bot import client
 from bot.charts import render_bar_chart
 from bot.keyboards import Keyboard, keyboard_for
 from bot.language import chat_language
+from surveys.database import session_scope
 from surveys.i18n import translator
 from surveys.tables import OutboxMessage
 from worker.queues import contact_key
@@ -158,10 +158,10 @@ def chat_id_of(address: str) -> int | str:
 
 
 def _done_label(message: OutboxMessage) -> str:
-    """"Done" in the contact's language (read in the send's own transaction)."""
+    """"Done" in the contact's language (read apart: a send holds no transaction open)."""
     language = "en"
-    db = object_session(message)
-    if db is not None and (message.reply or {}).get("multi"):
-        language = chat_language(db, message.channel, message.address)
+    if (message.reply or {}).get("multi"):
+        with session_scope(runtime().database_url) as db:
+            language = chat_language(db, message.channel, message.address)
     # TRANSLATORS: Telegram button under a question with several answers: sends the ticked ones
     return translator(language).gettext("Done")

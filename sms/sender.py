@@ -7,6 +7,7 @@ HEARD_SMS_PER_SECOND caps sends per sender number across every worker, through R
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 from functools import cache
 
 from twilio.base.exceptions import TwilioException, TwilioRestException
@@ -18,10 +19,12 @@ from surveys.settings import Settings, get_settings
 from surveys.tables import OutboxMessage
 from worker.ratelimit import RateLimited, acquire
 from worker.runtime import runtime
-from worker.senders import PermanentSendError, Sender, TransientSendError
+from worker.senders import Finder, PermanentSendError, Sender, TransientSendError
 
 log = logging.getLogger(__name__)
 MAX_RATE_WAIT = 10.0  # seconds a job may wait for a send slot before it is retried later
+CLOCK_SKEW = timedelta(minutes=2)  # Twilio's clock against ours, when finding a message
+FIND_LIMIT = 20  # the newest messages to an address read when finding one (a single page)
 
 
 @cache
@@ -32,12 +35,17 @@ def twilio_client(account_sid: str, auth_token: str, base_url: str | None) -> Cl
     return client
 
 
-def twilio_sender() -> Sender:
-    settings = get_settings()
+def configured_client(settings: Settings) -> Client:
+    """The client for the configured account (retried later while it is not configured)."""
     if not (settings.twilio_account_sid and settings.twilio_auth_token):
         raise TransientSendError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are not set")
-    client = twilio_client(settings.twilio_account_sid, settings.twilio_auth_token,
-                           settings.twilio_api_base_url)
+    return twilio_client(settings.twilio_account_sid, settings.twilio_auth_token,
+                         settings.twilio_api_base_url)
+
+
+def twilio_sender() -> Sender:
+    settings = get_settings()
+    client = configured_client(settings)
 
     def send(message: OutboxMessage) -> str:
         arguments = _arguments(settings, message)
@@ -63,9 +71,30 @@ def twilio_sender() -> Sender:
     return send
 
 
+def twilio_finder() -> Finder:
+    client = configured_client(get_settings())
+
+    def find(message: OutboxMessage, since: datetime) -> list[str]:
+        """Twilio's message list, newest first, read for this address: the messages with this
+        text it accepted since `since` (give or take the two clocks' difference)."""
+        try:
+            listed = client.messages.list(to=_recipient(message), limit=FIND_LIMIT)
+        except (TwilioException, OSError) as error:
+            raise TransientSendError(f"Twilio's message list unreachable: {error}") from None
+        return [found.sid for found in reversed(listed)
+                if found.body == message.text and str(found.direction).startswith("outbound")
+                and found.date_created is not None and found.date_created >= since - CLOCK_SKEW]
+
+    return find
+
+
+def _recipient(message: OutboxMessage) -> str:
+    return ("whatsapp:" if message.channel == "whatsapp" else "") + message.address
+
+
 def _arguments(settings: Settings, message: OutboxMessage) -> dict[str, str]:
     prefix = "whatsapp:" if message.channel == "whatsapp" else ""
-    arguments = {"to": prefix + message.address, "body": message.text,
+    arguments = {"to": _recipient(message), "body": message.text,
                  "status_callback": settings.public_base_url.rstrip("/") + "/sms/twilio/status"}
     if settings.twilio_messaging_service_sid:
         arguments["messaging_service_sid"] = settings.twilio_messaging_service_sid

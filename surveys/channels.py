@@ -12,7 +12,8 @@ Every channel package has the same shape:
   the action to `worker.pipeline`; it writes nothing itself. A synchronous channel (a voice
   call, a USSD session) answers with `worker.pipeline.converse`'s replies, recorded like any
   other channel's;
-- `sender.py`: sends one outbox row (named here as `sender`); how a reply is rendered for it
+- `sender.py`: sends one outbox row (named here as `sender`) and, where the provider can tell,
+  finds a message it sent (`finder`); how a reply is rendered for it
   (SMS text and segments, buttons) follows the capabilities below, in `worker.outbox`.
 """
 
@@ -27,6 +28,9 @@ class Channel:
 
     name: str
     sender: str  # "module:factory" of its sender, imported when the first message goes out
+    # "module:factory" of what asks the provider whether a send whose outcome heard never
+    # recorded (a worker killed mid-call) went out; without one, such a send goes again
+    finder: str = ""
     sms_text: bool = False  # replies are SMS text: counted in segments, menus numbered inline
     phone_addresses: bool = False  # addresses are E.164 numbers (a country tells a language)
     charts: bool = False  # results may come with a chart image
@@ -38,8 +42,10 @@ class Channel:
 
 
 CHANNELS: dict[str, Channel] = {channel.name: channel for channel in (
-    Channel("sms", "sms.sender:twilio_sender", sms_text=True, phone_addresses=True),
-    Channel("whatsapp", "sms.sender:twilio_sender", sms_text=True, phone_addresses=True),
+    Channel("sms", "sms.sender:twilio_sender", "sms.sender:twilio_finder", sms_text=True,
+            phone_addresses=True),
+    Channel("whatsapp", "sms.sender:twilio_sender", "sms.sender:twilio_finder",
+            sms_text=True, phone_addresses=True),
     Channel("telegram", "bot.sender:telegram_sender", charts=True, buttons=True),
     Channel("simulator", "worker.senders:simulator", importable=False, trial=True),
 )}

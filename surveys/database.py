@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
+from typing import TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -14,6 +17,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -68,6 +73,22 @@ def migrate(url: str, revision: str = "head", downgrade: bool = False) -> None:
     with get_engine(url).begin() as connection:
         config.attributes["connection"] = connection
         (command.downgrade if downgrade else command.upgrade)(config, revision)
+
+
+def patiently(work: Callable[[], T], patience: float, holding: str) -> T:
+    """`work`, tried again while the database is unreachable (a restart, a failover) for up
+    to `patience` seconds; any other error, or one past that, is raised."""
+    deadline = time.monotonic() + patience
+    pause = 0.05
+    while True:
+        try:
+            return work()
+        except DBAPIError as error:
+            if not unreachable(error) or time.monotonic() + pause > deadline:
+                raise
+            log.warning("database unreachable (%s); holding %s", error.orig, holding)
+            time.sleep(pause)
+            pause = min(pause * 2, 1.0)
 
 
 def unreachable(error: BaseException) -> bool:

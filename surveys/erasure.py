@@ -20,7 +20,15 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from surveys import audit, catalog
-from surveys.tables import Contact, InboxMessage, OutboxMessage, StoredAnswer, SurveyVersion, utcnow
+from surveys.tables import (
+    STILL_TO_SEND,
+    Contact,
+    InboxMessage,
+    OutboxMessage,
+    StoredAnswer,
+    SurveyVersion,
+    utcnow,
+)
 from surveys.tables import SurveySession as SessionRow
 
 TOKEN_PREFIX = "erased:"
@@ -66,7 +74,7 @@ def erase(db: Session, contact: Contact) -> Erased:
     mine = or_(OutboxMessage.contact_id == contact.id,
                (OutboxMessage.channel == contact.channel) & (OutboxMessage.address == old_address))
     suppressed = db.execute(update(OutboxMessage).where(
-        mine, OutboxMessage.status.in_(("pending", "retrying"))).values(status="suppressed")
+        mine, OutboxMessage.status.in_(STILL_TO_SEND)).values(status="suppressed")
     ).rowcount
     outbox = db.execute(update(OutboxMessage).where(mine).values(
         address=token, text="", reply={}, error=None, provider_id=None)).rowcount

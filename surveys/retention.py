@@ -26,6 +26,7 @@ from surveys import audit
 from surveys.channels import trials
 from surveys.database import session_scope
 from surveys.tables import (
+    STILL_TO_SEND,
     Contact,
     InboxMessage,
     OutboxMessage,
@@ -36,7 +37,6 @@ from surveys.tables import (
 
 PURGED = "purged"  # the address of a purged row ((channel, provider_id) stays unique)
 BATCH = 2000
-STILL_TO_SEND = ("pending", "retrying")  # the only statuses a sender picks up
 # Reply keys read after a message has gone: worker.share.MARK says which round's results a
 # contact was sent, so sharing a round again skips them.
 KEPT_REPLY_KEYS = ("summary_round",)

@@ -193,6 +193,13 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column()
     next_attempt_at: Mapped[datetime | None] = mapped_column()  # a retry's, while retrying
+    dispatched_at: Mapped[datetime | None] = mapped_column()  # the last provider call's start
+
+
+# What a sender still has to do something about: `pending` (never tried), `retrying` (a
+# transient error; `next_attempt_at` says when), `dispatching` (a provider call began at
+# `dispatched_at` and its outcome was never recorded: ask the provider before sending again).
+STILL_TO_SEND = ("pending", "retrying", "dispatching")
 
 
 class EarlyStatus(Base):

@@ -15,13 +15,15 @@ import pytest
 from redis import Redis
 from rq import Queue, Worker
 from rq.registry import StartedJobRegistry
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from surveys.messages import Inbound
 from tests.fakes.tcp_proxy import Proxy
+from tests.fakes.twilio_api import FakeTwilio
 from tests.pipeline import InboxMessage, OutboxMessage, answers, client_for, count, drain, say
+from tests.test_sms import AMINA, launched
 from worker.ingest import ingest
-from worker.queues import DRAIN_FLAG, INBOUND, request_drain
+from worker.queues import DRAIN_FLAG, INBOUND, enqueue_outbound, request_drain
 from worker.runtime import Runtime
 
 STARTED: list[subprocess.Popen[bytes]] = []
@@ -256,3 +258,67 @@ def test_worker_and_cron_ride_out_a_redis_outage(runtime: Runtime):
         proxy.stop()
         stop(worker)
         stop(cron)
+
+
+def _outbox(runtime: Runtime, outbox_id: int) -> tuple[str, str | None]:
+    from surveys.database import session_scope
+
+    with session_scope(runtime.database_url) as db:
+        row = db.get_one(OutboxMessage, outbox_id)
+        return row.status, row.provider_id
+
+
+def test_a_sender_killed_after_twilio_accepted_its_message_never_sends_it_again(
+        runtime: Runtime, twilio: FakeTwilio):
+    """Killed between Twilio's accepting and heard's recording it, the send used to be rolled
+    back to `pending` and sent again; now it is found in Twilio's message list."""
+    client_for(runtime)
+    outbox_ids = launched(runtime, AMINA)
+    twilio.hold(AMINA)  # Twilio accepts the first message and its answer never comes back
+    env = {"DATABASE_URL": runtime.database_url}
+    doomed = start_worker(env)
+    enqueue_outbound(runtime.redis, outbox_ids)
+    wait_for(lambda: len(twilio.sent) == 1, what="Twilio to accept the first message")
+    os.killpg(doomed.pid, signal.SIGKILL)
+    doomed.wait()
+    assert _outbox(runtime, outbox_ids[0]) == ("dispatching", None)
+    survivor = start_worker(env, "--sweep")
+    try:
+        wait_for(lambda: all(_outbox(runtime, outbox_id)[0] == "sent"
+                             for outbox_id in outbox_ids), what="every message sent")
+    finally:
+        stop(survivor)
+    assert twilio.listed >= 1  # it asked Twilio ...
+    assert [sent["Sid"] for sent in twilio.sent] == [  # ... and sent each message once
+        _outbox(runtime, outbox_id)[1] for outbox_id in outbox_ids]
+
+
+@pytest.mark.parametrize("outage", [1.0, 8.0])
+def test_the_database_lost_after_twilio_accepted_a_message_never_sends_it_again(
+        runtime: Runtime, twilio: FakeTwilio, outage: float):
+    """Twilio accepts, then the database goes: a short outage is waited out, a longer one
+    leaves the send `dispatching`, and the retry finds it at Twilio instead of sending again."""
+    if not runtime.database_url.startswith("postgresql"):
+        pytest.skip("the database is reached over TCP through a proxy: PostgreSQL")
+    client_for(runtime)
+    outbox_ids = launched(runtime, AMINA)
+    url = make_url(runtime.database_url)
+    proxy = Proxy(url.host or "127.0.0.1", url.port or 5432).start()
+    held = twilio.hold(AMINA)
+    worker = start_worker({"DATABASE_URL": url.set(host="127.0.0.1", port=proxy.port)
+                           .render_as_string(hide_password=False)}, "--sweep")
+    try:
+        enqueue_outbound(runtime.redis, outbox_ids)
+        wait_for(lambda: len(twilio.sent) == 1, what="Twilio to accept the first message")
+        proxy.cut()
+        held.set()  # the worker hears back from Twilio with no database to record it in
+        time.sleep(outage)
+        proxy.restore()
+        wait_for(lambda: all(_outbox(runtime, outbox_id)[0] == "sent"
+                             for outbox_id in outbox_ids), what="every message sent")
+        assert worker.poll() is None, "the worker died with the database"
+    finally:
+        proxy.stop()
+        stop(worker)
+    assert [sent["Sid"] for sent in twilio.sent] == [
+        _outbox(runtime, outbox_id)[1] for outbox_id in outbox_ids]

@@ -15,7 +15,14 @@ from twilio.request_validator import RequestValidator
 from surveys import catalog
 from surveys.database import session_scope
 from surveys.messages import Inbound
-from surveys.tables import Contact, EarlyStatus, InboxMessage, OutboxMessage, SurveySession
+from surveys.tables import (
+    Contact,
+    EarlyStatus,
+    InboxMessage,
+    OutboxMessage,
+    SurveySession,
+    utcnow,
+)
 from tests.cases import CaseFile, answered, inbox_row, queued
 from tests.fakes.twilio_api import FakeTwilio, fake_twilio
 from tests.pipeline import answers, client_for, count, drain
@@ -220,6 +227,49 @@ def test_429_and_5xx_are_retried_then_sent(runtime, twilio):
     assert jobs.send_outbound(outbox_ids[0]) == "sent"
     assert jobs.send_outbound(outbox_ids[0]) == "sent"  # a duplicate job sends nothing
     assert len(twilio.sent) == 1
+
+
+def as_if_its_sender_died_mid_call(runtime, outbox_id: int) -> None:
+    """The row as a sender killed between calling Twilio and recording the outcome left it."""
+    with session_scope(runtime.database_url) as db:
+        row = db.get_one(OutboxMessage, outbox_id)
+        row.status, row.provider_id, row.sent_at = "dispatching", None, None
+        row.dispatched_at = utcnow() - timedelta(seconds=1)
+
+
+def test_a_send_whose_outcome_was_lost_is_found_at_twilio_not_sent_again(runtime, twilio):
+    client_for(runtime)
+    first = launched(runtime, AMINA, "en")[0]
+    assert jobs.send_outbound(first) == "sent"
+    as_if_its_sender_died_mid_call(runtime, first)
+    assert jobs.send_outbound(first) == "sent"
+    assert (twilio.listed, len(twilio.sent)) == (1, 1)
+    with session_scope(runtime.database_url) as db:
+        assert db.get_one(OutboxMessage, first).provider_id == twilio.sent[0]["Sid"]
+
+
+def test_a_send_that_never_reached_twilio_is_sent_and_an_earlier_same_text_not_taken_for_it(
+        runtime, twilio):
+    client_for(runtime)
+    first = launched(runtime, AMINA, "en")[0]
+    assert jobs.send_outbound(first) == "sent"
+    with session_scope(runtime.database_url) as db:  # the same words again, a minute later
+        again = OutboxMessage(**{column: getattr(db.get_one(OutboxMessage, first), column)
+                                 for column in ("contact_id", "channel", "address", "text",
+                                                "reply", "segments", "encoding")})
+        db.add(again)
+        db.flush()
+        second = again.id
+    as_if_its_sender_died_mid_call(runtime, second)  # ... and it never reached Twilio
+    twilio.list_failures = 1
+    with pytest.raises(TransientSendError, match="message list"):
+        jobs.send_outbound(second)  # Twilio cannot be asked: nothing is sent, it waits
+    with session_scope(runtime.database_url) as db:
+        assert db.get_one(OutboxMessage, second).status == "dispatching"
+    assert jobs.send_outbound(second) == "sent"
+    assert twilio.bodies_to(AMINA) == [twilio.sent[0]["Body"]] * 2
+    with session_scope(runtime.database_url) as db:
+        assert db.get_one(OutboxMessage, second).provider_id == twilio.sent[1]["Sid"]
 
 
 def test_status_callbacks_update_the_outbox_and_never_go_backwards(runtime, twilio):

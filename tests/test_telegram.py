@@ -419,6 +419,18 @@ def test_network_trouble_is_transient(runtime, telegram, monkeypatch):
     assert jobs.send_outbound(first) == "sent"
 
 
+def test_a_send_whose_outcome_was_lost_goes_again_telegram_cannot_tell(runtime, telegram):
+    """Telegram keeps no list of what a bot sent: better the question twice than never."""
+    http = client_for(runtime)
+    begin(http, runtime, telegram)
+    with session_scope(runtime.database_url) as db:
+        row = db.scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc())).first()
+        row.status, row.dispatched_at = "dispatching", row.sent_at
+    before = texts(telegram)
+    assert jobs.send_outbound(row.id) == "sent"
+    assert texts(telegram) == before + [before[-1]]
+
+
 def test_bad_request_fails_for_good(runtime, telegram):
     http = client_for(runtime)
     telegram.fail("sendMessage", 400, "Bad Request: message text is empty")

@@ -12,15 +12,13 @@ import asyncio
 import logging
 import queue
 import threading
-import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
 from typing import Any
 
 from redis import Redis
-from sqlalchemy.exc import DBAPIError
 
-from surveys.database import session_scope, unreachable
+from surveys.database import patiently, session_scope, unreachable
 from surveys.messages import Inbound, clean_text
 from surveys.settings import get_settings
 from surveys.sql import insert_ignore
@@ -124,18 +122,8 @@ class GroupCommitter:
     def _patiently(self, messages: list[Inbound]) -> list[int | None]:
         """`ingest_many`, tried again while the database is unreachable, for as long as a
         provider waits for its answer: a restart or failover loses no message."""
-        deadline = time.monotonic() + get_settings().ingest_patience_seconds
-        pause = 0.05
-        while True:
-            try:
-                return ingest_many(self.database_url, self.redis, messages)
-            except DBAPIError as error:
-                if not unreachable(error) or time.monotonic() + pause > deadline:
-                    raise
-                log.warning("database unreachable (%s); holding %s messages", error.orig,
-                            len(messages))
-                time.sleep(pause)
-                pause = min(pause * 2, 1.0)
+        return patiently(lambda: ingest_many(self.database_url, self.redis, messages),
+                         get_settings().ingest_patience_seconds, f"{len(messages)} messages")
 
 
 _LEADERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="inbox-commit")

@@ -3,24 +3,27 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from redis.exceptions import LockError
+from redis import Redis
+from redis.exceptions import LockError, RedisError
 from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from surveys.database import session_scope
+from surveys.database import patiently, session_scope
 from surveys.phone import without_numbers
 from surveys.settings import get_settings
-from surveys.tables import Contact, InboxMessage, OutboxMessage, utcnow
+from surveys.tables import STILL_TO_SEND, Contact, InboxMessage, OutboxMessage, utcnow
 from worker import inbound
 from worker.pipeline import apply_early_statuses
 from worker.queues import DRAIN_FLAG, SEND_RETRY, enqueue_outbound, request_drain
 from worker.runtime import Runtime, migrated_runtime
-from worker.senders import PermanentSendError, TransientSendError, sender_for
+from worker.senders import PermanentSendError, TransientSendError, finder_for, sender_for
 
 log = logging.getLogger(__name__)
 SWEEP_BATCH = 5000
@@ -113,75 +116,149 @@ def send_outbound_batch(outbox_ids: list[int]) -> list[str]:
     return statuses
 
 
-SEND_LOCK_SECONDS = 30  # renewed after each message: a killed sender frees it this soon
+SEND_LOCK_SECONDS = 6  # renewed every 2 s while held: a sender killed mid-call frees it this soon
 SEND_LOCK_WAIT = 5  # then the job is retried later, instead of holding a worker idle
 
 
 def _send_pending(current: Runtime, contact_id: int | None, max_id: int) -> list[str]:
     """A contact's pending messages, oldest first, under their send lock (one sender each)."""
-    lock = current.redis.lock(f"heard:sending:{contact_id}", timeout=SEND_LOCK_SECONDS,
-                              blocking_timeout=SEND_LOCK_WAIT)
-    if not lock.acquire():
-        raise TransientSendError(f"contact {contact_id} is being sent to by another worker")
-    try:
+    with _send_lock(current.redis, contact_id):
         with session_scope(current.database_url) as db:
             pending = db.scalars(
                 select(OutboxMessage.id)
                 .where(OutboxMessage.contact_id.is_(None) if contact_id is None
                        else OutboxMessage.contact_id == contact_id,
-                       OutboxMessage.status.in_(("pending", "retrying")),
+                       OutboxMessage.status.in_(STILL_TO_SEND),
                        OutboxMessage.id <= max_id)
                 .order_by(OutboxMessage.id)).all()
-        statuses = []
-        for outbox_id in pending:
-            statuses.append(send_outbound(outbox_id))
-            lock.reacquire()
-        return statuses
+        return [send_outbound(outbox_id) for outbox_id in pending]
+
+
+@contextmanager
+def _send_lock(redis: Redis, contact_id: int | None) -> Iterator[None]:
+    """The contact's send lock, kept alive by a thread while it is held: however long a
+    provider takes it stays held, and a killed sender's lock is gone within seconds."""
+    lock = redis.lock(f"heard:sending:{contact_id}", timeout=SEND_LOCK_SECONDS,
+                      blocking_timeout=SEND_LOCK_WAIT, thread_local=False)
+    if not lock.acquire():
+        raise TransientSendError(f"contact {contact_id} is being sent to by another worker")
+    released = threading.Event()
+
+    def renew() -> None:
+        while not released.wait(SEND_LOCK_SECONDS / 3):
+            try:
+                lock.reacquire()
+            except LockError:  # expired (Redis was away): the rows' statuses still keep
+                return  # each message from going twice
+            except RedisError as error:
+                log.warning("send lock of contact %s not renewed: %s", contact_id, error)
+
+    keeper = threading.Thread(target=renew, name=f"send-lock-{contact_id}", daemon=True)
+    keeper.start()
+    try:
+        yield
     finally:
-        with suppress(LockError):
+        released.set()
+        keeper.join()
+        with suppress(LockError, RedisError):
             lock.release()
 
 
 def send_outbound(outbox_id: int) -> str:
     """Send one outbox row through its channel; transient errors raise so rq retries.
 
-    The row stays locked while the provider is called, so two workers never send it twice.
+    The provider is called between two commits: one saying the send began (`dispatching`),
+    one recording how it ended. Only a holder of the contact's send lock calls this, so a row
+    found `dispatching` is one whose sender was killed or lost the database mid-call: the
+    provider is asked whether it went out before it is sent again.
     """
     current = migrated_runtime()
-    retry_later: TransientSendError | None = None
     with session_scope(current.database_url) as db:
         message = db.get(OutboxMessage, outbox_id, with_for_update=True)
         if message is None:
             log.warning("outbox %s: no such row", outbox_id)
             return "missing"
-        if message.status not in ("pending", "retrying"):
+        if message.status not in STILL_TO_SEND:
+            return message.status
+        if message.status == "dispatching" and _went_out(db, message):
             return message.status
         if message.contact_id is not None and _must_not_send(db, message):
             message.status = "suppressed"
             return "suppressed"
+        message.status, message.dispatched_at = "dispatching", utcnow()
         message.attempts += 1
-        try:
-            message.provider_id = sender_for(message.channel)(message)
+    outcome = _dispatch(message)
+    status = patiently(lambda: _record(current.database_url, outbox_id, outcome),
+                       RECORD_PATIENCE, f"the outcome of sending outbox {outbox_id}")
+    if isinstance(outcome, TransientSendError) and status == "retrying":
+        raise outcome
+    return status
+
+
+RECORD_PATIENCE = 5.0  # seconds a send's outcome waits for an unreachable database; then the
+# row stays `dispatching`, and the job's retry finds it at the provider
+
+
+class Sent(NamedTuple):
+    provider_id: str | None
+
+
+def _dispatch(message: OutboxMessage) -> Sent | TransientSendError | PermanentSendError:
+    """The provider call (no transaction is open: a slow provider holds no row lock)."""
+    try:
+        return Sent(sender_for(message.channel)(message))
+    except (TransientSendError, PermanentSendError) as error:
+        return error
+
+
+def _record(database_url: str, outbox_id: int,
+            outcome: Sent | TransientSendError | PermanentSendError) -> str:
+    """How the send ended, on its row and, for errors about the person, their contact."""
+    with session_scope(database_url) as db:
+        message = db.get(OutboxMessage, outbox_id, with_for_update=True)
+        if message is None or message.status != "dispatching":  # erased meanwhile
+            return "missing" if message is None else message.status
+        message.next_attempt_at = None
+        if isinstance(outcome, Sent):
+            message.provider_id = outcome.provider_id
             message.status, message.sent_at, message.error = "sent", utcnow(), None
-            message.next_attempt_at = None
-        except TransientSendError as error:
-            message.status, message.error = "retrying", str(error)
+        elif isinstance(outcome, TransientSendError):
+            message.status, message.error = "retrying", str(outcome)
             message.next_attempt_at = utcnow() + timedelta(seconds=_retry_interval(message))
-            retry_later = error
-        except PermanentSendError as error:
-            message.status, message.error, message.error_code = "failed", str(error), error.code
-            marks = {"opted_out": True} if error.opt_out else {}
-            if error.unreachable:
-                marks["unreachable"] = error.unreachable
+        else:
+            message.status, message.error = "failed", str(outcome)
+            message.error_code = outcome.code
+            marks = {"opted_out": True} if outcome.opt_out else {}
+            if outcome.unreachable:
+                marks["unreachable"] = outcome.unreachable
             if marks and message.contact_id is not None:
                 db.execute(update(Contact).where(Contact.id == message.contact_id)
                            .values(**marks))
-            log.warning("outbox %s: permanent failure %s: %s", outbox_id, error.code,
-                        without_numbers(str(error)))
-        status = message.status
-    if retry_later is not None:
-        raise retry_later
-    return status
+            log.warning("outbox %s: permanent failure %s: %s", outbox_id, outcome.code,
+                        without_numbers(str(outcome)))
+        return message.status
+
+
+def _went_out(db: Session, message: OutboxMessage) -> bool:
+    """Whether the provider accepted this row's last send (its sender died before recording
+    it): then it is marked sent with the provider's id, and not sent again."""
+    finder = finder_for(message.channel)
+    if finder is None or message.dispatched_at is None:
+        log.warning("outbox %s: the outcome of its last send was never recorded and %s cannot "
+                    "tell whether it went out: sending it again", message.id, message.channel)
+        return False
+    candidates = finder(message, message.dispatched_at)  # TransientSendError: ask again later
+    known = set(db.scalars(select(OutboxMessage.provider_id)
+                           .where(OutboxMessage.provider_id.in_(candidates))))
+    found = [provider_id for provider_id in candidates if provider_id not in known]
+    if not found:
+        log.info("outbox %s: not found at %s: sending it again", message.id, message.channel)
+        return False
+    message.provider_id, message.status, message.sent_at = found[0], "sent", utcnow()
+    message.error = message.next_attempt_at = None
+    log.info("outbox %s: found at %s, sent before its sender stopped: not sent again",
+             message.id, message.channel)
+    return True
 
 
 def _retry_interval(message: OutboxMessage) -> int:
@@ -230,12 +307,16 @@ def sweep() -> SweepReport:
         _process_stuck(current, inbox_id)
     with session_scope(current.database_url) as db:
         stale_inbox = db.scalars(_unprocessed_before(now - after, SWEEP_BATCH)).all()
-        stale_outbox = db.execute(  # pending too long, or a retry that never came (its rq
-            select(OutboxMessage.id, OutboxMessage.channel, OutboxMessage.address)  # job went
-            .where(or_(and_(OutboxMessage.status == "pending",  # with a Redis restart)
+        # pending too long, a retry that never came (its rq job went with a Redis restart), a
+        # send whose sender died mid-call
+        stale_outbox = db.execute(
+            select(OutboxMessage.id, OutboxMessage.channel, OutboxMessage.address)
+            .where(or_(and_(OutboxMessage.status == "pending",
                             OutboxMessage.created_at < now - after),
                        and_(OutboxMessage.status == "retrying",
-                            OutboxMessage.next_attempt_at < now - after)))
+                            OutboxMessage.next_attempt_at < now - after),
+                       and_(OutboxMessage.status == "dispatching",
+                            OutboxMessage.dispatched_at < now - after)))
             .order_by(OutboxMessage.id).limit(SWEEP_BATCH)).all()
     apply_early_statuses(current.database_url, older_than=EARLY_STATUS_DAYS)
     if stale_inbox:

@@ -2,12 +2,15 @@
 
 A sender returns the provider's message id, raises `TransientSendError` for errors worth
 retrying (rate limits, 5xx, timeouts) and `PermanentSendError` for ones that never will succeed.
+A finder, where the provider keeps a list of what it sent, tells whether a send whose outcome
+was never recorded went out after all, so it is not sent twice.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from importlib import import_module
-from typing import Protocol
+from typing import Any, Protocol
 
 from surveys.channels import channel
 from surveys.tables import OutboxMessage
@@ -32,6 +35,13 @@ class Sender(Protocol):
     def __call__(self, message: OutboxMessage) -> str | None: ...
 
 
+class Finder(Protocol):
+    def __call__(self, message: OutboxMessage, since: datetime) -> list[str]:
+        """The provider ids of messages like `message` (same address and text) it accepted
+        since `since`, oldest first; raises TransientSendError when it cannot be asked."""
+        ...
+
+
 def simulator_sender(message: OutboxMessage) -> str | None:
     """The simulator's messages are read back from the outbox by the web page: nothing to send."""
     return None
@@ -47,6 +57,20 @@ def sender_for(name: str) -> Sender:
     path = channel(name).sender
     if not path:
         raise PermanentSendError(f"no sender for channel {name!r}", code="no_sender")
+    sender: Sender = _made(path)
+    return sender
+
+
+def finder_for(name: str) -> Finder | None:
+    """The finder of channel `name`, or None where the provider cannot tell what it sent."""
+    path = channel(name).finder
+    if not path:
+        return None
+    finder: Finder = _made(path)
+    return finder
+
+
+def _made(path: str) -> Any:
+    """What the factory at "module:factory" makes."""
     module, _, factory = path.partition(":")
-    made: Sender = getattr(import_module(module), factory)()
-    return made
+    return getattr(import_module(module), factory)()

@@ -1,8 +1,9 @@
 """A local fake of Twilio's REST API (Messages resource) for the real twilio library.
 
 It answers as Twilio documents: 201 with a message resource, or a 4xx/5xx JSON error body with
-`code`, `message`, `more_info` and `status`. Tests queue failures per recipient and read back
-every message the library posted.
+`code`, `message`, `more_info` and `status`; GET lists the messages sent to `To`, newest first.
+Tests queue failures per recipient, hold the answer to a send Twilio has accepted (to kill its
+sender before it hears back) and read back every message the library posted.
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from tests.fakes import send_json
 
@@ -23,6 +27,16 @@ class FakeTwilio:
     url: str = ""
     sent: list[dict[str, str]] = field(default_factory=list)
     failures: dict[str, list[tuple[int, int, str]]] = field(default_factory=dict)
+    held: dict[str, threading.Event] = field(default_factory=dict)
+    holds: list[threading.Event] = field(default_factory=list)  # all, released at the end
+    listed: int = 0  # GETs of the message list
+    list_failures: int = 0  # the next GETs of the list answer 503
+
+    def hold(self, to: str) -> threading.Event:
+        """The next send to `to` is accepted, and its answer waits until the event is set."""
+        self.held[to] = threading.Event()
+        self.holds.append(self.held[to])
+        return self.held[to]
 
     def fail(self, to: str, status: int, code: int, message: str, times: int = 1) -> None:
         """The next `times` sends to `to` fail with this HTTP status and Twilio error code."""
@@ -34,25 +48,52 @@ class FakeTwilio:
 
 def _handler(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            if not self._authorized():
+                return
+            query = {key: values[-1] for key, values in
+                     parse_qs(urlsplit(self.path).query).items()}
+            fake.listed += 1
+            if fake.list_failures:
+                fake.list_failures -= 1
+                return self._json(503, {"code": 20503, "message": "Service Unavailable",
+                                        "status": 503})
+            mine = [_resource(message) for message in reversed(fake.sent)
+                    if message["To"] == query.get("To", message["To"])]
+            size = int(query.get("PageSize", 50))
+            self._json(200, {"messages": mine[:size], "page": 0, "page_size": size,
+                             "next_page_uri": None, "previous_page_uri": None,
+                             "first_page_uri": self.path, "uri": self.path, "start": 0,
+                             "end": max(0, min(size, len(mine)) - 1)})
+
         def do_POST(self) -> None:  # noqa: N802 - http.server's naming
             length = int(self.headers.get("Content-Length") or 0)
             form = {key: values[-1] for key, values in
                     parse_qs(self.rfile.read(length).decode()).items()}
-            if not self.path.endswith("/Messages.json") or "/Accounts/" not in self.path:
-                return self._json(404, {"code": 20404, "message": "not found", "status": 404})
-            if self.headers.get("Authorization", "")[:6] != "Basic ":
-                return self._json(401, {"code": 20003, "message": "Authenticate", "status": 401})
+            if not self._authorized():
+                return
             queued = fake.failures.get(form.get("To", ""))
             if queued:
                 status, code, message = queued.pop(0)
                 return self._json(status, {"code": code, "message": message, "status": status,
                                            "more_info": f"https://www.twilio.com/docs/errors/{code}"})
-            sid = "SM" + uuid.uuid4().hex
-            fake.sent.append(form | {"Sid": sid})
-            self._json(201, {"sid": sid, "status": "queued", "to": form.get("To"),
-                             "from": form.get("From"), "body": form.get("Body"),
-                             "messaging_service_sid": form.get("MessagingServiceSid"),
-                             "num_segments": "1", "direction": "outbound-api"})
+            sent = form | {"Sid": "SM" + uuid.uuid4().hex,
+                           "DateCreated": format_datetime(datetime.now(UTC), usegmt=True)}
+            fake.sent.append(sent)
+            held = fake.held.pop(form.get("To", ""), None)
+            if held is not None:
+                held.wait()
+            self._json(201, _resource(sent))
+
+        def _authorized(self) -> bool:
+            if not self.path.split("?")[0].endswith("/Messages.json") or (
+                    "/Accounts/" not in self.path):
+                self._json(404, {"code": 20404, "message": "not found", "status": 404})
+                return False
+            if self.headers.get("Authorization", "")[:6] != "Basic ":
+                self._json(401, {"code": 20003, "message": "Authenticate", "status": 401})
+                return False
+            return True
 
         def _json(self, status: int, body: dict) -> None:
             send_json(self, status, body)
@@ -61,6 +102,14 @@ def _handler(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
             pass
 
     return Handler
+
+
+def _resource(sent: dict[str, str]) -> dict[str, Any]:
+    """A sent message as Twilio's API shows it."""
+    return {"sid": sent["Sid"], "status": "queued", "to": sent.get("To"),
+            "from": sent.get("From"), "body": sent.get("Body"),
+            "messaging_service_sid": sent.get("MessagingServiceSid"), "num_segments": "1",
+            "direction": "outbound-api", "date_created": sent["DateCreated"]}
 
 
 @contextmanager
@@ -73,5 +122,7 @@ def fake_twilio() -> Iterator[FakeTwilio]:
     try:
         yield fake
     finally:
+        for held in fake.holds:
+            held.set()
         server.shutdown()
         server.server_close()
