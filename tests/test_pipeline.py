@@ -101,6 +101,21 @@ def test_message_stored_when_redis_is_down_and_swept_later(runtime, monkeypatch)
     assert count(runtime, OutboxMessage, OutboxMessage.status == "sent") == 2
 
 
+def test_after_redis_lost_its_data_unsent_rows_are_queued_at_once(runtime):
+    """Queued jobs go with a Redis restart: their rows need not wait until they are overdue."""
+    client = client_for(runtime)
+    say(client, "fr", "hi")
+    drain(runtime)
+    jobs.sweep()  # the marker is left: nothing lost since
+    with session_scope(runtime.database_url) as db:
+        db.query(OutboxMessage).update({"status": "pending"})  # queued, not yet sent ...
+    assert jobs.sweep() == (0, 0, 0)  # ... and not overdue (HEARD_SWEEP_AFTER_SECONDS, 30)
+    runtime.redis.flushdb()  # Redis restarted, its queue gone
+    assert jobs.sweep() == (0, 0, 2)
+    drain(runtime)
+    assert count(runtime, OutboxMessage, OutboxMessage.status == "sent") == 2
+
+
 def test_sweeper_requeues_unsent_outbox_rows(runtime, monkeypatch):
     client = client_for(runtime)
     say(client, "fa", "hi")

@@ -118,6 +118,8 @@ def send_outbound_batch(outbox_ids: list[int]) -> list[str]:
 
 SEND_LOCK_SECONDS = 6  # renewed every 2 s while held: a sender killed mid-call frees it this soon
 SEND_LOCK_WAIT = 5  # then the job is retried later, instead of holding a worker idle
+GRACE = timedelta(seconds=2)  # a drain takes a row, and a send's two commits
+# are this close together, but for a fault
 
 
 def _send_pending(current: Runtime, contact_id: int | None, max_id: int) -> list[str]:
@@ -134,11 +136,15 @@ def _send_pending(current: Runtime, contact_id: int | None, max_id: int) -> list
         return [send_outbound(outbox_id) for outbox_id in pending]
 
 
+def send_lock_key(contact_id: int | None) -> str:
+    return f"heard:sending:{contact_id}"
+
+
 @contextmanager
 def _send_lock(redis: Redis, contact_id: int | None) -> Iterator[None]:
     """The contact's send lock, kept alive by a thread while it is held: however long a
     provider takes it stays held, and a killed sender's lock is gone within seconds."""
-    lock = redis.lock(f"heard:sending:{contact_id}", timeout=SEND_LOCK_SECONDS,
+    lock = redis.lock(send_lock_key(contact_id), timeout=SEND_LOCK_SECONDS,
                       blocking_timeout=SEND_LOCK_WAIT, thread_local=False)
     if not lock.acquire():
         raise TransientSendError(f"contact {contact_id} is being sent to by another worker")
@@ -294,43 +300,68 @@ class SweepReport(NamedTuple):
 def sweep() -> SweepReport:
     """Recover rows the queue lost (Redis was down, a worker was killed): nothing is lost.
 
-    Inbox rows unprocessed after HEARD_SWEEP_AFTER_SECONDS get a drain queued. Rows still
-    unprocessed after three times that are processed right here: their contact's queue slot
-    may be held by a job whose worker died (rq frees it only when its heartbeat expires).
+    Inbox rows unprocessed for a few seconds get a drain queued (one cheap request, however
+    many rows: a drain killed with its worker is taken up at the next tick). Rows unprocessed
+    after three times HEARD_SWEEP_AFTER_SECONDS are processed right here: their contact's
+    queue slot may be held by a job whose worker died (rq frees it only when its heartbeat
+    expires). A send whose sender died mid-call is queued again as soon as its contact's send
+    lock is free, with the contact's later unsent messages; other unsent rows once they are
+    HEARD_SWEEP_AFTER_SECONDS overdue (a launch's queue is long, and must not be queued twice),
+    or at once when Redis lost its data (restarted: every queued job went with it).
     """
     current = migrated_runtime()
     after = timedelta(seconds=get_settings().sweep_after_seconds)
     now = utcnow()
+    overdue = now if _queues_lost(current.redis) else now - after
     with session_scope(current.database_url) as db:
         stuck = db.scalars(_unprocessed_before(now - 3 * after, STUCK_BATCH)).all()
     for inbox_id in stuck:
         _process_stuck(current, inbox_id)
     with session_scope(current.database_url) as db:
-        stale_inbox = db.scalars(_unprocessed_before(now - after, SWEEP_BATCH)).all()
+        stale_inbox = db.scalars(_unprocessed_before(now - min(after, GRACE), SWEEP_BATCH)).all()
         # pending too long, a retry that never came (its rq job went with a Redis restart), a
-        # send whose sender died mid-call
+        # send whose sender died mid-call: at once when its contact's send lock is free
         stale_outbox = db.execute(
-            select(OutboxMessage.id, OutboxMessage.channel, OutboxMessage.address)
+            select(OutboxMessage.id, OutboxMessage.channel, OutboxMessage.address,
+                   OutboxMessage.contact_id, OutboxMessage.status)
             .where(or_(and_(OutboxMessage.status == "pending",
-                            OutboxMessage.created_at < now - after),
+                            OutboxMessage.created_at < overdue),
                        and_(OutboxMessage.status == "retrying",
-                            OutboxMessage.next_attempt_at < now - after),
+                            OutboxMessage.next_attempt_at < overdue),
                        and_(OutboxMessage.status == "dispatching",
-                            OutboxMessage.dispatched_at < now - after)))
+                            OutboxMessage.dispatched_at < now - GRACE)))
             .order_by(OutboxMessage.id).limit(SWEEP_BATCH)).all()
+        orphaned = {row.contact_id for row in stale_outbox if row.status == "dispatching"
+                    and not current.redis.exists(send_lock_key(row.contact_id))}
+        stale_outbox = [row for row in stale_outbox
+                        if row.status != "dispatching" or row.contact_id in orphaned]
+        stale_outbox += db.execute(  # what the dead sender would have sent next
+            select(OutboxMessage.id, OutboxMessage.channel, OutboxMessage.address,
+                   OutboxMessage.contact_id, OutboxMessage.status)
+            .where(OutboxMessage.contact_id.in_(orphaned - {None}),
+                   OutboxMessage.status.in_(("pending", "retrying")))).all()
     apply_early_statuses(current.database_url, older_than=EARLY_STATUS_DAYS)
     if stale_inbox:
         request_drain(current.redis)
-    by_contact: dict[tuple[str, str], list[int]] = {}
+    by_contact: dict[tuple[str, str], set[int]] = {}
     for row in stale_outbox:
-        by_contact.setdefault((row.channel, row.address), []).append(row.id)
+        by_contact.setdefault((row.channel, row.address), set()).add(row.id)
     for outbox_ids in by_contact.values():
         # a slot held by a killed worker's job would hold these back: no rate limit here
-        enqueue_outbound(current.redis, outbox_ids)
+        enqueue_outbound(current.redis, sorted(outbox_ids))
     if stuck or stale_inbox or stale_outbox:
         log.info("sweeper: processed %s stuck inbox rows, re-queued %s inbox and %s outbox rows",
                  len(stuck), len(stale_inbox), len(stale_outbox))
     return SweepReport(len(stuck), len(stale_inbox), len(stale_outbox))
+
+
+QUEUES_KEPT = "heard:queues-kept"  # set by the sweeper; gone when Redis lost its data
+
+
+def _queues_lost(redis: Redis) -> bool:
+    """Whether Redis lost its data since the last sweep (a restart without persistence, a
+    failover, a flush): the marker the last sweep left is gone. It is left again now."""
+    return bool(redis.set(QUEUES_KEPT, "1", nx=True))
 
 
 def _process_stuck(current: Runtime, inbox_id: int) -> None:

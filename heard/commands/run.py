@@ -97,6 +97,10 @@ def _exit_on_signal(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+MAX_REDIS_PAUSE = 2.0  # seconds between a worker's tries while Redis is away: it works again
+# within this of Redis coming back
+
+
 def worker(
     burst: bool = typer.Option(False, help="Stop when the queues are empty."),
     sweep: bool = typer.Option(False, help="Also run the sweeper schedule in this process."),
@@ -117,15 +121,18 @@ def worker(
         # SimpleWorker runs jobs in this process: no fork per message. A killed worker loses
         # no message: the inbox row stays unprocessed until a job commits it, and the sweeper
         # re-queues it.
+        began = time.monotonic()
         try:
             SimpleWorker(queues, connection=current.redis).work(
                 burst=burst, with_scheduler=True, logging_level="WARNING")
             return
         except RedisError as error:  # Redis restarting: wait it out, then work on
+            if time.monotonic() - began > MAX_REDIS_PAUSE:  # it had been working: a new outage
+                pause = 0.5
             logging.getLogger("heard.worker").warning(
                 "Redis unreachable (%s); working again in %.1f s", error, pause)
             time.sleep(pause)
-            pause = min(pause * 2, 10.0)
+            pause = min(pause * 2, MAX_REDIS_PAUSE)
 
 
 def cron() -> None:

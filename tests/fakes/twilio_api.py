@@ -31,6 +31,19 @@ class FakeTwilio:
     holds: list[threading.Event] = field(default_factory=list)  # all, released at the end
     listed: int = 0  # GETs of the message list
     list_failures: int = 0  # the next GETs of the list answer 503
+    by_to: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    arrived: threading.Condition = field(default_factory=threading.Condition)
+
+    def record(self, sent: dict[str, str]) -> None:
+        with self.arrived:
+            self.sent.append(sent)
+            self.by_to.setdefault(sent.get("To", ""), []).append(sent)
+            self.arrived.notify_all()
+
+    def wait_for(self, to: str, count: int, timeout: float) -> bool:
+        """Whether `count` messages to `to` have been sent within `timeout` seconds."""
+        with self.arrived:
+            return self.arrived.wait_for(lambda: len(self.by_to.get(to, ())) >= count, timeout)
 
     def hold(self, to: str) -> threading.Event:
         """The next send to `to` is accepted, and its answer waits until the event is set."""
@@ -43,7 +56,7 @@ class FakeTwilio:
         self.failures.setdefault(to, []).extend([(status, code, message)] * times)
 
     def bodies_to(self, to: str) -> list[str]:
-        return [message["Body"] for message in self.sent if message["To"] == to]
+        return [message["Body"] for message in self.by_to.get(to, ())]
 
 
 def _handler(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
@@ -58,8 +71,8 @@ def _handler(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
                 fake.list_failures -= 1
                 return self._json(503, {"code": 20503, "message": "Service Unavailable",
                                         "status": 503})
-            mine = [_resource(message) for message in reversed(fake.sent)
-                    if message["To"] == query.get("To", message["To"])]
+            mine = [_resource(message) for message in
+                    reversed(fake.by_to.get(query["To"], []) if "To" in query else fake.sent)]
             size = int(query.get("PageSize", 50))
             self._json(200, {"messages": mine[:size], "page": 0, "page_size": size,
                              "next_page_uri": None, "previous_page_uri": None,
@@ -79,7 +92,7 @@ def _handler(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
                                            "more_info": f"https://www.twilio.com/docs/errors/{code}"})
             sent = form | {"Sid": "SM" + uuid.uuid4().hex,
                            "DateCreated": format_datetime(datetime.now(UTC), usegmt=True)}
-            fake.sent.append(sent)
+            fake.record(sent)
             held = fake.held.pop(form.get("To", ""), None)
             if held is not None:
                 held.wait()
