@@ -37,6 +37,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -63,7 +64,7 @@ SETTLE_SECONDS = 120  # after the last fault, for everyone to finish
 TOKEN = "drill-auth-token"
 FROM = "+15005550006"
 DATABASE = "heard_drill"
-ANSWERS = ["1", "2", "1", "yes", "1 3", "skip"]  # after the join code: 7 messages a person
+ANSWERS = ["yes", "2", "3", "2", "25", "no"]  # after the join code: 7 messages a person
 LOST = "lost under Twilio's policy"
 
 
@@ -112,7 +113,8 @@ class Fault:
     began: float = 0.0
     ended: float = 0.0
     errors: Counter[str] = field(default_factory=Counter)
-    waits: list[float] = field(default_factory=list)
+    waits: list[float] = field(default_factory=list)  # the waits it overlapped, last
+    beyond: list[float] = field(default_factory=list)  # how long each went on after it ended
 
 
 @dataclass
@@ -123,6 +125,8 @@ class Drill:
     code: str
     faults: list[Fault] = field(default_factory=list)
     accepted: set[str] = field(default_factory=set)
+    dropped: Counter[str] = field(default_factory=Counter)  # no answer, by httpx's error
+    slowest: list[tuple[float, str, float]] = field(default_factory=list)  # wait, sid, began
     lock: threading.Lock = field(default_factory=threading.Lock)
     quiet: Fault = field(default_factory=lambda: Fault("before any fault", _none, _none, 0))
 
@@ -130,6 +134,19 @@ class Drill:
         """The fault last begun before `moment`: whatever went wrong then is put down to it."""
         begun = [fault for fault in self.faults if fault.began and fault.began <= moment]
         return begun[-1] if begun else self.quiet
+
+    def blame(self, began: float, ended: float) -> None:
+        """A wait from `began` to `ended`, put down to the last of the faults it overlapped
+        (or to none): how long it lasted, and how long beyond that fault's end."""
+        overlapped = [fault for fault in self.faults
+                      if fault.began and fault.began < ended and fault.ended > began]
+        if not overlapped:
+            self.quiet.waits.append(ended - began)
+            self.quiet.beyond.append(ended - began)
+            return
+        last = max(overlapped, key=lambda fault: fault.ended)
+        last.waits.append(ended - began)
+        last.beyond.append(max(0.0, ended - last.ended))
 
     def deliver(self, address: str, sid: str, body: str) -> None:
         """One webhook as Twilio sends it; tried again until heard has it (Twilio itself tries
@@ -153,9 +170,10 @@ class Drill:
                         lost = True
                 time.sleep(0.5)
                 continue
-            except httpx.TransportError:  # answer dropped: Twilio does not retry (rp=ct)
+            except httpx.TransportError as error:  # no answer: Twilio does not retry (rp=ct)
                 with self.lock:
                     fault.errors["answer dropped"] += 1
+                    self.dropped[type(error).__name__] += 1
                     if not lost:
                         fault.errors[LOST] += 1
                         lost = True
@@ -186,11 +204,12 @@ class Drill:
             began = time.monotonic()
             if not self.fake.wait_for(address, had + 1, timeout=SETTLE_SECONDS + 300):
                 raise AssertionError(f"{address} never heard back after {body!r}")
-            waited = time.monotonic() - began
+            ended = time.monotonic()
+            waited = ended - began
             waits.append(waited)
-            fault = self.fault_at(began)
             with self.lock:
-                fault.waits.append(waited)
+                self.blame(began, ended)
+                self.slowest.append((waited, sid, time.time() - waited))
             time.sleep(think())
         return waits
 
@@ -263,7 +282,9 @@ def main() -> None:
         cron = Service("cron", [*heard, "cron"], env, work / "cron.log")
         services = [redis, web, *workers, cron]
         probe = Redis(port=redis_port, socket_timeout=2)
-        http = httpx.Client(timeout=20, limits=httpx.Limits(max_connections=64))
+        # Twilio waits 15 s for an answer (its read timeout), 5 s for a connection
+        http = httpx.Client(timeout=httpx.Timeout(15, connect=5),
+                            limits=httpx.Limits(max_connections=64))
 
         def start_redis() -> None:
             redis.start()
@@ -398,19 +419,34 @@ def report(database_url: str, drill: Drill, reference_waits: list[float], unfini
           f"({len(answers[reference])} answers); "
           f"{unfinished} people unfinished, {len(failures)} failed "
           f"({'; '.join(map(str, failures[:3]))})")
+    print(f"  answers that never came, by error: {dict(drill.dropped) or 'none'}")
     print("  processes that died on their own: "
           + (", ".join(f"{s.name} (exit codes {s.died})" for s in services if s.died) or "none"))
     quiet = sorted(reference_waits)[len(reference_waits) // 2]
     print(f"  next-message wait with no fault: median {quiet * 1000:.0f} ms")
     print(f"  {'fault':28} {'5xx':>4} {'refused':>7} {'dropped':>7} {'lost*':>5} "
-          f"{'longest wait':>12} {'/ sweeper interval':>18}")
+          f"{'longest wait':>12} {'after its end':>13} {'/ sweeper interval':>18}")
     for fault in [drill.quiet, *drill.faults]:
         fivexx = sum(count for key, count in fault.errors.items() if key.isdigit())
-        longest = max(fault.waits, default=0.0)
+        longest, beyond = max(fault.waits, default=0.0), max(fault.beyond, default=0.0)
         errors = fault.errors
         print(f"  {fault.name:28} {fivexx:4} {errors['connection refused']:7} "
               f"{errors['answer dropped']:7} {errors[LOST]:5} "
-              f"{longest:10.1f} s {longest / SWEEP_INTERVAL:18.2f}")
+              f"{longest:10.1f} s {beyond:11.1f} s {beyond / SWEEP_INTERVAL:18.2f}")
+    print("  the longest waits (seconds after the message was accepted):")
+    with session_scope(database_url) as db:
+        for waited, sid, began in sorted(drill.slowest, reverse=True)[:5]:
+            inbox = db.scalars(select(InboxMessage).where(InboxMessage.provider_id == sid)).one()
+            replies = db.scalars(select(OutboxMessage).where(OutboxMessage.inbox_id == inbox.id)
+                                 .order_by(OutboxMessage.id)).all()
+
+            def after(moment: datetime | None, began: float = began) -> str:
+                return "-" if moment is None else f"{moment.timestamp() - began:.1f}"
+
+            print(f"    {waited:5.1f} s: processed {after(inbox.processed_at)}, replies "
+                  + ", ".join(f"written {after(reply.created_at)} dispatched "
+                              f"{after(reply.dispatched_at)} sent {after(reply.sent_at)} "
+                              f"({reply.attempts} attempts)" for reply in replies))
     print("  * lost*: messages Twilio's default policy (one more try on a failed connection, none "
           "on a 5xx or a dropped answer) would never have delivered")
 

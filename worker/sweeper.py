@@ -13,7 +13,7 @@ from surveys.audit import SWEEPER
 from surveys.retention import Purged, purge, purge_simulator
 from surveys.settings import SettingError, get_settings
 from worker.jobs import sweep
-from worker.queues import DEFAULT
+from worker.queues import DEFAULT, INBOUND
 from worker.runtime import migrated_runtime
 
 log = logging.getLogger(__name__)
@@ -22,7 +22,8 @@ PURGE_EVERY_SECONDS = 3600
 
 def cron_scheduler(redis: Redis, every_seconds: int) -> CronScheduler:
     scheduler = CronScheduler(connection=redis, name=f"heard-sweeper-{time.time_ns()}")
-    scheduler.register(sweep, DEFAULT, interval=every_seconds, result_ttl=0,
+    # first in every worker's line: recovery must not wait behind a backlog of sends
+    scheduler.register(sweep, INBOUND, interval=every_seconds, result_ttl=0,
                        job_timeout=300, name="sweep")
     scheduler.register(purge_expired, DEFAULT, interval=PURGE_EVERY_SECONDS, result_ttl=0,
                        job_timeout=PURGE_EVERY_SECONDS, name="purge")

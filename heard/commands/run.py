@@ -15,10 +15,10 @@ import typer
 from redis.exceptions import RedisError
 
 from surveys import catalog
-from surveys.database import migrate, session_scope
+from surveys.database import migrate, patiently, session_scope
 from surveys.settings import get_settings
 from worker.connection import stop_embedded, url_of
-from worker.runtime import migrated_runtime
+from worker.runtime import Runtime, migrated_runtime
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 
@@ -63,7 +63,7 @@ def serve(
     signal.signal(signal.SIGTERM, _exit_on_signal)
     children: list[subprocess.Popen[bytes]] = []
     try:
-        current = migrated_runtime()
+        current = _runtime_once_reachable()
         folder = surveys or settings.surveys_dir or catalog.EXAMPLES
         with session_scope(current.database_url) as db:
             loaded = catalog.register_folder(db, folder)
@@ -93,6 +93,12 @@ def serve(
             stop_embedded(settings.data_dir)
 
 
+def _runtime_once_reachable() -> Runtime:
+    """The runtime, its schema migrated, waiting for a database that is away (a process
+    started during a restart would otherwise exit, and nothing would start it again)."""
+    return patiently(migrated_runtime, float("inf"), "start-up until the database is back")
+
+
 def _exit_on_signal(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
@@ -112,7 +118,7 @@ def worker(
     from worker.sweeper import start_in_background
 
     _logging()
-    current = migrated_runtime()
+    current = _runtime_once_reachable()
     if sweep:
         start_in_background(current.redis, max(5, get_settings().sweep_after_seconds // 2))
     pause = 0.5
@@ -140,5 +146,5 @@ def cron() -> None:
     from worker.sweeper import run_schedule
 
     _logging()
-    current = migrated_runtime()
+    current = _runtime_once_reachable()
     run_schedule(current.redis, max(5, get_settings().sweep_after_seconds // 2))
