@@ -11,6 +11,10 @@ UNREACHABLE_CODES = {
 }
 
 
+# refusals that say "not now", though Twilio answers them with a 4xx: retried like a 429
+RETRIED_CODES = frozenset({63018})  # WhatsApp: the sender's rate limit was exceeded
+
+
 def contact_effect(code: int | None) -> tuple[bool, str | None]:
     """(opt the contact out, reason it is unreachable) for a Twilio error code."""
     if code is None:

@@ -14,7 +14,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from sms.errors import contact_effect
+from sms.errors import RETRIED_CODES, contact_effect
 from surveys.settings import Settings, get_settings
 from surveys.tables import OutboxMessage
 from worker.ratelimit import RateLimited, acquire
@@ -58,7 +58,7 @@ def twilio_sender() -> Sender:
         try:
             created = client.messages.create(**arguments)
         except TwilioRestException as error:
-            if error.status == 429 or error.status >= 500:
+            if error.status == 429 or error.status >= 500 or error.code in RETRIED_CODES:
                 raise TransientSendError(f"Twilio {error.status}: {error.msg}") from None
             opt_out, unreachable = contact_effect(error.code)
             raise PermanentSendError(f"Twilio {error.status} {error.code}: {error.msg}",

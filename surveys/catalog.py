@@ -33,11 +33,15 @@ def register(db: Session, survey: Survey) -> SurveyVersion:
         return current
     version = survey.version
     if current is not None:
+        stored = _stored_before(db, survey)
+        if stored is not None:  # this very edit was stored already: not a version per round
+            return stored
         top = db.scalar(select(func.max(SurveyVersion.version)).where(
             SurveyVersion.survey_id == survey.id)) or 0
         version = top + 1
-        survey = Survey.model_validate(survey.model_dump() | {"version": version})
-        log.info("survey %s changed after use: stored as version %s", survey.id, version)
+        survey = _as_version(survey, version)
+        log.warning("survey %s changed after a round used it, under the same version: stored "
+                    "as version %s (raise `version:` in the file to say so)", survey.id, version)
     # two processes registering the same survey at once (two `heard round create`): the
     # second finds the first's row instead of failing on the unique (survey_id, version)
     insert_ignore(db, SurveyVersion.__table__,
@@ -50,6 +54,20 @@ def register(db: Session, survey: Survey) -> SurveyVersion:
     if row.content_hash != survey.content_hash:  # the other process stored another edit
         return register(db, survey)
     return row
+
+
+def _as_version(survey: Survey, version: int) -> Survey:
+    return Survey.model_validate(survey.model_dump() | {"version": version})
+
+
+def _stored_before(db: Session, survey: Survey) -> SurveyVersion | None:
+    """The later version heard minted for this same edit, if it did."""
+    for row in db.scalars(select(SurveyVersion).where(SurveyVersion.survey_id == survey.id,
+                                                      SurveyVersion.version > survey.version)
+                          .order_by(SurveyVersion.version)):
+        if _as_version(survey, row.version).content_hash == row.content_hash:
+            return row
+    return None
 
 
 def register_folder(db: Session, folder: Path) -> list[SurveyVersion]:

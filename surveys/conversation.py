@@ -81,17 +81,26 @@ class Said(Protocol):
     def payload(self) -> Any: ...
 
 
-class OpenRound(Protocol):
+class CodedRound(Protocol):
+    """A round people join by its code: open, or scheduled to open at `opens_at`."""
+
     @property
     def id(self) -> int: ...
     @property
     def survey_pk(self) -> int: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def code(self) -> str | None: ...
+    @property
+    def opens_at(self) -> datetime | None: ...
 
 
 class Surveys(Protocol):
-    """What the conversation may look up: open rounds by code, and survey versions."""
+    """What the conversation may look up: rounds open or scheduled, by code, and survey
+    versions."""
 
-    def open_round(self, code: str) -> OpenRound | None: ...
+    def round_by_code(self, code: str) -> CodedRound | None: ...
     def survey(self, survey_pk: int) -> Survey: ...
     def latest(self, survey_id: str) -> int | None: ...
 
@@ -144,7 +153,11 @@ def decide(contact: Person, sessions: Sequence[S], message: Said,
         welcome = [Reply(t.gettext("You will get our messages again. Reply STOP to stop."))]
     joins = not channel_named(contact.channel).trial  # simulated people stay out of rounds
     link = payload.get("start") if joins else None
-    if link and _open_round(surveys, str(link)) is None:  # a stale or mistyped deep link
+    coded = _round_by_code(surveys, str(link or message.text or "")) if joins else None
+    if coded is not None and coded.status == "scheduled":  # come too early
+        return _not_open_yet(contact, surveys.survey(coded.survey_pk), coded, payload,
+                             welcome, changes)
+    if link and coded is None:  # a stale or mistyped deep link
         return Decision("unknown_link", welcome + [Reply(t.gettext(
             "This link is not for a survey that is open now."))], contact=changes)
     target = _target(sessions, message, payload, surveys if joins else _NoRounds(surveys))
@@ -186,7 +199,7 @@ class _NoRounds:
     def __init__(self, surveys: Surveys) -> None:
         self.surveys = surveys
 
-    def open_round(self, code: str) -> OpenRound | None:
+    def round_by_code(self, code: str) -> CodedRound | None:
         return None
 
     def survey(self, survey_pk: int) -> Survey:
@@ -196,9 +209,31 @@ class _NoRounds:
         return self.surveys.latest(survey_id)
 
 
-def _open_round(surveys: Surveys, text: str) -> OpenRound | None:
+def _round_by_code(surveys: Surveys, text: str) -> CodedRound | None:
     code = join_code(text)
-    return surveys.open_round(code) if code is not None else None
+    return surveys.round_by_code(code) if code is not None else None
+
+
+def _open_round(surveys: Surveys, text: str) -> CodedRound | None:
+    found = _round_by_code(surveys, text)
+    return found if found is not None and found.status == "open" else None
+
+
+def _not_open_yet(contact: Person, survey: Survey, round_: CodedRound,
+                  payload: Mapping[str, Any], welcome: list[Reply],
+                  changes: dict[str, Any]) -> Decision[Any]:
+    """A round's code before it opens: when it opens, in the person's language, and that
+    the same code then starts it (nothing is stored for the round yet)."""
+    address = contact.address if channel_named(contact.channel).phone_addresses else None
+    language = survey.words_for(survey.language_for(
+        contact.language or walk_in_language(survey.languages, payload.get("language"), address)))
+    t = translator(language)
+    opens = round_.opens_at.date() if round_.opens_at else None
+    # TRANSLATORS: {date} is a day written out ("5 December 2026"); {code} is the round's join
+    # code, typed as it is (e.g. WATER367)
+    text = t.gettext("This survey opens on {date}. Send {code} again on that day.",
+                     date=t.day(opens) if opens else "?", code=round_.code or "")
+    return Decision("not_open_yet", welcome + [Reply(text)], contact=changes)
 
 
 def _target(sessions: Sequence[S], message: Said, payload: Mapping[str, Any],

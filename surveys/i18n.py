@@ -12,11 +12,13 @@ import gettext
 import io
 import unicodedata
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cache
 from pathlib import Path
 
 import pycountry
 from babel import Locale, UnknownLocaleError
+from babel.dates import format_date
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
@@ -165,6 +167,11 @@ class Translator:
     def percent(self, ratio: float) -> str:
         return _plain(localize_digits(format_percent(ratio, locale=babel_locale(self.lang)),
                                       self.lang))
+
+    def day(self, value: date) -> str:
+        """A day as the language writes it in full ("5 December 2026", "৫ ডিসেম্বর, ২০২৬")."""
+        return _plain(localize_digits(format_date(value, format="long",
+                                                  locale=babel_locale(self.lang)), self.lang))
 
 
 # CLDR's no-break spaces ('42 %', '1 234' in fr and da) are not GSM-7: one would make a whole

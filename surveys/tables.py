@@ -120,6 +120,7 @@ class SurveySession(Base):
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column()
+    reminded_at: Mapped[datetime | None] = mapped_column()  # the last reminder's
 
 
 class StoredAnswer(Base):

@@ -177,13 +177,19 @@ def test_remind_skips_finishers_and_the_opted_out(runtime):
         by_address["+254712000002"].opted_out = True
     before = count(runtime, OutboxMessage)
     assert rounds.remind(runtime.database_url, runtime.redis, round_id,
-                         lambda redis, ids: True) == 2  # the Telegram contact and +…05
+                         lambda redis, ids: True) == (2, 0)  # the Telegram contact and +…05
     with session_scope(runtime.database_url) as db:
         texts = [row.text for row in db.scalars(select(OutboxMessage)
                                                  .where(OutboxMessage.id > before))]
     assert "A reminder: we would still like to hear from you." in texts
     assert sorted(texts[1::2]) == [  # still at the survey's consent question
         "Do you agree?\n1 Yes\n2 No", "আপনি কি রাজি?\n১ হ্যাঁ\n২ না"]
+    after = count(runtime, OutboxMessage)
+    assert rounds.remind(runtime.database_url, runtime.redis, round_id,  # a second remind
+                         lambda redis, ids: True) == (0, 2)  # sends nothing ...
+    assert count(runtime, OutboxMessage) == after
+    assert rounds.remind(runtime.database_url, runtime.redis, round_id,  # ... unless told
+                         lambda redis, ids: True, again=True) == (2, 0)
 
 
 def test_close_expires_sessions_and_status_counts(runtime):
@@ -271,6 +277,12 @@ def test_survey_upload_is_immutable_once_used(runtime):
     changed = text.replace("Where do you get water?", "Where do you get drinking water?")
     second = client.post("/api/v1/surveys", content=changed, headers=headers).json()
     assert second["version"] == 2
+    for _ in range(2):  # the same edit again (a round created from the file each time) ...
+        again = client.post("/api/v1/surveys", content=changed, headers=headers).json()
+        assert again == second  # ... is that version, not a new one each time
+    further = client.post("/api/v1/surveys", headers=headers,
+                          content=changed.replace("drinking water", "clean water")).json()
+    assert further["version"] == 3
     bad = client.post("/api/v1/surveys", content="id: [", headers=headers)
     assert bad.status_code == 422 and bad.json()["detail"][0].startswith("upload:1:6: YAML")
 
@@ -283,3 +295,74 @@ def test_round_commands_name_a_missing_round_and_exit_1(runtime, command):
 
     result = CliRunner().invoke(app, [command, "999"])
     assert result.exit_code == 1 and "no round 999" in result.output, result.output
+
+
+def test_a_round_that_would_close_before_it_opens_is_refused_by_cli_and_api(runtime):
+    from typer.testing import CliRunner
+
+    from heard.commands.rounds import app
+    from surveys.tables import Round
+
+    client = client_for(runtime)
+    result = CliRunner().invoke(app, ["create", "--survey", str(HERE / "data" / "water.yaml"),
+                                      "--opens", "2026-12-05T09:00", "--closes", "2026-12-04"])
+    assert result.exit_code == 1, result.output
+    assert "close (2026-12-04 00:00 UTC) before it opens (2026-12-05 09:00 UTC)" in result.output
+    with session_scope(runtime.database_url) as db:
+        token = create_token(db, "facilitator", "facilitator")
+    refused = client.post("/api/v1/rounds", json={
+        "survey": "test-water", "opens_at": "2026-12-05T09:00:00+03:00",
+        "closes_at": "2026-12-05T06:00:00Z"}, headers={"Authorization": f"Bearer {token}"})
+    assert refused.status_code == 422 and "before it opens" in refused.json()["detail"]
+    assert count(runtime, Round) == 0
+    kept = client.post("/api/v1/rounds", json={  # the same instants the right way round
+        "survey": "test-water", "opens_at": "2026-12-05T06:00:00Z",
+        "closes_at": "2026-12-05T09:00:01+03:00"}, headers={"Authorization": f"Bearer {token}"})
+    assert kept.status_code == 201, kept.text
+
+
+def test_a_round_opens_and_closes_at_its_times_and_closing_shares_its_results(runtime):
+    """The cron's schedule job, with the clock moved by hand (no sleeping): before the round
+    opens its code says when, at its time it opens, at its close it closes and results go."""
+    from datetime import UTC, datetime, timedelta
+
+    from surveys.messages import Inbound
+    from surveys.tables import Round
+    from worker import jobs
+    from worker.ingest import ingest
+
+    client_for(runtime)
+    opens = datetime.now(UTC) + timedelta(days=2)
+    with session_scope(runtime.database_url) as db:
+        round_ = rounds.create_round(db, catalog.latest(db, "test-water"), None, opens,
+                                     opens + timedelta(days=7))
+        round_id, code = round_.id, round_.code
+        assert round_.status == "scheduled"
+    with pytest.raises(rounds.RoundError, match="only open rounds launch"):
+        rounds.launch(runtime.database_url, runtime.redis, round_id, lambda redis, ids: True)
+
+    def text(body: str, number: int) -> list[str]:
+        ingest(runtime.database_url, runtime.redis,
+               Inbound("sms", "+447700900123", body, f"s-{number}"))
+        drain(runtime)
+        with session_scope(runtime.database_url) as db:
+            return list(db.scalars(select(OutboxMessage.text).where(
+                OutboxMessage.inbox_id.is_not(None)).order_by(OutboxMessage.id)))
+
+    assert text(code, 1) == [f"This survey opens on {opens:%B} {opens.day}, {opens.year}. "
+                             f"Send {code} again on that day."]
+    assert count(runtime, SurveySession) == 0
+    assert jobs.keep_round_schedules(opens - timedelta(minutes=1)) == ([], [])
+    assert jobs.keep_round_schedules(opens) == ([round_id], [])
+    text(code, 2)
+    text("1", 3)  # yes to consent
+    text("2", 4)
+    assert answers(runtime) == {"source": "well"}
+    before_close = count(runtime, OutboxMessage)
+    assert jobs.keep_round_schedules(opens + timedelta(days=7)) == ([], [round_id])
+    with session_scope(runtime.database_url) as db:
+        assert db.get_one(Round, round_id).status == "closed"
+        session = db.scalars(select(SurveySession)).one()
+        assert session.status == "expired"  # it stopped half-way
+    assert count(runtime, OutboxMessage) > before_close  # the results, to the participant
+    assert jobs.keep_round_schedules(opens + timedelta(days=8)) == ([], [])  # closed once

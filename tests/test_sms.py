@@ -229,6 +229,18 @@ def test_429_and_5xx_are_retried_then_sent(runtime, twilio):
     assert len(twilio.sent) == 1
 
 
+def test_whatsapp_rate_limit_63018_is_retried_not_failed(runtime, twilio):
+    client_for(runtime)
+    first = launched(runtime, AMINA, "en", channel="whatsapp")[0]
+    twilio.fail("whatsapp:" + AMINA, 400, 63018, "Rate limit exceeded for Channel")
+    with pytest.raises(TransientSendError, match="63018|Rate limit"):
+        jobs.send_outbound(first)
+    with session_scope(runtime.database_url) as db:
+        assert db.get_one(OutboxMessage, first).status == "retrying"
+    assert jobs.send_outbound(first) == "sent"
+    assert twilio.bodies_to("whatsapp:" + AMINA)
+
+
 def as_if_its_sender_died_mid_call(runtime, outbox_id: int) -> None:
     """The row as a sender killed between calling Twilio and recording the outcome left it."""
     with session_scope(runtime.database_url) as db:

@@ -60,19 +60,27 @@ class Said:
 
 
 @dataclass(frozen=True)
-class OpenRound:
+class CodedRound:
     id: int
     survey_pk: int
+    code: str
+    status: str = "open"
+    opens_at: datetime | None = None
 
 
 class World:
-    """One survey version (pk 1) and its open rounds, as the worker's batch would look them up."""
+    """One survey version (pk 1) and its open rounds (and those scheduled to open, by code:
+    when), as the worker's batch would look them up."""
 
-    def __init__(self, survey: Survey, codes: list[str]) -> None:
+    def __init__(self, survey: Survey, codes: list[str], scheduled: dict[str, Any]) -> None:
         self.the_survey = survey
-        self.rounds = {code: OpenRound(number, 1) for number, code in enumerate(codes, start=1)}
+        self.rounds = {code: CodedRound(number, 1, code) for number, code in
+                       enumerate(codes, start=1)}
+        for number, (code, opens) in enumerate(scheduled.items(), start=len(codes) + 1):
+            self.rounds[code] = CodedRound(number, 1, code, "scheduled", datetime.fromisoformat(
+                str(opens)).replace(tzinfo=UTC))
 
-    def open_round(self, code: str) -> OpenRound | None:
+    def round_by_code(self, code: str) -> CodedRound | None:
         return self.rounds.get(code)
 
     def survey(self, survey_pk: int) -> Survey:
@@ -90,7 +98,8 @@ def as_read(reply: Reply) -> str:
 
 def run(transcript: dict[str, Any]) -> list[dict[str, Any]]:
     """Each turn's input with what the conversation decided, applied as the worker applies it."""
-    world = World(load_survey(HERE / transcript["survey"]), list(transcript.get("rounds") or []))
+    world = World(load_survey(HERE / transcript["survey"]), list(transcript.get("rounds") or []),
+                  dict(transcript.get("scheduled") or {}))
     person = Person(**transcript["contact"])
     sessions: list[Place] = []
     clock = datetime(2026, 1, 1, tzinfo=UTC)

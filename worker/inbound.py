@@ -179,10 +179,11 @@ class Batch:
 
     # -- what the conversation looks up --------------------------------------------------------
 
-    def open_round(self, code: str) -> Round | None:
-        if self._rounds is None:  # open rounds are few: read them once per batch
+    def round_by_code(self, code: str) -> Round | None:
+        if self._rounds is None:  # open and scheduled rounds are few: read once per batch
             self._rounds = {round_.code: round_ for round_ in self.db.scalars(
-                select(Round).where(Round.status == "open", Round.code.is_not(None)))}
+                select(Round).where(Round.status.in_(("open", "scheduled")),
+                                    Round.code.is_not(None)))}
         return self._rounds.get(code)
 
     def latest(self, survey_id: str) -> int | None:

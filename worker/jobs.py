@@ -301,6 +301,32 @@ def _must_not_send(db: Session, message: OutboxMessage) -> bool:
     return contact.opted_out and not message.reply.get("after_opt_out")
 
 
+class ScheduleReport(NamedTuple):
+    opened: list[int]
+    closed: list[int]
+
+
+@_waits_for_the_database
+def keep_round_schedules(now: datetime | None = None) -> ScheduleReport:
+    """Open scheduled rounds at their time and close rounds at theirs, sharing a closed
+    round's results with its participants (as `heard round close` does). Run by the cron."""
+    from worker.rounds import close_round, due_rounds, open_round
+    from worker.share import share
+
+    current = migrated_runtime()
+    with session_scope(current.database_url) as db:
+        opening, closing = due_rounds(db, now or utcnow())
+        for round_id in opening:
+            open_round(db, round_id)
+        for round_id in closing:
+            close_round(db, round_id)
+    for round_id in closing:  # after the commit: results go to whoever the close left
+        share(current.database_url, current.redis, round_id)
+    if opening or closing:
+        log.info("rounds on schedule: opened %s, closed %s", opening, closing)
+    return ScheduleReport(list(opening), list(closing))
+
+
 def launch_round(round_id: int) -> int:
     """A round launch asked for through the API: invitations queued in bulk."""
     from worker.rounds import launch

@@ -14,9 +14,9 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from redis import Redis
 from sqlalchemy import and_, exists, func, select, update
@@ -53,12 +53,28 @@ class RoundError(ValueError):
 
 def create_round(db: Session, survey_row: SurveyVersion, community: str | None,
                  opens_at: datetime | None = None, closes_at: datetime | None = None) -> Round:
-    round_ = Round(survey_pk=survey_row.id, community=community, status="open",
+    """A new open round of this survey version; RoundError for times that cannot be."""
+    opens_at, closes_at, now = _in_utc(opens_at), _in_utc(closes_at), utcnow()
+    if opens_at and closes_at and closes_at <= opens_at:
+        raise RoundError(f"the round would close ({closes_at:%Y-%m-%d %H:%M} UTC) before it "
+                         f"opens ({opens_at:%Y-%m-%d %H:%M} UTC): give a close after the open")
+    if closes_at and closes_at <= now:
+        raise RoundError(f"the close ({closes_at:%Y-%m-%d %H:%M} UTC) has passed: give a close "
+                         f"in the future")
+    status = "scheduled" if opens_at and opens_at > now else "open"
+    round_ = Round(survey_pk=survey_row.id, community=community, status=status,
                    code=_new_code(db, survey_row.survey_id), opens_at=opens_at,
                    closes_at=closes_at)
     db.add(round_)
     db.flush()
     return round_
+
+
+def _in_utc(moment: datetime | None) -> datetime | None:
+    """A time as UTC; one given without a zone is taken as UTC (as stored)."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _new_code(db: Session, survey_id: str) -> str:
@@ -231,19 +247,31 @@ def _written(writing: Future[int], progress: Progress | None) -> int:
     return contacts
 
 
+REMINDED_RECENTLY = timedelta(hours=20)  # a second manual remind within this skips them
+
+
+class Reminded(NamedTuple):
+    reminded: int
+    recently_reminded: int  # skipped: reminded within REMINDED_RECENTLY (unless `again`)
+
+
 def remind(database_url: str, redis: Redis, round_id: int, enqueue: Enqueue,
-           progress: Progress | None = None) -> int:
-    """Ask again everyone invited who has not finished; never the opted-out or unreachable."""
+           progress: Progress | None = None, again: bool = False) -> Reminded:
+    """Ask again everyone invited who has not finished; never the opted-out or unreachable,
+    nor (unless `again`) those reminded within REMINDED_RECENTLY."""
+    now = utcnow()
     with session_scope(database_url) as db:
         _, _, survey = _open_round(db, round_id, "remind")
-        pending = db.execute(
-            select(SurveySession.id, SurveySession.state, Contact.id.label("contact_id"),
-                   Contact.channel, Contact.address)
+        unfinished = db.execute(
+            select(SurveySession.id, SurveySession.state, SurveySession.reminded_at,
+                   Contact.id.label("contact_id"), Contact.channel, Contact.address)
             .join(Contact, Contact.id == SurveySession.contact_id)
             .where(SurveySession.round_id == round_id,
                    SurveySession.status.not_in(FINISHED), Contact.opted_out.is_(False),
                    Contact.unreachable.is_(None))
             .order_by(SurveySession.id)).all()
+    pending = [row for row in unfinished if again or row.reminded_at is None
+               or row.reminded_at <= now - REMINDED_RECENTLY]
     reminded = 0
     for start_index in range(0, len(pending), CHUNK):
         chunk = pending[start_index:start_index + CHUNK]
@@ -256,12 +284,29 @@ def remind(database_url: str, redis: Redis, round_id: int, enqueue: Enqueue,
                          for seq, reply in enumerate(replies)]
         with session_scope(database_url) as db:
             outbox_ids = bulk_insert(db, OutboxMessage.__table__, messages, ids=True)
+            db.execute(update(SurveySession).where(SurveySession.id.in_(
+                [row.id for row in chunk])).values(reminded_at=now))
         for batch in _per_contacts(outbox_ids, [message["contact_id"] for message in messages]):
             enqueue(redis, batch)
         reminded += len(chunk)
         if progress:
             progress(len(chunk))
-    return reminded
+    return Reminded(reminded, len(unfinished) - len(pending))
+
+
+def due_rounds(db: Session, now: datetime) -> tuple[list[int], list[int]]:
+    """Rounds whose time has come: (scheduled ones to open now, open ones to close now)."""
+    opening = db.scalars(select(Round.id).where(Round.status == "scheduled",
+                                                Round.opens_at <= now)).all()
+    closing = db.scalars(select(Round.id).where(Round.status.in_(("open", "scheduled")),
+                                                Round.closes_at <= now)).all()
+    return [id_ for id_ in opening if id_ not in closing], list(closing)
+
+
+def open_round(db: Session, round_id: int) -> None:
+    """A scheduled round opens: its code starts the survey, and it may be launched."""
+    db.execute(update(Round).where(Round.id == round_id, Round.status == "scheduled")
+               .values(status="open"))
 
 
 def close_round(db: Session, round_id: int) -> int:

@@ -12,7 +12,7 @@ from rq.cron import CronScheduler
 from surveys.audit import SWEEPER
 from surveys.retention import Purged, purge, purge_simulator
 from surveys.settings import SettingError, get_settings
-from worker.jobs import sweep
+from worker.jobs import keep_round_schedules, sweep
 from worker.queues import DEFAULT, INBOUND
 from worker.runtime import migrated_runtime
 
@@ -22,9 +22,12 @@ PURGE_EVERY_SECONDS = 3600
 
 def cron_scheduler(redis: Redis, every_seconds: int) -> CronScheduler:
     scheduler = CronScheduler(connection=redis, name=f"heard-sweeper-{time.time_ns()}")
-    # first in every worker's line: recovery must not wait behind a backlog of sends
+    # first in every worker's line: recovery (and a round's opening) must not wait behind a
+    # backlog of sends
     scheduler.register(sweep, INBOUND, interval=every_seconds, result_ttl=0,
                        job_timeout=300, name="sweep")
+    scheduler.register(keep_round_schedules, INBOUND, interval=every_seconds, result_ttl=0,
+                       job_timeout=300, name="round schedules")
     scheduler.register(purge_expired, DEFAULT, interval=PURGE_EVERY_SECONDS, result_ttl=0,
                        job_timeout=PURGE_EVERY_SECONDS, name="purge")
     return scheduler

@@ -49,10 +49,10 @@ def create(
     except SurveyError as error:
         echo_err(str(error))
         raise typer.Exit(1) from None
-    with session_scope(runtime_for_cli().database_url) as db:
+    opens_at, closes_at = _when(opens, "--opens"), _when(closes, "--closes")
+    with session_scope(runtime_for_cli().database_url) as db, exits_on(rounds.RoundError):
         row = catalog.register(db, definition)
-        round_ = rounds.create_round(db, row, community, _when(opens, "--opens"),
-                                     _when(closes, "--closes"))
+        round_ = rounds.create_round(db, row, community, opens_at, closes_at)
         typer.echo(f"round {round_.id}: {row.survey_id} v{row.version}, community "
                    f"{community or '(everyone)'}")
         typer.echo(f"  join by SMS: text {round_.code}")
@@ -98,12 +98,20 @@ def _print_plan(plan: rounds.Plan, price: float | None) -> None:
 
 
 @app.command()
-def remind(round_id: int = typer.Argument(..., metavar="ID")) -> None:
-    """Remind everyone invited who has not finished (never the opted-out)."""
+def remind(
+    round_id: int = typer.Argument(..., metavar="ID"),
+    again: bool = typer.Option(False, "--again", help="Remind those reminded lately too."),
+) -> None:
+    """Remind everyone invited who has not finished (never the opted-out; not twice within
+    20 hours unless --again)."""
     current = runtime_for_cli()
     with exits_on(rounds.RoundError):
-        count = rounds.remind(current.database_url, current.redis, round_id, enqueue_outbound)
-    typer.echo(f"round {round_id}: {count} reminders queued")
+        done = rounds.remind(current.database_url, current.redis, round_id, enqueue_outbound,
+                             again=again)
+    typer.echo(f"round {round_id}: {done.reminded} reminders queued")
+    if done.recently_reminded:
+        typer.echo(f"  skipped {done.recently_reminded}: reminded within the last 20 hours "
+                   f"(use --again)")
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated
 
@@ -22,6 +23,7 @@ from surveys.validation import SurveyError, parse_survey
 from worker import rounds
 from worker.queues import DEFAULT, enqueue_outbound
 from worker.runtime import Runtime
+from worker.share import share
 
 router = APIRouter(prefix="/api/v1")
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
@@ -119,7 +121,10 @@ def create_round(body: RoundIn, runtime: RuntimeDep, _: Facilitator) -> RoundOut
         row = catalog.latest(db, body.survey)
         if row is None:
             raise HTTPException(404, f"unknown survey {body.survey!r}: upload it first")
-        round_ = rounds.create_round(db, row, body.community, body.opens_at, body.closes_at)
+        try:
+            round_ = rounds.create_round(db, row, body.community, body.opens_at, body.closes_at)
+        except rounds.RoundError as error:
+            raise HTTPException(422, str(error)) from None
         round_id = round_.id
     return _round_out(runtime, round_id)
 
@@ -154,22 +159,43 @@ def launch_round(round_id: RowId, runtime: RuntimeDep, _: Facilitator,
 
 
 @router.post("/rounds/{round_id}/remind", tags=["rounds"])
-def remind_round(round_id: RowId, runtime: RuntimeDep, _: Facilitator) -> dict[str, int]:
+def remind_round(round_id: RowId, runtime: RuntimeDep, _: Facilitator,
+                 again: Annotated[bool, Query(
+                     description="Remind those reminded in the last 20 hours too")] = False,
+                 ) -> dict[str, int]:
     try:
-        count = rounds.remind(runtime.database_url, runtime.redis, round_id, enqueue_outbound)
+        done = rounds.remind(runtime.database_url, runtime.redis, round_id, enqueue_outbound,
+                             again=again)
     except rounds.RoundError as error:
         raise HTTPException(409, str(error)) from None
-    return {"reminded": count}
+    return done._asdict()
 
 
 @router.post("/rounds/{round_id}/close", tags=["rounds"])
 def close_round(round_id: RowId, runtime: RuntimeDep, _: Facilitator) -> dict[str, int]:
+    """Close the round (open sessions expire) and send its results to its participants."""
     with session_scope(runtime.database_url) as db:
         try:
             expired = rounds.close_round(db, round_id)
         except rounds.RoundError as error:
             raise HTTPException(404, str(error)) from None
-    return {"expired_sessions": expired}
+    shared = share(runtime.database_url, runtime.redis, round_id)
+    return {"expired_sessions": expired, "results_queued": shared.messages}
+
+
+@router.post("/rounds/{round_id}/share", tags=["rounds"])
+def share_round(round_id: RowId, runtime: RuntimeDep, _: Facilitator,
+                again: Annotated[bool, Query(
+                    description="Send again to people who already got these results")] = False,
+                min_cell: Annotated[int | None, Query(
+                    ge=1, description="Fewest people a figure may stand for")] = None,
+                ) -> dict[str, int]:
+    """Send the round's results to everyone who took part (as `heard round share`)."""
+    try:
+        report = share(runtime.database_url, runtime.redis, round_id, min_cell, again)
+    except LookupError as error:
+        raise HTTPException(404, str(error)) from None
+    return asdict(report)
 
 
 @router.post("/rounds/{round_id}/publish", tags=["rounds"])
