@@ -1,30 +1,56 @@
-"""Contacts from a facilitator's CSV: every bad row reported by line, good rows kept.
+"""Contacts from a facilitator's spreadsheet: every bad row reported by line, good rows kept.
 
 Columns: channel (sms, whatsapp, telegram; default sms), address or phone, language, community,
-consent (yes/no), and the profile fields the facilitator declares (e.g. gender, village). Any
-other column (a name, a second number) is personal data: it is not stored, and the report
-names it, so nobody's name can reach a pseudonymous export.
+consent (yes/no), country (for numbers written without +code), and the profile fields the
+facilitator declares (e.g. gender, village). Any other column (a name, a second number) is
+personal data: it is not stored, and the report names it, so nobody's name can reach a
+pseudonymous export.
+
+Files are read as spreadsheets are saved: XLSX, or CSV in UTF-8 (with or without a BOM),
+UTF-16 (Excel's "Unicode text") or Windows-1252 (Excel's "CSV (Comma delimited)"), separated
+by commas, semicolons (Excel where the decimal mark is a comma) or tabs. Headers may be written
+as people write them ("Mobile Number", "MSISDN", "Simu"), languages by name ("Swahili",
+"বাংলা") as well as by code, consent in any catalog language's yes and no.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
+import pycountry
 from babel import Locale, UnknownLocaleError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from surveys.channels import importable
+from surveys.i18n import keywords, language_name, normalize, shipped_languages
 from surveys.phone import InvalidPhoneNumber, to_e164
 from surveys.profile_fields import declare_profile_fields
 from surveys.tables import Contact, utcnow
 
-KNOWN_COLUMNS = {"channel", "address", "phone", "language", "community", "consent"}
-YES = {"yes", "y", "true", "1", "oui", "si", "sí", "ja", "ndiyo", "haan", "ha", "oo"}
+KNOWN_COLUMNS = {"channel", "address", "phone", "language", "community", "consent", "country"}
+# headers as facilitators write them (folded: lower case, accents, spaces and _ . - as one space)
+HEADER_SYNONYMS = {
+    "phone": ["mobile", "mobile number", "mobile no", "cell", "cell phone", "cellphone",
+              "phone number", "phone no", "number", "msisdn", "tel", "telephone", "whatsapp",
+              "whatsapp number", "telefono", "numero", "portable", "telephone portable",
+              "movil", "celular", "simu", "namba ya simu", "ফোন", "মোবাইল", "ফোন নম্বর",
+              "मोबाइल", "फ़ोन", "फोन", "फ़ोन नंबर", "मोबाइल नंबर", "so dien thoai", "sdt"],
+    "address": ["chat id", "telegram id"],
+    "language": ["lang", "langue", "idioma", "lugha", "ভাষা", "भाषा", "ngon ngu"],
+    "community": ["village", "settlement", "area", "communaute", "comunidad", "jamii",
+                  "এলাকা", "समुदाय"],
+    "consent": ["agreed", "consented", "consentement", "consentimiento", "ridhaa",
+                "সম্মতি", "सहमति"],
+    "country": ["country code", "pays", "pais", "nchi", "দেশ", "देश"],
+}
+YES = {"yes", "y", "true", "1", "oui", "si", "sí", "ja", "ndiyo", "haan", "ha", "oo", "x"}
 NO = {"no", "n", "false", "0", "non", "nej", "hapana", "nahi", "hindi"}
 MAX_FIELD_NAME = 128  # profile_fields.name
 
@@ -86,14 +112,19 @@ def parse_contacts(text: str | Iterable[str], region: str | None = None,
     dropped unread and listed in the report.
     """
     report = ImportReport(profile_fields=profile_columns(profile))
-    lines = io.StringIO(text) if isinstance(text, str) else text
-    reader = csv.DictReader(lines)
-    headers = list(reader.fieldnames or [])
+    if isinstance(text, str):
+        text = text.removeprefix("\ufeff")
+        lines: Iterable[str] = io.StringIO(text)
+        reader = csv.DictReader(lines, dialect=_dialect(text))
+    else:
+        reader = csv.DictReader(text)
+    written = list(reader.fieldnames or [])
+    reader.fieldnames = headers = [_column(name, report.profile_fields) for name in written]
     problems = _header_problems(headers, report.profile_fields)
     if problems:
         report.errors += [RowError(1, problem) for problem in problems]
         return [], report
-    report.dropped_columns = _dropped_columns(headers, report.profile_fields)
+    report.dropped_columns = _dropped_columns(written, headers, report.profile_fields)
     declared = set(report.profile_fields)
     merged: dict[tuple[str, str], ImportedContact] = {}
     for row in reader:
@@ -112,6 +143,77 @@ def parse_contacts(text: str | Iterable[str], region: str | None = None,
         else:
             merged[key] = contact
     return list(merged.values()), report
+
+
+def read_spreadsheet(data: bytes) -> str:
+    """A spreadsheet file as CSV text: XLSX's first sheet, or CSV in the encodings Excel and
+    phones save (a BOM tells UTF-8 and UTF-16; else UTF-8, else Windows-1252). ValueError
+    naming what it is when it is none of these."""
+    if data.startswith(b"PK\x03\x04"):
+        return _xlsx_as_csv(data)
+    for bom, encoding in ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"),
+                          (b"\xfe\xff", "utf-16")):
+        if data.startswith(bom):
+            return data.decode(encoding)
+    if b"\x00" in data[:200]:  # UTF-16 without a BOM: every other byte of ASCII is NUL
+        try:
+            return data.decode("utf-16-le" if data[1:2] == b"\x00" else "utf-16-be")
+        except UnicodeDecodeError:
+            raise ValueError("not a text or XLSX file (it holds NUL bytes)") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
+def _xlsx_as_csv(data: bytes) -> str:
+    from openpyxl import load_workbook
+
+    try:
+        sheet = load_workbook(io.BytesIO(data), read_only=True, data_only=True).worksheets[0]
+    except Exception as error:  # noqa: BLE001 - openpyxl raises many kinds for a bad file
+        raise ValueError(f"not a readable XLSX file: {error}") from None
+    out = io.StringIO()
+    writer = csv.writer(out)
+    for row in sheet.iter_rows(values_only=True):
+        writer.writerow(["" if value is None else _cell(value) for value in row])
+    return out.getvalue()
+
+
+def _cell(value: object) -> str:
+    """A cell as written: 712345678.0 (a number typed without its 0) as 712345678."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _dialect(text: str) -> type[csv.Dialect] | csv.Dialect:
+    """Commas, semicolons or tabs, as the header line shows."""
+    header = text.split("\n", 1)[0]
+    counts = {separator: header.count(separator) for separator in (",", ";", "\t", "|")}
+    separator = max(counts, key=lambda key: counts[key])
+    if counts[separator] == 0 or separator == ",":
+        return csv.excel
+    return type("Sniffed", (csv.excel,), {"delimiter": separator})
+
+
+def _fold(header: str) -> str:
+    return re.sub(r"[\s_.\-]+", " ", normalize(header)).strip()
+
+
+@cache
+def _synonyms() -> dict[str, str]:
+    return {_fold(word): column for column, words in HEADER_SYNONYMS.items()
+            for word in [column, *words]}
+
+
+def _column(header: str | None, declared: list[str]) -> str:
+    """A header as heard reads it: a declared profile column as declared, a contact column
+    by any of its names, any other as written (trimmed, lower case)."""
+    plain = (header or "").strip().lower()
+    if plain in declared:
+        return plain
+    return _synonyms().get(_fold(plain), plain)
 
 
 def _header_problems(headers: list[str], declared: list[str]) -> list[str]:
@@ -137,13 +239,71 @@ def _header_problems(headers: list[str], declared: list[str]) -> list[str]:
     return problems
 
 
-def _dropped_columns(headers: list[str], declared: list[str]) -> list[str]:
+def _dropped_columns(written: list[str], read: list[str], declared: list[str]) -> list[str]:
     """Headers, as written in the file, of the columns that are neither contact columns nor
-    declared profile fields; a column without a header is named by its position."""
+    declared profile fields (`read`: as heard reads them); a column without a header is named
+    by its position."""
     kept = KNOWN_COLUMNS | set(declared)
-    return [header.strip() or f"column {position} (no header)"
-            for position, header in enumerate(headers, start=1)
-            if (header or "").strip().lower() not in kept]
+    return [(header or "").strip() or f"column {position} (no header)"
+            for position, (header, column) in enumerate(zip(written, read, strict=True), start=1)
+            if column not in kept]
+
+
+@cache
+def _language_names() -> dict[str, str]:
+    """Folded language names → code: each shipped language's own name and its English one."""
+    names: dict[str, str] = {}
+    for code in shipped_languages():
+        for reader in (code, "en"):
+            names[_fold(language_name(code, reader))] = code
+    return names
+
+
+def language_code(value: str) -> str:
+    """A language as a code ("sw"), from a code or a name ("Swahili", "Kiswahili", "বাংলা");
+    ValueError naming it when it is neither."""
+    folded = _fold(value)
+    if folded in _language_names():
+        return _language_names()[folded]
+    try:
+        Locale.parse(value.strip().replace("-", "_"))
+        return value.strip()
+    except (UnknownLocaleError, ValueError):
+        pass
+    try:
+        found = pycountry.languages.lookup(value.strip())
+    except LookupError:
+        raise ValueError(f"unknown language {value!r} (a code such as sw, or a name such as "
+                         f"Swahili)") from None
+    return str(getattr(found, "alpha_2", None) or found.alpha_3)
+
+
+@cache
+def _consent_words() -> tuple[frozenset[str], frozenset[str]]:
+    """Yes and no as typed in a spreadsheet, in every catalog language (its keywords)."""
+    yes, no = {normalize(word) for word in YES}, {normalize(word) for word in NO}
+    for lang in shipped_languages():
+        for word, command in keywords(lang).items():
+            (yes if command == "yes" else no if command == "no" else set()).add(word)
+    return frozenset(yes), frozenset(no - yes)
+
+
+def _region(value: str, default: str | None) -> str | None:
+    """A row's country (KE, Kenya, 254, +254) as a region code, else the import's default."""
+    text = value.strip().lstrip("+")
+    if not text:
+        return default
+    if text.isdigit():
+        import phonenumbers
+
+        region = phonenumbers.region_code_for_country_code(int(text))
+        if region == "ZZ":
+            raise ValueError(f"unknown country code {value!r}")
+        return region
+    try:
+        return str(pycountry.countries.lookup(text).alpha_2)
+    except LookupError:
+        raise ValueError(f"unknown country {value!r} (a code such as KE, or a name)") from None
 
 
 def _contact(row: dict[str, str], region: str | None, declared: set[str]) -> ImportedContact:
@@ -159,19 +319,15 @@ def _contact(row: dict[str, str], region: str | None, declared: set[str]) -> Imp
         address = raw
     else:
         try:
-            address = to_e164(raw, region)
+            address = to_e164(raw, _region(row.get("country") or "", region))
         except InvalidPhoneNumber as error:
             raise ValueError(str(error)) from None
-    language = row.get("language") or None
-    if language:
-        try:
-            Locale.parse(language)
-        except (UnknownLocaleError, ValueError):
-            raise ValueError(f"unknown language code {language!r}") from None
-    consent_text = (row.get("consent") or "").lower()
-    if consent_text and consent_text not in YES | NO:
+    language = language_code(row["language"]) if row.get("language") else None
+    consent_text = normalize(row.get("consent") or "")
+    yes, no = _consent_words()
+    if consent_text and consent_text not in yes | no:
         raise ValueError(f"consent must be yes or no, not {row.get('consent')!r}")
-    consent = True if consent_text in YES else False if consent_text in NO else None
+    consent = True if consent_text in yes else False if consent_text in no else None
     profile = {key: value for key, value in row.items() if key in declared and value}
     return ImportedContact(channel, address, language, row.get("community") or None, consent,
                            profile)

@@ -349,6 +349,15 @@ def test_erase_finds_a_phone_number_however_it_is_typed(runtime, round_id, monke
     assert count(runtime, Contact, Contact.address == "+254700000001") == 0
 
 
+def test_erase_takes_the_country_of_a_national_number(runtime, round_id, monkeypatch):
+    monkeypatch.delenv("HEARD_DEFAULT_REGION", raising=False)
+    missed = heard("erase", "0700 000001")
+    assert missed.exit_code == 1 and "needs --region" in missed.output, missed.output
+    result = heard("erase", "0700 000001", "--region", "KE")
+    assert result.exit_code == 0, result.output
+    assert count(runtime, Contact, Contact.address == "+254700000001") == 0
+
+
 def test_a_process_without_the_pseudonym_key_stops_instead_of_renaming_everyone(runtime,
                                                                                  tmp_path):
     """`heard export` run from another folder once made a new key: every contact got a new

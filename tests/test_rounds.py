@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -41,7 +42,7 @@ def test_csv_import_keeps_good_rows_and_reports_bad_ones_by_line():
         "line 5: not a phone number: 'not-a-number': The string supplied did not seem to be a "
         "phone number.",
         "line 7: a Telegram address is a numeric chat id, not '@handle'",
-        "line 8: unknown language code 'xx'",
+        "line 8: unknown language 'xx' (a code such as sw, or a name such as Swahili)",
         "line 9: consent must be yes or no, not 'maybe'"]
     assert report.merged_duplicates == 1
     assert [(c.channel, c.address) for c in contacts] == [
@@ -366,3 +367,81 @@ def test_a_round_opens_and_closes_at_its_times_and_closing_shares_its_results(ru
         assert session.status == "expired"  # it stopped half-way
     assert count(runtime, OutboxMessage) > before_close  # the results, to the participant
     assert jobs.keep_round_schedules(opens + timedelta(days=8)) == ([], [])  # closed once
+
+
+SPREADSHEET = [  # as facilitators' spreadsheets hold it: their headers, names, words, countries
+    ["Mobile Number", "Language", "Community", "Consent", "Country", "Name"],
+    ["0712 100 001", "Swahili", "kibera", "Ndiyo", "", "Amina"],
+    ["01712 345678", "বাংলা", "kibera", "হ্যাঁ", "Bangladesh", "Rahima"],
+    ["98765 43210", "Hindi", "kibera", "हाँ", "IN", "Meera"],
+    ["612 345 678", "français", "kibera", "non", "+34", "José"],
+]
+
+
+def _as_xlsx(rows: list[list[str]]) -> bytes:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    for row in rows:
+        book.active.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("saved_as", ["utf-8", "utf-8 BOM, semicolons", "utf-16 tabs",
+                                      "windows-1252 semicolons", "xlsx"])
+def test_contacts_import_reads_what_spreadsheets_save(runtime, saved_as):
+    rows = SPREADSHEET if "1252" not in saved_as else [  # cp1252 has no Bengali or Hindi
+        row for row in SPREADSHEET if row[0] in ("Mobile Number", "0712 100 001",
+                                                 "612 345 678")]
+    separator = ";" if "semicolons" in saved_as else "\t" if "tabs" in saved_as else ","
+    text = "\r\n".join(separator.join(row) for row in rows) + "\r\n"
+    data = {"utf-8": lambda: text.encode(), "utf-8 BOM, semicolons": lambda: text.encode(
+        "utf-8-sig"), "utf-16 tabs": lambda: text.encode("utf-16"),
+        "windows-1252 semicolons": lambda: text.encode("cp1252"),
+        "xlsx": lambda: _as_xlsx(rows)}[saved_as]()
+    client = client_for(runtime)
+    with session_scope(runtime.database_url) as db:
+        token = create_token(db, "facilitator", "f")
+    response = client.post("/api/v1/contacts/import?region=KE", content=data,
+                           headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.text
+    assert response.json()["errors"] == []
+    assert response.json()["dropped_columns"] == ["Name"]
+    with session_scope(runtime.database_url) as db:
+        stored = {(c.address, c.language, c.consent) for c in db.scalars(select(Contact))}
+    expected = {("+254712100001", "sw", True), ("+34612345678", "fr", False)}
+    if "1252" not in saved_as:
+        expected |= {("+8801712345678", "bn", True), ("+919876543210", "hi", True)}
+    assert stored == expected
+
+
+def test_a_file_that_is_no_spreadsheet_is_refused_with_a_reason(runtime):
+    client = client_for(runtime)
+    with session_scope(runtime.database_url) as db:
+        token = create_token(db, "facilitator", "f")
+    response = client.post("/api/v1/contacts/import", content=b"PK\x03\x04not a zip",
+                           headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 400 and "not a readable XLSX file" in response.text
+
+
+def test_a_launch_says_who_it_leaves_out_and_names_the_community_meant(runtime):
+    from typer.testing import CliRunner
+
+    from heard.commands.rounds import app
+
+    round_id = _setup(runtime)  # kibera: +…05 said no, +…06 is in mathare
+    with session_scope(runtime.database_url) as db:
+        plan = rounds.plan_launch(db, round_id)
+        typo = rounds.create_round(db, catalog.latest(db, "test-water"), "Kibera").id
+    assert dict(plan.left_out) == {"in another community": 1,
+                                   "who said no to being contacted": 1}
+    assert plan.community_hint is None
+    result = CliRunner().invoke(app, ["launch", str(typo), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "not invited: 5 in another community (no contact is in community 'Kibera'; did " \
+           "you mean 'kibera' (4 contacts)?)" in " ".join(result.output.split())
+    launched = CliRunner().invoke(app, ["launch", str(round_id)])
+    assert "3 invitations queued" in launched.output
+    assert "not invited: 1 in another community, 1 who said no" in launched.output

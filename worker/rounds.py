@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from surveys import catalog
 from surveys.channels import channel as channel_named
+from surveys.channels import trials
 from surveys.database import session_scope
 from surveys.engine import FINISHED, Reply, StepResult, resume, start
 from surveys.i18n import translator
@@ -125,9 +126,21 @@ class Plan:
     """What a launch would send: per (language, channel) contacts, messages and SMS segments."""
 
     rows: dict[tuple[str, str], Counter[str]] = field(default_factory=dict)
+    # contacts it would not invite, by why (a reason a facilitator can act on), and a hint
+    # for a community nobody is in ("did you mean ...?")
+    left_out: Counter[str] = field(default_factory=Counter)
+    community_hint: str | None = None
 
     def total(self, what: str) -> int:
         return sum(counter[what] for counter in self.rows.values())
+
+    def left_out_notice(self) -> str | None:
+        """Who will not be invited and why, in one line (None: everyone will be)."""
+        if not self.left_out:
+            return None
+        reasons = ", ".join(f"{count} {reason}" for reason, count in self.left_out.items())
+        return f"not invited: {reasons}" + (f" ({self.community_hint})"
+                                            if self.community_hint else "")
 
 
 def plan_launch(db: Session, round_id: int) -> Plan:
@@ -143,7 +156,49 @@ def plan_launch(db: Session, round_id: int) -> Plan:
         counter["messages"] += contacts * len(replies)
         if channel_named(channel).sms_text:
             counter["segments"] += contacts * sum(sms_text(reply)[1] for reply in replies)
+    _explain_left_out(db, round_, plan)
     return plan
+
+
+LEFT_OUT = (  # the first reason that applies is the one given
+    ("in another community", lambda round_: Contact.community.is_distinct_from(round_.community)
+     if round_.community else None),
+    ("opted out", lambda round_: Contact.opted_out.is_(True)),
+    ("unreachable", lambda round_: Contact.unreachable.is_not(None)),
+    ("without consent in the import", lambda round_: Contact.consent.is_(None)),
+    ("who said no to being contacted", lambda round_: Contact.consent.is_(False)),
+    ("already invited", lambda round_: _invited(round_.id, Contact.id)),
+)
+
+
+def _explain_left_out(db: Session, round_: Round, plan: Plan) -> None:
+    """Why contacts will not be invited, and for a community nobody is in, the nearest one:
+    a launch of "0 invitations" must say why."""
+    from difflib import get_close_matches
+
+    real = Contact.channel.not_in(trials())
+    remaining = [real]
+    for reason, condition in LEFT_OUT:
+        clause = condition(round_)
+        if clause is None:
+            continue
+        number = db.scalar(select(func.count()).select_from(Contact)
+                           .where(*remaining, clause)) or 0
+        if number:
+            plan.left_out[reason] = number
+        remaining.append(~clause)
+    if round_.community and plan.left_out["in another community"]:
+        present = db.scalar(select(func.count()).select_from(Contact)
+                            .where(real, Contact.community == round_.community)) or 0
+        if not present:
+            names = dict(db.execute(select(Contact.community, func.count()).where(
+                real, Contact.community.is_not(None)).group_by(Contact.community)).all())
+            near = get_close_matches(round_.community.lower(),
+                                     [name.lower() for name in names], n=1, cutoff=0.6)
+            found = next((name for name in names if near and name.lower() == near[0]), None)
+            plan.community_hint = (
+                f"no contact is in community {round_.community!r}"
+                + (f"; did you mean {found!r} ({names[found]} contacts)?" if found else ""))
 
 
 def launch(database_url: str, redis: Redis, round_id: int, enqueue: Enqueue,

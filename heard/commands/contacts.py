@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from heard.commands.common import echo_err, runtime_for_cli
-from surveys.contact_import import parse_contacts, store_contacts
+from surveys.contact_import import parse_contacts, read_spreadsheet, store_contacts
 from surveys.database import session_scope
 
 app = typer.Typer(help="Contacts: import from CSV, erase on request.", no_args_is_help=True)
@@ -15,8 +15,9 @@ app = typer.Typer(help="Contacts: import from CSV, erase on request.", no_args_i
 
 @app.command("import")
 def import_contacts(
-    file: Path = typer.Argument(..., help="CSV: channel, address or phone, language, "
-                                          "community, consent, declared profile columns."),
+    file: Path = typer.Argument(..., help="CSV or XLSX: channel, address or phone, language, "
+                                          "community, consent, country, declared profile "
+                                          "columns."),
     region: str | None = typer.Option(None, help="Country for numbers without +code, e.g. KE."),
     profile: list[str] | None = typer.Option(
         None, "--profile", metavar="COLUMNS",
@@ -29,8 +30,8 @@ def import_contacts(
     dropped and named, so no name can reach an export.
     """
     try:
-        text = file.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as error:
+        text = read_spreadsheet(file.read_bytes())
+    except (OSError, ValueError) as error:
         echo_err(f"{file}: cannot read: {error}")
         raise typer.Exit(1) from None
     contacts, report = parse_contacts(text, region, profile or ())

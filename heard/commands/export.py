@@ -75,6 +75,9 @@ def erase(
     address: str = typer.Argument(..., help="Phone number or chat id, as the person gave it."),
     channel: str | None = typer.Option(
         None, "--channel", help="Only on this channel (sms, telegram, ...); default: any."),
+    region: str | None = typer.Option(
+        None, help="Country of a number written without +code, e.g. KE "
+                   "(default HEARD_DEFAULT_REGION)."),
 ) -> None:
     """Erase a person's personal data on request; their anonymous answers stay in the results.
 
@@ -87,9 +90,13 @@ def erase(
     url = settings.resolved_database_url()
     migrate(url)
     with session_scope(url) as db:
-        contacts = find_contacts(db, _spellings(address, settings.default_region), channel)
+        contacts = find_contacts(db, _spellings(address, region or settings.default_region),
+                                 channel)
         if not contacts:
-            _fail(f"no contact with address {address!r}" + (f" on {channel}" if channel else ""))
+            hint = "" if address.strip().startswith("+") or region or settings.default_region \
+                else " (a number without +code needs --region, e.g. --region KE)"
+            _fail(f"no contact with address {address!r}" + (f" on {channel}" if channel else "")
+                  + hint)
         done = [erase_contact(db, contact) for contact in contacts]
         record_erasures(db, cli_actor(), done)
     for erased in done:

@@ -71,8 +71,11 @@ def launch(
     current = runtime_for_cli()
     with session_scope(current.database_url) as db, exits_on(rounds.RoundError):
         plan = rounds.plan_launch(db, round_id)
+    notice = plan.left_out_notice()
     if dry_run:
         _print_plan(plan, price_per_segment)
+        if notice:
+            typer.echo(notice)
         return
     total = plan.total("contacts")
     with Progress("[progress.description]{task.description}", BarColumn(),
@@ -82,6 +85,8 @@ def launch(
             invited = rounds.launch(current.database_url, current.redis, round_id,
                                     enqueue_outbound, lambda n: progress.advance(task, n))
     typer.echo(f"round {round_id}: {invited} invitations queued")
+    if notice:
+        typer.echo(f"  {notice}")
 
 
 def _print_plan(plan: rounds.Plan, price: float | None) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from heard.routes.auth import Admin, Facilitator
 from heard.routes.deps import RowId, get_runtime
 from surveys import catalog, release
-from surveys.contact_import import parse_contacts, store_contacts
+from surveys.contact_import import parse_contacts, read_spreadsheet, store_contacts
 from surveys.database import session_scope
 from surveys.settings import get_settings
 from surveys.tables import Round
@@ -71,27 +71,39 @@ class TokenIn(BaseModel):
     name: str = ""
 
 
-async def _body_text(request: Request) -> str:
+async def _body(request: Request) -> bytes:
     data = await request.body()
     if len(data) > MAX_UPLOAD:
         raise HTTPException(413, f"upload larger than {MAX_UPLOAD // 1024 // 1024} MB")
+    return data
+
+
+async def _body_text(request: Request) -> str:
     try:
-        return data.decode("utf-8-sig")
+        return (await _body(request)).decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise HTTPException(400, f"the upload is not UTF-8 text: {error}") from None
 
 
 @router.post("/contacts/import", tags=["contacts"], openapi_extra={
-    "requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}}})
+    "requestBody": {"content": {
+        "text/csv": {"schema": {"type": "string"}},
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+            "schema": {"type": "string", "format": "binary"}}}}})
 async def import_contacts(
     request: Request, runtime: RuntimeDep, _: Facilitator, region: str | None = None,
     profile: Annotated[list[str] | None, Query(
         description="Columns to keep as profile fields (repeat, or comma-separated); every "
                     "other column is personal data and is not stored")] = None,
 ) -> ImportResult:
-    """CSV body (text/csv). Bad rows come back with their line numbers; good rows are kept;
-    columns not declared in `profile` are dropped and listed."""
-    contacts, report = parse_contacts(await _body_text(request), region, profile or ())
+    """A CSV (any separator; UTF-8, UTF-16 or Windows-1252) or XLSX body. Bad rows come back
+    with their line numbers; good rows are kept; columns not declared in `profile` are dropped
+    and listed."""
+    try:
+        text = read_spreadsheet(await _body(request))
+    except ValueError as error:
+        raise HTTPException(400, f"the upload is not a CSV or XLSX file: {error}") from None
+    contacts, report = parse_contacts(text, region, profile or ())
     with session_scope(runtime.database_url) as db:
         store_contacts(db, contacts, report)
     return ImportResult(rows=report.rows, created=report.created, updated=report.updated,
@@ -150,12 +162,13 @@ def launch_round(round_id: RowId, runtime: RuntimeDep, _: Facilitator,
             plan = rounds.plan_launch(db, round_id)
         except rounds.RoundError as error:
             raise HTTPException(404, str(error)) from None
+    left_out = {"not_invited": dict(plan.left_out), "community_hint": plan.community_hint}
     if dry_run:
         return {"plan": [{"language": lang, "channel": channel, **counts}
-                         for (lang, channel), counts in sorted(plan.rows.items())]}
+                         for (lang, channel), counts in sorted(plan.rows.items())]} | left_out
     Queue(DEFAULT, connection=runtime.redis).enqueue("worker.jobs.launch_round", round_id,
                                                       job_timeout=3600, result_ttl=86400)
-    return {"queued": True, "contacts": plan.total("contacts")}
+    return {"queued": True, "contacts": plan.total("contacts")} | left_out
 
 
 @router.post("/rounds/{round_id}/remind", tags=["rounds"])
