@@ -79,10 +79,15 @@ def test_dry_run_counts_messages_and_segments_per_language(runtime):
     with session_scope(runtime.database_url) as db:
         plan = rounds.plan_launch(db, round_id)
     # kibera, consented, reachable: two SMS (sw, en) and one Telegram (bn); 'no' is not invited
+    # the whole conversation: the invitation (2), the 5 questions asked of everyone (7 with
+    # the 2 that depend on answers), one of them asked again, the closing; a reminder is its
+    # own line and the question it asks again
+    sms = {"contacts": 1, "messages": 2, "segments": 2, "typical_segments": 9,
+           "longest_segments": 11, "reminder_segments": 2}
     assert {key: dict(value) for key, value in plan.rows.items()} == {
-        ("sw", "sms"): {"contacts": 1, "messages": 2, "segments": 2},
-        ("en", "sms"): {"contacts": 1, "messages": 2, "segments": 2},
-        ("bn", "telegram"): {"contacts": 1, "messages": 2}}
+        ("sw", "sms"): sms, ("en", "sms"): sms,
+        ("bn", "telegram"): {"contacts": 1, "messages": 2, "typical_messages": 9,
+                             "longest_messages": 11, "reminder_messages": 2}}
 
 
 def test_launch_invites_by_sms_and_telegram_once(runtime, monkeypatch):

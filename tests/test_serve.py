@@ -126,3 +126,37 @@ def test_serve_on_embedded_defaults_stops_its_redis_server(tmp_path):
     while redis_servers_of(tmp_path) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert redis_servers_of(tmp_path) == []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has ended: only its exit status is left
+
+
+@pytest.mark.parametrize("stop_with", [signal.SIGTERM, signal.SIGINT])
+def test_serve_ends_its_worker_on_sigterm_and_sigint_alike(tmp_path, stop_with):
+    """systemd and `docker stop` send SIGTERM, a terminal Ctrl-C SIGINT: either way no worker
+    is left running, orphaned, taking jobs."""
+    if not Path("/proc").exists():
+        pytest.skip("finds processes through /proc")
+    port = free_port()
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("DATABASE_URL", "REDIS_URL")} | {"HEARD_DATA_DIR": str(tmp_path)}
+    server = subprocess.Popen([sys.executable, "-m", "heard", "serve", "--port", str(port)],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    try:
+        serving(port)
+        workers = [pid for pid in children_of(server.pid)
+                   if b"worker" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        assert workers, "heard serve on embedded defaults runs one worker"
+    finally:
+        server.send_signal(stop_with)
+        server.wait(timeout=30)
+    deadline = time.monotonic() + 15
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [pid for pid in workers if _alive(pid)], "the worker outlived heard serve"

@@ -214,6 +214,25 @@ def test_21211_invalid_number_marks_contact_unreachable(runtime, twilio):
         assert db.scalars(select(Contact)).one().unreachable == "invalid_number"
 
 
+def test_round_status_names_the_messages_that_never_arrived(runtime, twilio):
+    from typer.testing import CliRunner
+
+    from heard.commands.rounds import app
+    from surveys.tables import Round
+
+    client_for(runtime)
+    twilio.fail("whatsapp:" + AMINA, 400, 63016,
+                "Failed to send freeform message because you are outside the allowed window.")
+    first = launched(runtime, AMINA, "en", channel="whatsapp")[0]
+    jobs.send_outbound_batch([first])  # refused for good: no retry
+    with session_scope(runtime.database_url) as db:
+        round_id = db.scalars(select(Round.id)).one()
+        assert db.get_one(OutboxMessage, first).error_code == "63016"
+        assert rounds.round_status(db, round_id).failures == {("whatsapp", "63016"): 1}
+    shown = CliRunner().invoke(app, ["status", str(round_id)])
+    assert "messages not delivered: 1 on whatsapp (error 63016)" in shown.output, shown.output
+
+
 def test_429_and_5xx_are_retried_then_sent(runtime, twilio):
     client_for(runtime)
     outbox_ids = launched(runtime, AMINA)

@@ -8,6 +8,7 @@ one is read and built, so the database and Python work at the same time.
 
 from __future__ import annotations
 
+import math
 import secrets
 import string
 from collections import Counter, deque
@@ -26,7 +27,7 @@ from surveys import catalog
 from surveys.channels import channel as channel_named
 from surveys.channels import trials
 from surveys.database import session_scope
-from surveys.engine import FINISHED, Reply, StepResult, resume, start
+from surveys.engine import FINISHED, Reply, StepResult, question_reply, resume, start
 from surveys.i18n import translator
 from surveys.model import Survey
 from surveys.sql import Shared, bulk_insert, bulk_insert_shared
@@ -156,8 +157,42 @@ def plan_launch(db: Session, round_id: int) -> Plan:
         counter["messages"] += contacts * len(replies)
         if channel_named(channel).sms_text:
             counter["segments"] += contacts * sum(sms_text(reply)[1] for reply in replies)
+        for what, number in conversation_cost(survey, lang, channel, replies).items():
+            counter[what] += contacts * number
     _explain_left_out(db, round_, plan)
     return plan
+
+
+REPROMPT_SHARE = 0.1  # questions asked again (an answer the engine could not read), one in ten
+
+
+def conversation_cost(survey: Survey, lang: str, channel: str,
+                      invitation: Sequence[Reply]) -> Counter[str]:
+    """One person's whole conversation beyond the invitation: the questions (along the typical
+    path, those asked of everyone, and the longest, every question), re-asked ones, the
+    closing; and one reminder. Messages, and SMS segments on an SMS channel."""
+    sms = channel_named(channel).sms_text
+    words = survey.words_for(lang)
+
+    def cost(reply: Reply) -> int:
+        return sms_text(reply)[1] if sms else 1
+
+    asked = [(question.when is None, cost(question_reply(question, lang, words)))
+             for question in survey.questions]
+    closing = cost(Reply(survey.closing[lang] if survey.closing else translator(words).gettext(
+        "Thank you! Your answers have been recorded.")))
+    reminder = cost(Reply(translator(words).gettext(
+        "A reminder: we would still like to hear from you.")))
+    invited = sum(cost(reply) for reply in invitation)
+    unit = "segments" if sms else "messages"
+    costs: Counter[str] = Counter()
+    for path, questions in (("typical", [c for everyone, c in asked if everyone]),
+                            ("longest", [c for _, c in asked])):
+        again = math.ceil(REPROMPT_SHARE * len(questions))
+        average = math.ceil(sum(questions) / len(questions)) if questions else 0
+        costs[f"{path}_{unit}"] = invited + sum(questions) + again * average + closing
+    costs[f"reminder_{unit}"] = reminder + max((c for _, c in asked), default=0)
+    return costs
 
 
 LEFT_OUT = (  # the first reason that applies is the one given
@@ -385,6 +420,9 @@ class RoundStatus:
     code: str | None
     totals: Counter[str]
     by_group: dict[tuple[str, str], Counter[str]]
+    # messages to the round's people since it began that never arrived, by channel and the
+    # provider's error code (a contact in two rounds at once is counted in both)
+    failures: Counter[tuple[str, str]] = field(default_factory=Counter)
 
 
 def round_status(db: Session, round_id: int) -> RoundStatus:
@@ -408,8 +446,18 @@ def round_status(db: Session, round_id: int) -> RoundStatus:
             counter["completed"] += number if status == "completed" else 0
             counter["opted_out"] += number if opted_out or status == "stopped" else 0
             counter["declined"] += number if status == "declined" else 0
+    failures: Counter[tuple[str, str]] = Counter()
+    for channel, code, number in db.execute(
+            select(OutboxMessage.channel, OutboxMessage.error_code, func.count())
+            .where(OutboxMessage.contact_id.in_(select(SurveySession.contact_id).where(
+                       SurveySession.round_id == round_id)),
+                   OutboxMessage.created_at >= round_.created_at,
+                   OutboxMessage.status.in_(("failed", "undelivered")))
+            .group_by(OutboxMessage.channel, OutboxMessage.error_code)):
+        failures[(channel, code or "unknown")] += number
     return RoundStatus(round_.id, f"{survey_row.survey_id} v{survey_row.version}",
-                       round_.community, round_.status, round_.code, totals, by_group)
+                       round_.community, round_.status, round_.code, totals, by_group,
+                       failures)
 
 
 def _session_fields(survey_pk: int, round_id: int, opening: StepResult) -> dict[str, Any]:

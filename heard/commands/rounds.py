@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
@@ -90,16 +91,34 @@ def launch(
 
 
 def _print_plan(plan: rounds.Plan, price: float | None) -> None:
+    """Per language and channel: the invitation, then the whole conversation along the typical
+    and the longest path (with re-asked questions and the closing), and each reminder; SMS in
+    segments and money, other channels in messages."""
     settings = get_settings()
     price = settings.price_per_segment if price is None else price
-    table = Table("language", "channel", "contacts", "messages", "SMS segments",
-                  f"est. cost ({settings.currency})")
+    table = Table("language", "channel", "contacts", "invitation", "whole conversation",
+                  f"est. cost ({settings.currency})", "per reminder")
+
+    def row(label: str, channel: str, counts: Counter[str]) -> None:
+        unit = "segments" if counts["typical_segments"] else "messages"
+        low, high = counts[f"typical_{unit}"], counts[f"longest_{unit}"]
+        spans = f"{low}–{high} {unit}" if low != high else f"{low} {unit}"
+        invitation = counts["segments"] if unit == "segments" else counts["messages"]
+        cost = (f"{low * price:.2f}–{high * price:.2f}" if unit == "segments" else "-")
+        table.add_row(label, channel, str(counts["contacts"]), f"{invitation} {unit}", spans,
+                      cost, f"{counts[f'reminder_{unit}']} {unit}")
+
     for (language, channel), counts in sorted(plan.rows.items()):
-        table.add_row(language, channel, str(counts["contacts"]), str(counts["messages"]),
-                      str(counts["segments"]), f"{counts['segments'] * price:.2f}")
-    table.add_row("total", "", str(plan.total("contacts")), str(plan.total("messages")),
-                  str(plan.total("segments")), f"{plan.total('segments') * price:.2f}")
+        row(language, channel, counts)
+    total: Counter[str] = Counter()
+    for counts in plan.rows.values():
+        total.update(counts)
+    table.add_row("total", "", str(total["contacts"]), "", "",
+                  f"{total['typical_segments'] * price:.2f}–"
+                  f"{total['longest_segments'] * price:.2f}", "")
     console.print(table)
+    console.print(f"invitation cost {total['segments'] * price:.2f} {settings.currency}; "
+                  "results messages are not included (their length depends on the answers)")
 
 
 @app.command()
@@ -158,6 +177,10 @@ def status(round_id: int = typer.Argument(..., metavar="ID")) -> None:
         table.add_row(language, channel, *(str(counts[name]) for name in columns))
     table.add_row("total", "", *(str(report.totals[name]) for name in columns))
     console.print(table)
+    if report.failures:
+        console.print("messages not delivered: " + ", ".join(
+            f"{number} on {channel} (error {code})"
+            for (channel, code), number in sorted(report.failures.items())))
 
 
 @app.command("list")

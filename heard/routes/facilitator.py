@@ -64,6 +64,7 @@ class RoundOut(BaseModel):
     code: str | None
     totals: dict[str, int] = {}
     by_language_and_channel: list[dict[str, str | int]] = []
+    not_delivered: list[dict[str, str | int]] = []  # by channel and the provider's error code
 
 
 class TokenIn(BaseModel):
@@ -258,4 +259,6 @@ def _round_out(runtime: Runtime, round_id: int, details: bool = True) -> RoundOu
         out.by_language_and_channel = [
             {"language": lang, "channel": channel, **counts}
             for (lang, channel), counts in sorted(report.by_group.items())]
+        out.not_delivered = [{"channel": channel, "error_code": code, "messages": number}
+                             for (channel, code), number in sorted(report.failures.items())]
     return out
