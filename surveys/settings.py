@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     price_per_segment: Annotated[float, _env(
         "HEARD_PRICE_PER_SEGMENT", "a price, a number from 0, e.g. 0.0079", ge=0)] = 0.0079
     currency: Annotated[str, _env("HEARD_CURRENCY", "a currency code, e.g. USD")] = "USD"
+    # invitations, reminders and results wait while it is these hours where the person lives
+    # (surveys/quiet_hours.py); unset: they go at any hour
+    quiet_hours: Annotated[str | None, _env(
+        "HEARD_QUIET_HOURS", "hours from-to in the person's time, e.g. 21-8",
+        pattern=r"^\s*\d{1,2}(:\d{2})?\s*-\s*\d{1,2}(:\d{2})?\s*$")] = None
     # Retention: as given, read through retention_days() (a bad value stops only the purge)
     retention: Annotated[str | None, _env(RETENTION_ENV, "a whole number of days")] = None
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from surveys.database import patiently, session_scope
 from surveys.phone import without_numbers
+from surveys.quiet_hours import held_until
 from surveys.settings import get_settings
 from surveys.tables import STILL_TO_SEND, Contact, InboxMessage, OutboxMessage, utcnow
 from worker import inbound
@@ -209,6 +210,12 @@ def send_outbound(outbox_id: int) -> str:
         if message.contact_id is not None and _must_not_send(db, message):
             message.status = "suppressed"
             return "suppressed"
+        waits = None if message.inbox_id is not None else held_until(  # not a reply: it may
+            get_settings().quiet_hours, message.channel, message.address, utcnow())  # wait
+        if waits is not None:
+            message.status, message.next_attempt_at = "retrying", waits
+            message.error = f"quiet hours where they live: sent after {waits:%Y-%m-%d %H:%M} UTC"
+            return message.status
         message.status, message.dispatched_at = "dispatching", utcnow()
         message.attempts += 1
     outcome = _dispatch(message)
