@@ -89,6 +89,9 @@ class Round(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     public_token: Mapped[str | None] = mapped_column(String(64), unique=True)  # None: private
     published_at: Mapped[datetime | None] = mapped_column()
+    # hours after an invitation when the unfinished are reminded, e.g. [24, 72] (None: only
+    # by hand)
+    reminder_hours: Mapped[list[int] | None] = mapped_column(Json, nullable=True)
 
 
 class Release(Base):
@@ -121,6 +124,7 @@ class SurveySession(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column()
     reminded_at: Mapped[datetime | None] = mapped_column()  # the last reminder's
+    reminders: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # policy's
 
 
 class StoredAnswer(Base):

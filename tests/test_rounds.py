@@ -358,20 +358,20 @@ def test_a_round_opens_and_closes_at_its_times_and_closing_shares_its_results(ru
     assert text(code, 1) == [f"This survey opens on {opens:%B} {opens.day}, {opens.year}. "
                              f"Send {code} again on that day."]
     assert count(runtime, SurveySession) == 0
-    assert jobs.keep_round_schedules(opens - timedelta(minutes=1)) == ([], [])
-    assert jobs.keep_round_schedules(opens) == ([round_id], [])
+    assert jobs.keep_round_schedules(opens - timedelta(minutes=1))[:2] == ([], [])
+    assert jobs.keep_round_schedules(opens)[:2] == ([round_id], [])
     text(code, 2)
     text("1", 3)  # yes to consent
     text("2", 4)
     assert answers(runtime) == {"source": "well"}
     before_close = count(runtime, OutboxMessage)
-    assert jobs.keep_round_schedules(opens + timedelta(days=7)) == ([], [round_id])
+    assert jobs.keep_round_schedules(opens + timedelta(days=7))[:2] == ([], [round_id])
     with session_scope(runtime.database_url) as db:
         assert db.get_one(Round, round_id).status == "closed"
         session = db.scalars(select(SurveySession)).one()
         assert session.status == "expired"  # it stopped half-way
     assert count(runtime, OutboxMessage) > before_close  # the results, to the participant
-    assert jobs.keep_round_schedules(opens + timedelta(days=8)) == ([], [])  # closed once
+    assert jobs.keep_round_schedules(opens + timedelta(days=8))[:2] == ([], [])  # closed once
 
 
 SPREADSHEET = [  # as facilitators' spreadsheets hold it: their headers, names, words, countries
@@ -450,3 +450,34 @@ def test_a_launch_says_who_it_leaves_out_and_names_the_community_meant(runtime):
     launched = CliRunner().invoke(app, ["launch", str(round_id)])
     assert "3 invitations queued" in launched.output
     assert "not invited: 1 in another community, 1 who said no" in launched.output
+
+
+def test_a_reminder_policy_reminds_each_unfinished_person_once_per_reminder(runtime):
+    from datetime import UTC, datetime, timedelta
+
+    from worker import jobs
+
+    client_for(runtime)
+    contacts, report = parse_contacts(CSV, region="KE")
+    with session_scope(runtime.database_url) as db:
+        store_contacts(db, contacts, report)
+        round_id = rounds.create_round(db, catalog.latest(db, "test-water"), "kibera",
+                                       reminder_hours=[72, 24]).id
+        with pytest.raises(rounds.RoundError, match="above 0"):
+            rounds.create_round(db, catalog.latest(db, "test-water"), None, reminder_hours=[0])
+    rounds.launch(runtime.database_url, runtime.redis, round_id, lambda redis, ids: True)
+    invited = datetime.now(UTC)
+    with session_scope(runtime.database_url) as db:
+        finished = db.scalars(select(SurveySession).order_by(SurveySession.id)).first()
+        finished.status = "completed"  # one of the three finished: never reminded
+
+    def reminded_at(hours: float) -> int:
+        return jobs.keep_round_schedules(invited + timedelta(hours=hours)).reminded
+
+    assert reminded_at(23) == 0
+    assert reminded_at(25) == 2  # the first reminder, to the two unfinished
+    assert reminded_at(30) == 0  # once each
+    assert reminded_at(73) == 2  # the second
+    assert reminded_at(200) == 0  # the policy is spent
+    with session_scope(runtime.database_url) as db:
+        assert sorted(s.reminders for s in db.scalars(select(SurveySession))) == [0, 2, 2]

@@ -20,7 +20,7 @@ from surveys.database import patiently, session_scope
 from surveys.phone import without_numbers
 from surveys.quiet_hours import held_until
 from surveys.settings import get_settings
-from surveys.tables import STILL_TO_SEND, Contact, InboxMessage, OutboxMessage, utcnow
+from surveys.tables import STILL_TO_SEND, Contact, InboxMessage, OutboxMessage, Round, utcnow
 from worker import inbound
 from worker.pipeline import apply_early_statuses
 from worker.queues import DRAIN_FLAG, SEND_RETRY, enqueue_outbound, request_drain
@@ -311,27 +311,35 @@ def _must_not_send(db: Session, message: OutboxMessage) -> bool:
 class ScheduleReport(NamedTuple):
     opened: list[int]
     closed: list[int]
+    reminded: int = 0
 
 
 @_waits_for_the_database
 def keep_round_schedules(now: datetime | None = None) -> ScheduleReport:
     """Open scheduled rounds at their time and close rounds at theirs, sharing a closed
-    round's results with its participants (as `heard round close` does). Run by the cron."""
-    from worker.rounds import close_round, due_rounds, open_round
+    round's results with its participants (as `heard round close` does); send the reminders
+    of rounds' policies that are due. Run by the cron."""
+    from worker.rounds import close_round, due_rounds, open_round, remind_on_policy
     from worker.share import share
 
     current = migrated_runtime()
+    moment = now or utcnow()
     with session_scope(current.database_url) as db:
-        opening, closing = due_rounds(db, now or utcnow())
+        opening, closing = due_rounds(db, moment)
         for round_id in opening:
             open_round(db, round_id)
         for round_id in closing:
             close_round(db, round_id)
+        reminding = db.scalars(select(Round.id).where(Round.status == "open",
+                                                      Round.reminder_hours.is_not(None))).all()
     for round_id in closing:  # after the commit: results go to whoever the close left
         share(current.database_url, current.redis, round_id)
-    if opening or closing:
-        log.info("rounds on schedule: opened %s, closed %s", opening, closing)
-    return ScheduleReport(list(opening), list(closing))
+    reminded = sum(remind_on_policy(current.database_url, current.redis, round_id,
+                                    enqueue_outbound, moment) for round_id in reminding)
+    if opening or closing or reminded:
+        log.info("rounds on schedule: opened %s, closed %s, %s reminders", opening, closing,
+                 reminded)
+    return ScheduleReport(list(opening), list(closing), reminded)
 
 
 def launch_round(round_id: int) -> int:

@@ -54,7 +54,8 @@ class RoundError(ValueError):
 
 
 def create_round(db: Session, survey_row: SurveyVersion, community: str | None,
-                 opens_at: datetime | None = None, closes_at: datetime | None = None) -> Round:
+                 opens_at: datetime | None = None, closes_at: datetime | None = None,
+                 reminder_hours: Sequence[int] = ()) -> Round:
     """A new open round of this survey version; RoundError for times that cannot be."""
     opens_at, closes_at, now = _in_utc(opens_at), _in_utc(closes_at), utcnow()
     if opens_at and closes_at and closes_at <= opens_at:
@@ -64,9 +65,14 @@ def create_round(db: Session, survey_row: SurveyVersion, community: str | None,
         raise RoundError(f"the close ({closes_at:%Y-%m-%d %H:%M} UTC) has passed: give a close "
                          f"in the future")
     status = "scheduled" if opens_at and opens_at > now else "open"
+    if any(hours <= 0 for hours in reminder_hours):
+        raise RoundError(f"reminders are hours after the invitation, above 0: not "
+                         f"{', '.join(str(hours) for hours in reminder_hours)}")
     round_ = Round(survey_pk=survey_row.id, community=community, status=status,
                    code=_new_code(db, survey_row.survey_id), opens_at=opens_at,
                    closes_at=closes_at)
+    if reminder_hours:  # (left out, the column is NULL: None would be stored as JSON null)
+        round_.reminder_hours = sorted(set(reminder_hours))
     db.add(round_)
     db.flush()
     return round_
@@ -352,19 +358,54 @@ def remind(database_url: str, redis: Redis, round_id: int, enqueue: Enqueue,
     now = utcnow()
     with session_scope(database_url) as db:
         _, _, survey = _open_round(db, round_id, "remind")
-        unfinished = db.execute(
-            select(SurveySession.id, SurveySession.state, SurveySession.reminded_at,
+        unfinished = db.execute(_unfinished(round_id)).all()
+    pending = [row for row in unfinished if again or row.reminded_at is None
+               or row.reminded_at <= now - REMINDED_RECENTLY]
+    _send_reminders(database_url, redis, survey, pending, enqueue, now, progress)
+    return Reminded(len(pending), len(unfinished) - len(pending))
+
+
+def remind_on_policy(database_url: str, redis: Redis, round_id: int, enqueue: Enqueue,
+                     now: datetime) -> int:
+    """The round's policy reminders now due: the k-th once `reminder_hours[k]` hours have
+    passed since the invitation, each at most once per person, none within
+    REMINDED_RECENTLY of another."""
+    with session_scope(database_url) as db:
+        round_, _, survey = get_round(db, round_id)
+        hours = sorted(round_.reminder_hours or [])
+        unfinished = db.execute(_unfinished(round_id)).all()
+    due = [row for row in unfinished if _reminder_due(row, hours, now)]
+    _send_reminders(database_url, redis, survey, due, enqueue, now, None, policy=True)
+    return len(due)
+
+
+def _reminder_due(row: Any, hours: list[int], now: datetime) -> bool:
+    if row.reminders >= len(hours):
+        return False  # every reminder of the policy sent
+    invited = row.started_at.replace(tzinfo=row.started_at.tzinfo or UTC)
+    last = row.reminded_at and row.reminded_at.replace(tzinfo=row.reminded_at.tzinfo or UTC)
+    return bool(invited + timedelta(hours=hours[row.reminders]) <= now
+                and (last is None or last <= now - REMINDED_RECENTLY))
+
+
+def _unfinished(round_id: int) -> Any:
+    """The round's sessions not finished, of people who may be written to."""
+    return (select(SurveySession.id, SurveySession.state, SurveySession.reminded_at,
+                   SurveySession.reminders, SurveySession.started_at,
                    Contact.id.label("contact_id"), Contact.channel, Contact.address)
             .join(Contact, Contact.id == SurveySession.contact_id)
             .where(SurveySession.round_id == round_id,
                    SurveySession.status.not_in(FINISHED), Contact.opted_out.is_(False),
                    Contact.unreachable.is_(None))
-            .order_by(SurveySession.id)).all()
-    pending = [row for row in unfinished if again or row.reminded_at is None
-               or row.reminded_at <= now - REMINDED_RECENTLY]
-    reminded = 0
-    for start_index in range(0, len(pending), CHUNK):
-        chunk = pending[start_index:start_index + CHUNK]
+            .order_by(SurveySession.id))
+
+
+def _send_reminders(database_url: str, redis: Redis, survey: Survey, rows: Sequence[Any],
+                    enqueue: Enqueue, now: datetime, progress: Progress | None,
+                    policy: bool = False) -> None:
+    """A reminder and the question each person was at, written and queued in chunks."""
+    for start_index in range(0, len(rows), CHUNK):
+        chunk = rows[start_index:start_index + CHUNK]
         messages = []
         for row in chunk:
             t = translator(row.state.get("lang") or survey.default_language)
@@ -372,16 +413,17 @@ def remind(database_url: str, redis: Redis, round_id: int, enqueue: Enqueue,
             replies += resume(survey, row.state).replies
             messages += [_outbox_row(row.contact_id, row, reply, seq)
                          for seq, reply in enumerate(replies)]
+        values: dict[str, Any] = {"reminded_at": now}
+        if policy:
+            values["reminders"] = SurveySession.reminders + 1
         with session_scope(database_url) as db:
             outbox_ids = bulk_insert(db, OutboxMessage.__table__, messages, ids=True)
             db.execute(update(SurveySession).where(SurveySession.id.in_(
-                [row.id for row in chunk])).values(reminded_at=now))
+                [row.id for row in chunk])).values(**values))
         for batch in _per_contacts(outbox_ids, [message["contact_id"] for message in messages]):
             enqueue(redis, batch)
-        reminded += len(chunk)
         if progress:
             progress(len(chunk))
-    return Reminded(reminded, len(unfinished) - len(pending))
 
 
 def due_rounds(db: Session, now: datetime) -> tuple[list[int], list[int]]:

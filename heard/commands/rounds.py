@@ -37,12 +37,25 @@ def _when(value: str | None, option: str) -> datetime | None:
         raise typer.Exit(2) from None
 
 
+def _hours(value: str | None) -> list[int]:
+    if not value:
+        return []
+    try:
+        return [int(part) for part in value.replace(" ", "").split(",") if part]
+    except ValueError:
+        echo_err(f"--remind-after: whole hours separated by commas, e.g. 24,72, not {value!r}")
+        raise typer.Exit(2) from None
+
+
 @app.command()
 def create(
     survey: Path = typer.Option(..., help="Survey YAML file (stored as an immutable version)."),
     community: str | None = typer.Option(None, help="Community to invite (default: everyone)."),
     opens: str | None = typer.Option(None, help="When the round opens (ISO datetime)."),
     closes: str | None = typer.Option(None, help="When the round closes (ISO datetime)."),
+    remind_after: str | None = typer.Option(
+        None, help="Remind the unfinished this many hours after their invitation, e.g. 24,72 "
+                   "(each once per person; sent by heard cron)."),
 ) -> None:
     """Create a round; prints its id, SMS join keyword and Telegram deep link."""
     try:
@@ -51,9 +64,10 @@ def create(
         echo_err(str(error))
         raise typer.Exit(1) from None
     opens_at, closes_at = _when(opens, "--opens"), _when(closes, "--closes")
+    hours = _hours(remind_after)
     with session_scope(runtime_for_cli().database_url) as db, exits_on(rounds.RoundError):
         row = catalog.register(db, definition)
-        round_ = rounds.create_round(db, row, community, opens_at, closes_at)
+        round_ = rounds.create_round(db, row, community, opens_at, closes_at, hours)
         typer.echo(f"round {round_.id}: {row.survey_id} v{row.version}, community "
                    f"{community or '(everyone)'}")
         typer.echo(f"  join by SMS: text {round_.code}")

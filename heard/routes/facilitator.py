@@ -53,6 +53,9 @@ class RoundIn(BaseModel):
     community: str | None = None
     opens_at: datetime | None = None
     closes_at: datetime | None = None
+    remind_after_hours: list[int] = Field(
+        default=[], description="Remind the unfinished these hours after their invitation, "
+                                "e.g. [24, 72]: each once per person, sent by the cron")
 
 
 class RoundOut(BaseModel):
@@ -135,7 +138,8 @@ def create_round(body: RoundIn, runtime: RuntimeDep, _: Facilitator) -> RoundOut
         if row is None:
             raise HTTPException(404, f"unknown survey {body.survey!r}: upload it first")
         try:
-            round_ = rounds.create_round(db, row, body.community, body.opens_at, body.closes_at)
+            round_ = rounds.create_round(db, row, body.community, body.opens_at, body.closes_at,
+                                         body.remind_after_hours)
         except rounds.RoundError as error:
             raise HTTPException(422, str(error)) from None
         round_id = round_.id
