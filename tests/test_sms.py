@@ -233,6 +233,26 @@ def test_round_status_names_the_messages_that_never_arrived(runtime, twilio):
     assert "messages not delivered: 1 on whatsapp (error 63016)" in shown.output, shown.output
 
 
+def test_round_status_sets_what_was_spent_against_the_estimate(runtime, twilio):
+    from typer.testing import CliRunner
+
+    from heard.commands.rounds import app
+    from surveys.tables import Round
+
+    client_for(runtime)
+    invited(runtime, AMINA, "en")  # invited, agreed: the first question went too
+    with session_scope(runtime.database_url) as db:
+        round_id = db.scalars(select(Round.id)).one()
+        sent = sum(row.segments for row in db.scalars(select(OutboxMessage).where(
+            OutboxMessage.status == "sent")))
+        segments = rounds.round_status(db, round_id).segments
+    assert sent >= 3 and segments["spent"] == sent
+    assert segments["spent"] < segments["typical"] <= segments["longest"]
+    shown = CliRunner().invoke(app, ["status", str(round_id)])
+    assert (f"SMS segments: estimated {segments['typical']}–{segments['longest']} for the "
+            f"people invited, spent {sent}") in shown.output, shown.output
+
+
 def test_429_and_5xx_are_retried_then_sent(runtime, twilio):
     client_for(runtime)
     outbox_ids = launched(runtime, AMINA)

@@ -465,6 +465,8 @@ class RoundStatus:
     # messages to the round's people since it began that never arrived, by channel and the
     # provider's error code (a contact in two rounds at once is counted in both)
     failures: Counter[tuple[str, str]] = field(default_factory=Counter)
+    # SMS segments: the estimate for the people invited (typical, longest path), and spent
+    segments: Counter[str] = field(default_factory=Counter)
 
 
 def round_status(db: Session, round_id: int) -> RoundStatus:
@@ -488,18 +490,30 @@ def round_status(db: Session, round_id: int) -> RoundStatus:
             counter["completed"] += number if status == "completed" else 0
             counter["opted_out"] += number if opted_out or status == "stopped" else 0
             counter["declined"] += number if status == "declined" else 0
+    theirs = and_(OutboxMessage.contact_id.in_(select(SurveySession.contact_id).where(
+        SurveySession.round_id == round_id)), OutboxMessage.created_at >= round_.created_at)
     failures: Counter[tuple[str, str]] = Counter()
     for channel, code, number in db.execute(
             select(OutboxMessage.channel, OutboxMessage.error_code, func.count())
-            .where(OutboxMessage.contact_id.in_(select(SurveySession.contact_id).where(
-                       SurveySession.round_id == round_id)),
-                   OutboxMessage.created_at >= round_.created_at,
-                   OutboxMessage.status.in_(("failed", "undelivered")))
+            .where(theirs, OutboxMessage.status.in_(("failed", "undelivered")))
             .group_by(OutboxMessage.channel, OutboxMessage.error_code)):
         failures[(channel, code or "unknown")] += number
+    segments: Counter[str] = Counter()  # SMS: the whole conversations' estimate, and spent
+    for (lang, channel), group in by_group.items():
+        if channel_named(channel).sms_text:
+            invitation = start(survey, lang, ask_consent=True).replies
+            for path, number in conversation_cost(survey, lang, channel, invitation).items():
+                if path in ("typical_segments", "longest_segments"):
+                    segments[path.replace("_segments", "")] += number * group["invited"]
+    segments["spent"] = db.scalar(select(func.coalesce(func.sum(OutboxMessage.segments), 0))
+                                  .where(theirs, OutboxMessage.status.not_in(UNSPENT))) or 0
     return RoundStatus(round_.id, f"{survey_row.survey_id} v{survey_row.version}",
                        round_.community, round_.status, round_.code, totals, by_group,
-                       failures)
+                       failures, segments)
+
+
+# statuses of messages no provider charged for
+UNSPENT = ("pending", "retrying", "dispatching", "suppressed", "failed")
 
 
 def _session_fields(survey_pk: int, round_id: int, opening: StepResult) -> dict[str, Any]:

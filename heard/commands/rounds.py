@@ -191,6 +191,11 @@ def status(round_id: int = typer.Argument(..., metavar="ID")) -> None:
         table.add_row(language, channel, *(str(counts[name]) for name in columns))
     table.add_row("total", "", *(str(report.totals[name]) for name in columns))
     console.print(table)
+    segments, price = report.segments, get_settings().price_per_segment
+    if segments["typical"] or segments["spent"]:
+        console.print(f"SMS segments: estimated {segments['typical']}–{segments['longest']} "
+                      f"for the people invited, spent {segments['spent']} "
+                      f"({segments['spent'] * price:.2f} {get_settings().currency})")
     if report.failures:
         console.print("messages not delivered: " + ", ".join(
             f"{number} on {channel} (error {code})"

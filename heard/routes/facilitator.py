@@ -68,6 +68,7 @@ class RoundOut(BaseModel):
     totals: dict[str, int] = {}
     by_language_and_channel: list[dict[str, str | int]] = []
     not_delivered: list[dict[str, str | int]] = []  # by channel and the provider's error code
+    sms_segments: dict[str, int] = {}  # estimated for those invited (typical, longest), spent
 
 
 class TokenIn(BaseModel):
@@ -265,4 +266,7 @@ def _round_out(runtime: Runtime, round_id: int, details: bool = True) -> RoundOu
             for (lang, channel), counts in sorted(report.by_group.items())]
         out.not_delivered = [{"channel": channel, "error_code": code, "messages": number}
                              for (channel, code), number in sorted(report.failures.items())]
+        out.sms_segments = {"estimated_typical": report.segments["typical"],
+                            "estimated_longest": report.segments["longest"],
+                            "spent": report.segments["spent"]}
     return out
