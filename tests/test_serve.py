@@ -105,15 +105,20 @@ def redis_servers_of(folder: Path) -> list[int]:
     return found
 
 
+def serve_on_embedded_defaults(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    """`heard serve` with nothing configured: SQLite, an embedded redis-server, one worker."""
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("DATABASE_URL", "REDIS_URL")} | {"HEARD_DATA_DIR": str(data_dir)}
+    return subprocess.Popen([sys.executable, "-m", "heard", "serve", "--port", str(port)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+
+
 def test_serve_on_embedded_defaults_stops_its_redis_server(tmp_path):
     if not Path("/proc").exists():
         pytest.skip("finds processes through /proc")
     port = free_port()
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("DATABASE_URL", "REDIS_URL")} | {"HEARD_DATA_DIR": str(tmp_path)}
-    server = subprocess.Popen([sys.executable, "-m", "heard", "serve", "--port", str(port)],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True)
+    server = serve_on_embedded_defaults(tmp_path, port)
     try:
         deadline = time.monotonic() + 60
         while not redis_servers_of(tmp_path):  # SIGTERM as soon as it runs: mid start-up
@@ -143,11 +148,7 @@ def test_serve_ends_its_worker_on_sigterm_and_sigint_alike(tmp_path, stop_with):
     if not Path("/proc").exists():
         pytest.skip("finds processes through /proc")
     port = free_port()
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("DATABASE_URL", "REDIS_URL")} | {"HEARD_DATA_DIR": str(tmp_path)}
-    server = subprocess.Popen([sys.executable, "-m", "heard", "serve", "--port", str(port)],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True)
+    server = serve_on_embedded_defaults(tmp_path, port)
     try:
         serving(port)
         workers = [pid for pid in children_of(server.pid)
