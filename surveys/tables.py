@@ -197,7 +197,9 @@ class OutboxMessage(Base):
     encoding: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column()
-    next_attempt_at: Mapped[datetime | None] = mapped_column()  # a retry's, while retrying
+    # when it is due: a retry's, a message held for quiet hours, or, for a pending one, when
+    # the sweeper last queued it again
+    next_attempt_at: Mapped[datetime | None] = mapped_column()
     dispatched_at: Mapped[datetime | None] = mapped_column()  # the last provider call's start
 
 

@@ -116,6 +116,26 @@ def test_after_redis_lost_its_data_unsent_rows_are_queued_at_once(runtime):
     assert count(runtime, OutboxMessage, OutboxMessage.status == "sent") == 2
 
 
+def test_the_sweeper_queues_an_overdue_row_again_once_per_overdue_spell(runtime):
+    """A long launch leaves rows pending for long: queued again at every tick, each would get
+    a send job per tick. Now once, and again only when overdue once more."""
+    from datetime import timedelta
+
+    client = client_for(runtime)
+    say(client, "lo", "hi")
+    drain(runtime)
+    jobs.sweep()  # the marker: Redis has lost nothing since
+    with session_scope(runtime.database_url) as db:
+        for row in db.scalars(select(OutboxMessage)):  # written a minute ago, never sent
+            row.status, row.created_at = "pending", row.created_at - timedelta(minutes=1)
+    assert jobs.sweep() == (0, 0, 2)
+    assert jobs.sweep() == (0, 0, 0)  # queued already: not again at the next tick
+    with session_scope(runtime.database_url) as db:
+        for row in db.scalars(select(OutboxMessage)):
+            row.next_attempt_at -= timedelta(seconds=31)  # overdue once more (30 s)
+    assert jobs.sweep() == (0, 0, 2)
+
+
 def test_sweeper_requeues_unsent_outbox_rows(runtime, monkeypatch):
     client = client_for(runtime)
     say(client, "fa", "hi")

@@ -385,8 +385,9 @@ def sweep() -> SweepReport:
         stale_outbox = db.execute(
             select(OutboxMessage.id, OutboxMessage.channel, OutboxMessage.address,
                    OutboxMessage.contact_id, OutboxMessage.status)
-            .where(or_(and_(OutboxMessage.status == "pending",
-                            OutboxMessage.created_at < overdue),
+            .where(or_(and_(OutboxMessage.status == "pending",  # (or since queued again)
+                            func.coalesce(OutboxMessage.next_attempt_at,
+                                          OutboxMessage.created_at) < overdue),
                        and_(OutboxMessage.status == "retrying",
                             OutboxMessage.next_attempt_at < overdue),
                        and_(OutboxMessage.status == "dispatching",
@@ -410,6 +411,12 @@ def sweep() -> SweepReport:
     for outbox_ids in by_contact.values():
         # a slot held by a killed worker's job would hold these back: no rate limit here
         queued = enqueue_outbound(current.redis, sorted(outbox_ids)) and queued
+    requeued = [row.id for row in stale_outbox if row.status == "pending"]
+    if requeued:  # not again before they are overdue once more: a long launch's queue is long
+        with session_scope(current.database_url) as db:
+            db.execute(update(OutboxMessage).where(OutboxMessage.id.in_(requeued),
+                                                   OutboxMessage.status == "pending")
+                       .values(next_attempt_at=now))
     if lost and queued and complete:  # all queued again: from now on, what is overdue
         current.redis.set(QUEUES_KEPT, "1")
     if stuck or stale_inbox or stale_outbox:
