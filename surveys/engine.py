@@ -252,9 +252,13 @@ def _advance(survey: Survey, result: StepResult, after: Question | None) -> None
     state["current"] = None
     state["status"] = "completed"
     result.events.append("completed")
-    closing = survey.closing[lang] if survey.closing else _words(survey, lang).gettext(
-        "Thank you! Your answers have been recorded.")
-    result.replies.append(Reply(closing))
+    result.replies.append(closing_reply(survey, lang))
+
+
+def closing_reply(survey: Survey, lang: str) -> Reply:
+    """The survey's last message: its own closing, else heard's thanks."""
+    return Reply(survey.closing[lang] if survey.closing else _words(survey, lang).gettext(
+        "Thank you! Your answers have been recorded."))
 
 
 def question_reply(question: Question, lang: str, words: str | None = None) -> Reply:

@@ -27,7 +27,15 @@ from surveys import catalog
 from surveys.channels import channel as channel_named
 from surveys.channels import trials
 from surveys.database import session_scope
-from surveys.engine import FINISHED, Reply, StepResult, question_reply, resume, start
+from surveys.engine import (
+    FINISHED,
+    Reply,
+    StepResult,
+    closing_reply,
+    question_reply,
+    resume,
+    start,
+)
 from surveys.i18n import translator
 from surveys.model import Survey
 from surveys.sql import Shared, bulk_insert, bulk_insert_shared
@@ -185,10 +193,8 @@ def conversation_cost(survey: Survey, lang: str, channel: str,
 
     asked = [(question.when is None, cost(question_reply(question, lang, words)))
              for question in survey.questions]
-    closing = cost(Reply(survey.closing[lang] if survey.closing else translator(words).gettext(
-        "Thank you! Your answers have been recorded.")))
-    reminder = cost(Reply(translator(words).gettext(
-        "A reminder: we would still like to hear from you.")))
+    closing = cost(closing_reply(survey, lang))
+    reminder = cost(reminder_line(words))
     invited = sum(cost(reply) for reply in invitation)
     unit = "segments" if sms else "messages"
     costs: Counter[str] = Counter()
@@ -400,6 +406,11 @@ def _unfinished(round_id: int) -> Any:
             .order_by(SurveySession.id))
 
 
+def reminder_line(lang: str) -> Reply:
+    """What a reminder says before the question the person was at."""
+    return Reply(translator(lang).gettext("A reminder: we would still like to hear from you."))
+
+
 def _send_reminders(database_url: str, redis: Redis, survey: Survey, rows: Sequence[Any],
                     enqueue: Enqueue, now: datetime, progress: Progress | None,
                     policy: bool = False) -> None:
@@ -408,8 +419,7 @@ def _send_reminders(database_url: str, redis: Redis, survey: Survey, rows: Seque
         chunk = rows[start_index:start_index + CHUNK]
         messages = []
         for row in chunk:
-            t = translator(row.state.get("lang") or survey.default_language)
-            replies = [Reply(t.gettext("A reminder: we would still like to hear from you."))]
+            replies = [reminder_line(row.state.get("lang") or survey.default_language)]
             replies += resume(survey, row.state).replies
             messages += [_outbox_row(row.contact_id, row, reply, seq)
                          for seq, reply in enumerate(replies)]
