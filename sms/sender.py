@@ -15,6 +15,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from sms.errors import RETRIED_CODES, contact_effect
+from sms.whatsapp import content, shows
 from surveys.settings import Settings, get_settings
 from surveys.tables import OutboxMessage
 from worker.ratelimit import RateLimited, acquire
@@ -82,7 +83,7 @@ def twilio_finder() -> Finder:
         except (TwilioException, OSError) as error:
             raise TransientSendError(f"Twilio's message list unreachable: {error}") from None
         return [found.sid for found in reversed(listed)
-                if found.body == message.text and str(found.direction).startswith("outbound")
+                if shows(found.body, message) and str(found.direction).startswith("outbound")
                 and found.date_created is not None and found.date_created >= since - CLOCK_SKEW]
 
     return find
@@ -93,9 +94,12 @@ def _recipient(message: OutboxMessage) -> str:
 
 
 def _arguments(settings: Settings, message: OutboxMessage) -> dict[str, str]:
+    """The send's parameters: to, from, the status callback, and its text or template (a
+    PermanentSendError for a row that cannot go: WhatsApp outside the window, no template)."""
     prefix = "whatsapp:" if message.channel == "whatsapp" else ""
-    arguments = {"to": _recipient(message), "body": message.text,
-                 "status_callback": settings.public_base_url.rstrip("/") + "/sms/twilio/status"}
+    arguments = {"to": _recipient(message),
+                 "status_callback": settings.public_base_url.rstrip("/") + "/sms/twilio/status",
+                 **content(message)}
     if settings.twilio_messaging_service_sid:
         arguments["messaging_service_sid"] = settings.twilio_messaging_service_sid
     elif settings.twilio_from:

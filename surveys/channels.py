@@ -14,12 +14,16 @@ Every channel package has the same shape:
   other channel's;
 - `sender.py`: sends one outbox row (named here as `sender`) and, where the provider can tell,
   finds a message it sent (`finder`); how a reply is rendered for it
-  (SMS text and segments, buttons) follows the capabilities below, in `worker.outbox`.
+  (SMS text and segments, buttons) follows the capabilities below, in `worker.outbox`. A
+  channel with rules of its own about when it may write (WhatsApp's 24-hour window,
+  `sms/whatsapp.py`) names what readies a row as its send begins (`prepare`) and what follows
+  the provider's refusal (`refused`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 
 @dataclass(frozen=True)
@@ -39,13 +43,22 @@ class Channel:
     # trial runs (the simulator): its people never join a real round by code, and what was
     # said is deleted a day after the last message
     trial: bool = False
+    # how long after the person's last message heard may write to them free-form (WhatsApp's
+    # customer service window; contacts.last_inbound_at keeps it); None: any time
+    reply_window: timedelta | None = None
+    # "module:function" that readies a row in the transaction its send begins in (WhatsApp: a
+    # template outside the window), and one run on a row the provider refused for good, in the
+    # transaction recording it (WhatsApp: the SMS fallback)
+    prepare: str = ""
+    refused: str = ""
 
 
 CHANNELS: dict[str, Channel] = {channel.name: channel for channel in (
     Channel("sms", "sms.sender:twilio_sender", "sms.sender:twilio_finder", sms_text=True,
             phone_addresses=True),
     Channel("whatsapp", "sms.sender:twilio_sender", "sms.sender:twilio_finder",
-            sms_text=True, phone_addresses=True),
+            sms_text=True, phone_addresses=True, reply_window=timedelta(hours=24),
+            prepare="sms.whatsapp:prepare", refused="sms.whatsapp:refused"),
     Channel("telegram", "bot.sender:telegram_sender", charts=True, buttons=True),
     Channel("simulator", "worker.senders:simulator", importable=False, trial=True),
 )}

@@ -1,7 +1,8 @@
 """Contacts from a facilitator's spreadsheet: every bad row reported by line, good rows kept.
 
 Columns: channel (sms, whatsapp, telegram; default sms), address or phone, language, community,
-consent (yes/no), country (for numbers written without +code), and the profile fields the
+consent (yes/no), country (for numbers written without +code), time zone (an IANA name such as
+Africa/Nairobi, for quiet hours where the number does not tell it), and the profile fields the
 facilitator declares (e.g. gender, village). Any other column (a name, a second number) is
 personal data: it is not stored, and the report names it, so nobody's name can reach a
 pseudonymous export.
@@ -32,9 +33,11 @@ from surveys.channels import importable
 from surveys.i18n import keywords, language_name, normalize, shipped_languages
 from surveys.phone import InvalidPhoneNumber, to_e164
 from surveys.profile_fields import declare_profile_fields
+from surveys.quiet_hours import zone_named
 from surveys.tables import Contact, utcnow
 
-KNOWN_COLUMNS = {"channel", "address", "phone", "language", "community", "consent", "country"}
+KNOWN_COLUMNS = {"channel", "address", "phone", "language", "community", "consent", "country",
+                 "time_zone"}
 # headers as facilitators write them (folded: lower case, accents, spaces and _ . - as one space)
 HEADER_SYNONYMS = {
     "phone": ["mobile", "mobile number", "mobile no", "cell", "cell phone", "cellphone",
@@ -49,6 +52,7 @@ HEADER_SYNONYMS = {
     "consent": ["agreed", "consented", "consentement", "consentimiento", "ridhaa",
                 "সম্মতি", "सहमति"],
     "country": ["country code", "pays", "pais", "nchi", "দেশ", "देश"],
+    "time_zone": ["time zone", "timezone", "tz", "fuseau horaire", "zona horaria"],
 }
 YES = {"yes", "y", "true", "1", "oui", "si", "sí", "ja", "ndiyo", "haan", "ha", "oo", "x"}
 NO = {"no", "n", "false", "0", "non", "nej", "hapana", "nahi", "hindi"}
@@ -63,6 +67,7 @@ class ImportedContact:
     community: str | None
     consent: bool | None
     profile: dict[str, str] = field(default_factory=dict)
+    time_zone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -329,13 +334,17 @@ def _contact(row: dict[str, str], region: str | None, declared: set[str]) -> Imp
         raise ValueError(f"consent must be yes or no, not {row.get('consent')!r}")
     consent = True if consent_text in yes else False if consent_text in no else None
     profile = {key: value for key, value in row.items() if key in declared and value}
+    zone = row.get("time_zone") or None
+    if zone:
+        zone_named(zone)  # ValueError naming it
     return ImportedContact(channel, address, language, row.get("community") or None, consent,
-                           profile)
+                           profile, zone)
 
 
 def _merge(kept: ImportedContact, later: ImportedContact) -> None:
     kept.language = later.language or kept.language
     kept.community = later.community or kept.community
+    kept.time_zone = later.time_zone or kept.time_zone
     kept.consent = later.consent if later.consent is not None else kept.consent
     kept.profile.update(later.profile)
 
@@ -355,7 +364,7 @@ def store_contacts(db: Session, contacts: list[ImportedContact], report: ImportR
                 db.add(Contact(channel=item.channel, address=item.address,
                                language=item.language, community=item.community,
                                consent=item.consent, profile=item.profile, opted_out=False,
-                               created_at=utcnow()))
+                               time_zone=item.time_zone, created_at=utcnow()))
                 report.created += 1
                 continue
             _update(found, item)
@@ -366,6 +375,7 @@ def store_contacts(db: Session, contacts: list[ImportedContact], report: ImportR
 def _update(contact: Contact, item: ImportedContact) -> None:
     contact.language = item.language or contact.language
     contact.community = item.community or contact.community
+    contact.time_zone = item.time_zone or contact.time_zone
     if item.consent is not None and contact.consent is not False:
         contact.consent = item.consent  # a "no" the person gave us is never overridden
     if item.profile:

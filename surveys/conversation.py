@@ -224,10 +224,8 @@ def _not_open_yet(contact: Person, survey: Survey, round_: CodedRound,
                   changes: dict[str, Any]) -> Decision[Any]:
     """A round's code before it opens: when it opens, in the person's language, and that
     the same code then starts it (nothing is stored for the round yet)."""
-    address = contact.address if channel_named(contact.channel).phone_addresses else None
-    language = survey.words_for(survey.language_for(
-        contact.language or walk_in_language(survey.languages, payload.get("language"), address)))
-    t = translator(language)
+    t = translator(survey.words_for(survey.language_for(
+        _language_of(contact, survey, payload.get("language")))))
     opens = round_.opens_at.date() if round_.opens_at else None
     # TRANSLATORS: {date} is a day written out ("5 December 2026"); {code} is the round's join
     # code, typed as it is (e.g. WATER367)
@@ -266,14 +264,18 @@ def _opening(contact: Person, survey: Survey, app_language: str | None,
     """A survey's first messages for `contact`, in their language (a walk-in's: their app's
     or their country's), with the survey's consent question when it has one: agreeing to be
     contacted (an import's consent) is not agreeing to this survey."""
-    address = contact.address if channel_named(contact.channel).phone_addresses else None
-    language = contact.language or walk_in_language(survey.languages, app_language, address)
-    result = start(survey, language, ask_consent=True)
+    result = start(survey, _language_of(contact, survey, app_language), ask_consent=True)
     if contact.language is None:  # a walk-in: heard guessed, so say how to change it
         changes["language"] = result.state["lang"]
         if len(survey.languages) > 1:
             result = with_language_hint(survey, result)
     return result
+
+
+def _language_of(contact: Person, survey: Survey, app_language: str | None) -> str:
+    """The person's language: as known, else a walk-in's app's or their number's country's."""
+    address = contact.address if channel_named(contact.channel).phone_addresses else None
+    return contact.language or walk_in_language(survey.languages, app_language, address)
 
 
 def _first_step(survey: Survey, opened: StepResult, text: str) -> StepResult:

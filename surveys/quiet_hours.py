@@ -2,9 +2,11 @@
 
 Invitations, reminders and results (outbox rows that answer no message) are held while it is
 HEARD_QUIET_HOURS where the person lives, e.g. "21-8" (21:00 to 08:00) or "21:30-07:00". Their
-time zone comes from their phone number's country (phonenumbers' time-zone data; a country
-with several zones takes the first); people without a number (Telegram) are not held. A reply
-to someone who just wrote always goes at once.
+time zone is their own (a contact's `time_zone`, from the import), else their community's
+(HEARD_COMMUNITY_TIME_ZONES), else their phone number's (phonenumbers' time-zone data, by
+country and, in countries with several zones, area code: the first it names); people with
+none of these (Telegram, no community zone) are not held. A reply to someone who just wrote
+always goes at once.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import phonenumbers
 from phonenumbers import timezone as number_zones
 
 from surveys.channels import channel as channel_named
-from surveys.settings import SettingError
+from surveys.settings import SettingError, get_settings
 
 WINDOW = re.compile(r"^(\d{1,2})(?::(\d{2}))?-(\d{1,2})(?::(\d{2}))?$")
 
@@ -38,6 +40,37 @@ def parse_window(text: str) -> tuple[time, time]:
     if start == end:
         raise SettingError(f"HEARD_QUIET_HOURS={text!r}: the start and the end are the same")
     return start, end
+
+
+def zone_named(name: str) -> ZoneInfo:
+    """An IANA time zone ("Africa/Nairobi"); ValueError saying what is expected."""
+    try:
+        return _zone(name.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r} (an IANA name such as Africa/Nairobi or "
+                         f"Asia/Dhaka)") from None
+
+
+@cache
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def zone_for(channel: str, address: str, own: str | None = None,
+             community: str | None = None) -> ZoneInfo | None:
+    """The person's time zone: their own, their community's, their number's; or None."""
+    for name in (own, community_zones().get((community or "").lower())):
+        if name:
+            try:
+                return zone_named(name)
+            except ValueError:  # stored before this machine lost that zone: go on
+                pass
+    return zone_of(channel, address)
+
+
+def community_zones() -> dict[str, str]:
+    """HEARD_COMMUNITY_TIME_ZONES as {community (lower case): zone name}."""
+    return get_settings().community_time_zones
 
 
 @cache
@@ -72,10 +105,9 @@ def quiet_until(window: tuple[time, time], zone: ZoneInfo, now: datetime) -> dat
     return ends.astimezone(now.tzinfo)
 
 
-def held_until(window_text: str | None, channel: str, address: str,
+def held_until(window_text: str | None, zone: ZoneInfo | None,
                now: datetime) -> datetime | None:
     """Until when a message nobody asked for waits (None: it goes now)."""
-    if not window_text:
+    if not window_text or zone is None:
         return None
-    zone = zone_of(channel, address)
-    return quiet_until(parse_window(window_text), zone, now) if zone is not None else None
+    return quiet_until(parse_window(window_text), zone, now)

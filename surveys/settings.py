@@ -8,15 +8,21 @@ heard with one line naming the variable, what it was and what it must be.
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 RETENTION_ENV = "HEARD_RETENTION_DAYS"
 MAX_DAYS = 36500  # a century: any longer is "for ever", and dates that far back overflow
+# why a message nobody asked for is sent (worker.outbox marks its row with it): a WhatsApp
+# template is configured for each, per language
+PURPOSES = ("invitation", "reminder", "results")
+_TEMPLATE = re.compile(r"(?P<purpose>[a-z]+):(?P<lang>[A-Za-z]{2,3}(?:[_-][A-Za-z0-9]+)*)"
+                       r"=(?P<sid>HX[0-9a-fA-F]{32})")
 
 
 class SettingError(ValueError):
@@ -67,6 +73,13 @@ class Settings(BaseSettings):
         "HEARD_SMS_PER_SECOND", "messages a second, a number above 0, e.g. 1", gt=0)] = 1.0
     default_region: Annotated[str, _env(
         "HEARD_DEFAULT_REGION", "a country code, e.g. KE")] = ""
+    # WhatsApp outside the person's 24-hour window (sms/whatsapp.py): the Content API template
+    # of each purpose and language ("invitation:sw" → "HX..."), and SMS where WhatsApp refuses
+    whatsapp_templates: Annotated[dict[str, str], NoDecode, _env(
+        "HEARD_WHATSAPP_TEMPLATES",
+        "purpose:language=ContentSid, separated by commas, e.g. invitation:sw=HX...")] = {}
+    whatsapp_sms_fallback: Annotated[bool, _env(
+        "HEARD_WHATSAPP_SMS_FALLBACK", "true or false")] = False
     # Telegram (bot/)
     telegram_bot_token: Annotated[str | None, _env("TELEGRAM_BOT_TOKEN", "a token")] = None
     telegram_webhook_secret: Annotated[str | None, _env(
@@ -83,8 +96,29 @@ class Settings(BaseSettings):
     quiet_hours: Annotated[str | None, _env(
         "HEARD_QUIET_HOURS", "hours from-to in the person's time, e.g. 21-8",
         pattern=r"^\s*\d{1,2}(:\d{2})?\s*-\s*\d{1,2}(:\d{2})?\s*$")] = None
+    # the time zone of each community whose people's numbers do not tell theirs (a country
+    # with several zones, Telegram): "kibera=Africa/Nairobi,surrey=America/Vancouver"
+    community_time_zones: Annotated[dict[str, str], NoDecode, _env(
+        "HEARD_COMMUNITY_TIME_ZONES",
+        "community=Time/Zone, separated by commas, e.g. kibera=Africa/Nairobi")] = {}
     # Retention: as given, read through retention_days() (a bad value stops only the purge)
     retention: Annotated[str | None, _env(RETENTION_ENV, "a whole number of days")] = None
+
+    @field_validator("whatsapp_templates", mode="before")
+    @classmethod
+    def _read_templates(cls, value: Any) -> Any:
+        """The variable's text read into {"purpose:language": ContentSid}."""
+        return whatsapp_templates(value) if isinstance(value, str) else value
+
+    @field_validator("community_time_zones", mode="before")
+    @classmethod
+    def _read_community_zones(cls, value: Any) -> Any:
+        """The variable's text read into {community: zone name}, each zone checked."""
+        return community_time_zones(value) if isinstance(value, str) else value
+
+    def whatsapp_template(self, purpose: str, lang: str) -> str | None:
+        """The ContentSid of the template for messages of `purpose` in `lang`, if configured."""
+        return self.whatsapp_templates.get(f"{purpose}:{lang}".lower())
 
     def simulator_access(self) -> str:
         """open on a laptop's embedded defaults; behind a facilitator token in production."""
@@ -112,6 +146,42 @@ def whole_days(name: str, value: str | None) -> int:
     return int(value)
 
 
+def whatsapp_templates(value: str) -> dict[str, str]:
+    """`invitation:sw=HX...,results:sw=HX...` as {"invitation:sw": "HX...", ...}; a ValueError
+    naming the first pair that is not one, so a typo stops heard instead of a send."""
+    found: dict[str, str] = {}
+    for pair in filter(None, (part.strip() for part in value.split(","))):
+        matched = _TEMPLATE.fullmatch(pair)
+        if matched is None or matched["purpose"] not in PURPOSES:
+            raise ValueError(f"{pair!r} is not purpose:language=ContentSid: the purpose one of "
+                             f"{', '.join(PURPOSES)}, the language a survey's (sw, en, pt-BR), "
+                             f"the ContentSid HX and 32 hexadecimal digits")
+        key = f"{matched['purpose']}:{matched['lang']}".lower()
+        if key in found:
+            raise ValueError(f"{key} is given twice: one template per purpose and language")
+        found[key] = matched["sid"]
+    return found
+
+
+def community_time_zones(value: str) -> dict[str, str]:
+    """`kibera=Africa/Nairobi,...` as {"kibera": "Africa/Nairobi"}; a ValueError naming the
+    first pair that is not a community and a known time zone."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    found: dict[str, str] = {}
+    for pair in filter(None, (part.strip() for part in value.split(","))):
+        community, _, zone = (part.strip() for part in pair.partition("="))
+        try:
+            if not community or not zone:
+                raise ValueError
+            ZoneInfo(zone)
+        except (ValueError, ZoneInfoNotFoundError):
+            raise ValueError(f"{pair!r} is not community=Time/Zone with an IANA time zone "
+                             f"(e.g. kibera=Africa/Nairobi)") from None
+        found[community.lower()] = zone
+    return found
+
+
 def normalize_database_url(url: str) -> str:
     """`postgresql://` means psycopg 3 here (the driver heard installs)."""
     for prefix in ("postgresql://", "postgres://"):
@@ -136,8 +206,9 @@ def _settings_for(values: tuple[str | None, ...]) -> Settings:
     except ValidationError as error:
         expects = {str(field.validation_alias): field.description
                    for field in Settings.model_fields.values()}
-        problems = [f"{problem['loc'][0]}={problem.get('input')!r}: expected "
-                    f"{expects.get(str(problem['loc'][0]), 'another value')}"
+        problems = [f"{problem['loc'][0]}={problem.get('input')!r}: "
+                    + (str(problem["ctx"]["error"]) if problem["type"] == "value_error"
+                       else f"expected {expects.get(str(problem['loc'][0]), 'another value')}")
                     for problem in error.errors()]
         raise SettingError("; ".join(problems)) from None
 

@@ -60,6 +60,12 @@ class Contact(Base):
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
     unreachable: Mapped[str | None] = mapped_column(String(32))  # e.g. invalid_number
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # their IANA time zone where the import gave one (quiet hours; else their community's or
+    # their number's)
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+    # their last message, on a channel where it opens a window for free-form messages
+    # (WhatsApp: 24 hours; after it, templates)
+    last_inbound_at: Mapped[datetime | None] = mapped_column()
 
 
 class SurveyVersion(Base):

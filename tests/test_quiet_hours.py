@@ -8,15 +8,18 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from surveys import catalog
+from surveys.contact_import import parse_contacts, store_contacts
 from surveys.database import session_scope
 from surveys.messages import Inbound
-from surveys.quiet_hours import parse_window, quiet_until, zone_of
-from surveys.settings import SettingError
-from surveys.tables import OutboxMessage
+from surveys.quiet_hours import parse_window, quiet_until, zone_for, zone_of
+from surveys.settings import SettingError, get_settings
+from surveys.tables import Contact, OutboxMessage
 from tests.pipeline import client_for, drain
 from tests.test_sms import AMINA, launched
-from worker import jobs
+from worker import jobs, rounds
 from worker.ingest import ingest
+from worker.senders import TransientSendError
 
 NAIROBI = ZoneInfo("Africa/Nairobi")  # UTC+3 all year
 
@@ -73,3 +76,58 @@ def test_an_invitation_waits_for_the_end_of_quiet_hours_and_a_reply_does_not(
     with session_scope(runtime.database_url) as db:
         assert db.scalars(select(OutboxMessage.status).where(OutboxMessage.id == first)).one() \
             == "sent"
+
+
+def test_the_time_zone_is_the_persons_own_else_their_communitys_else_their_numbers(
+        monkeypatch):
+    monkeypatch.setenv("HEARD_COMMUNITY_TIME_ZONES",
+                       "Surrey=America/Vancouver, kibera=Africa/Nairobi")
+    vancouver, toronto = ZoneInfo("America/Vancouver"), ZoneInfo("America/Toronto")
+    assert zone_for("sms", "+16135550123") == toronto  # Ottawa's area code
+    assert zone_for("sms", "+16135550123", community="surrey") == vancouver
+    assert zone_for("sms", "+16135550123", "Asia/Dhaka", "surrey") == ZoneInfo("Asia/Dhaka")
+    assert zone_for("telegram", "4242", community="Kibera") == NAIROBI  # no number, a community
+    assert zone_for("telegram", "4242", community="mathare") is None
+
+
+@pytest.mark.parametrize("bad", ["kibera", "kibera=Mars/Olympus", "=Africa/Nairobi"])
+def test_a_bad_community_time_zone_names_the_variable_and_the_pair(monkeypatch, bad):
+    monkeypatch.setenv("HEARD_COMMUNITY_TIME_ZONES", bad)
+    with pytest.raises(SettingError, match=f"HEARD_COMMUNITY_TIME_ZONES=.*{bad!r} is not "
+                                           f"community=Time/Zone"):
+        get_settings()
+
+
+def test_an_import_keeps_each_persons_time_zone_and_names_an_unknown_one(runtime):
+    contacts, report = parse_contacts(
+        "phone,Time Zone,consent\n+16135550123,America/Vancouver,yes\n"
+        "+16135550124,Mars/Olympus,yes\n+16135550125,,yes\n")
+    assert [str(error) for error in report.errors] == [
+        "line 3: unknown time zone 'Mars/Olympus' (an IANA name such as Africa/Nairobi or "
+        "Asia/Dhaka)"]
+    with session_scope(runtime.database_url) as db:
+        store_contacts(db, contacts, report)
+    with session_scope(runtime.database_url) as db:
+        assert dict(db.execute(select(Contact.address, Contact.time_zone)).tuples().all()) == {
+            "+16135550123": "America/Vancouver", "+16135550125": None}
+
+
+def test_a_telegram_invitation_waits_for_its_communitys_night_to_end(runtime, monkeypatch):
+    client_for(runtime)
+    now = datetime.now(UTC)
+    monkeypatch.setenv("HEARD_QUIET_HOURS", _window_around(now))  # quiet in Nairobi now
+    with session_scope(runtime.database_url) as db:
+        db.add(Contact(channel="telegram", address="4242", language="en", consent=True,
+                       community="kibera", profile={}))
+        round_id = rounds.create_round(db, catalog.latest(db, "test-water"), "kibera").id
+    rounds.launch(runtime.database_url, runtime.redis, round_id, lambda redis, ids: True)
+    with session_scope(runtime.database_url) as db:
+        first = db.scalars(select(OutboxMessage.id).order_by(OutboxMessage.id)).first()
+    with pytest.raises(TransientSendError, match="TELEGRAM_BOT_TOKEN"):  # no zone is known
+        jobs.send_outbound(first)  # for a chat id: it is sent (no bot here) ...
+    with session_scope(runtime.database_url) as db:  # (as it was: pending again)
+        db.get_one(OutboxMessage, first).status = "pending"
+    monkeypatch.setenv("HEARD_COMMUNITY_TIME_ZONES", "kibera=Africa/Nairobi")
+    assert jobs.send_outbound(first) == "retrying"  # ... but Kibera's is
+    with session_scope(runtime.database_url) as db:
+        assert "quiet hours" in (db.get_one(OutboxMessage, first).error or "")

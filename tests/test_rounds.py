@@ -183,7 +183,7 @@ def test_remind_skips_finishers_and_the_opted_out(runtime):
         by_address["+254712000002"].opted_out = True
     before = count(runtime, OutboxMessage)
     assert rounds.remind(runtime.database_url, runtime.redis, round_id,
-                         lambda redis, ids: True) == (2, 0)  # the Telegram contact and +…05
+                         lambda redis, ids: True) == (2, 0, 2, 0)  # Telegram and +…05
     with session_scope(runtime.database_url) as db:
         texts = [row.text for row in db.scalars(select(OutboxMessage)
                                                  .where(OutboxMessage.id > before))]
@@ -192,10 +192,10 @@ def test_remind_skips_finishers_and_the_opted_out(runtime):
         "Do you agree?\n1 Yes\n2 No", "আপনি কি রাজি?\n১ হ্যাঁ\n২ না"]
     after = count(runtime, OutboxMessage)
     assert rounds.remind(runtime.database_url, runtime.redis, round_id,  # a second remind
-                         lambda redis, ids: True) == (0, 2)  # sends nothing ...
+                         lambda redis, ids: True) == (0, 2, 0, 0)  # sends nothing
     assert count(runtime, OutboxMessage) == after
     assert rounds.remind(runtime.database_url, runtime.redis, round_id,  # ... unless told
-                         lambda redis, ids: True, again=True) == (2, 0)
+                         lambda redis, ids: True, again=True) == (2, 0, 2, 0)
 
 
 def test_close_expires_sessions_and_status_counts(runtime):
@@ -481,3 +481,78 @@ def test_a_reminder_policy_reminds_each_unfinished_person_once_per_reminder(runt
     assert reminded_at(200) == 0  # the policy is spent
     with session_scope(runtime.database_url) as db:
         assert sorted(s.reminders for s in db.scalars(select(SurveySession))) == [0, 2, 2]
+
+
+def test_a_launch_spread_over_a_window_says_so_and_when_the_limit_makes_it_longer(runtime):
+    from rq import Queue
+    from rq.registry import ScheduledJobRegistry
+    from typer.testing import CliRunner
+
+    from heard.commands.rounds import app
+    from worker.queues import OUTBOUND
+
+    round_id = _setup(runtime)  # 3 contacts, 2 SMS and 1 Telegram: 4 Twilio messages
+    dry = CliRunner().invoke(app, ["launch", str(round_id), "--dry-run"])
+    assert "sending takes at least 4 s at HEARD_SMS_PER_SECOND=1" in dry.output
+    refused = CliRunner().invoke(app, ["launch", str(round_id), "--over", "soon"])
+    assert refused.exit_code == 1 and "not a length of time: 'soon'" in refused.output
+    launched = CliRunner().invoke(app, ["launch", str(round_id), "--over", "2s"])
+    assert launched.exit_code == 0, launched.output
+    assert "3 invitations queued, spread over 2 s" in launched.output
+    assert "they take 4 s, longer than 2 s" in launched.output
+    queue = Queue(OUTBOUND, connection=runtime.redis)  # 1.5 contacts a second: two a job,
+    # the third's due in 1.3 s, within the lead a paced job is queued by: both queued now
+    assert len(queue) == 2 and len(ScheduledJobRegistry(queue=queue)) == 0
+
+
+def test_the_api_launches_spread_over_a_window(runtime):
+    from rq import Queue
+
+    from worker.queues import DEFAULT
+
+    client = client_for(runtime)
+    round_id = _setup(runtime)
+    with session_scope(runtime.database_url) as db:
+        headers = {"Authorization": f"Bearer {create_token(db, 'facilitator', 'f')}"}
+    bad = client.post(f"/api/v1/rounds/{round_id}/launch?over=soon", headers=headers)
+    assert bad.status_code == 422 and "not a length of time" in bad.text
+    dry = client.post(f"/api/v1/rounds/{round_id}/launch?dry_run=true", headers=headers)
+    assert dry.json()["quickest_seconds"] == 4.0
+    started = client.post(f"/api/v1/rounds/{round_id}/launch?over=1h30m", headers=headers)
+    assert started.status_code == 202 and started.json()["over_seconds"] == 5400
+    job = Queue(DEFAULT, connection=runtime.redis).jobs[-1]
+    assert job.func_name == "worker.jobs.launch_round" and job.args == (round_id, 5400.0)
+
+
+def test_reminders_tell_those_part_way_through_they_go_on_where_they_stopped(runtime):
+    from typer.testing import CliRunner
+
+    from heard.commands.rounds import app
+    from surveys.messages import Inbound
+    from worker.ingest import ingest
+
+    round_id = _setup(runtime)  # +…01 (sw), +…02 (en) by SMS, 4242 (bn) on Telegram
+    rounds.launch(runtime.database_url, runtime.redis, round_id, lambda redis, ids: True)
+    for number, text in enumerate(["1", "2"]):  # +…02: yes, then the first answer
+        ingest(runtime.database_url, runtime.redis,
+               Inbound("sms", "+254712000002", text, f"part-{number}"))
+        drain(runtime)
+    before = count(runtime, OutboxMessage)
+
+    def reminded(*options: str) -> tuple[str, list[str]]:
+        result = CliRunner().invoke(app, ["remind", str(round_id), *options])
+        assert result.exit_code == 0, result.output
+        with session_scope(runtime.database_url) as db:
+            texts = [row.text for row in db.scalars(select(OutboxMessage).where(
+                OutboxMessage.id > before, OutboxMessage.address == "+254712000002"))]
+        return result.output, texts
+
+    output, texts = reminded("--who", "not-started")
+    assert "2 reminders queued (2 not started, 0 part-way through)" in output
+    assert texts == []  # +…02 began: not reminded with those who have not
+    output, texts = reminded("--who", "part-way")
+    assert "1 reminders queued (0 not started, 1 part-way through)" in output
+    assert texts[0] == "A reminder: you have not finished the survey. Here is where you stopped."
+    assert texts[1] == "How many days a week is there water?"  # where they were, not the first
+    refused = CliRunner().invoke(app, ["remind", str(round_id), "--who", "everyone"])
+    assert refused.exit_code == 1 and "one of all, not-started, part-way" in refused.output

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -147,3 +147,84 @@ def test_a_contact_whose_language_the_survey_lacks_is_told_in_theirs(runtime):
     assert texts[(french, 0)] == notice and "anglais" in notice
     assert texts[(french, 1)] == "Five questions about water."
     assert texts[(swahili, 0)] == "Maswali matano kuhusu maji."
+
+
+class PacedRecorder(Recorder):
+    """A Recorder that keeps when each batch was to be queued, too."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.times: list[datetime | None] = []
+
+    def enqueue(self, redis: object, outbox_ids: list[int], *,
+                at: datetime | None = None) -> bool:
+        self.times.append(at)
+        return super().enqueue(redis, outbox_ids)
+
+    def launch(self, runtime, round_id: int, over: timedelta | None = None) -> int:
+        return rounds.launch(runtime.database_url, runtime.redis, round_id, self.enqueue,
+                             self.progress.append, over=over)
+
+
+def test_a_paced_launch_queues_its_contacts_evenly_over_the_window(runtime, monkeypatch):
+    monkeypatch.setattr(rounds, "CHUNK", 3)  # the pace runs on across chunks
+    round_id = _round(runtime)
+    _add(runtime, [_contact(number) for number in range(1, 11)])
+    recorder = PacedRecorder()
+    before = datetime.now(UTC)
+    assert recorder.launch(runtime, round_id, over=timedelta(seconds=100)) == 10
+    with session_scope(runtime.database_url) as db:
+        outbox = db.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+    # ten contacts over 100 s: a send job each, ten seconds apart, from the launch on
+    times = sorted(time for time in recorder.times if time is not None)
+    assert len(times) == len(recorder.batches) == 10
+    assert before <= times[0] + rounds.PACE_LEAD <= datetime.now(UTC)  # queued a little early
+    assert [round((later - times[0]).total_seconds(), 3) for later in times] == [
+        10.0 * step for step in range(10)]
+    due = {m.contact_id: m.next_attempt_at.replace(tzinfo=UTC) for m in outbox}
+    assert all(m.status == "pending" and m.next_attempt_at.replace(tzinfo=UTC)
+               == due[m.contact_id] for m in outbox)  # the sweeper leaves them till then
+    contact_of = {m.id: m.contact_id for m in outbox}
+    for batch, at in zip(recorder.batches, recorder.times, strict=True):
+        assert {due[contact_of[row_id]] for row_id in batch} == {at + rounds.PACE_LEAD}
+
+
+def test_a_fast_paced_launch_puts_about_a_seconds_worth_in_each_job():
+    pace = rounds.Pace(datetime(2026, 12, 1, tzinfo=UTC), timedelta(hours=2), 100_000)
+    assert pace.per_job() == 14  # 13.9 contacts a second
+    assert pace.due(50_000) == datetime(2026, 12, 1, 1, tzinfo=UTC)
+    assert rounds.Pace(pace.start, timedelta(seconds=10), 100_000).per_job() == \
+        rounds.CONTACTS_PER_SEND_JOB  # never more in a job than an unpaced launch puts
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("2h", 7200), ("90m", 5400), ("1h30m", 5400),
+                                               ("45s", 45), ("1.5h", 5400), ("10 min", 600)])
+def test_spans_read_as_facilitators_write_them(text, seconds):
+    assert rounds.parse_span(text) == timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize("text", ["", "soon", "2", "0h", "h", "-1h"])
+def test_a_span_that_is_no_length_of_time_is_refused_saying_so(text):
+    with pytest.raises(rounds.RoundError, match="length of time|above 0"):
+        rounds.parse_span(text)
+
+
+def test_the_sweeper_leaves_a_paced_launchs_later_invitations_till_their_time(runtime):
+    from rq import Queue
+    from rq.registry import ScheduledJobRegistry
+
+    from worker import jobs
+    from worker.queues import OUTBOUND, enqueue_outbound
+
+    round_id = _round(runtime)
+    _add(runtime, [_contact(number) for number in range(1, 6)])
+    assert rounds.launch(runtime.database_url, runtime.redis, round_id, enqueue_outbound,
+                         over=timedelta(hours=1)) == 5
+    queue = Queue(OUTBOUND, connection=runtime.redis)
+    scheduled = ScheduledJobRegistry(queue=queue)
+    assert len(queue) == 1 and len(scheduled) == 4  # the first now, the others in 12 min steps
+    times = sorted(scheduled.get_scheduled_time(job_id) for job_id in scheduled.get_job_ids())
+    assert [round((later - times[0]).total_seconds()) for later in times] == [0, 720, 1440,
+                                                                              2160]
+    runtime.redis.flushdb()  # Redis lost every job: the sweeper queues again only what is due
+    assert jobs.sweep().queued_outbox == 2  # the first contact's two messages

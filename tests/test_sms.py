@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -60,13 +60,14 @@ def sms(client, sender: str, body: str, sid: str, **extra: str):
     return signed_post(client, "/sms/twilio", form)
 
 
-def launched(runtime, address: str, language: str | None = None,
-             channel: str = "sms") -> list[int]:
-    """The contact (imported as agreeing to be contacted) is invited into a round of
-    test-water by its launch; the outbox ids of the invitation."""
+def launched(runtime, address: str, language: str | None = None, channel: str = "sms",
+             wrote_at: datetime | None = None) -> list[int]:
+    """The contact (imported as agreeing to be contacted; their last message `wrote_at`, which
+    opens WhatsApp's 24-hour window) is invited into a round of test-water by its launch; the
+    outbox ids of the invitation."""
     with session_scope(runtime.database_url) as db:
         db.add(Contact(channel=channel, address=address, language=language, consent=True,
-                       profile={}))
+                       profile={}, last_inbound_at=wrote_at))
         round_id = rounds.create_round(db, catalog.latest(db, "test-water"), None).id
     rounds.launch(runtime.database_url, runtime.redis, round_id, lambda redis, ids: True)
     with session_scope(runtime.database_url) as db:
@@ -223,7 +224,8 @@ def test_round_status_names_the_messages_that_never_arrived(runtime, twilio):
     client_for(runtime)
     twilio.fail("whatsapp:" + AMINA, 400, 63016,
                 "Failed to send freeform message because you are outside the allowed window.")
-    first = launched(runtime, AMINA, "en", channel="whatsapp")[0]
+    first = launched(runtime, AMINA, "en", channel="whatsapp",  # within 24 h, as heard sees it
+                     wrote_at=utcnow() - timedelta(hours=1))[0]
     jobs.send_outbound_batch([first])  # refused for good: no retry
     with session_scope(runtime.database_url) as db:
         round_id = db.scalars(select(Round.id)).one()
@@ -270,7 +272,7 @@ def test_429_and_5xx_are_retried_then_sent(runtime, twilio):
 
 def test_whatsapp_rate_limit_63018_is_retried_not_failed(runtime, twilio):
     client_for(runtime)
-    first = launched(runtime, AMINA, "en", channel="whatsapp")[0]
+    first = launched(runtime, AMINA, "en", channel="whatsapp", wrote_at=utcnow())[0]
     twilio.fail("whatsapp:" + AMINA, 400, 63018, "Rate limit exceeded for Channel")
     with pytest.raises(TransientSendError, match="63018|Rate limit"):
         jobs.send_outbound(first)

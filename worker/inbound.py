@@ -17,10 +17,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import case, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from surveys import catalog
+from surveys.channels import channel as channel_named
 from surveys.conversation import Opening, decide
 from surveys.engine import FINISHED, Reply, StepResult
 from surveys.model import Survey
@@ -78,7 +79,21 @@ def process_batch(db: Session, inbox_ids: list[int], skip_locked: bool = False) 
             for message in messages:
                 batch.handle(contacts[key], message)
                 message.processed_at = now
-    return Handled(list(pending), batch.write(), sum(map(len, pending.values())))
+    outbox_ids = batch.write()
+    _remember_when_they_wrote(db, contacts, pending)
+    return Handled(list(pending), outbox_ids, sum(map(len, pending.values())))
+
+
+def _remember_when_they_wrote(db: Session, contacts: dict[ContactKey, Contact],
+                              pending: dict[ContactKey, list[InboxMessage]]) -> None:
+    """Each contact's newest message, where it opens a window for free-form messages
+    (WhatsApp's 24 hours, read by sms.whatsapp): one UPDATE for the whole batch."""
+    last = {contacts[key].id: messages[-1].received_at for key, messages in pending.items()
+            if channel_named(key[0]).reply_window is not None}
+    if last:
+        db.execute(update(Contact).where(Contact.id.in_(last))
+                   .values(last_inbound_at=case(last, value=Contact.id))
+                   .execution_options(synchronize_session=False))
 
 
 def lock_contacts(db: Session, keys: list[ContactKey],

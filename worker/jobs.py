@@ -10,6 +10,7 @@ from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
 from functools import wraps
 from typing import NamedTuple, ParamSpec, TypeVar
+from zoneinfo import ZoneInfo
 
 from redis import Redis
 from redis.exceptions import LockError, RedisError
@@ -18,14 +19,21 @@ from sqlalchemy.orm import Session
 
 from surveys.database import patiently, session_scope
 from surveys.phone import without_numbers
-from surveys.quiet_hours import held_until
+from surveys.quiet_hours import held_until, zone_for
 from surveys.settings import get_settings
 from surveys.tables import STILL_TO_SEND, Contact, InboxMessage, OutboxMessage, Round, utcnow
 from worker import inbound
 from worker.pipeline import apply_early_statuses
 from worker.queues import DRAIN_FLAG, SEND_RETRY, enqueue_outbound, request_drain
 from worker.runtime import Runtime, migrated_runtime
-from worker.senders import PermanentSendError, TransientSendError, finder_for, sender_for
+from worker.senders import (
+    PermanentSendError,
+    TransientSendError,
+    finder_for,
+    prepare,
+    refused,
+    sender_for,
+)
 
 log = logging.getLogger(__name__)
 SWEEP_BATCH = 5000
@@ -211,11 +219,12 @@ def send_outbound(outbox_id: int) -> str:
             message.status = "suppressed"
             return "suppressed"
         waits = None if message.inbox_id is not None else held_until(  # not a reply: it may
-            get_settings().quiet_hours, message.channel, message.address, utcnow())  # wait
+            get_settings().quiet_hours, _zone_of(db, message), utcnow())  # wait
         if waits is not None:
             message.status, message.next_attempt_at = "retrying", waits
             message.error = f"quiet hours where they live: sent after {waits:%Y-%m-%d %H:%M} UTC"
             return message.status
+        prepare(db, message)  # (WhatsApp: a template outside the person's window)
         message.status, message.dispatched_at = "dispatching", utcnow()
         message.attempts += 1
     outcome = _dispatch(message)
@@ -267,6 +276,7 @@ def _record(database_url: str, outbox_id: int,
                            .values(**marks))
             log.warning("outbox %s: permanent failure %s: %s", outbox_id, outcome.code,
                         without_numbers(str(outcome)))
+            refused(db, message)  # (WhatsApp: SMS instead, where that is on)
         return message.status
 
 
@@ -296,6 +306,13 @@ def _retry_interval(message: OutboxMessage) -> int:
     """Seconds until rq retries this send (its Retry's interval for this attempt)."""
     intervals = list(SEND_RETRY.intervals)
     return int(intervals[min(max(message.attempts, 1), len(intervals)) - 1])
+
+
+def _zone_of(db: Session, message: OutboxMessage) -> ZoneInfo | None:
+    """The recipient's time zone, for quiet hours (their contact is loaded already)."""
+    contact = db.get(Contact, message.contact_id) if message.contact_id is not None else None
+    return zone_for(message.channel, message.address, contact and contact.time_zone,
+                    contact and contact.community)
 
 
 def _must_not_send(db: Session, message: OutboxMessage) -> bool:
@@ -342,12 +359,14 @@ def keep_round_schedules(now: datetime | None = None) -> ScheduleReport:
     return ScheduleReport(list(opening), list(closing), reminded)
 
 
-def launch_round(round_id: int) -> int:
-    """A round launch asked for through the API: invitations queued in bulk."""
+def launch_round(round_id: int, over_seconds: float | None = None) -> int:
+    """A round launch asked for through the API: invitations queued in bulk (spread over
+    `over_seconds` when given)."""
     from worker.rounds import launch
 
     current = migrated_runtime()
-    return launch(current.database_url, current.redis, round_id, enqueue_outbound)
+    over = None if over_seconds is None else timedelta(seconds=over_seconds)
+    return launch(current.database_url, current.redis, round_id, enqueue_outbound, over=over)
 
 
 class SweepReport(NamedTuple):

@@ -9,8 +9,12 @@ from typing import Any
 from sms.render import render_sms
 from sms.segments import count_segments
 from surveys.channels import channel as channel_named
-from surveys.engine import Reply
+from surveys.engine import Reply, ReplyChoice
+from surveys.settings import PURPOSES
 from surveys.tables import utcnow
+
+PURPOSE, LANG = "purpose", "lang"  # a reply's marks: why a message nobody asked for goes, and
+# the language it is in (WhatsApp outside the person's window picks its template by both)
 
 
 @lru_cache(maxsize=4096)
@@ -41,10 +45,23 @@ def outbox_fields(channel: str, reply: Reply, inbox_id: int | None, seq: int,
             "segments": segments if sms else None, "encoding": encoding if sms else None}
 
 
-def reply_body(reply: Reply) -> dict[str, Any]:
+def reply_body(reply: Reply, purpose: str | None = None,
+               lang: str | None = None) -> dict[str, Any]:
     """The reply as stored in the outbox (JSON), a new object each time: callers may mark it
-    (its nested parts are shared and must not be changed)."""
-    return _reply_json(reply) | {"after_opt_out": False}
+    (its nested parts are shared and must not be changed). A message nobody asked for (an
+    invitation, a reminder, results: one of PURPOSES) says so, and its language."""
+    body = _reply_json(reply) | {"after_opt_out": False}
+    if purpose is not None:
+        assert purpose in PURPOSES, f"unknown purpose {purpose!r}"
+        body |= {PURPOSE: purpose, LANG: lang}
+    return body
+
+
+def stored_reply(body: dict[str, Any]) -> Reply:
+    """The reply an outbox row stored (`reply_body`), to render it again for another channel."""
+    return Reply(body["text"], body.get("kind", "message"), body.get("question_id"),
+                 tuple(ReplyChoice(**choice) for choice in body.get("choices", ())),
+                 bool(body.get("multi")))
 
 
 @lru_cache(maxsize=4096)

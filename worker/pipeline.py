@@ -32,6 +32,7 @@ from surveys.tables import Contact, EarlyStatus, InboxMessage, OutboxMessage, ut
 from worker.inbound import process
 from worker.ingest import inbox_row, ingest, ingest_async
 from worker.runtime import Runtime
+from worker.senders import refused
 
 log = logging.getLogger(__name__)
 
@@ -139,8 +140,13 @@ def record_status(database_url: str, report: Status) -> bool:
     return True
 
 
+FAILED = ("failed", "undelivered")
+
+
 def apply_status(db: Session, message: OutboxMessage, report: Status | EarlyStatus) -> None:
-    """One delivery report on its message and, for errors about the person, their contact."""
+    """One delivery report on its message and, for errors about the person, their contact; a
+    failure it tells first goes to the channel's own handling (WhatsApp's 63016: SMS instead)."""
+    told = report.error_code is not None and report.error_code != message.error_code
     if STATUS_RANK[report.status] >= STATUS_RANK.get(message.status, 0):
         message.status = report.status
     if report.error_code is not None:
@@ -150,6 +156,8 @@ def apply_status(db: Session, message: OutboxMessage, report: Status | EarlyStat
         if report.unreachable:
             values["unreachable"] = report.unreachable
         db.execute(update(Contact).where(Contact.id == message.contact_id).values(**values))
+    if told and message.status in FAILED:  # (a repeated report changes nothing)
+        refused(db, message)
 
 
 def apply_early_statuses(database_url: str, older_than: timedelta) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from datetime import UTC, datetime
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -43,19 +44,26 @@ def request_drain(redis: Redis) -> bool:
 
 
 def enqueue_outbound(redis: Redis, outbox_ids: list[int],
-                     contact: tuple[str, str] | None = None) -> bool:
+                     contact: tuple[str, str] | None = None, *,
+                     at: datetime | None = None) -> bool:
     """Queue one job that sends `outbox_ids` in order (a step's replies stay in order).
 
     With `contact` (channel, address), a contact's send jobs also run one at a time, so the
-    replies to consecutive messages cannot overtake each other across workers.
+    replies to consecutive messages cannot overtake each other across workers. With `at`, the
+    job waits in rq's scheduled registry until then (a worker's scheduler queues it).
     """
     if not outbox_ids:
         return True
     rate_limit = RateLimit("out:" + contact_key(*contact), 1) if contact else None
+    arguments = {"retry": SEND_RETRY, "job_timeout": 300, "result_ttl": 0,
+                 "rate_limit": rate_limit}
     try:
-        Queue(OUTBOUND, connection=redis).enqueue(
-            "worker.jobs.send_outbound_batch", list(outbox_ids), retry=SEND_RETRY,
-            job_timeout=300, result_ttl=0, rate_limit=rate_limit)
+        queue = Queue(OUTBOUND, connection=redis)
+        if at is not None and at > datetime.now(UTC):
+            queue.enqueue_at(at, "worker.jobs.send_outbound_batch", list(outbox_ids),
+                             **arguments)
+        else:
+            queue.enqueue("worker.jobs.send_outbound_batch", list(outbox_ids), **arguments)
     except RedisError as error:
         log.warning("outbox %s stored but not queued (%s); the sweeper will queue them",
                     outbox_ids, error)

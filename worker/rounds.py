@@ -3,12 +3,16 @@
 Launching writes sessions and outbox rows in bulk, chunk by chunk, and queues one send job per
 100 contacts: the invitations to 100,000 contacts are all queued in seconds, and sending is paced
 by the channels' senders. Chunks are written (COPY) and queued by WRITERS threads while the next
-one is read and built, so the database and Python work at the same time.
+one is read and built, so the database and Python work at the same time. A paced launch
+(`over`) queues its send jobs for later instead, spread evenly over the window (rq's scheduler
+moves each to the queue when due), so replies to the people already answering never wait behind
+a whole community's invitations.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import secrets
 import string
 from collections import Counter, deque
@@ -17,7 +21,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from redis import Redis
 from sqlalchemy import and_, exists, func, select, update
@@ -52,9 +56,18 @@ from worker.outbox import outbox_fields, outbox_row, reply_body, sms_text
 
 CHUNK = 5000
 CONTACTS_PER_SEND_JOB = 100
+# a paced launch's send jobs are queued this much before their contacts are due: rq's scheduler
+# moves jobs once a second, and a sender with nothing queued loses its slots for good
+PACE_LEAD = timedelta(seconds=2)
 WRITERS = 2  # chunks written at once: PostgreSQL checks and indexes them on two cores
 Progress = Callable[[int], None]
-Enqueue = Callable[[Redis, list[int]], bool]
+
+
+class Enqueue(Protocol):
+    """Queues a send job for outbox rows (worker.queues.enqueue_outbound): now, or `at`."""
+
+    def __call__(self, redis: Redis, outbox_ids: list[int], *,
+                  at: datetime | None = None) -> bool: ...
 
 
 class RoundError(ValueError):
@@ -149,6 +162,13 @@ class Plan:
     def total(self, what: str) -> int:
         return sum(counter[what] for counter in self.rows.values())
 
+    def quickest(self, sms_per_second: float) -> timedelta:
+        """The least time its invitations can take: Twilio's messages (SMS and WhatsApp share
+        one sender) at HEARD_SMS_PER_SECOND; a launch spread over less takes this long."""
+        twilio = sum(counter["messages"] for (_, channel), counter in self.rows.items()
+                     if channel_named(channel).sms_text)
+        return timedelta(seconds=twilio / sms_per_second)
+
     def left_out_notice(self) -> str | None:
         """Who will not be invited and why, in one line (None: everyone will be)."""
         if not self.left_out:
@@ -194,7 +214,7 @@ def conversation_cost(survey: Survey, lang: str, channel: str,
     asked = [(question.when is None, cost(question_reply(question, lang, words)))
              for question in survey.questions]
     closing = cost(closing_reply(survey, lang))
-    reminder = cost(reminder_line(words))
+    reminder = max(cost(reminder_line(lang, part_way)) for part_way in (False, True))
     invited = sum(cost(reply) for reply in invitation)
     unit = "segments" if sms else "messages"
     costs: Counter[str] = Counter()
@@ -248,13 +268,52 @@ def _explain_left_out(db: Session, round_: Round, plan: Plan) -> None:
                 + (f"; did you mean {found!r} ({names[found]} contacts)?" if found else ""))
 
 
+SPAN = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?:in)?)?(?:(\d+)s)?$")
+
+
+def parse_span(text: str) -> timedelta:
+    """"2h", "90m", "1h30m", "45s" → a timedelta; RoundError saying what is expected."""
+    found = SPAN.match(text.strip().lower().replace(" ", ""))
+    if not text.strip() or found is None or not any(found.groups()):
+        raise RoundError(f"not a length of time: {text!r} (e.g. 2h, 90m, 1h30m)")
+    hours, minutes, seconds = (float(part or 0) for part in found.groups())
+    span = timedelta(hours=hours, minutes=minutes, seconds=seconds)
+    if span <= timedelta(0):
+        raise RoundError(f"a launch is spread over a time above 0, not {text!r}")
+    return span
+
+
+@dataclass(frozen=True)
+class Pace:
+    """A paced launch: its contacts' invitations queued evenly over `over` from `start`."""
+
+    start: datetime
+    over: timedelta
+    contacts: int
+
+    def due(self, index: int) -> datetime:
+        """When the `index`-th contact of the launch (from 0) is queued."""
+        return self.start + self.over * (index / max(self.contacts, 1))
+
+    def per_job(self) -> int:
+        """Contacts in one send job: about a second's worth (the scheduler moves jobs every
+        second), so sends stay even; never more than an unpaced job's."""
+        per_second = self.contacts / max(self.over.total_seconds(), 1.0)
+        return max(1, min(CONTACTS_PER_SEND_JOB, math.ceil(per_second)))
+
+
 def launch(database_url: str, redis: Redis, round_id: int, enqueue: Enqueue,
-           progress: Progress | None = None) -> int:
-    """Invite every eligible contact; returns how many were invited. Safe to run again."""
+           progress: Progress | None = None, over: timedelta | None = None) -> int:
+    """Invite every eligible contact (spread over `over` when given); returns how many were
+    invited. Safe to run again: a paced launch run again spreads those left over `over`."""
     with session_scope(database_url) as db:
         round_, survey_row, survey = _open_round(db, round_id, "launch")
         reachable = _reachable(round_)
-        invitations = _Invitations(survey, survey_row.id, round_id)
+        pace = None
+        if over is not None:
+            pace = Pace(utcnow(), over, db.scalar(select(func.count()).select_from(Contact)
+                                                  .where(_eligible(round_))) or 0)
+        invitations = _Invitations(survey, survey_row.id, round_id, pace)
     invited = 0
     with ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="launch") as writers:
         writing: deque[Future[int]] = deque()
@@ -297,27 +356,40 @@ def _uninvited(database_url: str, round_id: int, reachable: Any) -> Iterator[Seq
 class _Chunk:
     contacts: int
     sessions: list[Shared]  # (contact_id,), the shared columns
-    messages: list[Shared]  # (contact_id, address), the shared columns; a contact's in order
+    # (contact_id, address[, next_attempt_at]), the shared columns; a contact's in order
+    messages: list[Shared]
+    due: dict[int, datetime] | None = None  # a paced launch's: when each contact is queued
+    per_job: int | None = None  # contacts in a send job (None: CONTACTS_PER_SEND_JOB)
 
 
 class _Invitations:
     """Everyone of one language on one channel gets the same session state and messages: each
     is built once per chunk and shared by its rows (COPY encodes it once)."""
 
-    def __init__(self, survey: Survey, survey_pk: int, round_id: int) -> None:
+    def __init__(self, survey: Survey, survey_pk: int, round_id: int,
+                 pace: Pace | None = None) -> None:
         self.survey, self.survey_pk, self.round_id = survey, survey_pk, round_id
         self.openings: dict[str | None, StepResult] = {}
         self.shared: dict[tuple[str | None, str], tuple[dict, list[dict]]] = {}
+        self.pace, self.built = pace, 0
 
     def chunk(self, contacts: Sequence[Any]) -> _Chunk:
         self.shared.clear()  # each chunk's rows carry the time they were built
         sessions: list[Shared] = []
         messages: list[Shared] = []
+        due: dict[int, datetime] = {}
         for contact in contacts:
             session, replies = self._shared(contact.language, contact.channel)
             sessions.append(((contact.id,), session))
-            messages += [((contact.id, contact.address), reply) for reply in replies]
-        return _Chunk(len(contacts), sessions, messages)
+            own: tuple[Any, ...] = (contact.id, contact.address)
+            if self.pace is not None:  # (a pending row's next_attempt_at: when it is queued)
+                due[contact.id] = self.pace.due(self.built)
+                own += (due[contact.id],)
+            self.built += 1
+            messages += [(own, reply) for reply in replies]
+        if self.pace is None:
+            return _Chunk(len(contacts), sessions, messages)
+        return _Chunk(len(contacts), sessions, messages, due, self.pace.per_job())
 
     def _shared(self, language: str | None, channel: str) -> tuple[dict, list[dict]]:
         found = self.shared.get((language, channel))
@@ -326,19 +398,26 @@ class _Invitations:
                 language, start(self.survey, language, ask_consent=True))  # and consent
             found = self.shared[(language, channel)] = (
                 _session_fields(self.survey_pk, self.round_id, opening),
-                [outbox_fields(channel, reply, None, seq)
+                [outbox_fields(channel, reply, None, seq,
+                               reply_body(reply, "invitation", opening.state["lang"]))
                  for seq, reply in enumerate(opening.replies)])
         return found
 
 
 def _write_chunk(database_url: str, redis: Redis, enqueue: Enqueue, chunk: _Chunk) -> int:
-    """Write a chunk's sessions and messages in one transaction, then queue its send jobs."""
+    """Write a chunk's sessions and messages in one transaction, then queue its send jobs (a
+    paced launch's each for when its first contact is due)."""
+    own = ["contact_id", "address"] + (["next_attempt_at"] if chunk.due is not None else [])
     with session_scope(database_url) as db:
         bulk_insert_shared(db, SurveySession.__table__, ["contact_id"], chunk.sessions)
-        outbox_ids = bulk_insert_shared(db, OutboxMessage.__table__, ["contact_id", "address"],
-                                        chunk.messages, ids=True)
-    for batch in _per_contacts(outbox_ids, [values[0] for values, _ in chunk.messages]):
-        enqueue(redis, batch)
+        outbox_ids = bulk_insert_shared(db, OutboxMessage.__table__, own, chunk.messages,
+                                        ids=True)
+    contact_ids = [values[0] for values, _ in chunk.messages]
+    for batch, first in _per_contacts(outbox_ids, contact_ids, chunk.per_job):
+        if chunk.due is None:
+            enqueue(redis, batch)
+        else:  # (a little early: the senders' limit keeps the pace, and never waits idle)
+            enqueue(redis, batch, at=chunk.due[first] - PACE_LEAD)
     return chunk.contacts
 
 
@@ -355,20 +434,36 @@ REMINDED_RECENTLY = timedelta(hours=20)  # a second manual remind within this sk
 class Reminded(NamedTuple):
     reminded: int
     recently_reminded: int  # skipped: reminded within REMINDED_RECENTLY (unless `again`)
+    not_started: int = 0  # of those reminded: who had answered nothing yet
+    part_way: int = 0  # who had begun and stopped
+
+
+WHO = ("all", "not-started", "part-way")  # whom a manual remind reaches
 
 
 def remind(database_url: str, redis: Redis, round_id: int, enqueue: Enqueue,
-           progress: Progress | None = None, again: bool = False) -> Reminded:
-    """Ask again everyone invited who has not finished; never the opted-out or unreachable,
-    nor (unless `again`) those reminded within REMINDED_RECENTLY."""
+           progress: Progress | None = None, again: bool = False, who: str = "all"
+           ) -> Reminded:
+    """Ask again everyone invited who has not finished (or only those who have not started, or
+    only those part-way through); never the opted-out or unreachable, nor (unless `again`)
+    those reminded within REMINDED_RECENTLY."""
+    if who not in WHO:
+        raise RoundError(f"remind whom: one of {', '.join(WHO)}, not {who!r}")
     now = utcnow()
     with session_scope(database_url) as db:
         _, _, survey = _open_round(db, round_id, "remind")
-        unfinished = db.execute(_unfinished(round_id)).all()
+        unfinished = [row for row in db.execute(_unfinished(round_id))
+                      if who == "all" or (who == "part-way") == part_way(row.state)]
     pending = [row for row in unfinished if again or row.reminded_at is None
                or row.reminded_at <= now - REMINDED_RECENTLY]
     _send_reminders(database_url, redis, survey, pending, enqueue, now, progress)
-    return Reminded(len(pending), len(unfinished) - len(pending))
+    begun = sum(part_way(row.state) for row in pending)
+    return Reminded(len(pending), len(unfinished) - len(pending), len(pending) - begun, begun)
+
+
+def part_way(state: dict[str, Any]) -> bool:
+    """Whether the person has begun the survey (answered a question) and not finished it."""
+    return bool(state.get("answers"))
 
 
 def remind_on_policy(database_url: str, redis: Redis, round_id: int, enqueue: Enqueue,
@@ -406,8 +501,12 @@ def _unfinished(round_id: int) -> Any:
             .order_by(SurveySession.id))
 
 
-def reminder_line(lang: str) -> Reply:
-    """What a reminder says before the question the person was at."""
+def reminder_line(lang: str, begun: bool = False) -> Reply:
+    """What a reminder says before the question the person was at: those part-way through are
+    told they go on where they stopped, not that they start again."""
+    if begun:
+        return Reply(translator(lang).gettext(
+            "A reminder: you have not finished the survey. Here is where you stopped."))
     return Reply(translator(lang).gettext("A reminder: we would still like to hear from you."))
 
 
@@ -419,9 +518,10 @@ def _send_reminders(database_url: str, redis: Redis, survey: Survey, rows: Seque
         chunk = rows[start_index:start_index + CHUNK]
         messages = []
         for row in chunk:
-            replies = [reminder_line(row.state.get("lang") or survey.default_language)]
+            lang = row.state.get("lang") or survey.default_language
+            replies = [reminder_line(lang, part_way(row.state))]
             replies += resume(survey, row.state).replies
-            messages += [_outbox_row(row.contact_id, row, reply, seq)
+            messages += [_outbox_row(row.contact_id, row, reply, seq, lang)
                          for seq, reply in enumerate(replies)]
         values: dict[str, Any] = {"reminded_at": now}
         if policy:
@@ -430,7 +530,8 @@ def _send_reminders(database_url: str, redis: Redis, survey: Survey, rows: Seque
             outbox_ids = bulk_insert(db, OutboxMessage.__table__, messages, ids=True)
             db.execute(update(SurveySession).where(SurveySession.id.in_(
                 [row.id for row in chunk])).values(**values))
-        for batch in _per_contacts(outbox_ids, [message["contact_id"] for message in messages]):
+        for batch, _ in _per_contacts(outbox_ids,
+                                      [message["contact_id"] for message in messages]):
             enqueue(redis, batch)
         if progress:
             progress(len(chunk))
@@ -535,23 +636,30 @@ def _session_fields(survey_pk: int, round_id: int, opening: StepResult) -> dict[
 _body = lru_cache(maxsize=4096)(reply_body)  # one object for every row: COPY serializes it once
 
 
-def _outbox_row(contact_id: int, contact: Any, reply: Reply, seq: int) -> dict[str, Any]:
+def _outbox_row(contact_id: int, contact: Any, reply: Reply, seq: int,
+                lang: str) -> dict[str, Any]:
+    """A reminder's row; its body is one object for everyone in `lang` (COPY: encoded once)."""
     return outbox_row(contact_id, contact.channel, contact.address, reply, None, seq,
-                      _body(reply))
+                      _body(reply, "reminder", lang))
 
 
-def _per_contacts(outbox_ids: list[int], contact_ids: list[int]) -> Iterator[list[int]]:
-    """Send batches of whole contacts: one contact's messages stay together, in order."""
+def _per_contacts(outbox_ids: list[int], contact_ids: list[int],
+                  per_job: int | None = None) -> Iterator[tuple[list[int], int]]:
+    """Send batches of whole contacts (`per_job`, or CONTACTS_PER_SEND_JOB, in each) with their
+    first contact: one contact's messages stay together, in order."""
+    per_job = per_job or CONTACTS_PER_SEND_JOB
     batch: list[int] = []
-    contacts = 0
-    previous = None
+    contacts = first = 0
+    previous: int | None = None
     for outbox_id, contact_id in zip(outbox_ids, contact_ids, strict=True):
         if contact_id != previous:
             previous = contact_id
             contacts += 1
-            if contacts > CONTACTS_PER_SEND_JOB:
-                yield batch
+            if contacts > per_job:
+                yield batch, first
                 batch, contacts = [], 1
+            if contacts == 1:
+                first = contact_id
         batch.append(outbox_id)
     if batch:
-        yield batch
+        yield batch, first

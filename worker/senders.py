@@ -3,7 +3,8 @@
 A sender returns the provider's message id, raises `TransientSendError` for errors worth
 retrying (rate limits, 5xx, timeouts) and `PermanentSendError` for ones that never will succeed.
 A finder, where the provider keeps a list of what it sent, tells whether a send whose outcome
-was never recorded went out after all, so it is not sent twice.
+was never recorded went out after all, so it is not sent twice. A channel may also ready a row
+in the transaction its send begins in, and act on a row its provider refused for good.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 from datetime import datetime
 from importlib import import_module
 from typing import Any, Protocol
+
+from sqlalchemy.orm import Session
 
 from surveys.channels import channel
 from surveys.tables import OutboxMessage
@@ -70,7 +73,28 @@ def finder_for(name: str) -> Finder | None:
     return finder
 
 
+def prepare(db: Session, message: OutboxMessage) -> None:
+    """What the row's channel decides before it is sent, in the transaction that marks it
+    dispatching (WhatsApp: a template outside the person's window); most decide nothing."""
+    path = channel(message.channel).prepare
+    if path:
+        _named(path)(db, message)
+
+
+def refused(db: Session, message: OutboxMessage) -> None:
+    """What the row's channel does once its provider refused it for good (at the send, or in a
+    delivery report), in the transaction recording it (WhatsApp: SMS instead); most nothing."""
+    path = channel(message.channel).refused
+    if path:
+        _named(path)(db, message)
+
+
+def _named(path: str) -> Any:
+    """The function at "module:function"."""
+    module, _, name = path.partition(":")
+    return getattr(import_module(module), name)
+
+
 def _made(path: str) -> Any:
     """What the factory at "module:factory" makes."""
-    module, _, factory = path.partition(":")
-    return getattr(import_module(module), factory)()
+    return _named(path)()

@@ -29,7 +29,7 @@ from surveys.sql import insert_ignore
 from surveys.summaries import RoundSummary, participating
 from surveys.summary_text import Message, messages
 from surveys.tables import Contact, OutboxMessage, Round
-from worker.outbox import outbox_row
+from worker.outbox import outbox_row, reply_body
 from worker.queues import enqueue_outbound
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ def write_shares(db: Session, round_id: int, k: int | None = None,
         key = (scope, lang, contact.channel)
         if key not in cache:
             cache[key] = _for(scopes[scope], lang, contact.channel)
-        outbox_ids = _write(db, contact, cache[key], round_id)
+        outbox_ids = _write(db, contact, cache[key], round_id, lang)
         if outbox_ids:
             queued.append(((contact.channel, contact.address), outbox_ids))
             counts["messages"] += len(outbox_ids)
@@ -110,14 +110,17 @@ def _for(summary: RoundSummary, lang: str, channel: str) -> list[Message]:
     return messages(summary, lang, max_segments=None)
 
 
-def _write(db: Session, contact: Contact, found: list[Message], round_id: int) -> list[int]:
+def _write(db: Session, contact: Contact, found: list[Message], round_id: int,
+           lang: str) -> list[int]:
+    """The contact's result messages (in `lang`), marked with the round; their new ids."""
     if not found:
         return []
     rows: list[dict[str, Any]] = []
     for seq, message in enumerate(found):
-        row = outbox_row(contact.id, contact.channel, contact.address, Reply(message.text), None,
-                         seq)
-        row["reply"] |= {"after_opt_out": False, MARK: round_id}
+        reply = Reply(message.text)
+        row = outbox_row(contact.id, contact.channel, contact.address, reply, None, seq,
+                         reply_body(reply, "results", lang))
+        row["reply"][MARK] = round_id
         if message.chart is not None:
             row["reply"]["chart"] = message.chart
         rows.append(row)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import typer
@@ -81,16 +81,23 @@ def launch(
     dry_run: bool = typer.Option(False, "--dry-run", help="Only count messages and cost."),
     price_per_segment: float | None = typer.Option(
         None, help="SMS price per segment (default HEARD_PRICE_PER_SEGMENT)."),
+    over: str | None = typer.Option(
+        None, help="Spread the invitations evenly over this long, e.g. 2h or 90m (default: "
+                   "as fast as HEARD_SMS_PER_SECOND allows)."),
 ) -> None:
     """Invite every consented, reachable contact of the round's community."""
     current = runtime_for_cli()
     with session_scope(current.database_url) as db, exits_on(rounds.RoundError):
+        span = rounds.parse_span(over) if over is not None else None
         plan = rounds.plan_launch(db, round_id)
     notice = plan.left_out_notice()
+    quickest = plan.quickest(get_settings().sms_per_second)
     if dry_run:
         _print_plan(plan, price_per_segment)
         if notice:
             typer.echo(notice)
+        typer.echo(f"sending takes at least {_span(quickest)} at HEARD_SMS_PER_SECOND="
+                   f"{get_settings().sms_per_second:g}")
         return
     total = plan.total("contacts")
     with Progress("[progress.description]{task.description}", BarColumn(),
@@ -98,10 +105,24 @@ def launch(
         task = progress.add_task("queueing invitations", total=total)
         with exits_on(rounds.RoundError):
             invited = rounds.launch(current.database_url, current.redis, round_id,
-                                    enqueue_outbound, lambda n: progress.advance(task, n))
-    typer.echo(f"round {round_id}: {invited} invitations queued")
+                                    enqueue_outbound, lambda n: progress.advance(task, n),
+                                    over=span)
+    typer.echo(f"round {round_id}: {invited} invitations queued"
+               + (f", spread over {_span(span)}" if span else ""))
+    if span is not None and quickest > span:
+        typer.echo(f"  at HEARD_SMS_PER_SECOND={get_settings().sms_per_second:g} they take "
+                   f"{_span(quickest)}, longer than {_span(span)}: raise the limit if Twilio "
+                   f"allows it")
     if notice:
         typer.echo(f"  {notice}")
+
+
+def _span(span: timedelta) -> str:
+    """A length of time as a facilitator reads it: 2 h 05 min, 12 min, 40 s."""
+    seconds = round(span.total_seconds())
+    if seconds >= 3600:
+        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+    return f"{seconds // 60} min" if seconds >= 60 else f"{seconds} s"
 
 
 def _print_plan(plan: rounds.Plan, price: float | None) -> None:
@@ -139,14 +160,17 @@ def _print_plan(plan: rounds.Plan, price: float | None) -> None:
 def remind(
     round_id: int = typer.Argument(..., metavar="ID"),
     again: bool = typer.Option(False, "--again", help="Remind those reminded lately too."),
+    who: str = typer.Option("all", help="all, not-started (answered nothing yet) or part-way "
+                                        "(began and stopped)."),
 ) -> None:
     """Remind everyone invited who has not finished (never the opted-out; not twice within
     20 hours unless --again)."""
     current = runtime_for_cli()
     with exits_on(rounds.RoundError):
         done = rounds.remind(current.database_url, current.redis, round_id, enqueue_outbound,
-                             again=again)
-    typer.echo(f"round {round_id}: {done.reminded} reminders queued")
+                             again=again, who=who)
+    typer.echo(f"round {round_id}: {done.reminded} reminders queued ({done.not_started} not "
+               f"started, {done.part_way} part-way through)")
     if done.recently_reminded:
         typer.echo(f"  skipped {done.recently_reminded}: reminded within the last 20 hours "
                    f"(use --again)")

@@ -161,30 +161,45 @@ def round_status(round_id: RowId, runtime: RuntimeDep, _: Facilitator) -> RoundO
 
 @router.post("/rounds/{round_id}/launch", status_code=202, tags=["rounds"])
 def launch_round(round_id: RowId, runtime: RuntimeDep, _: Facilitator,
-                 dry_run: bool = False) -> dict[str, object]:
+                 dry_run: bool = False,
+                 over: Annotated[str | None, Query(
+                     description="Spread the invitations evenly over this long, e.g. 2h")]
+                 = None) -> dict[str, object]:
     """Dry run: messages and segments per language and channel. Otherwise queued as a job."""
+    try:
+        span = rounds.parse_span(over) if over is not None else None
+    except rounds.RoundError as error:
+        raise HTTPException(422, str(error)) from None
     with session_scope(runtime.database_url) as db:
         try:
             plan = rounds.plan_launch(db, round_id)
         except rounds.RoundError as error:
             raise HTTPException(404, str(error)) from None
-    left_out = {"not_invited": dict(plan.left_out), "community_hint": plan.community_hint}
+    left_out = {"not_invited": dict(plan.left_out), "community_hint": plan.community_hint,
+                "quickest_seconds": plan.quickest(get_settings().sms_per_second)
+                .total_seconds()}
     if dry_run:
         return {"plan": [{"language": lang, "channel": channel, **counts}
                          for (lang, channel), counts in sorted(plan.rows.items())]} | left_out
-    Queue(DEFAULT, connection=runtime.redis).enqueue("worker.jobs.launch_round", round_id,
-                                                      job_timeout=3600, result_ttl=86400)
-    return {"queued": True, "contacts": plan.total("contacts")} | left_out
+    Queue(DEFAULT, connection=runtime.redis).enqueue(
+        "worker.jobs.launch_round", round_id, span.total_seconds() if span else None,
+        job_timeout=3600, result_ttl=86400)
+    return {"queued": True, "contacts": plan.total("contacts"),
+            "over_seconds": span.total_seconds() if span else None} | left_out
 
 
 @router.post("/rounds/{round_id}/remind", tags=["rounds"])
 def remind_round(round_id: RowId, runtime: RuntimeDep, _: Facilitator,
                  again: Annotated[bool, Query(
                      description="Remind those reminded in the last 20 hours too")] = False,
-                 ) -> dict[str, int]:
+                 who: Annotated[str, Query(
+                     description="all, not-started (answered nothing yet) or part-way")]
+                 = "all") -> dict[str, int]:
+    if who not in rounds.WHO:
+        raise HTTPException(422, f"who: one of {', '.join(rounds.WHO)}, not {who!r}")
     try:
         done = rounds.remind(runtime.database_url, runtime.redis, round_id, enqueue_outbound,
-                             again=again)
+                             again=again, who=who)
     except rounds.RoundError as error:
         raise HTTPException(409, str(error)) from None
     return done._asdict()

@@ -2,12 +2,16 @@
 
 It answers as Twilio documents: 201 with a message resource, or a 4xx/5xx JSON error body with
 `code`, `message`, `more_info` and `status`; GET lists the messages sent to `To`, newest first.
-Tests queue failures per recipient, hold the answer to a send Twilio has accepted (to kill its
-sender before it hears back) and read back every message the library posted.
+A Content API template (ContentSid, ContentVariables as a JSON object) is accepted in place of a
+Body and listed with its variables' words as its body; a send with neither, or with variables
+but no template, is refused as Twilio refuses it. Tests queue failures per recipient (63016 for
+a WhatsApp number, say), hold the answer to a send Twilio has accepted (to kill its sender
+before it hears back) and read back every message the library posted.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from collections.abc import Iterator
@@ -58,6 +62,11 @@ class FakeTwilio:
     def bodies_to(self, to: str) -> list[str]:
         return [message["Body"] for message in self.by_to.get(to, ())]
 
+    def templates_to(self, to: str) -> list[tuple[str, dict[str, str]]]:
+        """(ContentSid, variables) of every template sent to `to`, in order."""
+        return [(message["ContentSid"], json.loads(message["ContentVariables"]))
+                for message in self.by_to.get(to, ()) if "ContentSid" in message]
+
 
 def _handler(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
@@ -85,6 +94,10 @@ def _handler(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
                     parse_qs(self.rfile.read(length).decode()).items()}
             if not self._authorized():
                 return
+            refusal = _refusal(form)
+            if refusal is not None:
+                code, message = refusal
+                return self._json(400, {"code": code, "message": message, "status": 400})
             queued = fake.failures.get(form.get("To", ""))
             if queued:
                 status, code, message = queued.pop(0)
@@ -117,10 +130,32 @@ def _handler(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+def _refusal(form: dict[str, str]) -> tuple[int, str] | None:
+    """Twilio's error code and message for a send it refuses whatever the recipient."""
+    if "ContentSid" not in form:
+        if "ContentVariables" in form:
+            return 21654, "A ContentSid must be specified if ContentVariables are provided"
+        return None if "Body" in form else (21619, "A text message Body is required")
+    try:
+        variables = json.loads(form.get("ContentVariables", "{}"))
+    except ValueError:
+        variables = None
+    if not isinstance(variables, dict):
+        return 21656, "The Content Variables parameter is invalid"
+    return None
+
+
+def _shown(sent: dict[str, str]) -> str | None:
+    """A message's body as Twilio lists it: a template's shows its variables' words."""
+    if "ContentSid" not in sent:
+        return sent.get("Body")
+    return " ".join(json.loads(sent.get("ContentVariables", "{}")).values())
+
+
 def _resource(sent: dict[str, str]) -> dict[str, Any]:
     """A sent message as Twilio's API shows it."""
     return {"sid": sent["Sid"], "status": "queued", "to": sent.get("To"),
-            "from": sent.get("From"), "body": sent.get("Body"),
+            "from": sent.get("From"), "body": _shown(sent),
             "messaging_service_sid": sent.get("MessagingServiceSid"), "num_segments": "1",
             "direction": "outbound-api", "date_created": sent["DateCreated"]}
 
