@@ -79,12 +79,19 @@ def tables_ceiling() -> float:
     return elapsed
 
 
-def main() -> None:
+def with_contacts(count: int) -> Redis:
+    """The benchmark's database emptied (migrated, created on first use) with `count` contacts
+    of community "bench"; its Redis, flushed."""
     create_database()
     migrate(DATABASE_URL)
     redis = Redis.from_url(REDIS_URL)
     reset(redis)
-    seed_contacts(CONTACTS)
+    seed_contacts(count)
+    return redis
+
+
+def main() -> None:
+    redis = with_contacts(CONTACTS)
     with session_scope(DATABASE_URL) as db:
         round_id = rounds.create_round(db, catalog.latest(db, "water-access"), "bench").id
     began = time.perf_counter()

@@ -29,10 +29,10 @@ from redis import Redis
 from rq import Worker
 from sqlalchemy import text
 
-from bench.launch import seed_contacts
-from bench.pipeline import DATABASE_URL, REDIS_URL, ROOT, create_database, reset
+from bench.launch import seed_contacts, with_contacts
+from bench.pipeline import DATABASE_URL, REDIS_URL, ROOT, reset
 from surveys import catalog
-from surveys.database import get_engine, migrate, session_scope
+from surveys.database import get_engine, session_scope
 from tests.fakes.twilio_api import FakeTwilio, fake_twilio
 from worker import rounds
 from worker.queues import enqueue_outbound
@@ -123,11 +123,7 @@ def shares(arrivals: list[float], per_second: float) -> Shares:
 
 
 def main() -> None:
-    create_database()
-    migrate(DATABASE_URL)
-    redis = Redis.from_url(REDIS_URL)
-    reset(redis)
-    seed_contacts(CONTACTS)
+    redis = with_contacts(CONTACTS)
     with get_engine(DATABASE_URL).begin() as connection:
         connection.execute(text("ANALYZE"))
     print(f"paced launch benchmark: {CONTACTS:,} contacts, {WORKERS} workers, fake Twilio")
