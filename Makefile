@@ -11,7 +11,7 @@ PIP_COMPILE := $(BIN)/pip-compile --quiet --extra dev --all-build-deps --allow-u
 	--generate-hashes --strip-extras --no-emit-index-url --no-emit-find-links \
 	--output-file $(LOCK) pyproject.toml
 
-.PHONY: run test bench lint install lock upgrade
+.PHONY: run test bench lint install lock upgrade vendor
 
 $(BIN)/heard: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
@@ -40,3 +40,18 @@ lock: install
 upgrade: install
 	$(PIP_COMPILE) $(if $(PACKAGE),--upgrade-package $(PACKAGE),--upgrade)
 	$(MAKE) install
+
+# Swagger UI for /docs, vendored from the npm registry (nothing loads from a CDN): `make vendor`
+# after changing the version and its integrity (npm view swagger-ui-dist@VERSION dist.integrity).
+SWAGGER_UI_VERSION := 5.35.0
+SWAGGER_UI_INTEGRITY := sha512-U06rpMtW9V3XPGOBeamTUSr0Z09jMX4IJuANpE/EZbAhw0G8CgwrzU4YmXkn/h0wCDNsXdGarTNNHC3sU8yVUQ==
+SWAGGER_UI := heard/vendor/swagger-ui
+
+vendor:
+	$(PYTHON) -c 'import base64, hashlib, io, sys, tarfile, urllib.request; \
+	  data = urllib.request.urlopen("https://registry.npmjs.org/swagger-ui-dist/-/swagger-ui-dist-$(SWAGGER_UI_VERSION).tgz").read(); \
+	  got = "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode(); \
+	  sys.exit("integrity mismatch: " + got) if got != "$(SWAGGER_UI_INTEGRITY)" else None; \
+	  names = ["swagger-ui-bundle.js", "swagger-ui-bundle.js.LICENSE.txt", "swagger-ui.css", "LICENSE", "NOTICE", "favicon-32x32.png"]; \
+	  archive = tarfile.open(fileobj=io.BytesIO(data)); \
+	  [open("$(SWAGGER_UI)/" + name, "wb").write(archive.extractfile("package/" + name).read()) for name in names]'

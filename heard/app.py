@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
 from bot.webhook import router as telegram_router
 from heard.guards import Guard
-from heard.routes import dashboard, facilitator, health, responses, simulator
+from heard.routes import console, dashboard, facilitator, health, responses, simulator
 from sms.webhook import router as sms_router
 from surveys.settings import get_settings
 from worker.runtime import Runtime
 
+VENDOR = Path(__file__).resolve().parent / "vendor"
+SWAGGER_UI = "/vendor/swagger-ui"
+
 
 def create_app(runtime: Runtime) -> FastAPI:
-    app = FastAPI(title="heard", version="0.1.0",
+    app = FastAPI(title="heard", version="0.1.0", docs_url=None, redoc_url=None,
                   description="Multilingual SMS and Telegram surveys for communities.")
     app.state.runtime = runtime
     # Routes are matched in order: the webhooks, which take most requests, come first.
@@ -24,6 +32,18 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(facilitator.router)
     app.include_router(responses.router)
     app.include_router(dashboard.router)
+    app.include_router(console.router)
+    app.mount("/vendor", StaticFiles(directory=VENDOR), name="vendor")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        """The API's reference, from Swagger UI served by heard itself: it works offline."""
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json", title="heard API",
+            swagger_js_url=f"{SWAGGER_UI}/swagger-ui-bundle.js",
+            swagger_css_url=f"{SWAGGER_UI}/swagger-ui.css",
+            swagger_favicon_url=f"{SWAGGER_UI}/favicon-32x32.png")
+
     app.add_middleware(Guard, max_body_bytes=get_settings().max_body_bytes)
     return app
 

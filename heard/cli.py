@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import typer
 
-from heard.commands import chat, contacts, data, export, rounds, run, survey, telegram, tokens
+from heard.commands import (
+    chat,
+    contacts,
+    data,
+    export,
+    rounds,
+    run,
+    survey,
+    telegram,
+    tokens,
+    users,
+)
 from surveys.settings import SettingError
 
 app = typer.Typer(help="heard: multilingual SMS and Telegram surveys for communities.",
@@ -14,6 +25,7 @@ app.add_typer(run.db_app, name="db")
 app.add_typer(contacts.app, name="contacts")
 app.add_typer(rounds.app, name="round")
 app.add_typer(tokens.app, name="token")
+app.add_typer(users.app, name="user")
 app.add_typer(telegram.app, name="telegram")
 app.add_typer(data.app, name="data")
 app.add_typer(data.audit_app, name="audit")

@@ -253,6 +253,35 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column()
 
 
+class User(Base):
+    """A person who signs in to the console: a role, and the communities they work in."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)  # as typed at sign-in, folded
+    password_hash: Mapped[str] = mapped_column(String(255))  # Argon2id, with its salt
+    role: Mapped[str] = mapped_column(String(16))
+    communities: Mapped[list[str] | None] = mapped_column(Json, nullable=True)  # None: all
+    language: Mapped[str] = mapped_column(String(16), default="en")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    disabled_at: Mapped[datetime | None] = mapped_column()
+
+
+class ConsoleSession(Base):
+    """A signed-in browser: only the SHA-256 of its cookie is stored, so a dump signs nobody in;
+    signing out deletes it. `csrf` is the token every form of the session carries."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+
+
 class ProfileField(Base):
     """A contact profile key declared fit for exports (at import, or by a profile question)."""
 

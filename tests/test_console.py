@@ -1,0 +1,167 @@
+"""The web console's door: users, sign-in and sign-out, CSRF, sign-in limits, community scopes."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from heard.cli import app as cli
+from heard.routes import console
+from surveys import catalog
+from surveys.database import session_scope
+from surveys.tables import ConsoleSession, User
+from surveys.users import UserError, create_user
+from tests import test_dashboard
+from tests.pipeline import client_for
+from worker import rounds
+
+PASSWORD = "correct horse battery"
+browser = test_dashboard.browser  # the fixtures: Debian's Chromium, the app under uvicorn
+server = test_dashboard.server
+
+
+def _csrf(page: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found, page
+    return found[1]
+
+
+def _sign_in(client, name: str, password: str = PASSWORD, **headers: str):
+    form = client.get("/console/sign-in", headers=headers)
+    return client.post("/console/sign-in", headers=headers, follow_redirects=False,
+                       data={"name": name, "password": password, "csrf": _csrf(form.text)})
+
+
+@pytest.fixture
+def people(runtime):
+    """A Kibera facilitator, an admin, and a round in Kibera, one in Mathare, one for all."""
+    client = client_for(runtime)
+    with session_scope(runtime.database_url) as db:
+        create_user(db, "Wanjiru", PASSWORD, "facilitator", ["Kibera"], "sw")
+        create_user(db, "admin", PASSWORD, "admin", ["kibera"])
+        survey = catalog.latest(db, "test-water")
+        made = {community: rounds.create_round(db, survey, community).id
+                for community in ("kibera", "mathare", None)}
+    return client, made
+
+
+def test_heard_user_create_stores_only_an_argon2_hash(runtime):
+    result = CliRunner().invoke(cli, ["user", "create", "Amina", "--role", "facilitator",
+                                      "--community", "kibera", "--community", "Mathare"],
+                                input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert result.exit_code == 0, result.output
+    assert "user amina: facilitator, kibera, mathare" in result.output
+    with session_scope(runtime.database_url) as db:
+        user = db.scalars(select(User)).one()
+    assert user.password_hash.startswith("$argon2id$") and PASSWORD not in user.password_hash
+    again = CliRunner().invoke(cli, ["user", "create", "AMINA", "--role", "admin"],
+                               input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert again.exit_code == 1 and "there is a user 'amina' already" in again.output
+    short = CliRunner().invoke(cli, ["user", "create", "b", "--role", "admin"],
+                               input="short\nshort\n")
+    assert short.exit_code == 1 and "at least 10 characters" in short.output
+
+
+def test_a_user_needs_a_known_role(runtime):
+    with session_scope(runtime.database_url) as db, pytest.raises(UserError, match="role"):
+        create_user(db, "x", PASSWORD, "owner")
+
+
+def test_the_front_page_is_the_console_and_asks_for_a_sign_in(runtime):
+    client = client_for(runtime)
+    first = client.get("/", follow_redirects=False)
+    assert first.status_code == 303 and first.headers["location"] == "/console"
+    page = client.get("/console")
+    assert page.url.path == "/console/sign-in" and "Sign in to heard" in page.text
+    swahili = client.get("/console/sign-in", headers={"Accept-Language": "sw-KE,sw;q=0.9"})
+    assert 'lang="sw"' in swahili.text
+
+
+def test_a_facilitator_signs_in_sees_only_their_communitys_rounds_and_signs_out(people):
+    client, made = people
+    signed = _sign_in(client, " WANJIRU ")
+    assert signed.status_code == 303 and signed.headers["location"] == "/console"
+    cookie = signed.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
+    page = client.get("/console")
+    assert page.status_code == 200 and 'lang="sw"' in page.text
+    shown = {int(found) for found in re.findall(r'data-round="(\d+)"', page.text)}
+    assert shown == {made["kibera"]}  # not Mathare's, nor the round for everyone
+    refused = client.post("/console/sign-out", data={"csrf": "forged"},
+                          follow_redirects=False)
+    assert refused.status_code == 403  # a form without the session's token does nothing
+    assert client.get("/console", follow_redirects=False).status_code == 200
+    out = client.post("/console/sign-out", data={"csrf": _csrf(page.text)},
+                      follow_redirects=False)
+    assert out.status_code == 303
+    with session_scope(client.app.state.runtime.database_url) as db:
+        assert db.scalars(select(ConsoleSession)).all() == []  # the session is gone for good
+    client.cookies.set(console.SESSION_COOKIE, cookie.split(";")[0].split("=", 1)[1])
+    assert client.get("/console", follow_redirects=False).status_code == 303  # replayed
+
+
+def test_an_admin_sees_every_round(people):
+    client, made = people
+    assert _sign_in(client, "admin").status_code == 303
+    page = client.get("/console").text
+    assert {int(found) for found in re.findall(r'data-round="(\d+)"', page)} == set(
+        made.values())
+
+
+def test_a_sign_in_without_the_forms_token_is_refused(people):
+    client, _ = people
+    client.get("/console/sign-in")
+    forged = client.post("/console/sign-in", follow_redirects=False,
+                         data={"name": "admin", "password": PASSWORD, "csrf": "forged"})
+    assert forged.status_code == 403 and "This form has expired" in forged.text
+    assert console.SESSION_COOKIE not in forged.headers.get("set-cookie", "")
+
+
+def test_failed_sign_ins_are_limited_whatever_the_password_then(people):
+    client, _ = people
+    for _ in range(console.SIGN_IN_ATTEMPTS):
+        wrong = _sign_in(client, "admin", "not the password")
+        assert wrong.status_code == 401 and "Wrong name or password." in wrong.text
+    locked = _sign_in(client, "admin")  # the right password, too late
+    assert locked.status_code == 429 and "Too many failed sign-ins" in locked.text
+    assert _sign_in(client, "nobody", "whatever else").status_code == 429  # the address too
+
+
+def test_a_disabled_user_cannot_sign_in_and_their_sessions_end(people):
+    client, _ = people
+    assert _sign_in(client, "wanjiru").status_code == 303
+    result = CliRunner().invoke(cli, ["user", "disable", "Wanjiru"])
+    assert result.exit_code == 0, result.output
+    assert client.get("/console", follow_redirects=False).status_code == 303
+    assert _sign_in(client, "wanjiru").status_code == 401
+    listed = CliRunner().invoke(cli, ["user", "list"])
+    assert "wanjiru\tfacilitator\tkibera\tdisabled" in listed.output
+
+
+def test_the_api_reference_is_served_by_heard_itself(runtime):
+    client = client_for(runtime)
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert assets and all(asset.startswith("/vendor/swagger-ui/") for asset in assets)
+    for asset in assets:
+        served = client.get(asset)
+        assert served.status_code == 200 and len(served.content) > 500, asset
+    assert "https://" not in page.text  # nothing from a CDN
+    assert client.get("/redoc").status_code == 404  # (ReDoc would load from one)
+
+
+def test_the_api_reference_renders_offline_in_chromium(server, browser):
+    """Every request the page makes stays on heard; Swagger UI lists the API's operations."""
+    page = browser.new_page()
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(server)
+               else route.abort())
+    page.goto(f"{server}/docs")
+    page.wait_for_selector(".opblock", timeout=15000)
+    assert page.locator(".opblock").count() > 10
+    assert all(url.startswith(server) for url in asked)
