@@ -165,3 +165,77 @@ def test_the_api_reference_renders_offline_in_chromium(server, browser):
     page.wait_for_selector(".opblock", timeout=15000)
     assert page.locator(".opblock").count() > 10
     assert all(url.startswith(server) for url in asked)
+
+
+CONTACTS = """phone,language,community,consent
++254712000001,sw,kibera,yes
++254712000002,en,kibera,yes
++254712000003,en,mathare,yes
+"""
+
+
+def _round_page(client, round_id: int):
+    page = client.get(f"/console/rounds/{round_id}")
+    assert page.status_code == 200, page.text
+    return page
+
+
+def test_a_facilitator_launches_reminds_closes_and_shares_their_round(people, runtime):
+    from rq import Queue
+
+    from surveys.contact_import import parse_contacts, store_contacts
+    from tests.pipeline import drain
+    from worker.queues import DEFAULT
+
+    client, made = people
+    with session_scope(runtime.database_url) as db:
+        store_contacts(db, *parse_contacts(CONTACTS))
+    assert _sign_in(client, "wanjiru").status_code == 303
+    page = _round_page(client, made["kibera"])
+    assert 'data-plan="sw:sms"' in page.text and 'data-plan="en:sms"' in page.text
+    csrf = _csrf(page.text)
+    forged = client.post(f"/console/rounds/{made['kibera']}/launch", data={"csrf": "x"})
+    assert forged.status_code == 403 and len(Queue(DEFAULT, connection=runtime.redis)) == 0
+    launched = client.post(f"/console/rounds/{made['kibera']}/launch",
+                           data={"csrf": csrf, "over": "2h"}, follow_redirects=False)
+    assert launched.status_code == 303
+    assert launched.headers["location"].endswith("?done=launched")
+    assert Queue(DEFAULT, connection=runtime.redis).jobs[-1].args == (made["kibera"], 7200.0)
+    drain(runtime)  # the launch job writes the invitations
+    page = _round_page(client, made["kibera"])
+    assert 'data-total="invited">2<' in page.text
+    reminded = client.post(f"/console/rounds/{made['kibera']}/remind",
+                           data={"csrf": csrf, "who": "not-started"})
+    assert reminded.status_code == 200 and "Vikumbusho vimepangwa." in reminded.text
+    closed = client.post(f"/console/rounds/{made['kibera']}/close", data={"csrf": csrf})
+    assert closed.status_code == 200 and 'data-status="closed"' in closed.text
+    assert f'action="/console/rounds/{made["kibera"]}/share"' in closed.text
+    assert f'action="/console/rounds/{made["kibera"]}/launch"' not in closed.text
+
+
+def test_nobody_sees_or_acts_on_a_round_outside_their_communities(people, runtime):
+    from rq import Queue
+
+    from worker.queues import DEFAULT
+
+    client, made = people
+    assert _sign_in(client, "wanjiru").status_code == 303
+    csrf = _csrf(client.get("/console").text)
+    for round_id in (made["mathare"], made[None], 999999):
+        assert client.get(f"/console/rounds/{round_id}").status_code == 404
+        acted = client.post(f"/console/rounds/{round_id}/launch", data={"csrf": csrf})
+        assert acted.status_code == 404
+    assert len(Queue(DEFAULT, connection=runtime.redis)) == 0
+
+
+def test_an_analyst_sees_a_round_but_cannot_act_on_it(people, runtime):
+    client, made = people
+    with session_scope(runtime.database_url) as db:
+        create_user(db, "otieno", PASSWORD, "analyst", ["kibera"])
+    assert _sign_in(client, "otieno").status_code == 303
+    page = _round_page(client, made["kibera"])
+    assert "/launch" not in page.text  # no action forms
+    refused = client.post(f"/console/rounds/{made['kibera']}/close",
+                          data={"csrf": _csrf(page.text)})
+    assert refused.status_code == 403 and "Your role cannot do this." in refused.text
+    assert 'data-status="open"' in _round_page(client, made["kibera"]).text

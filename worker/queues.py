@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -69,3 +69,11 @@ def enqueue_outbound(redis: Redis, outbox_ids: list[int],
                     outbox_ids, error)
         return False
     return True
+
+
+def enqueue_launch(redis: Redis, round_id: int, over: timedelta | None = None) -> None:
+    """Queue a round's launch (the API's and the console's): its invitations are written by a
+    worker, spread over `over` when given."""
+    Queue(DEFAULT, connection=redis).enqueue(
+        "worker.jobs.launch_round", round_id, over.total_seconds() if over else None,
+        job_timeout=3600, result_ttl=86400)

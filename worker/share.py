@@ -132,3 +132,13 @@ def _write(db: Session, contact: Contact, found: list[Message], round_id: int,
 def _already_shared(db: Session, round_id: int) -> set[int]:
     return set(db.scalars(select(OutboxMessage.contact_id).distinct().where(
         OutboxMessage.reply[MARK].as_integer() == round_id)))
+
+
+def close_and_share(database_url: str, redis: Redis, round_id: int) -> tuple[int, ShareReport]:
+    """Close the round (its open sessions expire) and send its results to its participants;
+    (sessions expired, the share). RoundError for no such round."""
+    from worker.rounds import close_round
+
+    with session_scope(database_url) as db:
+        expired = close_round(db, round_id)
+    return expired, share(database_url, redis, round_id)

@@ -20,9 +20,10 @@ from fastapi import APIRouter, Cookie, Depends, Form, Header, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from redis import Redis
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from heard.routes.dashboard import TEMPLATES, direction_of
-from heard.routes.deps import get_runtime
+from heard.routes.deps import RowId, get_runtime
 from surveys.database import session_scope
 from surveys.i18n import Translator, shipped_languages, translator
 from surveys.settings import get_settings
@@ -36,7 +37,10 @@ from surveys.users import (
     signed_in,
     start_session,
 )
+from worker import rounds
+from worker.queues import enqueue_launch, enqueue_outbound
 from worker.runtime import Runtime
+from worker.share import close_and_share, share
 
 router = APIRouter(include_in_schema=False)
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
@@ -119,12 +123,96 @@ def sign_out(runtime: RuntimeDep, csrf: Annotated[str, Form()] = "",
     return response
 
 
+DONE = {"launch": "launched", "remind": "reminded", "close": "closed", "share": "shared"}
+
+
+@router.get("/console/rounds/{round_id}", response_class=HTMLResponse)
+def round_page(round_id: RowId, runtime: RuntimeDep, done: str | None = None,
+               cookie: Annotated[str | None, Cookie(alias=SESSION_COOKIE)] = None) -> Response:
+    """A round: who was invited, started, finished or opted out, by language and channel;
+    what did not arrive; SMS spent against the estimate; what a launch would send; and the
+    facilitator's actions (launch, remind, close, share)."""
+    with session_scope(runtime.database_url) as db:
+        user = signed_in(db, cookie)
+        if user is None:
+            return RedirectResponse("/console/sign-in", status_code=303)
+        if not _in_scope(db, user, round_id):
+            return _not_found(user)
+        status = rounds.round_status(db, round_id)
+        plan = rounds.plan_launch(db, round_id) if status.status == "open" else None
+    t = translator(user.language)
+    return HTMLResponse(_page(
+        "console_round.html", user.language, user=user, round=status, plan=plan,
+        acts=user.role in ACTING, done=_done(t, done),
+        status_word=_statuses(t).get(status.status, status.status),
+        left_out=plan.left_out_notice() if plan else None))
+
+
+ACTING = ("facilitator", "admin")  # who may launch, remind, close and share
+
+
+@router.post("/console/rounds/{round_id}/{action}")
+def round_action(round_id: RowId, action: str, runtime: RuntimeDep,
+                 csrf: Annotated[str, Form()] = "", over: Annotated[str, Form()] = "",
+                 who: Annotated[str, Form()] = "all",
+                 cookie: Annotated[str | None, Cookie(alias=SESSION_COOKIE)] = None
+                 ) -> Response:
+    """A facilitator's action on a round, as the CLI and the API do it; back to its page."""
+    with session_scope(runtime.database_url) as db:
+        user = signed_in(db, cookie)
+        if user is None:
+            return RedirectResponse("/console/sign-in", status_code=303)
+        if not _in_scope(db, user, round_id) or action not in DONE:
+            return _not_found(user)
+    if not hmac.compare_digest(user.csrf, csrf) or user.role not in ACTING:
+        return _forbidden(user)
+    try:
+        if action == "launch":
+            with session_scope(runtime.database_url) as db:
+                rounds.plan_launch(db, round_id)  # (RoundError for a round not open)
+            enqueue_launch(runtime.redis, round_id, rounds.parse_span(over) if over else None)
+        elif action == "remind":
+            rounds.remind(runtime.database_url, runtime.redis, round_id, enqueue_outbound,
+                          who=who)
+        elif action == "close":
+            close_and_share(runtime.database_url, runtime.redis, round_id)
+        else:
+            share(runtime.database_url, runtime.redis, round_id)
+    except rounds.RoundError as error:  # (its words are the CLI's and the API's, in English)
+        return _forbidden(user, str(error), 409)
+    return RedirectResponse(f"/console/rounds/{round_id}?done={DONE[action]}", status_code=303)
+
+
+def _in_scope(db: Session, user: SignedIn, round_id: int) -> bool:
+    """Whether the round exists and is of one of the user's communities."""
+    round_ = db.get(Round, round_id)
+    return round_ is not None and user.sees(round_.community)
+
+
+def _done(t: Translator, done: str | None) -> str | None:
+    """What the page says the user just did."""
+    return {"launched": t.gettext("The invitations are being queued."),
+            "reminded": t.gettext("The reminders are queued."),
+            "closed": t.gettext("The round is closed; its results are on their way."),
+            "shared": t.gettext("The results are queued.")}.get(done or "")
+
+
+def _statuses(t: Translator) -> dict[str, str]:
+    return {"scheduled": t.gettext("scheduled"), "open": t.gettext("open"),
+            "closed": t.gettext("closed")}
+
+
+def _not_found(user: SignedIn) -> Response:
+    """A round the user may not see is one that does not exist, for them."""
+    problem = translator(user.language).gettext("No such round in your communities.")
+    return HTMLResponse(_page("console_home.html", user.language, user=user, rounds=[],
+                              problem=problem), status_code=404)
+
+
 def _round_row(round_: Round, survey: SurveyVersion, t: Translator) -> dict[str, Any]:
-    statuses = {"scheduled": t.gettext("scheduled"), "open": t.gettext("open"),
-                "closed": t.gettext("closed")}
     return {"id": round_.id, "survey": f"{survey.survey_id} v{survey.version}",
-            "community": round_.community, "status": statuses.get(round_.status, round_.status),
-            "code": round_.code}
+            "community": round_.community,
+            "status": _statuses(t).get(round_.status, round_.status), "code": round_.code}
 
 
 def _sign_in(lang: str, form_token: str | None, status: int = 200,
@@ -139,10 +227,15 @@ def _sign_in(lang: str, form_token: str | None, status: int = 200,
     return response
 
 
-def _forbidden(user: SignedIn) -> Response:
-    problem = translator(user.language).gettext("This form has expired. Please try again.")
+def _forbidden(user: SignedIn, problem: str | None = None, status: int = 403) -> Response:
+    """A post refused: a form without the session's token, a role that may not, or why the
+    round cannot (`problem`)."""
+    t = translator(user.language)
+    if problem is None:
+        problem = (t.gettext("This form has expired. Please try again.")
+                   if user.role in ACTING else t.gettext("Your role cannot do this."))
     return HTMLResponse(_page("console_home.html", user.language, user=user, rounds=[],
-                              problem=problem), status_code=403)
+                              problem=problem), status_code=status)
 
 
 def _page(template: str, lang: str, **context: Any) -> str:

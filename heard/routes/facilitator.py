@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
-from rq import Queue
 from sqlalchemy import select
 
 from heard.routes.auth import Admin, Facilitator
@@ -21,9 +20,9 @@ from surveys.tables import Round
 from surveys.tokens import ROLES, create_token
 from surveys.validation import SurveyError, parse_survey
 from worker import rounds
-from worker.queues import DEFAULT, enqueue_outbound
+from worker.queues import enqueue_launch, enqueue_outbound
 from worker.runtime import Runtime
-from worker.share import share
+from worker.share import close_and_share, share
 
 router = APIRouter(prefix="/api/v1")
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
@@ -181,9 +180,7 @@ def launch_round(round_id: RowId, runtime: RuntimeDep, _: Facilitator,
     if dry_run:
         return {"plan": [{"language": lang, "channel": channel, **counts}
                          for (lang, channel), counts in sorted(plan.rows.items())]} | left_out
-    Queue(DEFAULT, connection=runtime.redis).enqueue(
-        "worker.jobs.launch_round", round_id, span.total_seconds() if span else None,
-        job_timeout=3600, result_ttl=86400)
+    enqueue_launch(runtime.redis, round_id, span)
     return {"queued": True, "contacts": plan.total("contacts"),
             "over_seconds": span.total_seconds() if span else None} | left_out
 
@@ -208,12 +205,10 @@ def remind_round(round_id: RowId, runtime: RuntimeDep, _: Facilitator,
 @router.post("/rounds/{round_id}/close", tags=["rounds"])
 def close_round(round_id: RowId, runtime: RuntimeDep, _: Facilitator) -> dict[str, int]:
     """Close the round (open sessions expire) and send its results to its participants."""
-    with session_scope(runtime.database_url) as db:
-        try:
-            expired = rounds.close_round(db, round_id)
-        except rounds.RoundError as error:
-            raise HTTPException(404, str(error)) from None
-    shared = share(runtime.database_url, runtime.redis, round_id)
+    try:
+        expired, shared = close_and_share(runtime.database_url, runtime.redis, round_id)
+    except rounds.RoundError as error:
+        raise HTTPException(404, str(error)) from None
     return {"expired_sessions": expired, "results_queued": shared.messages}
 
 
