@@ -239,3 +239,28 @@ def test_an_analyst_sees_a_round_but_cannot_act_on_it(people, runtime):
                           data={"csrf": _csrf(page.text)})
     assert refused.status_code == 403 and "Your role cannot do this." in refused.text
     assert 'data-status="open"' in _round_page(client, made["kibera"]).text
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+def test_the_console_fits_a_phone_and_a_projector(people, runtime, server, browser, width):
+    """No page is wider than the screen (tables scroll in their own box); screenshots kept."""
+    from surveys.contact_import import parse_contacts, store_contacts
+
+    _, made = people
+    with session_scope(runtime.database_url) as db:
+        store_contacts(db, *parse_contacts(CONTACTS))
+    page = browser.new_page(viewport={"width": width, "height": 800})
+    page.goto(f"{server}/console")
+    page.fill("#name", "wanjiru")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{server}/console")
+    for path, shot in ((f"/console/rounds/{made['kibera']}", "round"), ("/console", "home")):
+        page.goto(f"{server}{path}")
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, path
+        smallest = page.evaluate("Math.min(...[...document.querySelectorAll('body *')]"
+                                 ".filter(e => e.childNodes.length && e.innerText)"
+                                 ".map(e => parseFloat(getComputedStyle(e).fontSize)))")
+        assert smallest >= 14, (path, smallest)  # readable on a phone
+        page.screenshot(path=test_dashboard.ARTIFACTS / f"console-{shot}-{width}.png",
+                        full_page=True)

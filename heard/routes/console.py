@@ -144,8 +144,7 @@ def round_page(round_id: RowId, runtime: RuntimeDep, done: str | None = None,
     return HTMLResponse(_page(
         "console_round.html", user.language, user=user, round=status, plan=plan,
         acts=user.role in ACTING, done=_done(t, done),
-        status_word=_statuses(t).get(status.status, status.status),
-        left_out=plan.left_out_notice() if plan else None))
+        status_word=_statuses(t).get(status.status, status.status)))
 
 
 ACTING = ("facilitator", "admin")  # who may launch, remind, close and share
