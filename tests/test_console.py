@@ -12,7 +12,7 @@ from heard.cli import app as cli
 from heard.routes import console
 from surveys import catalog
 from surveys.database import session_scope
-from surveys.tables import ConsoleSession, User
+from surveys.tables import ConsoleSession, Round, User
 from surveys.users import UserError, create_user
 from tests import test_dashboard
 from tests.pipeline import client_for
@@ -264,3 +264,27 @@ def test_the_console_fits_a_phone_and_a_projector(people, runtime, server, brows
         assert smallest >= 14, (path, smallest)  # readable on a phone
         page.screenshot(path=test_dashboard.ARTIFACTS / f"console-{shot}-{width}.png",
                         full_page=True)
+
+
+def test_a_facilitator_creates_a_round_only_for_their_communities(people, runtime):
+    client, made = people
+    assert _sign_in(client, "wanjiru").status_code == 303
+    home = client.get("/console").text
+    assert '<select id="community" name="community"><option>kibera</option></select>' in home
+    csrf = _csrf(home)
+    elsewhere = client.post("/console/rounds", data={"csrf": csrf, "survey": "test-water",
+                                                     "community": "mathare"})
+    assert elsewhere.status_code == 422 and "Chagua mojawapo ya jamii zako." in elsewhere.text
+    bad = client.post("/console/rounds", data={"csrf": csrf, "survey": "test-water",
+                                               "community": "kibera", "remind_after": "soon"})
+    assert bad.status_code == 422 and "whole hours separated by commas" in bad.text
+    created = client.post("/console/rounds", follow_redirects=False, data={
+        "csrf": csrf, "survey": "test-water", "community": "Kibera",
+        "opens": "2099-01-05T06:00", "closes": "2099-01-19T18:00", "remind_after": "72, 24"})
+    assert created.status_code == 303
+    round_id = int(created.headers["location"].rsplit("/", 1)[1])
+    with session_scope(runtime.database_url) as db:
+        stored = db.get(Round, round_id)
+        assert (stored.community, stored.status, stored.reminder_hours) == (
+            "kibera", "scheduled", [24, 72])
+        assert stored.opens_at.isoformat().startswith("2099-01-05T06:00")

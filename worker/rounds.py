@@ -268,6 +268,26 @@ def _explain_left_out(db: Session, round_: Round, plan: Plan) -> None:
                 + (f"; did you mean {found!r} ({names[found]} contacts)?" if found else ""))
 
 
+def parse_hours(text: str | None) -> list[int]:
+    """"24,72" → [24, 72] (a reminder policy: hours after the invitation); RoundError else."""
+    try:
+        return [int(part) for part in (text or "").replace(" ", "").split(",") if part]
+    except ValueError:
+        raise RoundError(f"reminders are whole hours separated by commas, e.g. 24,72, not "
+                         f"{text!r}") from None
+
+
+def parse_moment(text: str | None, what: str) -> datetime | None:
+    """An ISO date or datetime ("2026-12-07T06:00", UTC unless it says) or nothing."""
+    if not text or not text.strip():
+        return None
+    try:
+        return datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise RoundError(f"{what}: not an ISO date or datetime: {text!r} (e.g. "
+                         f"2026-12-01T09:00)") from None
+
+
 SPAN = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?:in)?)?(?:(\d+)s)?$")
 
 

@@ -28,22 +28,18 @@ console = Console(highlight=False, soft_wrap=True)
 
 
 def _when(value: str | None, option: str) -> datetime | None:
-    if value is None:
-        return None
     try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        echo_err(f"{option}: not an ISO date or datetime: {value!r} (e.g. 2026-12-01T09:00)")
+        return rounds.parse_moment(value, option)
+    except rounds.RoundError as error:
+        echo_err(str(error))
         raise typer.Exit(2) from None
 
 
 def _hours(value: str | None) -> list[int]:
-    if not value:
-        return []
     try:
-        return [int(part) for part in value.replace(" ", "").split(",") if part]
-    except ValueError:
-        echo_err(f"--remind-after: whole hours separated by commas, e.g. 24,72, not {value!r}")
+        return rounds.parse_hours(value)
+    except rounds.RoundError as error:
+        echo_err(f"--remind-after: {error}")
         raise typer.Exit(2) from None
 
 

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from heard.routes.dashboard import TEMPLATES, direction_of
 from heard.routes.deps import RowId, get_runtime
+from surveys import catalog
 from surveys.database import session_scope
 from surveys.i18n import Translator, shipped_languages, translator
 from surveys.settings import get_settings
@@ -67,9 +68,41 @@ def console(runtime: RuntimeDep, cookie: Annotated[str | None, Cookie(alias=SESS
                           .join(SurveyVersion, SurveyVersion.id == Round.survey_pk)
                           .order_by(Round.id.desc())).all()
         t = translator(user.language)
-        rounds = [_round_row(round_, survey, t) for round_, survey in rows
-                  if user.sees(round_.community)]
-    return HTMLResponse(_page("console_home.html", user.language, user=user, rounds=rounds))
+        shown = [_round_row(round_, survey, t) for round_, survey in rows
+                 if user.sees(round_.community)]
+        surveys = sorted(set(db.scalars(select(SurveyVersion.survey_id))))
+    return HTMLResponse(_page("console_home.html", user.language, user=user, rounds=shown,
+                              surveys=surveys, acts=user.role in ACTING))
+
+
+@router.post("/console/rounds")
+def new_round(runtime: RuntimeDep, csrf: Annotated[str, Form()] = "",
+              survey: Annotated[str, Form()] = "", community: Annotated[str, Form()] = "",
+              opens: Annotated[str, Form()] = "", closes: Annotated[str, Form()] = "",
+              remind_after: Annotated[str, Form()] = "",
+              cookie: Annotated[str | None, Cookie(alias=SESSION_COOKIE)] = None) -> Response:
+    """A new round of a survey's latest version, for one of the user's communities."""
+    with session_scope(runtime.database_url) as db:
+        user = signed_in(db, cookie)
+        if user is None:
+            return RedirectResponse("/console/sign-in", status_code=303)
+        if not hmac.compare_digest(user.csrf, csrf) or user.role not in ACTING:
+            return _forbidden(user)
+        t = translator(user.language)
+        target = community.strip().lower() or None
+        row = catalog.latest(db, survey)
+        if row is None:
+            return _forbidden(user, t.gettext("Choose a survey."), 422)
+        if not user.sees(target):
+            return _forbidden(user, t.gettext("Choose one of your communities."), 422)
+        try:
+            made = rounds.create_round(db, row, target, rounds.parse_moment(opens, "opens"),
+                                       rounds.parse_moment(closes, "closes"),
+                                       rounds.parse_hours(remind_after))
+        except rounds.RoundError as error:  # (the CLI's and the API's words, in English)
+            return _forbidden(user, str(error), 422)
+        round_id = made.id
+    return RedirectResponse(f"/console/rounds/{round_id}", status_code=303)
 
 
 @router.get("/console/sign-in", response_class=HTMLResponse)
