@@ -288,3 +288,29 @@ def test_a_facilitator_creates_a_round_only_for_their_communities(people, runtim
         assert (stored.community, stored.status, stored.reminder_hours) == (
             "kibera", "scheduled", [24, 72])
         assert stored.opens_at.isoformat().startswith("2099-01-05T06:00")
+
+
+def test_a_facilitator_uploads_a_survey_and_sees_its_problems_at_line_and_column(people):
+    from tests.conftest import HERE
+
+    client, _ = people
+    assert _sign_in(client, "wanjiru").status_code == 303
+    page = client.get("/console/surveys")
+    assert page.status_code == 200 and 'data-survey="test-water"' in page.text
+    csrf = _csrf(page.text)
+    text = (HERE / "data" / "water.yaml").read_text(encoding="utf-8")
+    changed = text.replace("Where do you get water?", "Where do you get drinking water?")
+    stored = client.post("/console/surveys", data={"csrf": csrf},
+                         files={"file": ("water.yaml", changed.encode(), "application/yaml")})
+    assert stored.status_code == 200 and 'data-stored="test-water:2"' in stored.text
+    assert 'data-segments="bn"' in stored.text and "(UCS-2)" in stored.text
+    broken = client.post("/console/surveys", data={"csrf": csrf},
+                         files={"file": ("mine.yaml", b"id: [", "application/yaml")})
+    assert broken.status_code == 422
+    assert re.search(r"<li data-problem>mine\.yaml:1:6: YAML", broken.text), broken.text
+    latin1 = client.post("/console/surveys", data={"csrf": csrf},
+                         files={"file": ("old.yaml", "id: café".encode("cp1252"), "text/plain")})
+    assert latin1.status_code == 422 and "old.yaml" in latin1.text
+    forged = client.post("/console/surveys", data={"csrf": "x"},
+                         files={"file": ("water.yaml", changed.encode(), "application/yaml")})
+    assert forged.status_code == 403

@@ -21,9 +21,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from redis import Redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.datastructures import UploadFile
 
 from heard.routes.dashboard import TEMPLATES, direction_of
 from heard.routes.deps import RowId, get_runtime
+from sms.fit import MAX_SEGMENTS, max_segments
 from surveys import catalog
 from surveys.database import session_scope
 from surveys.i18n import Translator, shipped_languages, translator
@@ -38,6 +40,7 @@ from surveys.users import (
     signed_in,
     start_session,
 )
+from surveys.validation import SurveyError, parse_survey
 from worker import rounds
 from worker.queues import enqueue_launch, enqueue_outbound
 from worker.runtime import Runtime
@@ -213,6 +216,62 @@ def round_action(round_id: RowId, action: str, runtime: RuntimeDep,
     except rounds.RoundError as error:  # (its words are the CLI's and the API's, in English)
         return _forbidden(user, str(error), 409)
     return RedirectResponse(f"/console/rounds/{round_id}?done={DONE[action]}", status_code=303)
+
+
+@router.get("/console/surveys", response_class=HTMLResponse)
+def surveys_page(runtime: RuntimeDep, cookie: Annotated[str | None, Cookie(
+        alias=SESSION_COOKIE)] = None) -> Response:
+    """Every survey and its versions, and a form to upload one."""
+    with session_scope(runtime.database_url) as db:
+        user = signed_in(db, cookie)
+        if user is None:
+            return RedirectResponse("/console/sign-in", status_code=303)
+        return _surveys(db, user)
+
+
+@router.post("/console/surveys", response_class=HTMLResponse)
+async def upload_survey(request: Request, runtime: RuntimeDep,
+                        cookie: Annotated[str | None, Cookie(alias=SESSION_COOKIE)] = None
+                        ) -> Response:
+    """A survey YAML file, validated as `heard survey validate` does: stored as a version, or
+    every problem at its line and column; then what its messages cost by SMS per language."""
+    form = await request.form()
+    upload, csrf = form.get("file"), str(form.get("csrf") or "")
+    data = await upload.read() if isinstance(upload, UploadFile) else b""
+    name = (upload.filename if isinstance(upload, UploadFile) else None) or "upload.yaml"
+    with session_scope(runtime.database_url) as db:
+        user = signed_in(db, cookie)
+        if user is None:
+            return RedirectResponse("/console/sign-in", status_code=303)
+        if not hmac.compare_digest(user.csrf, csrf) or user.role not in ACTING:
+            return _forbidden(user)
+        t = translator(user.language)
+        try:
+            survey = parse_survey(data.decode("utf-8-sig"), name)
+        except UnicodeDecodeError:
+            return _surveys(db, user, problems=[t.gettext(
+                "{file} is not UTF-8 text: save it as UTF-8 and upload it again.", file=name)],
+                status=422)
+        except SurveyError as error:
+            return _surveys(db, user, problems=[str(problem) for problem in error.problems],
+                            status=422)
+        row = catalog.register(db, survey)
+        stored = {"survey": row.survey_id, "version": row.version,
+                  "segments": max_segments(survey), "most": MAX_SEGMENTS}
+        return _surveys(db, user, stored=stored)
+
+
+def _surveys(db: Session, user: SignedIn, problems: list[str] | None = None,
+             stored: dict[str, Any] | None = None, status: int = 200) -> Response:
+    """The surveys page: each survey's versions, newest first; what the last upload did."""
+    versions: dict[str, list[int]] = {}
+    for survey_id, version in db.execute(select(SurveyVersion.survey_id, SurveyVersion.version)
+                                         .order_by(SurveyVersion.survey_id,
+                                                   SurveyVersion.version.desc())):
+        versions.setdefault(survey_id, []).append(version)
+    return HTMLResponse(_page("console_surveys.html", user.language, user=user,
+                              versions=versions, problems=problems, stored=stored,
+                              acts=user.role in ACTING), status_code=status)
 
 
 def _in_scope(db: Session, user: SignedIn, round_id: int) -> bool:
