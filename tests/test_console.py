@@ -255,7 +255,8 @@ def test_the_console_fits_a_phone_and_a_projector(people, runtime, server, brows
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(f"{server}/console")
-    for path, shot in ((f"/console/rounds/{made['kibera']}", "round"), ("/console", "home")):
+    for path, shot in ((f"/console/rounds/{made['kibera']}", "round"), ("/console", "home"),
+                       ("/console/surveys", "surveys")):
         page.goto(f"{server}{path}")
         assert page.evaluate("document.documentElement.scrollWidth") <= width, path
         smallest = page.evaluate("Math.min(...[...document.querySelectorAll('body *')]"
