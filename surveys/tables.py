@@ -251,6 +251,7 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column()
+    communities: Mapped[list[str] | None] = mapped_column(Json, nullable=True)  # None: all
 
 
 class User(Base):

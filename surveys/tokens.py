@@ -1,9 +1,15 @@
-"""API tokens: created once (shown once), stored as a hash, checked on every request."""
+"""API tokens: created once (shown once), stored as a hash, checked on every request.
+
+A token, like a console user, may be limited to some communities: it then sees and acts on
+their rounds only (`sees`), the one rule the API, the dashboard and the console all apply.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,16 +24,46 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(db: Session, role: str, name: str) -> str:
+def sees(communities: tuple[str, ...] | None, community: str | None) -> bool:
+    """Whether someone working in `communities` (None: all) may see a round of `community`
+    (None: a round for everyone, which only the unlimited see)."""
+    if communities is None:
+        return True
+    return community is not None and community.lower() in communities
+
+
+def scope_of(role: str, communities: Iterable[str] | None) -> list[str] | None:
+    """Communities as stored: trimmed, lower case, sorted; None (all) for admins and for none."""
+    named = sorted({name.strip().lower() for name in communities or () if name.strip()})
+    return None if role == "admin" or not named else named
+
+
+@dataclass(frozen=True)
+class Bearer:
+    """Who a token is: a role, and the communities it works in (None: all)."""
+
+    role: str
+    communities: tuple[str, ...] | None
+
+    def sees(self, community: str | None) -> bool:
+        return sees(self.communities, community)
+
+
+def create_token(db: Session, role: str, name: str,
+                 communities: Iterable[str] | None = None) -> str:
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
     token = "hrd_" + secrets.token_urlsafe(32)
-    db.add(ApiToken(name=name, role=role, token_hash=token_hash(token)))
+    db.add(ApiToken(name=name, role=role, token_hash=token_hash(token),
+                    communities=scope_of(role, communities)))
     db.flush()
     return token
 
 
-def role_of(db: Session, token: str) -> str | None:
+def bearer_of(db: Session, token: str) -> Bearer | None:
+    """The token's role and communities, or None for an unknown or revoked token."""
     row = db.scalars(select(ApiToken).where(ApiToken.token_hash == token_hash(token),
                                             ApiToken.revoked_at.is_(None))).first()
-    return row.role if row else None
+    if row is None:
+        return None
+    return Bearer(row.role, tuple(row.communities) if row.communities else None)

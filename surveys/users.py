@@ -19,7 +19,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from surveys.tables import ConsoleSession, User, utcnow
-from surveys.tokens import ROLES, token_hash
+from surveys.tokens import ROLES, scope_of, sees, token_hash
 
 HASHER = PasswordHasher()
 MIN_PASSWORD = 10  # characters: a passphrase of a few words, not a PIN
@@ -45,9 +45,7 @@ class SignedIn:
 
     def sees(self, community: str | None) -> bool:
         """Whether this user may see and act on a round of `community` (None: everyone's)."""
-        if self.communities is None:
-            return True
-        return community is not None and community.lower() in self.communities
+        return sees(self.communities, community)
 
 
 def folded(name: str) -> str:
@@ -67,10 +65,9 @@ def create_user(db: Session, name: str, password: str, role: str,
                         f"are easy to remember and hard to guess)")
     if db.scalar(select(User.id).where(User.name == folded(name))) is not None:
         raise UserError(f"there is a user {folded(name)!r} already")
-    scope = None if role == "admin" or not communities else sorted(
-        {community.strip().lower() for community in communities if community.strip()})
     user = User(name=folded(name), password_hash=HASHER.hash(password), role=role,
-                communities=scope, language=language, created_at=utcnow())
+                communities=scope_of(role, communities), language=language,
+                created_at=utcnow())
     db.add(user)
     db.flush()
     return user

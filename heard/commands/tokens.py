@@ -13,11 +13,14 @@ app = typer.Typer(help="API tokens.", no_args_is_help=True)
 
 @app.command()
 def create(role: str = typer.Option(..., help=f"One of: {', '.join(ROLES)}."),
-           name: str = typer.Option("", help="Who or what the token is for.")) -> None:
+           name: str = typer.Option("", help="Who or what the token is for."),
+           community: list[str] = typer.Option(  # noqa: B008 - typer's repeatable option
+               [], help="A community it works in (repeatable; none: every community).")
+           ) -> None:
     """Print a new bearer token (shown once; only its hash is stored)."""
     try:
         with session_scope(runtime_for_cli().database_url) as db:
-            token = create_token(db, role, name or role)
+            token = create_token(db, role, name or role, community)
     except ValueError as error:
         echo_err(str(error))
         raise typer.Exit(2) from None

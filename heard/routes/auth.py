@@ -5,35 +5,57 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, HTTPException
+from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
 
 from heard.routes.deps import get_runtime
 from surveys.database import session_scope
-from surveys.tokens import role_of
+from surveys.tables import Round
+from surveys.tokens import Bearer, bearer_of
 from worker.runtime import Runtime
 
 bearer = HTTPBearer(auto_error=False, description="A token from `heard token create --role ...`")
 
 
 def require_role(*roles: str) -> Callable[..., str]:
-    def check(runtime: Annotated[Runtime, Depends(get_runtime)],
+    """A route's guard: a valid token of one of `roles` (or admin), and for a route of one
+    round, a token whose communities include the round's; kept as `request.state.bearer`."""
+
+    def check(request: Request, runtime: Annotated[Runtime, Depends(get_runtime)],
               credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
               ) -> str:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise HTTPException(401, "missing bearer token",
                                 headers={"WWW-Authenticate": "Bearer"})
         with session_scope(runtime.database_url) as db:
-            role = role_of(db, credentials.credentials)
-        if role is None:
-            raise HTTPException(401, "invalid or revoked token",
-                                headers={"WWW-Authenticate": "Bearer"})
-        if role != "admin" and role not in roles:
-            raise HTTPException(403, f"this needs the {' or '.join(roles)} role; "
-                                     f"your token is {role}")
-        return role
+            found = bearer_of(db, credentials.credentials)
+            if found is None:
+                raise HTTPException(401, "invalid or revoked token",
+                                    headers={"WWW-Authenticate": "Bearer"})
+            if found.role != "admin" and found.role not in roles:
+                raise HTTPException(403, f"this needs the {' or '.join(roles)} role; "
+                                         f"your token is {found.role}")
+            round_id = request.path_params.get("round_id")
+            if round_id is not None and not round_in_scope(db, found, int(round_id)):
+                raise HTTPException(404, f"no round {round_id}")  # (as if it did not exist)
+        request.state.bearer = found
+        return found.role
 
     return check
+
+
+def round_in_scope(db: Session, found: Bearer, round_id: int) -> bool:
+    """Whether a round exists for this token: one of its communities' (or any, for all)."""
+    round_ = db.get(Round, round_id)
+    return round_ is None and found.communities is None or (
+        round_ is not None and found.sees(round_.community))
+
+
+def bearer_in(request: Request) -> Bearer:
+    """The token the route's guard let in."""
+    found: Bearer = request.state.bearer
+    return found
 
 
 Facilitator = Annotated[str, Depends(require_role("facilitator"))]

@@ -25,7 +25,7 @@ from jinja2 import Environment, FileSystemLoader
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from heard.routes.auth import Reader
+from heard.routes.auth import Reader, round_in_scope
 from heard.routes.deps import RowId, get_runtime
 from surveys import catalog
 from surveys.database import session_scope
@@ -44,7 +44,7 @@ from surveys.summaries import (
 )
 from surveys.suppression import TOTAL, suppress
 from surveys.tables import Release, Round
-from surveys.tokens import role_of
+from surveys.tokens import bearer_of
 from worker.runtime import Runtime
 
 router = APIRouter()
@@ -82,9 +82,11 @@ def dashboard(round_id: RowId, runtime: RuntimeDep, token: str | None = None,
     if authorization and authorization.lower().startswith("bearer "):
         signed_in = authorization[7:].strip()
     with session_scope(runtime.database_url) as db:
-        role = role_of(db, signed_in) if signed_in else None
-        if role not in ROLES:
-            return _refused(401 if role is None else 403, round_id, lang)
+        found = bearer_of(db, signed_in) if signed_in else None
+        if found is None or found.role not in ROLES:
+            return _refused(401 if found is None else 403, round_id, lang)
+        if not round_in_scope(db, found, round_id):
+            raise HTTPException(404, f"no round {round_id}")
         return HTMLResponse(_page(db, round_id, public=False, lang=lang))
 
 
@@ -116,9 +118,9 @@ def sign_in(round_id: RowId, runtime: RuntimeDep, token: Annotated[str, Form()] 
 
 def _sign_in(runtime: Runtime, round_id: int, token: str, lang: str | None) -> Response:
     with session_scope(runtime.database_url) as db:
-        role = role_of(db, token) if token else None
-    if role not in ROLES:
-        return _refused(401 if role is None else 403, round_id, lang)
+        found = bearer_of(db, token) if token else None
+    if found is None or found.role not in ROLES:
+        return _refused(401 if found is None else 403, round_id, lang)
     target = f"/rounds/{round_id}" + (f"?{urlencode({'lang': lang})}" if lang else "")
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(COOKIE, token, max_age=SIGNED_IN_SECONDS, path="/rounds", httponly=True,

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from heard.routes.auth import Admin, Facilitator
+from heard.routes.auth import Admin, Facilitator, bearer_in
 from heard.routes.deps import RowId, get_runtime
 from surveys import catalog, release
 from surveys.contact_import import parse_contacts, read_spreadsheet, store_contacts
@@ -73,6 +73,8 @@ class RoundOut(BaseModel):
 class TokenIn(BaseModel):
     role: str = Field(description=f"One of: {', '.join(ROLES)}")
     name: str = ""
+    communities: list[str] = Field(
+        default=[], description="The communities it works in (none: all)")
 
 
 async def _body(request: Request) -> bytes:
@@ -132,7 +134,11 @@ async def upload_survey(request: Request, runtime: RuntimeDep, _: Facilitator) -
 
 
 @router.post("/rounds", status_code=201, tags=["rounds"])
-def create_round(body: RoundIn, runtime: RuntimeDep, _: Facilitator) -> RoundOut:
+def create_round(body: RoundIn, request: Request, runtime: RuntimeDep,
+                 _: Facilitator) -> RoundOut:
+    if not bearer_in(request).sees(body.community):
+        raise HTTPException(403, f"this token works for the communities "
+                                 f"{', '.join(bearer_in(request).communities or ())} only")
     with session_scope(runtime.database_url) as db:
         row = catalog.latest(db, body.survey)
         if row is None:
@@ -147,9 +153,12 @@ def create_round(body: RoundIn, runtime: RuntimeDep, _: Facilitator) -> RoundOut
 
 
 @router.get("/rounds", tags=["rounds"])
-def list_rounds(runtime: RuntimeDep, _: Facilitator) -> list[RoundOut]:
+def list_rounds(request: Request, runtime: RuntimeDep, _: Facilitator) -> list[RoundOut]:
+    """The rounds of the token's communities (every round, for a token of all), newest first."""
     with session_scope(runtime.database_url) as db:
-        ids = db.scalars(select(Round.id).order_by(Round.id.desc())).all()
+        ids = [round_id for round_id, community in db.execute(
+            select(Round.id, Round.community).order_by(Round.id.desc()))
+            if bearer_in(request).sees(community)]
     return [_round_out(runtime, round_id, details=False) for round_id in ids]
 
 
@@ -254,7 +263,7 @@ def new_token(runtime: RuntimeDep, _: Admin,
               body: Annotated[TokenIn, Body()]) -> dict[str, str]:
     try:
         with session_scope(runtime.database_url) as db:
-            token = create_token(db, body.role, body.name or body.role)
+            token = create_token(db, body.role, body.name or body.role, body.communities)
     except ValueError as error:
         raise HTTPException(422, str(error)) from None
     return {"token": token, "role": body.role}
