@@ -315,3 +315,20 @@ def test_a_facilitator_uploads_a_survey_and_sees_its_problems_at_line_and_column
     forged = client.post("/console/surveys", data={"csrf": "x"},
                          files={"file": ("water.yaml", changed.encode(), "application/yaml")})
     assert forged.status_code == 403
+
+
+def test_results_are_every_figure_for_analysts_and_the_release_for_facilitators(people,
+                                                                                 runtime):
+    client, made = people
+    with session_scope(runtime.database_url) as db:
+        create_user(db, "otieno", PASSWORD, "analyst", ["kibera"])
+    assert _sign_in(client, "otieno").status_code == 303
+    analyst = client.get(f"/console/rounds/{made['kibera']}/results")
+    assert analyst.status_code == 200 and 'class="badge public"' not in analyst.text
+    assert 'class="badge"' in analyst.text  # the analyst view
+    assert client.get(f"/console/rounds/{made['mathare']}/results").status_code == 404
+    client.cookies.clear()
+    assert _sign_in(client, "wanjiru").status_code == 303
+    facilitator = client.get(f"/console/rounds/{made['kibera']}/results")
+    assert facilitator.status_code == 200 and 'class="badge public"' in facilitator.text
+    assert 'lang="sw"' in facilitator.text

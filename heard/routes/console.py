@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
-from heard.routes.dashboard import TEMPLATES, direction_of
+from heard.routes.dashboard import TEMPLATES, direction_of, results_html
 from heard.routes.deps import RowId, get_runtime
 from sms.fit import MAX_SEGMENTS, max_segments
 from surveys import catalog
@@ -184,6 +184,22 @@ def round_page(round_id: RowId, runtime: RuntimeDep, done: str | None = None,
 
 
 ACTING = ("facilitator", "admin")  # who may launch, remind, close and share
+SEEING_ALL = ("analyst", "admin")  # who see every figure; facilitators see the release
+
+
+@router.get("/console/rounds/{round_id}/results", response_class=HTMLResponse)
+def results(round_id: RowId, runtime: RuntimeDep,
+            cookie: Annotated[str | None, Cookie(alias=SESSION_COOKIE)] = None) -> Response:
+    """The round's results in the user's language: every figure and what people wrote for
+    analysts and admins, the audited release (what may be published) for facilitators."""
+    with session_scope(runtime.database_url) as db:
+        user = signed_in(db, cookie)
+        if user is None:
+            return RedirectResponse("/console/sign-in", status_code=303)
+        if not _in_scope(db, user, round_id):
+            return _not_found(user)
+        return HTMLResponse(results_html(db, round_id, public=user.role not in SEEING_ALL,
+                                         lang=user.language))
 
 
 @router.post("/console/rounds/{round_id}/{action}")

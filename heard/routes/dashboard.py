@@ -87,7 +87,7 @@ def dashboard(round_id: RowId, runtime: RuntimeDep, token: str | None = None,
             return _refused(401 if found is None else 403, round_id, lang)
         if not round_in_scope(db, found, round_id):
             raise HTTPException(404, f"no round {round_id}")
-        return HTMLResponse(_page(db, round_id, public=False, lang=lang))
+        return HTMLResponse(results_html(db, round_id, public=False, lang=lang))
 
 
 def same_origin(request: Request) -> None:
@@ -138,7 +138,7 @@ def public_dashboard(token: str, runtime: RuntimeDep, lang: str | None = None,
             if token else None
         if round_id is None:
             raise HTTPException(404, "no published results at this address")
-        return HTMLResponse(_page(db, round_id, public=True, lang=lang, community=community))
+        return HTMLResponse(results_html(db, round_id, public=True, lang=lang, community=community))
 
 
 def _summary(db: Session, round_id: int) -> RoundSummary:
@@ -161,8 +161,9 @@ def _released(db: Session, round_id: int, community: str | None = None
     return published(release, survey, community or ROUND), release
 
 
-def _page(db: Session, round_id: int, public: bool, lang: str | None,
-          community: str | None = None) -> str:
+def results_html(db: Session, round_id: int, public: bool, lang: str | None,
+                 community: str | None = None) -> str:
+    """A round's results page: every figure (analysts), or its release only (`public`)."""
     if public:
         summary, release = _released(db, round_id, community)
         starts = [(day["day"], day["count"]) for day in release.figures["days"]]
