@@ -12,6 +12,7 @@ Each request is written to the audit log by contact id (the address it named is 
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -20,6 +21,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from surveys import audit, catalog
+from surveys.phone import InvalidPhoneNumber, to_e164
 from surveys.tables import (
     STILL_TO_SEND,
     Contact,
@@ -46,6 +48,14 @@ class Erased:
     inbox_blanked: int
     outbox_blanked: int
     sends_suppressed: int
+
+
+def spellings(address: str, region: str | None) -> set[str]:
+    """The address as typed and, when it is a phone number, its E.164 form as stored."""
+    spelled = {address.strip()}
+    with contextlib.suppress(InvalidPhoneNumber):
+        spelled.add(to_e164(address, region or None))
+    return spelled
 
 
 def find_contacts(db: Session, addresses: Iterable[str], channel: str | None = None

@@ -256,7 +256,8 @@ def test_the_console_fits_a_phone_and_a_projector(people, runtime, server, brows
     page.click("button[type=submit]")
     page.wait_for_url(f"{server}/console")
     for path, shot in ((f"/console/rounds/{made['kibera']}", "round"), ("/console", "home"),
-                       ("/console/surveys", "surveys")):
+                       ("/console/surveys", "surveys"),
+                       ("/console/contacts?phone=%2B254712000001", "contacts")):
         page.goto(f"{server}{path}")
         assert page.evaluate("document.documentElement.scrollWidth") <= width, path
         smallest = page.evaluate("Math.min(...[...document.querySelectorAll('body *')]"
@@ -332,3 +333,37 @@ def test_results_are_every_figure_for_analysts_and_the_release_for_facilitators(
     facilitator = client.get(f"/console/rounds/{made['kibera']}/results")
     assert facilitator.status_code == 200 and 'class="badge public"' in facilitator.text
     assert 'lang="sw"' in facilitator.text
+
+
+def test_a_facilitator_opts_out_and_erases_a_person_of_their_community_on_request(people,
+                                                                                   runtime):
+    from surveys.contact_import import parse_contacts, store_contacts
+    from surveys.tables import AuditEntry, Contact
+
+    client, _ = people
+    with session_scope(runtime.database_url) as db:
+        store_contacts(db, *parse_contacts(CONTACTS))
+    assert _sign_in(client, "wanjiru").status_code == 303
+    found = client.get("/console/contacts", params={"phone": "0712 000 001", "region": "ke"})
+    assert found.status_code == 200 and found.text.count("data-contact=") == 1
+    contact_id = int(re.search(r'data-contact="(\d+)"', found.text)[1])
+    other = client.get("/console/contacts", params={"phone": "+254712000003"})  # Mathare's
+    assert "data-contact=" not in other.text
+    csrf = _csrf(found.text)
+    out = client.post(f"/console/contacts/{contact_id}/opt-out", data={"csrf": csrf})
+    assert out.status_code == 200
+    asked = client.post(f"/console/contacts/{contact_id}/erase", data={"csrf": csrf})
+    assert 'name="confirm" value="yes"' in asked.text  # asked first, nothing done yet
+    with session_scope(runtime.database_url) as db:
+        assert db.get_one(Contact, contact_id).address == "+254712000001"
+        assert db.get_one(Contact, contact_id).opted_out is True
+    erased = client.post(f"/console/contacts/{contact_id}/erase",
+                         data={"csrf": csrf, "confirm": "yes"})
+    assert erased.status_code == 200 and "data-contact=" not in erased.text
+    with session_scope(runtime.database_url) as db:
+        assert db.get_one(Contact, contact_id).address.startswith("erased:")
+        entry = db.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
+        assert entry.actor == "console:wanjiru" and entry.action == "erase"
+    mathare = client.post(f"/console/contacts/{contact_id + 2}/erase",
+                          data={"csrf": csrf, "confirm": "yes"})
+    assert mathare.status_code == 404  # not theirs to erase

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 from enum import StrEnum
@@ -14,7 +13,7 @@ import typer
 from surveys.audit import cli_actor, export_action, record
 from surveys.database import migrate, session_scope
 from surveys.erasure import erase as erase_contact
-from surveys.erasure import find_contacts, record_erasures
+from surveys.erasure import find_contacts, record_erasures, spellings
 from surveys.exports import WRITERS, Export, ExportError, find_round, open_export
 from surveys.pseudonym import PseudonymKeyError, load_key
 from surveys.settings import get_settings
@@ -90,7 +89,7 @@ def erase(
     url = settings.resolved_database_url()
     migrate(url)
     with session_scope(url) as db:
-        contacts = find_contacts(db, _spellings(address, region or settings.default_region),
+        contacts = find_contacts(db, spellings(address, region or settings.default_region),
                                  channel)
         if not contacts:
             hint = "" if address.strip().startswith("+") or region or settings.default_region \
@@ -105,16 +104,6 @@ def erase(
                    f"{erased.texts_blanked} free-text answers blanked; "
                    f"{erased.inbox_blanked} inbox and {erased.outbox_blanked} outbox messages "
                    f"blanked, {erased.sends_suppressed} unsent messages suppressed")
-
-
-def _spellings(address: str, region: str) -> set[str]:
-    """The address as typed and, when it is a phone number, its E.164 form as stored."""
-    from surveys.phone import InvalidPhoneNumber, to_e164
-
-    spellings = {address.strip()}
-    with contextlib.suppress(InvalidPhoneNumber):
-        spellings.add(to_e164(address, region or None))
-    return spellings
 
 
 def _format_of(out: Path) -> str:
