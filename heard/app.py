@@ -33,6 +33,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(responses.router)
     app.include_router(dashboard.router)
     app.include_router(console.router)
+    app.add_exception_handler(console.Refused, console.refused)
     app.mount("/vendor", StaticFiles(directory=VENDOR), name="vendor")
 
     @app.get("/docs", include_in_schema=False)

@@ -56,6 +56,39 @@ SIGN_IN_ATTEMPTS = 5
 SIGN_IN_WINDOW = 15 * 60  # seconds
 
 
+class Refused(Exception):
+    """A console request that gets another page: the sign-in, or a refusal (app.py answers
+    with `response`), so each route states what it needs in one line."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+async def refused(request: Request, error: Exception) -> Response:
+    """The page a Refused carries (registered on the app as its exception handler)."""
+    assert isinstance(error, Refused)
+    return error.response
+
+
+def _signed_in(db: Session, cookie: str | None) -> SignedIn:
+    """Who the cookie signs in; else to the sign-in page."""
+    user = signed_in(db, cookie)
+    if user is None:
+        raise Refused(RedirectResponse("/console/sign-in", status_code=303))
+    return user
+
+
+def _acting(db: Session, cookie: str | None, csrf: str | None = None) -> SignedIn:
+    """A signed-in facilitator or admin, posting the session's CSRF token when `csrf` is
+    given; else a refusal."""
+    user = _signed_in(db, cookie)
+    if user.role not in ACTING or (csrf is not None and not hmac.compare_digest(user.csrf,
+                                                                                   csrf)):
+        raise Refused(_forbidden(user))
+    return user
+
+
 @router.get("/")
 def home() -> Response:
     """The console is heard's front page."""
@@ -66,9 +99,7 @@ def home() -> Response:
 def console(runtime: RuntimeDep, cookie: Annotated[str | None, Cookie(alias=SESSION_COOKIE)]
             = None) -> Response:
     with session_scope(runtime.database_url) as db:
-        user = signed_in(db, cookie)
-        if user is None:
-            return RedirectResponse("/console/sign-in", status_code=303)
+        user = _signed_in(db, cookie)
         rows = db.execute(select(Round, SurveyVersion)
                           .join(SurveyVersion, SurveyVersion.id == Round.survey_pk)
                           .order_by(Round.id.desc())).all()
@@ -88,11 +119,7 @@ def new_round(runtime: RuntimeDep, csrf: Annotated[str, Form()] = "",
               cookie: Annotated[str | None, Cookie(alias=SESSION_COOKIE)] = None) -> Response:
     """A new round of a survey's latest version, for one of the user's communities."""
     with session_scope(runtime.database_url) as db:
-        user = signed_in(db, cookie)
-        if user is None:
-            return RedirectResponse("/console/sign-in", status_code=303)
-        if not hmac.compare_digest(user.csrf, csrf) or user.role not in ACTING:
-            return _forbidden(user)
+        user = _acting(db, cookie, csrf)
         t = translator(user.language)
         target = community.strip().lower() or None
         row = catalog.latest(db, survey)
@@ -150,9 +177,7 @@ def sign_in(request: Request, runtime: RuntimeDep, name: Annotated[str, Form()] 
 def sign_out(runtime: RuntimeDep, csrf: Annotated[str, Form()] = "",
              cookie: Annotated[str | None, Cookie(alias=SESSION_COOKIE)] = None) -> Response:
     with session_scope(runtime.database_url) as db:
-        user = signed_in(db, cookie)
-        if user is None:
-            return RedirectResponse("/console/sign-in", status_code=303)
+        user = _signed_in(db, cookie)
         if not hmac.compare_digest(user.csrf, csrf):
             return _forbidden(user)
         end_session(db, cookie)
@@ -171,9 +196,7 @@ def round_page(round_id: RowId, runtime: RuntimeDep, done: str | None = None,
     what did not arrive; SMS spent against the estimate; what a launch would send; and the
     facilitator's actions (launch, remind, close, share)."""
     with session_scope(runtime.database_url) as db:
-        user = signed_in(db, cookie)
-        if user is None:
-            return RedirectResponse("/console/sign-in", status_code=303)
+        user = _signed_in(db, cookie)
         if not _in_scope(db, user, round_id):
             return _not_found(user)
         status = rounds.round_status(db, round_id)
@@ -195,9 +218,7 @@ def results(round_id: RowId, runtime: RuntimeDep,
     """The round's results in the user's language: every figure and what people wrote for
     analysts and admins, the audited release (what may be published) for facilitators."""
     with session_scope(runtime.database_url) as db:
-        user = signed_in(db, cookie)
-        if user is None:
-            return RedirectResponse("/console/sign-in", status_code=303)
+        user = _signed_in(db, cookie)
         if not _in_scope(db, user, round_id):
             return _not_found(user)
         return HTMLResponse(results_html(db, round_id, public=user.role not in SEEING_ALL,
@@ -212,9 +233,7 @@ def round_action(round_id: RowId, action: str, runtime: RuntimeDep,
                  ) -> Response:
     """A facilitator's action on a round, as the CLI and the API do it; back to its page."""
     with session_scope(runtime.database_url) as db:
-        user = signed_in(db, cookie)
-        if user is None:
-            return RedirectResponse("/console/sign-in", status_code=303)
+        user = _signed_in(db, cookie)
         if not _in_scope(db, user, round_id) or action not in DONE:
             return _not_found(user)
     if not hmac.compare_digest(user.csrf, csrf) or user.role not in ACTING:
@@ -241,9 +260,7 @@ def surveys_page(runtime: RuntimeDep, cookie: Annotated[str | None, Cookie(
         alias=SESSION_COOKIE)] = None) -> Response:
     """Every survey and its versions, and a form to upload one."""
     with session_scope(runtime.database_url) as db:
-        user = signed_in(db, cookie)
-        if user is None:
-            return RedirectResponse("/console/sign-in", status_code=303)
+        user = _signed_in(db, cookie)
         return _surveys(db, user)
 
 
@@ -258,11 +275,7 @@ async def upload_survey(request: Request, runtime: RuntimeDep,
     data = await upload.read() if isinstance(upload, UploadFile) else b""
     name = (upload.filename if isinstance(upload, UploadFile) else None) or "upload.yaml"
     with session_scope(runtime.database_url) as db:
-        user = signed_in(db, cookie)
-        if user is None:
-            return RedirectResponse("/console/sign-in", status_code=303)
-        if not hmac.compare_digest(user.csrf, csrf) or user.role not in ACTING:
-            return _forbidden(user)
+        user = _acting(db, cookie, csrf)
         t = translator(user.language)
         try:
             survey = parse_survey(data.decode("utf-8-sig"), name)
@@ -299,11 +312,7 @@ def contacts_page(runtime: RuntimeDep, phone: str = "", region: str = "",
     """Find a person by the number (or chat id) they gave, for an opt-out or an erasure
     request: only contacts of the user's communities are found."""
     with session_scope(runtime.database_url) as db:
-        user = signed_in(db, cookie)
-        if user is None:
-            return RedirectResponse("/console/sign-in", status_code=303)
-        if user.role not in ACTING:
-            return _forbidden(user)
+        user = _acting(db, cookie)
         found = _findable(db, user, phone, region) if phone.strip() else None
         return _contacts(user, phone, region, found)
 
@@ -316,11 +325,7 @@ def contact_action(contact_id: RowId, action: str, runtime: RuntimeDep,
     """Opt a person out (heard writes to them no more), or erase their personal data once
     the user confirms; both as the person asked, both in the audit log's terms."""
     with session_scope(runtime.database_url) as db:
-        user = signed_in(db, cookie)
-        if user is None:
-            return RedirectResponse("/console/sign-in", status_code=303)
-        if not hmac.compare_digest(user.csrf, csrf) or user.role not in ACTING:
-            return _forbidden(user)
+        user = _acting(db, cookie, csrf)
         contact = db.get(Contact, contact_id)
         if contact is None or not user.sees(contact.community) or action not in (
                 "opt-out", "erase") or (contact.unreachable == "erased"):
