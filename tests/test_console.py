@@ -367,3 +367,18 @@ def test_a_facilitator_opts_out_and_erases_a_person_of_their_community_on_reques
     mathare = client.post(f"/console/contacts/{contact_id + 2}/erase",
                           data={"csrf": csrf, "confirm": "yes"})
     assert mathare.status_code == 404  # not theirs to erase
+
+
+def test_a_user_chooses_the_consoles_language(people):
+    client, _ = people
+    assert _sign_in(client, "wanjiru").status_code == 303
+    page = client.get("/console")
+    assert 'lang="sw"' in page.text and '<option value="bn">বাংলা</option>' in page.text
+    csrf = _csrf(page.text)
+    assert client.post("/console/language", data={"csrf": csrf, "lang": "xx"}).status_code \
+        == 403
+    assert client.post("/console/language", data={"csrf": "x", "lang": "en"}).status_code \
+        == 403
+    chosen = client.post("/console/language", data={"csrf": csrf, "lang": "bn"})
+    assert chosen.status_code == 200 and 'lang="bn"' in chosen.text  # from now on
+    assert "রাউন্ড" in client.get("/console").text

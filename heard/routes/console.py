@@ -14,12 +14,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from functools import cache
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Cookie, Depends, Form, Header, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from redis import Redis
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
@@ -30,9 +31,9 @@ from surveys import catalog
 from surveys.database import session_scope
 from surveys.erasure import erase as erase_contact
 from surveys.erasure import record_erasures, spellings
-from surveys.i18n import Translator, shipped_languages, translator
+from surveys.i18n import Translator, language_name, shipped_languages, translator
 from surveys.settings import get_settings
-from surveys.tables import Contact, Round, SurveyVersion
+from surveys.tables import Contact, Round, SurveyVersion, User
 from surveys.users import (
     SESSION_HOURS,
     SignedIn,
@@ -184,6 +185,21 @@ def sign_out(runtime: RuntimeDep, csrf: Annotated[str, Form()] = "",
     response = RedirectResponse("/console/sign-in", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
+
+
+@router.post("/console/language")
+def choose_language(runtime: RuntimeDep, csrf: Annotated[str, Form()] = "",
+                    lang: Annotated[str, Form()] = "", back: Annotated[str, Form()] = "",
+                    cookie: Annotated[str | None, Cookie(alias=SESSION_COOKIE)] = None
+                    ) -> Response:
+    """The console's language for this user, from now on (one of heard's catalogs)."""
+    with session_scope(runtime.database_url) as db:
+        user = _signed_in(db, cookie)
+        if not hmac.compare_digest(user.csrf, csrf) or lang not in shipped_languages():
+            return _forbidden(user)
+        db.execute(update(User).where(User.id == user.user_id).values(language=lang))
+    here = back if back.startswith("/console") and "//" not in back else "/console"
+    return RedirectResponse(here, status_code=303)
 
 
 DONE = {"launch": "launched", "remind": "reminded", "close": "closed", "share": "shared"}
@@ -414,10 +430,17 @@ def _forbidden(user: SignedIn, problem: str | None = None, status: int = 403) ->
 
 
 def _page(template: str, lang: str, **context: Any) -> str:
-    """A console page in `lang`: heard's words through its catalogs."""
+    """A console page in `lang`: heard's words through its catalogs; the languages a user
+    may choose, each in its own name."""
     t = translator(lang)
     return TEMPLATES.get_template(template).render(
-        _=t.gettext, number=t.number, lang=lang, direction=direction_of(lang), **context)
+        _=t.gettext, number=t.number, lang=lang, direction=direction_of(lang),
+        languages=_languages(), **context)
+
+
+@cache
+def _languages() -> list[tuple[str, str]]:
+    return [(code, language_name(code, code)) for code in shipped_languages()]
 
 
 def _browser_language(header: str | None) -> str:
