@@ -382,3 +382,27 @@ def test_a_user_chooses_the_consoles_language(people):
     chosen = client.post("/console/language", data={"csrf": csrf, "lang": "bn"})
     assert chosen.status_code == 200 and 'lang="bn"' in chosen.text  # from now on
     assert "রাউন্ড" in client.get("/console").text
+
+
+def test_an_admin_makes_lists_and_revokes_api_tokens(people, runtime):
+    client, made = people
+    assert _sign_in(client, "wanjiru").status_code == 303
+    assert client.get("/console/tokens").status_code == 403  # admins only
+    client.cookies.clear()
+    assert _sign_in(client, "admin").status_code == 303
+    page = client.get("/console/tokens")
+    csrf = _csrf(page.text)
+    made_one = client.post("/console/tokens", data={"csrf": csrf, "name": "kobo sync",
+                                                    "role": "analyst",
+                                                    "communities": "Kibera, "})
+    token = re.search(r"<code data-token>([^<]+)</code>", made_one.text)[1]
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get(f"/api/v1/rounds/{made['kibera']}/summary", headers=headers
+                      ).status_code == 200
+    assert client.get(f"/api/v1/rounds/{made['mathare']}/summary", headers=headers
+                      ).status_code == 404  # made for Kibera only
+    token_id = int(re.search(r'data-api-token="(\d+)"', made_one.text)[1])
+    revoked = client.post(f"/console/tokens/{token_id}/revoke", data={"csrf": csrf})
+    assert revoked.status_code == 200 and token not in revoked.text  # never shown again
+    assert client.get(f"/api/v1/rounds/{made['kibera']}/summary", headers=headers
+                      ).status_code == 401

@@ -33,7 +33,8 @@ from surveys.erasure import erase as erase_contact
 from surveys.erasure import record_erasures, spellings
 from surveys.i18n import Translator, language_name, shipped_languages, translator
 from surveys.settings import get_settings
-from surveys.tables import Contact, Round, SurveyVersion, User
+from surveys.tables import ApiToken, Contact, Round, SurveyVersion, User, utcnow
+from surveys.tokens import ROLES, create_token
 from surveys.users import (
     SESSION_HOURS,
     SignedIn,
@@ -359,6 +360,58 @@ def contact_action(contact_id: RowId, action: str, runtime: RuntimeDep,
             "Erased: their number, profile, messages and written answers are gone; "
             "{kept} answers to closed questions stay in the results, with no way back "
             "to them.", kept=t.number(done.answers_kept)))
+
+
+@router.get("/console/tokens", response_class=HTMLResponse)
+def tokens_page(runtime: RuntimeDep, cookie: Annotated[str | None, Cookie(
+        alias=SESSION_COOKIE)] = None) -> Response:
+    """The API tokens (admins only): who or what each is for, its role and communities."""
+    with session_scope(runtime.database_url) as db:
+        return _tokens(db, _admin(db, cookie))
+
+
+@router.post("/console/tokens", response_class=HTMLResponse)
+def new_token(runtime: RuntimeDep, csrf: Annotated[str, Form()] = "",
+              name: Annotated[str, Form()] = "", role: Annotated[str, Form()] = "",
+              communities: Annotated[str, Form()] = "",
+              cookie: Annotated[str | None, Cookie(alias=SESSION_COOKIE)] = None) -> Response:
+    """A new token, shown once on the page that answers (only its hash is kept)."""
+    with session_scope(runtime.database_url) as db:
+        user = _admin(db, cookie, csrf)
+        if role not in ROLES:
+            return _tokens(db, user, status=422)
+        token = create_token(db, role, name.strip() or role, communities.split(","))
+        return _tokens(db, user, shown=token)
+
+
+@router.post("/console/tokens/{token_id}/revoke", response_class=HTMLResponse)
+def revoke_token(token_id: RowId, runtime: RuntimeDep, csrf: Annotated[str, Form()] = "",
+                 cookie: Annotated[str | None, Cookie(alias=SESSION_COOKIE)] = None
+                 ) -> Response:
+    """The token stops working at once, for good."""
+    with session_scope(runtime.database_url) as db:
+        user = _admin(db, cookie, csrf)
+        row = db.get(ApiToken, token_id)
+        if row is None:
+            return _not_found(user)
+        row.revoked_at = row.revoked_at or utcnow()
+        return _tokens(db, user)
+
+
+def _admin(db: Session, cookie: str | None, csrf: str | None = None) -> SignedIn:
+    """A signed-in admin (posting the session's CSRF token when `csrf` is given)."""
+    user = _acting(db, cookie, csrf)
+    if user.role != "admin":
+        raise Refused(_forbidden(user, translator(user.language).gettext(
+            "Your role cannot do this.")))
+    return user
+
+
+def _tokens(db: Session, user: SignedIn, shown: str | None = None,
+            status: int = 200) -> Response:
+    rows = db.scalars(select(ApiToken).order_by(ApiToken.id.desc())).all()
+    return HTMLResponse(_page("console_tokens.html", user.language, user=user, tokens=rows,
+                              shown=shown, roles=ROLES), status_code=status)
 
 
 def _findable(db: Session, user: SignedIn, phone: str, region: str) -> list[Contact]:
