@@ -406,3 +406,39 @@ def test_an_admin_makes_lists_and_revokes_api_tokens(people, runtime):
     assert revoked.status_code == 200 and token not in revoked.text  # never shown again
     assert client.get(f"/api/v1/rounds/{made['kibera']}/summary", headers=headers
                       ).status_code == 401
+
+
+def test_an_analyst_downloads_pseudonymous_answers_and_it_is_logged(people, runtime):
+    from surveys.contact_import import parse_contacts, store_contacts
+    from surveys.messages import Inbound
+    from surveys.tables import AuditEntry
+    from tests.pipeline import drain
+    from worker.ingest import ingest
+    from worker.queues import enqueue_outbound
+
+    client, made = people
+    with session_scope(runtime.database_url) as db:
+        store_contacts(db, *parse_contacts(CONTACTS))
+        create_user(db, "otieno", PASSWORD, "analyst", ["kibera"])
+    rounds.launch(runtime.database_url, runtime.redis, made["kibera"], enqueue_outbound)
+    for number, text in enumerate(["1", "2"]):  # yes, then the first answer
+        ingest(runtime.database_url, runtime.redis,
+               Inbound("sms", "+254712000002", text, f"x-{number}"))
+        drain(runtime)
+    assert _sign_in(client, "otieno").status_code == 303
+    page = _round_page(client, made["kibera"])
+    assert f'/console/rounds/{made["kibera"]}/export.csv' in page.text
+    csv_file = client.get(f"/console/rounds/{made['kibera']}/export.csv")
+    assert csv_file.status_code == 200 and "attachment" in csv_file.headers["content-disposition"]
+    header, *rows = csv_file.text.splitlines()
+    assert "source" in header.split(",") and len(rows) == 2
+    assert "+2547" not in csv_file.text and "712000002" not in csv_file.text  # pseudonymous
+    xlsx = client.get(f"/console/rounds/{made['kibera']}/export.xlsx")
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+    assert client.get(f"/console/rounds/{made['mathare']}/export.csv").status_code == 404
+    with session_scope(runtime.database_url) as db:
+        actors = {entry.actor for entry in db.scalars(select(AuditEntry))}
+    assert "console:otieno" in actors
+    client.cookies.clear()
+    assert _sign_in(client, "wanjiru").status_code == 303
+    assert client.get(f"/console/rounds/{made['kibera']}/export.csv").status_code == 403

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import secrets
+import tempfile
+from collections.abc import Iterator
 from functools import cache
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Cookie, Depends, Form, Header, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from redis import Redis
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -28,10 +31,13 @@ from heard.routes.dashboard import TEMPLATES, direction_of, results_html
 from heard.routes.deps import RowId, get_runtime
 from sms.fit import MAX_SEGMENTS, max_segments
 from surveys import catalog
+from surveys.audit import export_action, record
 from surveys.database import session_scope
 from surveys.erasure import erase as erase_contact
 from surveys.erasure import record_erasures, spellings
+from surveys.exports import WRITERS, ExportError, open_export
 from surveys.i18n import Translator, language_name, shipped_languages, translator
+from surveys.pseudonym import PseudonymKeyError, load_key
 from surveys.settings import get_settings
 from surveys.tables import ApiToken, Contact, Round, SurveyVersion, User, utcnow
 from surveys.tokens import ROLES, create_token
@@ -221,7 +227,7 @@ def round_page(round_id: RowId, runtime: RuntimeDep, done: str | None = None,
     t = translator(user.language)
     return HTMLResponse(_page(
         "console_round.html", user.language, user=user, round=status, plan=plan,
-        acts=user.role in ACTING, done=_done(t, done),
+        acts=user.role in ACTING, sees_all=user.role in SEEING_ALL, done=_done(t, done),
         status_word=_statuses(t).get(status.status, status.status)))
 
 
@@ -270,6 +276,51 @@ def round_action(round_id: RowId, action: str, runtime: RuntimeDep,
     except rounds.RoundError as error:  # (its words are the CLI's and the API's, in English)
         return _forbidden(user, str(error), 409)
     return RedirectResponse(f"/console/rounds/{round_id}?done={DONE[action]}", status_code=303)
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+EXPORTED = {"csv": "text/csv; charset=utf-8", "xlsx": XLSX, "jsonl": "application/x-ndjson"}
+
+
+@router.get("/console/rounds/{round_id}/export.{kind}")
+def export(round_id: RowId, kind: str, runtime: RuntimeDep,
+           cookie: Annotated[str | None, Cookie(alias=SESSION_COOKIE)] = None) -> Response:
+    """The round's answers for analysts and admins, as `heard export` writes them:
+    pseudonymous (never an address), declared profile fields only, text defused; logged."""
+    with session_scope(runtime.database_url) as db:
+        user = _signed_in(db, cookie)
+        if not _in_scope(db, user, round_id) or kind not in EXPORTED:
+            return _not_found(user)
+        if user.role not in SEEING_ALL:
+            return _forbidden(user, translator(user.language).gettext(
+                "Your role cannot do this."))
+    settings = get_settings()
+    spool = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # noqa: SIM115 - the response closes it
+    try:
+        plan = open_export(runtime.database_url, round_id, load_key(
+            settings.pseudonym_key, settings.data_dir, runtime.database_url))
+        if kind == "xlsx":
+            rows = WRITERS[kind](plan, spool)
+        else:
+            text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
+            rows = WRITERS[kind](plan, text)
+            text.flush()
+            text.detach()
+    except (ExportError, PseudonymKeyError) as error:  # (heard export's words, in English)
+        spool.close()
+        return _forbidden(user, str(error), 422)
+    spool.seek(0)
+    with session_scope(runtime.database_url) as db:
+        record(db, f"console:{user.name}", export_action(False), round_id, format=kind,
+               rows=rows)
+
+    def chunks() -> Iterator[bytes]:
+        with spool:
+            while block := spool.read(1 << 16):
+                yield block
+
+    return StreamingResponse(chunks(), media_type=EXPORTED[kind], headers={
+        "Content-Disposition": f'attachment; filename="round-{round_id}.{kind}"'})
 
 
 @router.get("/console/surveys", response_class=HTMLResponse)

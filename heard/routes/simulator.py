@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
@@ -27,7 +27,8 @@ from worker.pipeline import converse
 from worker.runtime import Runtime
 
 
-async def simulator_allowed(runtime: Annotated[Runtime, Depends(get_runtime)],
+async def simulator_allowed(request: Request,
+                            runtime: Annotated[Runtime, Depends(get_runtime)],
                             credentials: Annotated[HTTPAuthorizationCredentials | None,
                                                    Depends(bearer)]) -> None:
     """Open on a laptop's embedded defaults; in production a facilitator's token (or off, a
@@ -36,7 +37,7 @@ async def simulator_allowed(runtime: Annotated[Runtime, Depends(get_runtime)],
     if access == "off":
         raise HTTPException(404, "the simulator is off (HEARD_SIMULATOR=off)")
     if access == "token":
-        await run_in_threadpool(require_role("facilitator"), runtime, credentials)
+        await run_in_threadpool(require_role("facilitator"), request, runtime, credentials)
 
 
 router = APIRouter()
