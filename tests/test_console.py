@@ -211,6 +211,10 @@ def test_a_facilitator_launches_reminds_closes_and_shares_their_round(people, ru
     assert closed.status_code == 200 and 'data-status="closed"' in closed.text
     assert f'action="/console/rounds/{made["kibera"]}/share"' in closed.text
     assert f'action="/console/rounds/{made["kibera"]}/launch"' not in closed.text
+    queued = len(Queue(DEFAULT, connection=runtime.redis))
+    again = client.post(f"/console/rounds/{made['kibera']}/launch", data={"csrf": csrf})
+    assert again.status_code == 409 and "only open rounds launch" in again.text
+    assert len(Queue(DEFAULT, connection=runtime.redis)) == queued  # no doomed job
 
 
 def test_nobody_sees_or_acts_on_a_round_outside_their_communities(people, runtime):

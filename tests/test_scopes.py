@@ -96,3 +96,17 @@ def test_tokens_are_made_for_communities_by_the_cli_and_the_api(world, runtime):
         stored = {row.name: row.communities for row in db.query(ApiToken)}
     assert stored["m"] == ["mathare"] and stored["k"] == ["kibera"]
     assert stored["admin"] is None  # an admin's token is for every community
+
+
+def test_the_api_does_not_queue_the_launch_of_a_round_not_open(world, runtime):
+    from rq import Queue
+
+    from worker.queues import DEFAULT
+
+    client, made, tokens = world
+    with session_scope(runtime.database_url) as db:
+        rounds.close_round(db, made["kibera"])
+    refused = client.post(f"/api/v1/rounds/{made['kibera']}/launch",
+                          headers=_auth(tokens["facilitator"]))
+    assert refused.status_code == 409 and "only open rounds launch" in refused.text
+    assert len(Queue(DEFAULT, connection=runtime.redis)) == 0

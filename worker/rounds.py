@@ -124,7 +124,8 @@ def get_round(db: Session, round_id: int) -> tuple[Round, SurveyVersion, Survey]
     return round_, survey_row, catalog.survey_of(survey_row)
 
 
-def _open_round(db: Session, round_id: int, action: str) -> tuple[Round, SurveyVersion, Survey]:
+def require_open(db: Session, round_id: int, action: str) -> tuple[Round, SurveyVersion, Survey]:
+    """The round, its version and survey; RoundError unless it is open (only those `action`)."""
     found = get_round(db, round_id)
     if found[0].status != "open":
         raise RoundError(f"round {round_id} is {found[0].status}: only open rounds {action}")
@@ -327,7 +328,7 @@ def launch(database_url: str, redis: Redis, round_id: int, enqueue: Enqueue,
     """Invite every eligible contact (spread over `over` when given); returns how many were
     invited. Safe to run again: a paced launch run again spreads those left over `over`."""
     with session_scope(database_url) as db:
-        round_, survey_row, survey = _open_round(db, round_id, "launch")
+        round_, survey_row, survey = require_open(db, round_id, "launch")
         reachable = _reachable(round_)
         pace = None
         if over is not None:
@@ -471,7 +472,7 @@ def remind(database_url: str, redis: Redis, round_id: int, enqueue: Enqueue,
         raise RoundError(f"remind whom: one of {', '.join(WHO)}, not {who!r}")
     now = utcnow()
     with session_scope(database_url) as db:
-        _, _, survey = _open_round(db, round_id, "remind")
+        _, _, survey = require_open(db, round_id, "remind")
         unfinished = [row for row in db.execute(_unfinished(round_id))
                       if who == "all" or (who == "part-way") == part_way(row.state)]
     pending = [row for row in unfinished if again or row.reminded_at is None

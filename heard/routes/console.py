@@ -62,6 +62,8 @@ SESSION_COOKIE = "heard_console"
 FORM_COOKIE = "heard_form"  # before sign-in: the CSRF token the sign-in form must repeat
 SIGN_IN_ATTEMPTS = 5
 SIGN_IN_WINDOW = 15 * 60  # seconds
+ACTING = ("facilitator", "admin")  # who may launch, remind, close and share
+SEEING_ALL = ("analyst", "admin")  # who see every figure; facilitators see the release
 
 
 class Refused(Exception):
@@ -231,10 +233,6 @@ def round_page(round_id: RowId, runtime: RuntimeDep, done: str | None = None,
         status_word=_statuses(t).get(status.status, status.status)))
 
 
-ACTING = ("facilitator", "admin")  # who may launch, remind, close and share
-SEEING_ALL = ("analyst", "admin")  # who see every figure; facilitators see the release
-
-
 @router.get("/console/rounds/{round_id}/results", response_class=HTMLResponse)
 def results(round_id: RowId, runtime: RuntimeDep,
             cookie: Annotated[str | None, Cookie(alias=SESSION_COOKIE)] = None) -> Response:
@@ -264,7 +262,7 @@ def round_action(round_id: RowId, action: str, runtime: RuntimeDep,
     try:
         if action == "launch":
             with session_scope(runtime.database_url) as db:
-                rounds.plan_launch(db, round_id)  # (RoundError for a round not open)
+                rounds.require_open(db, round_id, "launch")
             enqueue_launch(runtime.redis, round_id, rounds.parse_span(over) if over else None)
         elif action == "remind":
             rounds.remind(runtime.database_url, runtime.redis, round_id, enqueue_outbound,

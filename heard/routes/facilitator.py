@@ -183,6 +183,11 @@ def launch_round(round_id: RowId, runtime: RuntimeDep, _: Facilitator,
             plan = rounds.plan_launch(db, round_id)
         except rounds.RoundError as error:
             raise HTTPException(404, str(error)) from None
+        if not dry_run:
+            try:
+                rounds.require_open(db, round_id, "launch")
+            except rounds.RoundError as error:  # a job that would only fail in the worker
+                raise HTTPException(409, str(error)) from None
     left_out = {"not_invited": dict(plan.left_out), "community_hint": plan.community_hint,
                 "quickest_seconds": plan.quickest(get_settings().sms_per_second)
                 .total_seconds()}
