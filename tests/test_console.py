@@ -446,3 +446,16 @@ def test_an_analyst_downloads_pseudonymous_answers_and_it_is_logged(people, runt
     client.cookies.clear()
     assert _sign_in(client, "wanjiru").status_code == 303
     assert client.get(f"/console/rounds/{made['kibera']}/export.csv").status_code == 403
+
+
+def test_a_facilitator_publishes_and_withdraws_a_rounds_public_page(people):
+    client, made = people
+    assert _sign_in(client, "wanjiru").status_code == 303
+    csrf = _csrf(_round_page(client, made["kibera"]).text)
+    published = client.post(f"/console/rounds/{made['kibera']}/publish", data={"csrf": csrf})
+    assert published.status_code == 200 and "?done=published" in str(published.url)
+    address = re.search(r'<a href="(/results/[^"]+)" data-public>', published.text)[1]
+    assert client.get(address).status_code == 200  # anyone may see it
+    withdrawn = client.post(f"/console/rounds/{made['kibera']}/unpublish", data={"csrf": csrf})
+    assert withdrawn.status_code == 200 and "data-public" not in withdrawn.text
+    assert client.get(address).status_code == 404  # for good

@@ -30,7 +30,7 @@ from starlette.datastructures import UploadFile
 from heard.routes.dashboard import TEMPLATES, direction_of, results_html
 from heard.routes.deps import RowId, get_runtime
 from sms.fit import MAX_SEGMENTS, max_segments
-from surveys import catalog
+from surveys import catalog, release
 from surveys.audit import export_action, record
 from surveys.database import session_scope
 from surveys.erasure import erase as erase_contact
@@ -211,7 +211,8 @@ def choose_language(runtime: RuntimeDep, csrf: Annotated[str, Form()] = "",
     return RedirectResponse(here, status_code=303)
 
 
-DONE = {"launch": "launched", "remind": "reminded", "close": "closed", "share": "shared"}
+DONE = {"launch": "launched", "remind": "reminded", "close": "closed", "share": "shared",
+        "publish": "published", "unpublish": "withdrawn"}
 
 
 @router.get("/console/rounds/{round_id}", response_class=HTMLResponse)
@@ -226,11 +227,12 @@ def round_page(round_id: RowId, runtime: RuntimeDep, done: str | None = None,
             return _not_found(user)
         status = rounds.round_status(db, round_id)
         plan = rounds.plan_launch(db, round_id) if status.status == "open" else None
+        public = release.public_path(db.get_one(Round, round_id))
     t = translator(user.language)
     return HTMLResponse(_page(
         "console_round.html", user.language, user=user, round=status, plan=plan,
         acts=user.role in ACTING, sees_all=user.role in SEEING_ALL, done=_done(t, done),
-        status_word=_statuses(t).get(status.status, status.status)))
+        status_word=_statuses(t).get(status.status, status.status), public=public))
 
 
 @router.get("/console/rounds/{round_id}/results", response_class=HTMLResponse)
@@ -269,8 +271,11 @@ def round_action(round_id: RowId, action: str, runtime: RuntimeDep,
                           who=who)
         elif action == "close":
             close_and_share(runtime.database_url, runtime.redis, round_id)
-        else:
+        elif action == "share":
             share(runtime.database_url, runtime.redis, round_id)
+        else:
+            with session_scope(runtime.database_url) as db:
+                (release.publish if action == "publish" else release.unpublish)(db, round_id)
     except rounds.RoundError as error:  # (its words are the CLI's and the API's, in English)
         return _forbidden(user, str(error), 409)
     return RedirectResponse(f"/console/rounds/{round_id}?done={DONE[action]}", status_code=303)
@@ -487,7 +492,10 @@ def _done(t: Translator, done: str | None) -> str | None:
     return {"launched": t.gettext("The invitations are being queued."),
             "reminded": t.gettext("The reminders are queued."),
             "closed": t.gettext("The round is closed; its results are on their way."),
-            "shared": t.gettext("The results are queued.")}.get(done or "")
+            "shared": t.gettext("The results are queued."),
+            "published": t.gettext("The results are public, at the address below."),
+            "withdrawn": t.gettext("The public page is withdrawn: its address works no more.")
+            }.get(done or "")
 
 
 def _statuses(t: Translator) -> dict[str, str]:
