@@ -92,11 +92,20 @@ def _signed_in(db: Session, cookie: str | None) -> SignedIn:
 def _acting(db: Session, cookie: str | None, csrf: str | None = None) -> SignedIn:
     """A signed-in facilitator or admin, posting the session's CSRF token when `csrf` is
     given; else a refusal."""
-    user = _signed_in(db, cookie)
-    if user.role not in ACTING or (csrf is not None and not hmac.compare_digest(user.csrf,
-                                                                                   csrf)):
+    return _may_act(_signed_in(db, cookie), csrf)
+
+
+def _may_act(user: SignedIn, csrf: str | None) -> SignedIn:
+    """`user`, if a facilitator or admin posting the session's CSRF token (when `csrf` is
+    given); else a refusal."""
+    if user.role not in ACTING or (csrf is not None and not _posted_by(user, csrf)):
         raise Refused(_forbidden(user))
     return user
+
+
+def _posted_by(user: SignedIn, csrf: str) -> bool:
+    """Whether a form carries the session's CSRF token (compared in constant time)."""
+    return hmac.compare_digest(user.csrf, csrf)
 
 
 @router.get("/")
@@ -188,7 +197,7 @@ def sign_out(runtime: RuntimeDep, csrf: Annotated[str, Form()] = "",
              cookie: Annotated[str | None, Cookie(alias=SESSION_COOKIE)] = None) -> Response:
     with session_scope(runtime.database_url) as db:
         user = _signed_in(db, cookie)
-        if not hmac.compare_digest(user.csrf, csrf):
+        if not _posted_by(user, csrf):
             return _forbidden(user)
         end_session(db, cookie)
     response = RedirectResponse("/console/sign-in", status_code=303)
@@ -204,7 +213,7 @@ def choose_language(runtime: RuntimeDep, csrf: Annotated[str, Form()] = "",
     """The console's language for this user, from now on (one of heard's catalogs)."""
     with session_scope(runtime.database_url) as db:
         user = _signed_in(db, cookie)
-        if not hmac.compare_digest(user.csrf, csrf) or lang not in shipped_languages():
+        if not _posted_by(user, csrf) or lang not in shipped_languages():
             return _forbidden(user)
         db.execute(update(User).where(User.id == user.user_id).values(language=lang))
     here = back if back.startswith("/console") and "//" not in back else "/console"
@@ -259,8 +268,7 @@ def round_action(round_id: RowId, action: str, runtime: RuntimeDep,
         user = _signed_in(db, cookie)
         if not _in_scope(db, user, round_id) or action not in DONE:
             return _not_found(user)
-    if not hmac.compare_digest(user.csrf, csrf) or user.role not in ACTING:
-        return _forbidden(user)
+    _may_act(user, csrf)
     try:
         if action == "launch":
             with session_scope(runtime.database_url) as db:

@@ -136,9 +136,10 @@ async def upload_survey(request: Request, runtime: RuntimeDep, _: Facilitator) -
 @router.post("/rounds", status_code=201, tags=["rounds"])
 def create_round(body: RoundIn, request: Request, runtime: RuntimeDep,
                  _: Facilitator) -> RoundOut:
-    if not bearer_in(request).sees(body.community):
+    token = bearer_in(request)
+    if not token.sees(body.community):
         raise HTTPException(403, f"this token works for the communities "
-                                 f"{', '.join(bearer_in(request).communities or ())} only")
+                                 f"{', '.join(token.communities or ())} only")
     with session_scope(runtime.database_url) as db:
         row = catalog.latest(db, body.survey)
         if row is None:
