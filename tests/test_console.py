@@ -459,3 +459,102 @@ def test_a_facilitator_publishes_and_withdraws_a_rounds_public_page(people):
     withdrawn = client.post(f"/console/rounds/{made['kibera']}/unpublish", data={"csrf": csrf})
     assert withdrawn.status_code == 200 and "data-public" not in withdrawn.text
     assert client.get(address).status_code == 404  # for good
+
+
+def test_a_rounds_figures_change_on_its_page_without_a_reload(people, runtime, server,
+                                                             browser):
+    """The round page fetches its live figures again while it is open: a launch shows up."""
+    from surveys.contact_import import parse_contacts, store_contacts
+    from worker.queues import enqueue_outbound
+
+    client, made = people
+    with session_scope(runtime.database_url) as db:
+        store_contacts(db, *parse_contacts(CONTACTS))
+    assert _sign_in(client, "wanjiru").status_code == 303
+    fragment = client.get(f"/console/rounds/{made['kibera']}/live")
+    assert fragment.status_code == 200 and "<html" not in fragment.text
+    assert re.search(r'data-total="invited">0<', fragment.text)
+    assert client.get(f"/console/rounds/{made['mathare']}/live").status_code == 404
+    page = browser.new_page()
+    page.goto(f"{server}/console")
+    page.fill("#name", "wanjiru")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{server}/console")
+    page.goto(f"{server}/console/rounds/{made['kibera']}")
+    invited = page.locator('[data-total="invited"]')
+    assert invited.inner_text() == "0"
+    page.evaluate("window.notReloaded = true")
+    rounds.launch(runtime.database_url, runtime.redis, made["kibera"], enqueue_outbound)
+    page.wait_for_function("document.querySelector('[data-total=\"invited\"]').innerText"
+                           " === '2'", timeout=15_000)
+    assert page.evaluate("window.notReloaded") is True  # the same page, its figures new
+
+
+def test_a_facilitator_tries_a_survey_in_the_simulator_from_the_console(people, runtime,
+                                                                         monkeypatch):
+    """The surveys page links each survey to the simulator, which a signed-in facilitator
+    uses without a token (in production, where it needs one); an analyst's session does not
+    open it."""
+    client, _ = people
+    monkeypatch.setenv("HEARD_SIMULATOR", "token")  # as in production
+    message = {"survey": "test-water", "address": "try-1", "text": "hello"}
+    assert client.post("/api/v1/simulate", json=message).status_code == 401  # production
+    assert _sign_in(client, "wanjiru").status_code == 303
+    surveys = client.get("/console/surveys").text
+    assert 'href="/simulator?survey=test-water" data-try="test-water"' in surveys
+    tried = client.post("/api/v1/simulate", json=message)
+    assert tried.status_code == 202 and tried.json()["inbox_id"] is not None
+    with session_scope(runtime.database_url) as db:
+        create_user(db, "otieno", PASSWORD, "analyst", ["kibera"])
+    client.cookies.clear()
+    assert _sign_in(client, "otieno").status_code == 303
+    assert "data-try" not in client.get("/console/surveys").text
+    assert client.post("/api/v1/simulate", json={**message, "text": "x"}).status_code == 401
+
+
+def test_no_console_route_shows_or_acts_on_another_communitys_round_or_contact(people,
+                                                                              runtime):
+    """Every console route with a round or a contact in its path, walked from the console's
+    own parts (a new route is walked too): Mathare's answer 404 to a Kibera facilitator (and
+    to an analyst, who may not act anywhere: 403 there), and nothing is queued or changed."""
+    from fastapi.routing import APIRoute
+    from rq import Queue
+
+    from surveys.contact_import import parse_contacts, store_contacts
+    from surveys.tables import Contact
+    from worker.queues import DEFAULT
+
+    client, made = people
+    with session_scope(runtime.database_url) as db:
+        store_contacts(db, *parse_contacts(CONTACTS))
+        mathare = db.scalars(select(Contact.id).where(Contact.community == "mathare")).one()
+        create_user(db, "otieno", PASSWORD, "analyst", ["kibera"])
+    values = {"round_id": [made["mathare"], made[None]], "contact_id": [mathare],
+              "action": [*console.round_pages.DONE, "opt-out", "erase"],
+              "kind": list(console.round_pages.EXPORTED)}
+    walked = []
+    for name in ("wanjiru", "otieno"):
+        client.cookies.clear()
+        assert _sign_in(client, name).status_code == 303
+        csrf = _csrf(client.get("/console").text)
+        for route in (route for part in console.PARTS for route in part.router.routes):
+            params = re.findall(r"{(\w+)}", getattr(route, "path", ""))
+            if not isinstance(route, APIRoute) or not route.path.startswith("/console/") \
+                    or not {"round_id", "contact_id"} & set(params):
+                continue
+            assert set(params) <= set(values), f"{route.path}: what to walk it with?"
+            paths = [route.path]
+            for param in params:
+                paths = [path.replace(f"{{{param}}}", str(value)) for path in paths
+                         for value in values[param]]
+            for path, method in ((path, method) for path in paths for method in route.methods):
+                answer = client.request(method, path, data={"csrf": csrf, "confirm": "yes"})
+                refused = {404} if name == "wanjiru" or method == "GET" else {403, 404}
+                assert answer.status_code in refused, (name, method, path, answer.status_code)
+                walked.append((method, route.path))
+    assert len({path for _, path in walked}) >= 6  # rounds: page, live, results, actions...
+    assert len(Queue(DEFAULT, connection=runtime.redis)) == 0
+    with session_scope(runtime.database_url) as db:
+        contact = db.get_one(Contact, mathare)
+        assert contact.opted_out is False and contact.address == "+254712000003"

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from heard.routes.auth import bearer, require_role
+from heard.routes.console.base import ACTING, SESSION_COOKIE
 from heard.routes.deps import get_runtime
 from surveys import catalog
 from surveys.actions import Converse
@@ -22,6 +23,7 @@ from surveys.database import session_scope
 from surveys.messages import MAX_TEXT, BadInbound, Inbound
 from surveys.settings import get_settings
 from surveys.tables import Contact, InboxMessage, OutboxMessage, SurveyVersion
+from surveys.users import signed_in
 from worker.ingest import ingest_async
 from worker.pipeline import converse
 from worker.runtime import Runtime
@@ -36,8 +38,19 @@ async def simulator_allowed(request: Request,
     access = get_settings().simulator_access()
     if access == "off":
         raise HTTPException(404, "the simulator is off (HEARD_SIMULATOR=off)")
-    if access == "token":
+    if access == "token" and not await run_in_threadpool(
+            _console_may_try, runtime.database_url, request.cookies.get(SESSION_COOKIE)):
         await run_in_threadpool(require_role("facilitator"), request, runtime, credentials)
+
+
+def _console_may_try(database_url: str, cookie: str | None) -> bool:
+    """A facilitator or admin signed in to the console tries surveys without a token (the
+    cookie is SameSite=Strict: another site's page cannot post with it)."""
+    if not cookie:
+        return False
+    with session_scope(database_url) as db:
+        user = signed_in(db, cookie)
+    return user is not None and user.role in ACTING
 
 
 router = APIRouter()

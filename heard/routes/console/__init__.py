@@ -7,9 +7,10 @@ from heard.routes.console import contact_pages, door, round_pages, survey_pages,
 from heard.routes.console.base import SESSION_COOKIE, Refused, refused
 from heard.routes.console.door import FORM_COOKIE, SIGN_IN_ATTEMPTS, SIGN_IN_WINDOW
 
+PARTS = (door, round_pages, survey_pages, contact_pages, token_pages)
 router = APIRouter(include_in_schema=False)
-for part in (door, round_pages, survey_pages, contact_pages, token_pages):
+for part in PARTS:
     router.include_router(part.router)
 
-__all__ = ["FORM_COOKIE", "SESSION_COOKIE", "SIGN_IN_ATTEMPTS", "SIGN_IN_WINDOW", "Refused",
+__all__ = ["FORM_COOKIE", "PARTS", "SESSION_COOKIE", "SIGN_IN_ATTEMPTS", "SIGN_IN_WINDOW", "Refused",
            "refused", "router"]

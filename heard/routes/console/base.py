@@ -109,11 +109,17 @@ def forbidden(user: SignedIn, problem: str | None = None, status: int = 403) -> 
 
 def page(template: str, lang: str, **context: Any) -> str:
     """A console page in `lang`: heard's words through its catalogs; the languages a user
-    may choose, each in its own name."""
+    may choose, each in its own name; other languages named as the user says them."""
     t = translator(lang)
     return TEMPLATES.get_template(template).render(
         _=t.gettext, number=t.number, lang=lang, direction=direction_of(lang),
-        languages=_languages(), **context)
+        languages=_languages(), language_named=lambda code: _named(code, lang), **context)
+
+
+@cache
+def _named(code: str | None, reader: str) -> str:
+    """A language as the reader says it ("Kiswahili" for sw, to a Swahili reader), not its code."""
+    return language_name(code, reader) if code else ""
 
 
 @cache

@@ -107,6 +107,19 @@ def round_page(round_id: RowId, runtime: RuntimeDep, done: str | None = None,
         status_word=_statuses(t).get(status.status, status.status), public=public))
 
 
+@router.get("/console/rounds/{round_id}/live", response_class=HTMLResponse)
+def live(round_id: RowId, runtime: RuntimeDep, cookie: SessionCookie = None) -> Response:
+    """The round page's live figures alone (what its script fetches every few seconds): one
+    template renders them for the page and for this, in the user's language."""
+    with session_scope(runtime.database_url) as db:
+        user = signed_in_user(db, cookie)
+        if not in_scope(db, user, round_id):
+            return not_found(user)
+        status = rounds.round_status(db, round_id)
+    return HTMLResponse(page("console_round_live.html", user.language, user=user,
+                             round=status), headers={"Cache-Control": "no-store"})
+
+
 @router.get("/console/rounds/{round_id}/results", response_class=HTMLResponse)
 def results(round_id: RowId, runtime: RuntimeDep, cookie: SessionCookie = None) -> Response:
     """The round's results in the user's language: every figure and what people wrote for
