@@ -558,3 +558,33 @@ def test_no_console_route_shows_or_acts_on_another_communitys_round_or_contact(p
     with session_scope(runtime.database_url) as db:
         contact = db.get_one(Contact, mathare)
         assert contact.opted_out is False and contact.address == "+254712000003"
+
+
+def test_results_show_one_community_of_the_release_to_those_who_may_see_it(runtime):
+    """A round for everyone: the public page and the console offer each community of its
+    release; a Kibera analyst does not see a round for everyone, nor its Dhaka part."""
+    from surveys.release import publish
+    from tests.test_release import CHOICES, make_round, survey_of
+
+    people = [{"source": CHOICES["source"][i % 3]} for i in range(60)]
+    round_id = make_round(runtime.database_url, survey_of([], conditional=False), people,
+                          ["kibera"] * 45 + ["dhaka"] * 15)
+    client = client_for(runtime)
+    with session_scope(runtime.database_url) as db:
+        public = publish(db, round_id)
+        create_user(db, "admin", PASSWORD, "admin")
+        create_user(db, "otieno", PASSWORD, "analyst", ["kibera"])
+    whole = client.get(public).text
+    assert re.findall(r"<option>(\w+)</option>", whole) == ["dhaka", "kibera"]
+    assert 'data-participants="60"' in whole
+    kibera = client.get(public, params={"community": "kibera", "lang": "en"}).text
+    assert 'data-participants="45"' in kibera and "<option selected>kibera</option>" in kibera
+    assert '<input type="hidden" name="lang" value="en">' in kibera  # kept by the form
+    assert _sign_in(client, "admin").status_code == 303
+    page = client.get(f"/console/rounds/{round_id}/results", params={"community": "dhaka"})
+    assert page.status_code == 200 and 'data-participants="15"' in page.text
+    client.cookies.clear()
+    assert _sign_in(client, "otieno").status_code == 303
+    for community in ("dhaka", "kibera", ""):
+        assert client.get(f"/console/rounds/{round_id}/results",
+                          params={"community": community}).status_code == 404

@@ -13,6 +13,7 @@ mirrored. Everything people wrote is HTML-escaped (Jinja2 autoescape).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -162,22 +163,29 @@ def _released(db: Session, round_id: int, community: str | None = None
 
 
 def results_html(db: Session, round_id: int, public: bool, lang: str | None,
-                 community: str | None = None) -> str:
-    """A round's results page: every figure (analysts), or its release only (`public`)."""
+                 community: str | None = None,
+                 may_see: Callable[[str | None], bool] = lambda community: True) -> str:
+    """A round's results page: every figure (analysts), or its release only (`public`), of
+    the whole round or one community of it (among those the reader `may_see`)."""
+    choices: list[str] = []
     if public:
         summary, release = _released(db, round_id, community)
         starts = [(day["day"], day["count"]) for day in release.figures["days"]]
+        choices = sorted(scope for scope, figures in release.figures["scopes"].items()
+                         if scope != ROUND and figures["participants"] is not None
+                         and may_see(scope))
     else:
         summary = _summary(db, round_id)
         starts = responses_per_day(db, round_id)
     survey = summary.survey
-    lang = survey.language_for(lang)
+    asked, lang = lang, survey.language_for(lang)
     answers = {} if public else text_answers(db, round_id)
     shown = [item for item in summary.questions.values()
              if not (public and item.question.sensitive)]
     return _render(
         lang, public=public, round_id=round_id, k=summary.k,
         title=survey.title.get(lang, survey.id), survey=survey, community=summary.community,
+        choices=choices, chosen=community, keep_lang=asked,
         participants=summary.shown_participants() if public else summary.participants,
         days=_released_days(starts) if public else _days(starts, summary.k, public),
         public_url=public_path(db.get_one(Round, round_id)),

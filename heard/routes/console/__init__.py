@@ -12,5 +12,5 @@ router = APIRouter(include_in_schema=False)
 for part in PARTS:
     router.include_router(part.router)
 
-__all__ = ["FORM_COOKIE", "PARTS", "SESSION_COOKIE", "SIGN_IN_ATTEMPTS", "SIGN_IN_WINDOW", "Refused",
-           "refused", "router"]
+__all__ = ["FORM_COOKIE", "PARTS", "SESSION_COOKIE", "SIGN_IN_ATTEMPTS", "SIGN_IN_WINDOW",
+           "Refused", "refused", "router"]

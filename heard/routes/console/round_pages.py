@@ -121,15 +121,19 @@ def live(round_id: RowId, runtime: RuntimeDep, cookie: SessionCookie = None) -> 
 
 
 @router.get("/console/rounds/{round_id}/results", response_class=HTMLResponse)
-def results(round_id: RowId, runtime: RuntimeDep, cookie: SessionCookie = None) -> Response:
+def results(round_id: RowId, runtime: RuntimeDep, community: str | None = None,
+            cookie: SessionCookie = None) -> Response:
     """The round's results in the user's language: every figure and what people wrote for
-    analysts and admins, the audited release (what may be published) for facilitators."""
+    analysts and admins, the audited release (what may be published) for facilitators; or
+    one of the user's communities in the release."""
     with session_scope(runtime.database_url) as db:
         user = signed_in_user(db, cookie)
-        if not in_scope(db, user, round_id):
+        community = community or None
+        if not in_scope(db, user, round_id) or (community and not user.sees(community)):
             return not_found(user)
-        return HTMLResponse(results_html(db, round_id, public=user.role not in SEEING_ALL,
-                                         lang=user.language))
+        return HTMLResponse(results_html(
+            db, round_id, public=community is not None or user.role not in SEEING_ALL,
+            lang=user.language, community=community, may_see=user.sees))
 
 
 @router.post("/console/rounds/{round_id}/{action}")
