@@ -304,26 +304,30 @@ def test_round_commands_name_a_missing_round_and_exit_1(runtime, command):
 
 
 def test_a_round_that_would_close_before_it_opens_is_refused_by_cli_and_api(runtime):
+    from datetime import UTC, datetime, timedelta
+
     from typer.testing import CliRunner
 
     from heard.commands.rounds import app
     from surveys.tables import Round
 
+    day = (datetime.now(UTC) + timedelta(days=400)).date()  # in the future, whenever run
+    before = day - timedelta(days=1)
     client = client_for(runtime)
     result = CliRunner().invoke(app, ["create", "--survey", str(HERE / "data" / "water.yaml"),
-                                      "--opens", "2026-12-05T09:00", "--closes", "2026-12-04"])
+                                      "--opens", f"{day}T09:00", "--closes", f"{before}"])
     assert result.exit_code == 1, result.output
-    assert "close (2026-12-04 00:00 UTC) before it opens (2026-12-05 09:00 UTC)" in result.output
+    assert f"close ({before} 00:00 UTC) before it opens ({day} 09:00 UTC)" in result.output
     with session_scope(runtime.database_url) as db:
         token = create_token(db, "facilitator", "facilitator")
     refused = client.post("/api/v1/rounds", json={
-        "survey": "test-water", "opens_at": "2026-12-05T09:00:00+03:00",
-        "closes_at": "2026-12-05T06:00:00Z"}, headers={"Authorization": f"Bearer {token}"})
+        "survey": "test-water", "opens_at": f"{day}T09:00:00+03:00",
+        "closes_at": f"{day}T06:00:00Z"}, headers={"Authorization": f"Bearer {token}"})
     assert refused.status_code == 422 and "before it opens" in refused.json()["detail"]
     assert count(runtime, Round) == 0
     kept = client.post("/api/v1/rounds", json={  # the same instants the right way round
-        "survey": "test-water", "opens_at": "2026-12-05T06:00:00Z",
-        "closes_at": "2026-12-05T09:00:01+03:00"}, headers={"Authorization": f"Bearer {token}"})
+        "survey": "test-water", "opens_at": f"{day}T06:00:00Z",
+        "closes_at": f"{day}T09:00:01+03:00"}, headers={"Authorization": f"Bearer {token}"})
     assert kept.status_code == 201, kept.text
 
 

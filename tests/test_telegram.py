@@ -490,9 +490,9 @@ def test_sends_per_second(runtime, telegram, capsys):
     for outbox_id in ids:
         assert jobs.send_outbound(outbox_id) == "sent"
     rate = len(ids) / (time.perf_counter() - started)
-    with capsys.disabled():
+    with capsys.disabled():  # a figure to read, not a timed assertion: speed is bench/'s
         print(f"\n  telegram send_outbound through the fake Bot API: {rate:.0f} sends/s")
-    assert rate > 20
+    assert len(telegram.sent()) >= len(ids)  # every one of them reached the Bot API
 
 
 # --- the shared rate limiter -----------------------------------------------------------------
