@@ -57,13 +57,29 @@ def sensitive_min_cell(k: int) -> int:
                          f"of people, e.g. 10") from None
 
 
+def has_release(db: Session, round_id: int) -> bool:
+    """Whether the round's one release was cut (published or shared rounds of old may have one
+    while open)."""
+    return db.scalar(select(Release.id).where(Release.round_id == round_id)) is not None
+
+
+class NotYetReleased(Exception):
+    """The round is still open: its one release is cut when it closes (a cut made earlier
+    would leave out every later answer, and two cuts apart could be told apart)."""
+
+
 def release_of(db: Session, round_id: int, k: int | None = None) -> Release:
-    """The round's release: the stored one, else cut now (once: it is never recomputed)."""
+    """The round's release: the stored one, else cut now if the round is closed (once: it is
+    never recomputed); NotYetReleased while it is open."""
     found = db.scalars(select(Release).where(Release.round_id == round_id)).first()
     if found is not None:
         return found
-    if db.get(Round, round_id) is None:
+    round_ = db.get(Round, round_id)
+    if round_ is None:
         raise LookupError(f"no round {round_id}")
+    if round_.status != "closed":
+        raise NotYetReleased(f"round {round_id} is {round_.status}: its results are "
+                             f"released when it closes")
     figures, audit = cut(summarise(db, round_id, k), responses_per_day(db, round_id))
     release = Release(round_id=round_id, k=figures["k"], figures=figures, audit=audit,
                       created_at=utcnow())

@@ -334,9 +334,18 @@ def test_results_are_every_figure_for_analysts_and_the_release_for_facilitators(
     assert client.get(f"/console/rounds/{made['mathare']}/results").status_code == 404
     client.cookies.clear()
     assert _sign_in(client, "wanjiru").status_code == 303
+    early = client.get(f"/console/rounds/{made['kibera']}/results")  # open: no release yet
+    assert early.status_code == 409 and 'class="badge' not in early.text
+    _closed(runtime, made["kibera"])
     facilitator = client.get(f"/console/rounds/{made['kibera']}/results")
     assert facilitator.status_code == 200 and 'class="badge public"' in facilitator.text
     assert 'lang="sw"' in facilitator.text
+
+
+def _closed(runtime, round_id: int) -> None:
+    """The round closed (as its close does, without sharing): its release may be cut."""
+    with session_scope(runtime.database_url) as db:
+        db.get_one(Round, round_id).status = "closed"
 
 
 def test_a_facilitator_opts_out_and_erases_a_person_of_their_community_on_request(people,
@@ -401,6 +410,7 @@ def test_an_admin_makes_lists_and_revokes_api_tokens(people, runtime):
                                                     "communities": "Kibera, "})
     token = re.search(r"<code data-token>([^<]+)</code>", made_one.text)[1]
     headers = {"Authorization": f"Bearer {token}"}
+    _closed(runtime, made["kibera"])  # its release: what an analyst's token reads
     assert client.get(f"/api/v1/rounds/{made['kibera']}/summary", headers=headers
                       ).status_code == 200
     assert client.get(f"/api/v1/rounds/{made['mathare']}/summary", headers=headers
@@ -448,10 +458,14 @@ def test_an_analyst_downloads_pseudonymous_answers_and_it_is_logged(people, runt
     assert client.get(f"/console/rounds/{made['kibera']}/export.csv").status_code == 403
 
 
-def test_a_facilitator_publishes_and_withdraws_a_rounds_public_page(people):
+def test_a_facilitator_publishes_and_withdraws_a_rounds_public_page(people, runtime):
     client, made = people
     assert _sign_in(client, "wanjiru").status_code == 303
     csrf = _csrf(_round_page(client, made["kibera"]).text)
+    early = client.post(f"/console/rounds/{made['kibera']}/publish", data={"csrf": csrf})
+    assert early.status_code == 409  # an open round's release is cut when it closes
+    assert "/publish" not in _round_page(client, made["kibera"]).text
+    _closed(runtime, made["kibera"])
     published = client.post(f"/console/rounds/{made['kibera']}/publish", data={"csrf": csrf})
     assert published.status_code == 200 and "?done=published" in str(published.url)
     address = re.search(r'<a href="(/results/[^"]+)" data-public>', published.text)[1]

@@ -412,3 +412,40 @@ def test_random_rounds_pass_the_attack(tmp_path_factory, size, dims, seed):
                for low, high, _ in audit["ranges"].values())  # None: unbounded
     if dims <= 2:  # the independent attacker's own linear programs (fast enough up to 2)
         assert_no_figure_pinned(attack(figures, CHOICES))
+
+
+def test_a_look_at_an_open_rounds_results_cuts_no_release_that_would_go_stale(runtime):
+    """While a round is open, its release is not cut by anyone's look (an analyst's API call,
+    a facilitator's results page, a publish): the one release is cut when it closes, with
+    every answer, so the community never gets the figures of the round's first day."""
+    from sqlalchemy import select
+
+    from heard.cli import app
+    from surveys.tables import Release
+    from surveys.tokens import create_token
+    from surveys.users import create_user
+    from tests.test_console import PASSWORD, _sign_in
+
+    people = [{"source": CHOICES["source"][i % 3]} for i in range(30)]
+    round_id = make_round(runtime.database_url, survey_of([], conditional=False), people)
+    client = client_for(runtime)
+    with session_scope(runtime.database_url) as db:
+        db.get_one(Round, round_id).status = "open"
+        analyst = {"Authorization": f"Bearer {create_token(db, 'analyst', 'a')}"}
+        facilitator = {"Authorization": f"Bearer {create_token(db, 'facilitator', 'f')}"}
+        create_user(db, "wanjiru", PASSWORD, "facilitator")
+    summary = client.get(f"/api/v1/rounds/{round_id}/summary", headers=analyst)
+    assert summary.status_code == 409 and "when it closes" in summary.json()["detail"]
+    published = client.post(f"/api/v1/rounds/{round_id}/publish", headers=facilitator)
+    assert published.status_code == 409 and "when it closes" in published.json()["detail"]
+    assert _sign_in(client, "wanjiru").status_code == 303
+    page = client.get(f"/console/rounds/{round_id}/results")
+    assert page.status_code == 409 and "released when the round closes" in page.text
+    assert "released when the round closes" in client.get(f"/console/rounds/{round_id}").text
+    cli = CliRunner().invoke(app, ["round", "publish", str(round_id)])
+    assert cli.exit_code == 1 and "when it closes" in cli.output
+    with session_scope(runtime.database_url) as db:
+        assert db.scalars(select(Release)).all() == []
+        db.get_one(Round, round_id).status = "closed"
+    closed = client.get(f"/api/v1/rounds/{round_id}/summary", headers=analyst)
+    assert closed.status_code == 200 and closed.json()["participants"] == 30

@@ -184,7 +184,8 @@ def close(round_id: int = typer.Argument(..., metavar="ID")) -> None:
 @app.command()
 def publish(round_id: int = typer.Argument(..., metavar="ID")) -> None:
     """Make the round's results public (its one audited release) and print the address."""
-    with session_scope(runtime_for_cli().database_url) as db, exits_on(LookupError):
+    with session_scope(runtime_for_cli().database_url) as db, \
+            exits_on(LookupError, release.NotYetReleased):
         path = release.publish(db, round_id)
     typer.echo(f"round {round_id} published: {get_settings().public_base_url.rstrip('/')}{path}")
 

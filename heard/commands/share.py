@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from surveys.release import NotYetReleased
 from worker.runtime import migrated_runtime
 from worker.share import ShareReport
 from worker.share import share as share_results
@@ -27,7 +28,7 @@ def share(
     current = migrated_runtime()
     try:
         report = share_results(current.database_url, current.redis, round_id, min_cell, again)
-    except LookupError as error:
+    except (LookupError, NotYetReleased) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1) from error
     typer.echo(f"round {round_id}: {report.messages} messages queued for {report.sent_to} of "

@@ -31,7 +31,7 @@ from heard.routes.deps import RowId, get_runtime
 from surveys import catalog
 from surveys.database import session_scope
 from surveys.i18n import translator
-from surveys.release import ROUND, public_path, published, release_of
+from surveys.release import ROUND, NotYetReleased, public_path, published, release_of
 from surveys.settings import get_settings
 from surveys.summaries import (
     NOT_GIVEN,
@@ -156,6 +156,8 @@ def _released(db: Session, round_id: int, community: str | None = None
         release = release_of(db, round_id)
     except LookupError as error:
         raise HTTPException(404, f"no round {round_id}") from error
+    except NotYetReleased as error:
+        raise HTTPException(409, str(error)) from None
     if community is not None and community not in release.figures["scopes"]:
         raise HTTPException(404, f"round {round_id} has no release for community {community!r}")
     survey = catalog.survey_of_round(db, db.get_one(Round, round_id))

@@ -239,6 +239,8 @@ def share_round(round_id: RowId, runtime: RuntimeDep, _: Facilitator,
         report = share(runtime.database_url, runtime.redis, round_id, min_cell, again)
     except LookupError as error:
         raise HTTPException(404, str(error)) from None
+    except release.NotYetReleased as error:
+        raise HTTPException(409, str(error)) from None
     return asdict(report)
 
 
@@ -250,6 +252,8 @@ def publish_round(round_id: RowId, runtime: RuntimeDep, _: Facilitator) -> dict[
             path = release.publish(db, round_id)
         except LookupError as error:
             raise HTTPException(404, str(error)) from None
+        except release.NotYetReleased as error:
+            raise HTTPException(409, str(error)) from None
     return {"url": get_settings().public_base_url.rstrip("/") + path}
 
 

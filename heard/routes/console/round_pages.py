@@ -100,11 +100,13 @@ def round_page(round_id: RowId, runtime: RuntimeDep, done: str | None = None,
         status = rounds.round_status(db, round_id)
         plan = rounds.plan_launch(db, round_id) if status.status == "open" else None
         public = release.public_path(db.get_one(Round, round_id))
+        released = status.status == "closed" or release.has_release(db, round_id)
     t = translator(user.language)
     return HTMLResponse(page(
         "console_round.html", user.language, user=user, round=status, plan=plan,
         acts=user.role in ACTING, sees_all=user.role in SEEING_ALL, done=_done(t, done),
-        status_word=_statuses(t).get(status.status, status.status), public=public))
+        status_word=_statuses(t).get(status.status, status.status), public=public,
+        released=released))
 
 
 @router.get("/console/rounds/{round_id}/live", response_class=HTMLResponse)
@@ -131,9 +133,13 @@ def results(round_id: RowId, runtime: RuntimeDep, community: str | None = None,
         community = community or None
         if not in_scope(db, user, round_id) or (community and not user.sees(community)):
             return not_found(user)
-        return HTMLResponse(results_html(
-            db, round_id, public=community is not None or user.role not in SEEING_ALL,
-            lang=user.language, community=community, may_see=user.sees))
+        public = community is not None or user.role not in SEEING_ALL
+        if public and db.get_one(Round, round_id).status != "closed" and not release.has_release(
+                db, round_id):
+            return forbidden(user, translator(user.language).gettext(
+                "The results are released when the round closes."), 409)
+        return HTMLResponse(results_html(db, round_id, public=public, lang=user.language,
+                                         community=community, may_see=user.sees))
 
 
 @router.post("/console/rounds/{round_id}/{action}")
@@ -164,6 +170,9 @@ def round_action(round_id: RowId, action: str, runtime: RuntimeDep,
                 (release.publish if action == "publish" else release.unpublish)(db, round_id)
     except rounds.RoundError as error:  # (its words are the CLI's and the API's, in English)
         return forbidden(user, str(error), 409)
+    except release.NotYetReleased:
+        return forbidden(user, translator(user.language).gettext(
+            "The results are released when the round closes."), 409)
     return RedirectResponse(f"/console/rounds/{round_id}?done={DONE[action]}", status_code=303)
 
 
