@@ -12,16 +12,16 @@ import gettext
 import io
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
 
 import pycountry
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date
+from babel.dates import format_date, format_timedelta
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_decimal, format_percent
+from babel.numbers import format_currency, format_decimal, format_percent
 from babel.support import Translations
 from ruamel.yaml import YAML
 
@@ -167,6 +167,25 @@ class Translator:
     def percent(self, ratio: float) -> str:
         return _plain(localize_digits(format_percent(ratio, locale=babel_locale(self.lang)),
                                       self.lang))
+
+    def money(self, amount: float, currency: str, exact: bool = False) -> str:
+        """An amount of `currency` as the language writes it ("US$0.07", "0,07 US$"): in the
+        currency's cents, or (`exact`, a price per SMS segment) every digit it has."""
+        return _plain(localize_digits(format_currency(
+            amount, currency, locale=babel_locale(self.lang), decimal_quantization=not exact),
+            self.lang))
+
+    def span(self, value: timedelta) -> str:
+        """A length of time in words, to the second ("2 hours 5 minutes", "4 seconds")."""
+        seconds = round(value.total_seconds())
+        parts = [(seconds // 3600, "hour"), (seconds % 3600 // 60, "minute"),
+                 (seconds % 60, "second")]
+        said = [format_timedelta(timedelta(**{f"{unit}s": amount}), granularity=unit,
+                                 threshold=1000, format="long", locale=babel_locale(self.lang))
+                for amount, unit in parts if amount] or [format_timedelta(
+                    timedelta(0), granularity="second", format="long",
+                    locale=babel_locale(self.lang))]
+        return _plain(localize_digits(" ".join(said), self.lang))
 
     def day(self, value: date) -> str:
         """A day as the language writes it in full ("5 December 2026", "৫ ডিসেম্বর, ২০২৬")."""

@@ -98,6 +98,9 @@ class Round(Base):
     # hours after an invitation when the unfinished are reminded, e.g. [24, 72] (None: only
     # by hand)
     reminder_hours: Mapped[list[int] | None] = mapped_column(Json, nullable=True)
+    # whom it invites beyond its community: {"languages": [...], "channels": [...],
+    # "profile": {field: [values]}}, each part optional (None: everyone; worker.rounds.Target)
+    target: Mapped[dict[str, Any] | None] = mapped_column(Json, nullable=True)
 
 
 class Release(Base):
@@ -252,6 +255,7 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column()
     communities: Mapped[list[str] | None] = mapped_column(Json, nullable=True)  # None: all
+    expires_at: Mapped[datetime | None] = mapped_column()  # None: never
 
 
 class User(Base):

@@ -12,11 +12,10 @@ a whole community's invitations.
 from __future__ import annotations
 
 import math
-import re
 import secrets
 import string
 from collections import Counter, deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -24,12 +23,13 @@ from functools import lru_cache
 from typing import Any, NamedTuple, Protocol
 
 from redis import Redis
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import and_, exists, func, select, true, update
 from sqlalchemy.orm import Session
 
-from surveys import catalog
+from surveys import catalog, spans
 from surveys.channels import channel as channel_named
-from surveys.channels import trials
+from surveys.channels import importable, trials
+from surveys.contact_import import language_code
 from surveys.database import session_scope
 from surveys.engine import (
     FINISHED,
@@ -40,8 +40,9 @@ from surveys.engine import (
     resume,
     start,
 )
-from surveys.i18n import translator
+from surveys.i18n import Translator, language_name, translator
 from surveys.model import Survey
+from surveys.profile_fields import declared_profile_fields
 from surveys.sql import Shared, bulk_insert, bulk_insert_shared
 from surveys.tables import (
     Contact,
@@ -76,8 +77,9 @@ class RoundError(ValueError):
 
 def create_round(db: Session, survey_row: SurveyVersion, community: str | None,
                  opens_at: datetime | None = None, closes_at: datetime | None = None,
-                 reminder_hours: Sequence[int] = ()) -> Round:
-    """A new open round of this survey version; RoundError for times that cannot be."""
+                 reminder_hours: Sequence[int] = (), target: Target | None = None) -> Round:
+    """A new open round of this survey version (inviting only its `target`, when given);
+    RoundError for times that cannot be."""
     opens_at, closes_at, now = _in_utc(opens_at), _in_utc(closes_at), utcnow()
     if opens_at and closes_at and closes_at <= opens_at:
         raise RoundError(f"the round would close ({closes_at:%Y-%m-%d %H:%M} UTC) before it "
@@ -94,6 +96,8 @@ def create_round(db: Session, survey_row: SurveyVersion, community: str | None,
                    closes_at=closes_at)
     if reminder_hours:  # (left out, the column is NULL: None would be stored as JSON null)
         round_.reminder_hours = sorted(set(reminder_hours))
+    if target:  # (likewise)
+        round_.target = target.stored()
     db.add(round_)
     db.flush()
     return round_
@@ -142,7 +146,118 @@ def _reachable(round_: Round) -> Any:
                   Contact.unreachable.is_(None)]
     if round_.community:
         conditions.append(Contact.community == round_.community)
+    targeted = Target.of(round_.target).clause()
+    if targeted is not None:
+        conditions.append(targeted)
     return and_(*conditions)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Whom a round invites beyond its community: people of these languages, on these
+    channels, with these profile values (each part empty: anyone; all given parts: all of them).
+    Made by `target_for`, which checks each part."""
+
+    languages: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+    profile: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (field, its values), by field
+
+    def __bool__(self) -> bool:
+        return bool(self.languages or self.channels or self.profile)
+
+    @classmethod
+    def of(cls, stored: Mapping[str, Any] | None) -> Target:
+        """The target a round stores (rounds.target; None: no target)."""
+        stored = stored or {}
+        return cls(tuple(stored.get("languages") or ()), tuple(stored.get("channels") or ()),
+                   tuple((name, tuple(values))
+                         for name, values in sorted((stored.get("profile") or {}).items())))
+
+    def stored(self) -> dict[str, Any]:
+        """As rounds.target keeps it (and the API shows it): only the parts given."""
+        parts: dict[str, Any] = {"languages": list(self.languages),
+                                 "channels": list(self.channels),
+                                 "profile": {name: list(values) for name, values in self.profile}}
+        return {part: value for part, value in parts.items() if value}
+
+    def described(self, t: Translator | None = None) -> str:
+        """Whom it takes in, in words of `t`'s language (English without one): "speaking
+        Swahili; on sms; whose gender is female"."""
+        t = t or translator("en")
+        parts = []
+        if self.languages:
+            parts.append(t.gettext("speaking {languages}", languages=", ".join(
+                language_name(code, t.lang) for code in self.languages)))
+        if self.channels:
+            parts.append(t.gettext("on {channels}", channels=", ".join(self.channels)))
+        parts += [t.gettext("whose {field} is {values}", field=name, values=", ".join(values))
+                  for name, values in self.profile]
+        return "; ".join(parts)
+
+    def clause(self) -> Any | None:
+        """The contacts it takes in, as SQL on SQLite and PostgreSQL alike, never NULL (so its
+        negation counts those it leaves out); None: everyone."""
+        if not self:
+            return None
+        conditions = [true()]
+        if self.languages:
+            conditions += [Contact.language.is_not(None),
+                           Contact.language.in_(self.languages)]
+        if self.channels:
+            conditions.append(Contact.channel.in_(self.channels))
+        for name, values in self.profile:  # compared without regard to case, as typed
+            value = func.lower(Contact.profile[name].as_string())
+            conditions += [value.is_not(None), value.in_([v.lower() for v in values])]
+        return and_(*conditions)
+
+
+def target_for(db: Session, survey: Survey, languages: Iterable[str] = (),
+               channels: Iterable[str] = (),
+               profile: Mapping[str, Iterable[str]] | None = None) -> Target:
+    """A round's target, each part checked: languages (codes or names), channels of the
+    registry, profile fields declared (at import, or by the survey's profile questions), each
+    with a value; RoundError naming what is unknown and what is known."""
+    codes = []
+    for language in (name.strip() for name in languages if name.strip()):
+        try:
+            codes.append(language_code(language))
+        except ValueError as error:
+            raise RoundError(f"target language: {error}") from None
+    known_channels = importable()
+    named = [name.strip().lower() for name in channels if name.strip()]
+    for name in named:
+        if name not in known_channels:
+            raise RoundError(f"target channel: unknown channel {name!r} (one of "
+                             f"{', '.join(known_channels)})")
+    values: dict[str, tuple[str, ...]] = {}
+    if profile:
+        declared = declared_profile_fields(db, [survey])
+        for name, given in profile.items():
+            if name not in declared:
+                raise RoundError(
+                    f"target profile: unknown profile field {name!r} ("
+                    + (f"declared: {', '.join(sorted(declared))}" if declared else
+                       "none is declared yet")
+                    + "; declare one at import: heard contacts import --profile NAME)")
+            kept = tuple(dict.fromkeys(value.strip() for value in given if value.strip()))
+            if not kept:
+                raise RoundError(f"target profile: give {name!r} a value, e.g. {name}=VALUE")
+            values[name] = kept
+    return Target(tuple(dict.fromkeys(codes)), tuple(dict.fromkeys(named)),
+                  tuple(sorted(values.items())))
+
+
+def parse_profile_values(texts: Iterable[str]) -> dict[str, list[str]]:
+    """["gender=female", "village=kibera,soweto"] → {field: [values]} (a field named twice:
+    its values together); RoundError for a text that is not FIELD=VALUE[,VALUE...]."""
+    found: dict[str, list[str]] = {}
+    for text in (text.strip() for text in texts if text.strip()):
+        name, equals, given = text.partition("=")
+        if not equals or not name.strip():
+            raise RoundError(f"target profile: {text!r} is not FIELD=VALUE[,VALUE...] "
+                             f"(e.g. gender=female or village=kibera,soweto)")
+        found.setdefault(name.strip(), []).extend(given.split(","))
+    return found
 
 
 def _invited(round_id: int, contact_id: Any) -> Any:
@@ -150,18 +265,61 @@ def _invited(round_id: int, contact_id: Any) -> Any:
                           SurveySession.round_id == round_id)
 
 
+@dataclass(frozen=True)
+class PlanLine:
+    """One language on one channel of a launch's plan. Counts are in `unit`: SMS segments on an
+    SMS channel, else messages; the money (None off SMS) is the whole conversation's."""
+
+    language: str
+    channel: str
+    contacts: int
+    messages: int  # the invitation's
+    unit: str
+    invitation: int
+    typical: int  # the whole conversation, along the typical path ...
+    longest: int  # ... and the longest
+    reminder: int  # one reminder, to everyone of the line
+    cost_typical: float | None
+    cost_longest: float | None
+
+
 @dataclass
 class Plan:
     """What a launch would send: per (language, channel) contacts, messages and SMS segments."""
 
     rows: dict[tuple[str, str], Counter[str]] = field(default_factory=dict)
-    # contacts it would not invite, by why (a reason a facilitator can act on), and a hint
-    # for a community nobody is in ("did you mean ...?")
+    # contacts it would not invite, by why (a reason a facilitator can act on), and for a
+    # community nobody is in, the nearest one there is (its name and contacts)
     left_out: Counter[str] = field(default_factory=Counter)
-    community_hint: str | None = None
+    absent_community: str | None = None
+    nearest_community: tuple[str, int] | None = None
 
     def total(self, what: str) -> int:
         return sum(counter[what] for counter in self.rows.values())
+
+    def lines(self, price_per_segment: float) -> list[PlanLine]:
+        """Its rows, by language and channel, with their cost at `price_per_segment`: the one
+        arithmetic the CLI, the API and the console show."""
+        found = []
+        for (language, channel), counts in sorted(self.rows.items()):
+            sms = bool(channel_named(channel).sms_text)
+            unit = "segments" if sms else "messages"
+            typical, longest = counts[f"typical_{unit}"], counts[f"longest_{unit}"]
+            found.append(PlanLine(
+                language, channel, counts["contacts"], counts["messages"], unit,
+                counts[unit], typical, longest, counts[f"reminder_{unit}"],
+                typical * price_per_segment if sms else None,
+                longest * price_per_segment if sms else None))
+        return found
+
+    def cost(self, price_per_segment: float) -> tuple[float, float]:
+        """The whole conversations' SMS cost, typical and longest, of everyone invited."""
+        return (self.total("typical_segments") * price_per_segment,
+                self.total("longest_segments") * price_per_segment)
+
+    def invitation_cost(self, price_per_segment: float) -> float:
+        """The invitations' SMS cost alone."""
+        return self.total("segments") * price_per_segment
 
     def quickest(self, sms_per_second: float) -> timedelta:
         """The least time its invitations can take: Twilio's messages (SMS and WhatsApp share
@@ -170,13 +328,35 @@ class Plan:
                      if channel_named(channel).sms_text)
         return timedelta(seconds=twilio / sms_per_second)
 
-    def left_out_notice(self) -> str | None:
-        """Who will not be invited and why, in one line (None: everyone will be)."""
+    @property
+    def community_hint(self) -> str | None:
+        """For a community nobody is in: the nearest one (in English, as the API gives it)."""
+        return self.hint(translator("en"))
+
+    def hint(self, t: Translator) -> str | None:
+        """For a community nobody is in, "did you mean ...?" in `t`'s language."""
+        if self.absent_community is None:
+            return None
+        if self.nearest_community is None:
+            return t.gettext("no contact is in community '{community}'",
+                             community=self.absent_community)
+        name, contacts = self.nearest_community
+        return t.gettext("no contact is in community '{community}'; did you mean '{nearest}' "
+                         "({contacts} contacts)?", community=self.absent_community,
+                         nearest=name, contacts=t.number(contacts))
+
+    def left_out_notice(self, t: Translator | None = None) -> str | None:
+        """Who will not be invited and why, in one line, in `t`'s language (English without
+        one); None: everyone will be."""
         if not self.left_out:
             return None
-        reasons = ", ".join(f"{count} {reason}" for reason, count in self.left_out.items())
-        return f"not invited: {reasons}" + (f" ({self.community_hint})"
-                                            if self.community_hint else "")
+        t = t or translator("en")
+        words = left_out_words(t)
+        reasons = ", ".join(words[reason].format(count=t.number(count))
+                            for reason, count in self.left_out.items())
+        hint = self.hint(t)
+        return t.gettext("not invited: {reasons}", reasons=reasons) + (
+            f" ({hint})" if hint else "")
 
 
 def plan_launch(db: Session, round_id: int) -> Plan:
@@ -231,12 +411,30 @@ def conversation_cost(survey: Survey, lang: str, channel: str,
 LEFT_OUT = (  # the first reason that applies is the one given
     ("in another community", lambda round_: Contact.community.is_distinct_from(round_.community)
      if round_.community else None),
+    ("outside the round's target", lambda round_: _outside(round_)),
     ("opted out", lambda round_: Contact.opted_out.is_(True)),
     ("unreachable", lambda round_: Contact.unreachable.is_not(None)),
     ("without consent in the import", lambda round_: Contact.consent.is_(None)),
     ("who said no to being contacted", lambda round_: Contact.consent.is_(False)),
     ("already invited", lambda round_: _invited(round_.id, Contact.id)),
 )
+
+
+def _outside(round_: Round) -> Any | None:
+    targeted = Target.of(round_.target).clause()
+    return None if targeted is None else ~targeted
+
+
+def left_out_words(t: Translator) -> dict[str, str]:
+    """Each reason of LEFT_OUT as `t`'s language says it, with its {count}."""
+    return {"in another community": t.gettext("{count} in another community"),
+            "outside the round's target": t.gettext("{count} outside the round's target"),
+            "opted out": t.gettext("{count} opted out"),
+            "unreachable": t.gettext("{count} unreachable"),
+            "without consent in the import": t.gettext("{count} without consent in the import"),
+            "who said no to being contacted": t.gettext(
+                "{count} who said no to being contacted"),
+            "already invited": t.gettext("{count} already invited")}
 
 
 def _explain_left_out(db: Session, round_: Round, plan: Plan) -> None:
@@ -264,9 +462,8 @@ def _explain_left_out(db: Session, round_: Round, plan: Plan) -> None:
             near = get_close_matches(round_.community.lower(),
                                      [name.lower() for name in names], n=1, cutoff=0.6)
             found = next((name for name in names if near and name.lower() == near[0]), None)
-            plan.community_hint = (
-                f"no contact is in community {round_.community!r}"
-                + (f"; did you mean {found!r} ({names[found]} contacts)?" if found else ""))
+            plan.absent_community = round_.community
+            plan.nearest_community = (found, names[found]) if found else None
 
 
 def parse_hours(text: str | None) -> list[int]:
@@ -289,19 +486,13 @@ def parse_moment(text: str | None, what: str) -> datetime | None:
                          f"2026-12-01T09:00)") from None
 
 
-SPAN = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?:in)?)?(?:(\d+)s)?$")
-
-
 def parse_span(text: str) -> timedelta:
-    """"2h", "90m", "1h30m", "45s" → a timedelta; RoundError saying what is expected."""
-    found = SPAN.match(text.strip().lower().replace(" ", ""))
-    if not text.strip() or found is None or not any(found.groups()):
-        raise RoundError(f"not a length of time: {text!r} (e.g. 2h, 90m, 1h30m)")
-    hours, minutes, seconds = (float(part or 0) for part in found.groups())
-    span = timedelta(hours=hours, minutes=minutes, seconds=seconds)
-    if span <= timedelta(0):
-        raise RoundError(f"a launch is spread over a time above 0, not {text!r}")
-    return span
+    """"2h", "90m", "1h30m", "45s" → a timedelta (surveys.spans); RoundError saying what is
+    expected."""
+    try:
+        return spans.parse_span(text)
+    except ValueError as error:
+        raise RoundError(str(error)) from None
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -52,8 +51,16 @@ def create(
     remind_after: str | None = typer.Option(
         None, help="Remind the unfinished this many hours after their invitation, e.g. 24,72 "
                    "(each once per person; sent by heard cron)."),
+    language: list[str] = typer.Option(  # noqa: B008 - typer's repeatable option
+        [], help="Invite only people of this language (repeatable; code or name)."),
+    channel: list[str] = typer.Option(  # noqa: B008
+        [], help="Invite only people on this channel (repeatable), e.g. sms."),
+    profile: list[str] = typer.Option(  # noqa: B008
+        [], help="Invite only people with these profile values (repeatable; all must hold), "
+                 "e.g. gender=female or village=kibera,soweto."),
 ) -> None:
-    """Create a round; prints its id, SMS join keyword and Telegram deep link."""
+    """Create a round (for its community, or only some of its people: --language, --channel,
+    --profile); prints its id, SMS join keyword and Telegram deep link."""
     try:
         definition = load_survey(survey)
     except SurveyError as error:
@@ -63,9 +70,12 @@ def create(
     hours = _hours(remind_after)
     with session_scope(runtime_for_cli().database_url) as db, exits_on(rounds.RoundError):
         row = catalog.register(db, definition)
-        round_ = rounds.create_round(db, row, community, opens_at, closes_at, hours)
+        target = rounds.target_for(db, definition, language, channel,
+                                   rounds.parse_profile_values(profile))
+        round_ = rounds.create_round(db, row, community, opens_at, closes_at, hours, target)
         typer.echo(f"round {round_.id}: {row.survey_id} v{row.version}, community "
-                   f"{community or '(everyone)'}")
+                   f"{community or '(everyone)'}" + (f", only {target.described()}"
+                                                     if target else ""))
         typer.echo(f"  join by SMS: text {round_.code}")
         typer.echo(f"  join on Telegram: https://t.me/{get_settings().telegram_bot_username}"
                    f"?start={round_.code}")
@@ -124,31 +134,23 @@ def _span(span: timedelta) -> str:
 def _print_plan(plan: rounds.Plan, price: float | None) -> None:
     """Per language and channel: the invitation, then the whole conversation along the typical
     and the longest path (with re-asked questions and the closing), and each reminder; SMS in
-    segments and money, other channels in messages."""
+    segments and money, other channels in messages (the figures: rounds.Plan.lines)."""
     settings = get_settings()
     price = settings.price_per_segment if price is None else price
     table = Table("language", "channel", "contacts", "invitation", "whole conversation",
                   f"est. cost ({settings.currency})", "per reminder")
-
-    def row(label: str, channel: str, counts: Counter[str]) -> None:
-        unit = "segments" if counts["typical_segments"] else "messages"
-        low, high = counts[f"typical_{unit}"], counts[f"longest_{unit}"]
-        spans = f"{low}–{high} {unit}" if low != high else f"{low} {unit}"
-        invitation = counts["segments"] if unit == "segments" else counts["messages"]
-        cost = (f"{low * price:.2f}–{high * price:.2f}" if unit == "segments" else "-")
-        table.add_row(label, channel, str(counts["contacts"]), f"{invitation} {unit}", spans,
-                      cost, f"{counts[f'reminder_{unit}']} {unit}")
-
-    for (language, channel), counts in sorted(plan.rows.items()):
-        row(language, channel, counts)
-    total: Counter[str] = Counter()
-    for counts in plan.rows.values():
-        total.update(counts)
-    table.add_row("total", "", str(total["contacts"]), "", "",
-                  f"{total['typical_segments'] * price:.2f}–"
-                  f"{total['longest_segments'] * price:.2f}", "")
+    for line in plan.lines(price):
+        unit = line.unit
+        spans = (f"{line.typical}–{line.longest} {unit}" if line.typical != line.longest
+                 else f"{line.typical} {unit}")
+        cost = ("-" if line.cost_typical is None or line.cost_longest is None
+                else f"{line.cost_typical:.2f}–{line.cost_longest:.2f}")
+        table.add_row(line.language, line.channel, str(line.contacts),
+                      f"{line.invitation} {unit}", spans, cost, f"{line.reminder} {unit}")
+    low, high = plan.cost(price)
+    table.add_row("total", "", str(plan.total("contacts")), "", "", f"{low:.2f}–{high:.2f}", "")
     console.print(table)
-    console.print(f"invitation cost {total['segments'] * price:.2f} {settings.currency}; "
+    console.print(f"invitation cost {plan.invitation_cost(price):.2f} {settings.currency}; "
                   "results messages are not included (their length depends on the answers)")
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from heard.routes.deps import get_runtime
 from surveys.database import session_scope
 from surveys.tables import Round
-from surveys.tokens import Bearer, bearer_of
+from surveys.tokens import Bearer, bearer_of, refusal
 from worker.runtime import Runtime
 
 bearer = HTTPBearer(auto_error=False, description="A token from `heard token create --role ...`")
@@ -31,7 +31,7 @@ def require_role(*roles: str) -> Callable[..., str]:
         with session_scope(runtime.database_url) as db:
             found = bearer_of(db, credentials.credentials)
             if found is None:
-                raise HTTPException(401, "invalid or revoked token",
+                raise HTTPException(401, refusal(db, credentials.credentials),
                                     headers={"WWW-Authenticate": "Bearer"})
             if found.role != "admin" and found.role not in roles:
                 raise HTTPException(403, f"this needs the {' or '.join(roles)} role; "

@@ -16,8 +16,9 @@ from surveys import catalog, release
 from surveys.contact_import import parse_contacts, read_spreadsheet, store_contacts
 from surveys.database import session_scope
 from surveys.settings import get_settings
-from surveys.tables import Round
-from surveys.tokens import ROLES, create_token
+from surveys.spans import parse_span
+from surveys.tables import ApiToken, Round
+from surveys.tokens import ROLES, create_token, token_hash
 from surveys.validation import SurveyError, parse_survey
 from worker import rounds
 from worker.queues import enqueue_launch, enqueue_outbound
@@ -55,6 +56,13 @@ class RoundIn(BaseModel):
     remind_after_hours: list[int] = Field(
         default=[], description="Remind the unfinished these hours after their invitation, "
                                 "e.g. [24, 72]: each once per person, sent by the cron")
+    languages: list[str] = Field(
+        default=[], description="Invite only people of these languages, e.g. [\"sw\"] (none: any)")
+    channels: list[str] = Field(
+        default=[], description="Invite only people on these channels, e.g. [\"sms\"] (none: any)")
+    profile: dict[str, list[str]] = Field(
+        default={}, description="Invite only people with these values of declared profile "
+                                "fields, e.g. {\"gender\": [\"female\"]}: each field must match")
 
 
 class RoundOut(BaseModel):
@@ -64,6 +72,8 @@ class RoundOut(BaseModel):
     community: str | None
     status: str
     code: str | None
+    target: dict[str, list[str] | dict[str, list[str]]] | None = Field(
+        default=None, description="Whom it invites beyond its community (null: everyone)")
     totals: dict[str, int] = {}
     by_language_and_channel: list[dict[str, str | int]] = []
     not_delivered: list[dict[str, str | int]] = []  # by channel and the provider's error code
@@ -75,6 +85,8 @@ class TokenIn(BaseModel):
     name: str = ""
     communities: list[str] = Field(
         default=[], description="The communities it works in (none: all)")
+    expires: str | None = Field(
+        default=None, description="How long it works, e.g. 90d or 12h (none: until revoked)")
 
 
 async def _body(request: Request) -> bytes:
@@ -145,8 +157,10 @@ def create_round(body: RoundIn, request: Request, runtime: RuntimeDep,
         if row is None:
             raise HTTPException(404, f"unknown survey {body.survey!r}: upload it first")
         try:
+            target = rounds.target_for(db, catalog.survey_of(row), body.languages,
+                                       body.channels, body.profile)
             round_ = rounds.create_round(db, row, body.community, body.opens_at, body.closes_at,
-                                         body.remind_after_hours)
+                                         body.remind_after_hours, target)
         except rounds.RoundError as error:
             raise HTTPException(422, str(error)) from None
         round_id = round_.id
@@ -189,12 +203,17 @@ def launch_round(round_id: RowId, runtime: RuntimeDep, _: Facilitator,
                 rounds.require_open(db, round_id, "launch")
             except rounds.RoundError as error:  # a job that would only fail in the worker
                 raise HTTPException(409, str(error)) from None
+    settings = get_settings()
     left_out = {"not_invited": dict(plan.left_out), "community_hint": plan.community_hint,
-                "quickest_seconds": plan.quickest(get_settings().sms_per_second)
-                .total_seconds()}
+                "quickest_seconds": plan.quickest(settings.sms_per_second).total_seconds()}
     if dry_run:
-        return {"plan": [{"language": lang, "channel": channel, **counts}
-                         for (lang, channel), counts in sorted(plan.rows.items())]} | left_out
+        price = settings.price_per_segment
+        low, high = plan.cost(price)
+        return {"plan": [{**plan.rows[(line.language, line.channel)], **asdict(line)}
+                         for line in plan.lines(price)],
+                "currency": settings.currency, "price_per_segment": price,
+                "cost_typical": low, "cost_longest": high,
+                "invitation_cost": plan.invitation_cost(price)} | left_out
     enqueue_launch(runtime.redis, round_id, span)
     return {"queued": True, "contacts": plan.total("contacts"),
             "over_seconds": span.total_seconds() if span else None} | left_out
@@ -270,13 +289,21 @@ def unpublish_round(round_id: RowId, runtime: RuntimeDep, _: Facilitator) -> dic
 
 @router.post("/tokens", status_code=201, tags=["admin"])
 def new_token(runtime: RuntimeDep, _: Admin,
-              body: Annotated[TokenIn, Body()]) -> dict[str, str]:
+              body: Annotated[TokenIn, Body()]) -> dict[str, str | None]:
+    """A new token, shown this once; it works until revoked, or for `expires`."""
+    try:
+        lasts = parse_span(body.expires) if body.expires else None
+    except ValueError as error:
+        raise HTTPException(422, f"expires: {error}") from None
     try:
         with session_scope(runtime.database_url) as db:
-            token = create_token(db, body.role, body.name or body.role, body.communities)
+            token = create_token(db, body.role, body.name or body.role, body.communities, lasts)
+            expires_at = db.scalars(select(ApiToken.expires_at).where(
+                ApiToken.token_hash == token_hash(token))).one()
     except ValueError as error:
         raise HTTPException(422, str(error)) from None
-    return {"token": token, "role": body.role}
+    return {"token": token, "role": body.role,
+            "expires_at": expires_at.isoformat() if expires_at else None}
 
 
 def _round_out(runtime: Runtime, round_id: int, details: bool = True) -> RoundOut:
@@ -287,7 +314,8 @@ def _round_out(runtime: Runtime, round_id: int, details: bool = True) -> RoundOu
         except rounds.RoundError as error:
             raise HTTPException(404, str(error)) from None
         out = RoundOut(id=round_.id, survey=row.survey_id, version=row.version,
-                       community=round_.community, status=round_.status, code=round_.code)
+                       community=round_.community, status=round_.status, code=round_.code,
+                       target=round_.target)
     if report is not None:
         out.totals = dict(report.totals)
         out.by_language_and_channel = [

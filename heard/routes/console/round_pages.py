@@ -29,9 +29,11 @@ from heard.routes.dashboard import results_html
 from heard.routes.deps import RowId
 from surveys import catalog, release
 from surveys.audit import export_action, record
+from surveys.channels import importable
 from surveys.database import session_scope
 from surveys.exports import WRITERS, ExportError, open_export
-from surveys.i18n import Translator, translator
+from surveys.i18n import Translator, language_name, shipped_languages, translator
+from surveys.profile_fields import declared_profile_fields
 from surveys.pseudonym import PseudonymKeyError, load_key
 from surveys.settings import get_settings
 from surveys.tables import Round, SurveyVersion
@@ -53,8 +55,12 @@ def console(runtime: RuntimeDep, cookie: SessionCookie = None) -> Response:
         shown = [_round_row(round_, survey, t) for round_, survey in rows
                  if user.sees(round_.community)]
         surveys = sorted(set(db.scalars(select(SurveyVersion.survey_id))))
+        fields = sorted(declared_profile_fields(db))
     return HTMLResponse(page("console_home.html", user.language, user=user, rounds=shown,
-                             surveys=surveys, acts=user.role in ACTING))
+                             surveys=surveys, acts=user.role in ACTING,
+                             target_languages=[(code, language_name(code, user.language))
+                                               for code in shipped_languages()],
+                             target_channels=importable(), profile_fields=fields))
 
 
 @router.post("/console/rounds")
@@ -62,8 +68,12 @@ def new_round(runtime: RuntimeDep, csrf: Annotated[str, Form()] = "",
               survey: Annotated[str, Form()] = "", community: Annotated[str, Form()] = "",
               opens: Annotated[str, Form()] = "", closes: Annotated[str, Form()] = "",
               remind_after: Annotated[str, Form()] = "",
+              languages: Annotated[list[str] | None, Form()] = None,
+              channels: Annotated[list[str] | None, Form()] = None,
+              profile: Annotated[str, Form()] = "",
               cookie: SessionCookie = None) -> Response:
-    """A new round of a survey's latest version, for one of the user's communities."""
+    """A new round of a survey's latest version, for one of the user's communities (only
+    the people of the languages, channels and profile values ticked or typed, when given)."""
     with session_scope(runtime.database_url) as db:
         user = acting(db, cookie, csrf)
         t = translator(user.language)
@@ -74,9 +84,12 @@ def new_round(runtime: RuntimeDep, csrf: Annotated[str, Form()] = "",
         if not user.sees(target):
             return forbidden(user, t.gettext("Choose one of your communities."), 422)
         try:
+            only = rounds.target_for(db, catalog.survey_of(row), languages or (),
+                                     channels or (),
+                                     rounds.parse_profile_values(profile.splitlines()))
             made = rounds.create_round(db, row, target, rounds.parse_moment(opens, "opens"),
                                        rounds.parse_moment(closes, "closes"),
-                                       rounds.parse_hours(remind_after))
+                                       rounds.parse_hours(remind_after), only)
         except rounds.RoundError as error:  # (the CLI's and the API's words, in English)
             return forbidden(user, str(error), 422)
         round_id = made.id
@@ -99,14 +112,56 @@ def round_page(round_id: RowId, runtime: RuntimeDep, done: str | None = None,
             return not_found(user)
         status = rounds.round_status(db, round_id)
         plan = rounds.plan_launch(db, round_id) if status.status == "open" else None
-        public = release.public_path(db.get_one(Round, round_id))
+        round_ = db.get_one(Round, round_id)
+        public, target = release.public_path(round_), rounds.Target.of(round_.target)
         released = status.status == "closed" or release.has_release(db, round_id)
     t = translator(user.language)
     return HTMLResponse(page(
-        "console_round.html", user.language, user=user, round=status, plan=plan,
-        acts=user.role in ACTING, sees_all=user.role in SEEING_ALL, done=_done(t, done),
+        "console_round.html", user.language, user=user, round=status,
+        plan=plan and _plan_figures(plan, t), acts=user.role in ACTING,
+        sees_all=user.role in SEEING_ALL, done=_done(t, done),
         status_word=_statuses(t).get(status.status, status.status), public=public,
-        released=released))
+        released=released, target=t.gettext("Invites only people {who}.", who=target.described(t))
+        if target else None))
+
+
+def _plan_figures(plan: rounds.Plan, t: Translator) -> dict[str, Any]:
+    """What a launch would send and cost, as the CLI's dry run counts it (rounds.Plan.lines),
+    in the user's language: money at HEARD_PRICE_PER_SEGMENT in HEARD_CURRENCY."""
+    settings = get_settings()
+    price, currency = settings.price_per_segment, settings.currency
+
+    def counted(unit: str, low: int, high: int | None = None) -> str:
+        if high is not None and high != low:
+            return (t.gettext("{low} to {high} SMS segments", low=t.number(low),
+                              high=t.number(high)) if unit == "segments" else
+                    t.gettext("{low} to {high} messages", low=t.number(low),
+                              high=t.number(high)))
+        return (t.gettext("{count} SMS segments", count=t.number(low)) if unit == "segments"
+                else t.gettext("{count} messages", count=t.number(low)))
+
+    def money(low: float | None, high: float | None) -> str:
+        if low is None or high is None:
+            return "-"
+        return t.gettext("{low} to {high}", low=t.money(low, currency),
+                         high=t.money(high, currency))
+
+    lines = [{"language": line.language, "channel": line.channel,
+              "contacts": t.number(line.contacts), "messages": t.number(line.messages),
+              "invitation": counted(line.unit, line.invitation),
+              "conversation": counted(line.unit, line.typical, line.longest),
+              "cost": money(line.cost_typical, line.cost_longest),
+              "reminder": counted(line.unit, line.reminder)} for line in plan.lines(price)]
+    quickest = plan.quickest(settings.sms_per_second)
+    return {"lines": lines, "contacts": t.number(plan.total("contacts")),
+            "messages": t.number(plan.total("messages")), "cost": money(*plan.cost(price)),
+            "invitation_cost": t.gettext(
+                "The invitations cost {cost} at {price} an SMS segment; messages of results "
+                "are not included (their length depends on the answers).",
+                cost=t.money(plan.invitation_cost(price), currency),
+                price=t.money(price, currency, exact=True)),
+            "quickest": t.gettext("Sending them takes at least {span}.", span=t.span(quickest)),
+            "left_out": plan.left_out_notice(t)}
 
 
 @router.get("/console/rounds/{round_id}/live", response_class=HTMLResponse)
