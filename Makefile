@@ -41,17 +41,17 @@ upgrade: install
 	$(PIP_COMPILE) $(if $(PACKAGE),--upgrade-package $(PACKAGE),--upgrade)
 	$(MAKE) install
 
-# Swagger UI for /docs, vendored from the npm registry (nothing loads from a CDN): `make vendor`
-# after changing the version and its integrity (npm view swagger-ui-dist@VERSION dist.integrity).
+# Swagger UI for /docs and axe-core for the accessibility tests, vendored from the npm registry
+# (nothing loads from a CDN): `make vendor` after changing a version and its integrity
+# (npm view PACKAGE@VERSION dist.integrity); scripts/vendor_npm.py refuses any other tarball.
 SWAGGER_UI_VERSION := 5.35.0
 SWAGGER_UI_INTEGRITY := sha512-U06rpMtW9V3XPGOBeamTUSr0Z09jMX4IJuANpE/EZbAhw0G8CgwrzU4YmXkn/h0wCDNsXdGarTNNHC3sU8yVUQ==
-SWAGGER_UI := heard/vendor/swagger-ui
+AXE_CORE_VERSION := 4.14.1
+AXE_CORE_INTEGRITY := sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNtuFooJpZe37OgudVGtQ==
 
 vendor:
-	$(PYTHON) -c 'import base64, hashlib, io, sys, tarfile, urllib.request; \
-	  data = urllib.request.urlopen("https://registry.npmjs.org/swagger-ui-dist/-/swagger-ui-dist-$(SWAGGER_UI_VERSION).tgz").read(); \
-	  got = "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode(); \
-	  sys.exit("integrity mismatch: " + got) if got != "$(SWAGGER_UI_INTEGRITY)" else None; \
-	  names = ["swagger-ui-bundle.js", "swagger-ui-bundle.js.LICENSE.txt", "swagger-ui.css", "LICENSE", "NOTICE", "favicon-32x32.png"]; \
-	  archive = tarfile.open(fileobj=io.BytesIO(data)); \
-	  [open("$(SWAGGER_UI)/" + name, "wb").write(archive.extractfile("package/" + name).read()) for name in names]'
+	$(PYTHON) scripts/vendor_npm.py swagger-ui-dist $(SWAGGER_UI_VERSION) $(SWAGGER_UI_INTEGRITY) \
+	  heard/vendor/swagger-ui swagger-ui-bundle.js swagger-ui-bundle.js.LICENSE.txt swagger-ui.css \
+	  LICENSE NOTICE favicon-32x32.png
+	$(PYTHON) scripts/vendor_npm.py axe-core $(AXE_CORE_VERSION) $(AXE_CORE_INTEGRITY) \
+	  heard/vendor/axe-core axe.min.js LICENSE LICENSE-3RD-PARTY.txt
