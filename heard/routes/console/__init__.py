@@ -3,12 +3,19 @@ without JavaScript, one module per part (base.py: what they share)."""
 
 from fastapi import APIRouter
 
-from heard.routes.console import contact_pages, door, round_pages, survey_pages, token_pages
+from heard.routes.console import (
+    contact_pages,
+    door,
+    import_pages,
+    round_pages,
+    survey_pages,
+    token_pages,
+)
 from heard.routes.console.base import SESSION_COOKIE, Refused, refused
 from heard.routes.console.door import FORM_COOKIE, SIGN_IN_ATTEMPTS, SIGN_IN_WINDOW
 
 router = APIRouter(include_in_schema=False)
-for part in (door, round_pages, survey_pages, contact_pages, token_pages):
+for part in (door, round_pages, survey_pages, contact_pages, import_pages, token_pages):
     router.include_router(part.router)
 
 __all__ = ["FORM_COOKIE", "SESSION_COOKIE", "SIGN_IN_ATTEMPTS", "SIGN_IN_WINDOW", "Refused",
