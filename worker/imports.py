@@ -43,7 +43,6 @@ class PendingImport:
     rows: int = 0
     settings: dict[str, Any] = field(default_factory=dict)  # what the job is to do
     report: dict[str, Any] | None = None
-    problem: str | None = None
 
     @property
     def running(self) -> bool:
@@ -123,7 +122,7 @@ def import_pending(database_url: str, redis: Redis, import_id: str) -> PendingIm
                          dropped_columns=len(report.dropped_columns),
                          profile_fields=len(report.profile_fields))
     except Exception:
-        pending.status, pending.problem = FAILED, "failed"
+        pending.status = FAILED
         save(redis, pending, again=True)
         log.exception("contact import %s failed", import_id)  # no row in the message
         raise
