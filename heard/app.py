@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from bot.webhook import router as telegram_router
-from heard.guards import Guard
+from heard.guards import FORM_MARGIN, MAX_UPLOAD, Guard
 from heard.routes import console, dashboard, facilitator, health, responses, simulator
 from sms.webhook import router as sms_router
 from surveys.settings import get_settings
@@ -66,7 +66,9 @@ def create_app(runtime: Runtime) -> FastAPI:
         html = page.body.decode().replace("<html>", '<html lang="en">', 1)
         return HTMLResponse(html.replace("</head>", SWAGGER_UI_CONTRAST, 1))
 
-    app.add_middleware(Guard, max_body_bytes=get_settings().max_body_bytes)
+    app.add_middleware(Guard, max_body_bytes=get_settings().max_body_bytes, uploads={
+        path: MAX_UPLOAD + FORM_MARGIN for path in ("/api/v1/contacts/import",
+                                                    "/console/contacts/imports")})
     return app
 
 

@@ -10,6 +10,7 @@ import copy
 import json
 import logging
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
@@ -18,6 +19,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from surveys.database import unreachable
 
 log = logging.getLogger(__name__)
+MAX_UPLOAD = 20 * 1024 * 1024  # a contact spreadsheet (100,000 rows is a few MB)
+FORM_MARGIN = 64 * 1024  # a form's other fields around an uploaded file
 SECURITY_HEADERS = [
     (b"x-frame-options", b"DENY"),  # no page of heard inside anyone's frame (clickjacking)
     (b"content-security-policy", b"frame-ancestors 'none'"),
@@ -32,16 +35,19 @@ class Guard:
     database is unreachable, else 500, each with `Connection: close` so a client never sends
     its next request on a connection the server is about to drop."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int,
+                 uploads: Mapping[str, int] | None = None) -> None:
         self.app, self.max_body_bytes = app, max_body_bytes
+        self.uploads = dict(uploads or {})  # path -> the larger body a file upload may have
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        most = max(self.uploads.get(scope.get("path", ""), 0), self.max_body_bytes)
         length = _content_length(scope)
-        if length is not None and length > self.max_body_bytes:
-            await _answer(send, 413, f"request body over {self.max_body_bytes} bytes")
+        if length is not None and length > most:
+            await _answer(send, 413, f"request body over {most} bytes")
             return
         started = refused = False
         seen = 0
@@ -51,11 +57,10 @@ class Guard:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_body_bytes:  # streamed past the limit: answered here,
+                if seen > most:  # streamed past the limit: answered here,
                     if not started:  # and the route is told the client went away
                         started = refused = True
-                        await _answer(send, 413, f"request body over {self.max_body_bytes} "
-                                                 "bytes")
+                        await _answer(send, 413, f"request body over {most} bytes")
                     return {"type": "http.disconnect"}
             return message
 

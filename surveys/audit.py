@@ -18,6 +18,7 @@ from surveys.tables import ApiToken, AuditEntry
 from surveys.tokens import token_hash
 
 EXPORT, REVEAL_ADDRESS, ERASE, PURGE = "export", "reveal_address", "erase", "purge"
+IMPORT_CONTACTS = "import_contacts"  # counts only: rows, created, updated, bad rows
 SWEEPER = "system:sweeper"
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -35,6 +35,7 @@ from surveys.phone import InvalidPhoneNumber, to_e164
 from surveys.profile_fields import declare_profile_fields
 from surveys.quiet_hours import zone_named
 from surveys.tables import Contact, utcnow
+from surveys.tokens import sees
 
 KNOWN_COLUMNS = {"channel", "address", "phone", "language", "community", "consent", "country",
                  "time_zone"}
@@ -57,6 +58,8 @@ HEADER_SYNONYMS = {
 YES = {"yes", "y", "true", "1", "oui", "si", "sí", "ja", "ndiyo", "haan", "ha", "oo", "x"}
 NO = {"no", "n", "false", "0", "non", "nej", "hapana", "nahi", "hindi"}
 MAX_FIELD_NAME = 128  # profile_fields.name
+CHUNK = 1000  # contacts per query and per write
+DROP, PROFILE = "drop", "profile:"  # a column not stored; a column kept as a profile field
 
 
 @dataclass
@@ -110,36 +113,44 @@ def profile_columns(values: Iterable[str]) -> list[str]:
 
 
 def parse_contacts(text: str | Iterable[str], region: str | None = None,
-                   profile: Iterable[str] = ()) -> tuple[list[ImportedContact], ImportReport]:
+                   profile: Iterable[str] = (), *, columns: Mapping[str, str] | None = None,
+                   community: str | None = None, communities: tuple[str, ...] | None = None,
+                   ) -> tuple[list[ImportedContact], ImportReport]:
     """Valid contacts (duplicates merged, later rows win) and a report with every bad row.
 
-    Only the `profile` columns are kept as profile fields; every other unknown column is
-    dropped unread and listed in the report.
+    `columns` maps each header as written to a contact column, `profile:NAME` or `drop`;
+    without it heard reads the headers by their synonyms and keeps the `profile` columns.
+    Every dropped column is left unread and listed in the report. Rows without a community
+    get `community`; a row whose community is not one of `communities` (None: every one)
+    is a bad row, so nobody imports into a community not theirs.
     """
-    report = ImportReport(profile_fields=profile_columns(profile))
-    if isinstance(text, str):
-        text = text.removeprefix("\ufeff")
-        lines: Iterable[str] = io.StringIO(text)
-        reader = csv.DictReader(lines, dialect=_dialect(text))
-    else:
-        reader = csv.DictReader(text)
-    written = list(reader.fieldnames or [])
-    reader.fieldnames = headers = [_column(name, report.profile_fields) for name in written]
-    problems = _header_problems(headers, report.profile_fields)
+    rows = csv.reader(*_lines(text))
+    names = column_names(next(rows, []))
+    declared = profile_columns(profile)
+    mapping = dict(columns) if columns is not None else guess_columns(names, declared)
+    problems = mapping_problems(names, mapping)
+    if columns is None:
+        problems = _declared_problems(names, mapping, declared) + problems
+    targets = [mapping.get(name, DROP) for name in names]
+    report = ImportReport(profile_fields=[target.removeprefix(PROFILE) for target in targets
+                                          if target.startswith(PROFILE)])
     if problems:
         report.errors += [RowError(1, problem) for problem in problems]
         return [], report
-    report.dropped_columns = _dropped_columns(written, headers, report.profile_fields)
-    declared = set(report.profile_fields)
+    report.dropped_columns = [name for name, target in zip(names, targets, strict=True)
+                              if target == DROP]
     merged: dict[tuple[str, str], ImportedContact] = {}
-    for row in reader:
+    for row in rows:
+        if not row:
+            continue
         report.rows += 1
-        cleaned = {(key or "").strip().lower(): (value or "").strip()
-                   for key, value in row.items() if key is not None}
+        fields = {target: value.strip() for target, value in zip(targets, row, strict=False)
+                  if target != DROP}
         try:
-            contact = _contact(cleaned, region, declared)
+            contact = _contact(fields, region, community)
+            _in_scope(contact.community, communities)
         except ValueError as error:
-            report.errors.append(RowError(reader.line_num, str(error)))
+            report.errors.append(RowError(rows.line_num, str(error)))
             continue
         key = (contact.channel, contact.address)
         if key in merged:
@@ -148,6 +159,127 @@ def parse_contacts(text: str | Iterable[str], region: str | None = None,
         else:
             merged[key] = contact
     return list(merged.values()), report
+
+
+def _lines(text: str | Iterable[str]) -> tuple[Iterable[str], type[csv.Dialect] | csv.Dialect]:
+    """The file's lines and its separator (a list of lines is read as commas)."""
+    if isinstance(text, str):
+        text = text.removeprefix("\ufeff")
+        return io.StringIO(text), _dialect(text)
+    return text, csv.excel
+
+
+def header_and_samples(text: str, samples: int = 3) -> list[tuple[str, list[str]]]:
+    """Each column's name as written and its first `samples` non-empty values, so whoever
+    maps the columns sees what they hold."""
+    rows = csv.reader(*_lines(text))
+    names = column_names(next(rows, []))
+    seen: list[list[str]] = [[] for _ in names]
+    for row in rows:
+        for found, value in zip(seen, row, strict=False):
+            if value.strip() and len(found) < samples:
+                found.append(value.strip())
+        if all(len(found) == samples for found in seen):
+            break
+    return list(zip(names, seen, strict=True))
+
+
+def data_rows(text: str) -> int:
+    """How many rows a file has below its header (blank lines aside)."""
+    return max(sum(1 for row in csv.reader(*_lines(text)) if row) - 1, 0)
+
+
+def column_names(written: list[str]) -> list[str]:
+    """Headers as written (trimmed); a column without one is named by its position."""
+    return [(header or "").strip() or f"column {position} (no header)"
+            for position, header in enumerate(written, start=1)]
+
+
+def guess_columns(names: list[str], declared: Iterable[str] = ()) -> dict[str, str]:
+    """heard's reading of each header: a `declared` profile column as declared, a contact
+    column by any of its names, anything else dropped (personal data)."""
+    kept = set(declared) - KNOWN_COLUMNS  # a contact column stays one (the CLI says so)
+    guessed = {}
+    for name in names:
+        plain = name.strip().lower()
+        guessed[name] = (PROFILE + plain if plain in kept
+                         else _synonyms().get(_fold(plain), DROP))
+    return guessed
+
+
+def column_target(value: str) -> str:
+    """What a column is mapped to, as typed (`--column "Mobile No=phone"`): a contact column,
+    `drop`, or a profile field (`profile:gender`, or just a name that is not a contact column)."""
+    folded = value.strip().lower()
+    if folded == DROP or folded.replace(" ", "_") in KNOWN_COLUMNS:
+        return folded.replace(" ", "_")
+    if folded.startswith(PROFILE):
+        return PROFILE + folded.removeprefix(PROFILE).strip()
+    return PROFILE + folded
+
+
+def mapping_problems(names: list[str], columns: Mapping[str, str]) -> list[str]:
+    """What makes a column mapping unusable, each naming its column: no phone or address, two
+    columns for one thing, a profile field without a name, with a contact column's name or too
+    long a name, an unknown target, a mapped column the file does not have."""
+    problems = [f"column {name!r} is not in the file (found: {', '.join(names) or 'nothing'})"
+                for name in columns if name not in names]
+    by_target: dict[str, list[str]] = {}
+    for name in names:
+        by_target.setdefault(columns.get(name, DROP), []).append(name)
+    if not by_target.keys() & {"address", "phone"}:
+        problems.append("no column is mapped to phone (or address): the header needs an "
+                        f"'address' or 'phone' column (found: {', '.join(names) or 'nothing'})")
+    for target, mapped in by_target.items():
+        field_name = target.removeprefix(PROFILE)
+        if target != DROP and len(mapped) > 1:
+            problems.append(f"columns {', '.join(map(repr, mapped))} are all mapped to "
+                            f"{field_name}: map only one of them")
+        if target == DROP or target in KNOWN_COLUMNS:
+            continue
+        if not target.startswith(PROFILE):
+            problems.append(f"column {mapped[0]!r}: unknown column {target!r} (use "
+                            f"{', '.join(sorted(KNOWN_COLUMNS))}, profile:NAME or drop)")
+        elif not field_name:
+            problems.append(f"column {mapped[0]!r}: a profile field needs a name")
+        elif field_name in KNOWN_COLUMNS:
+            problems.append(f"column {mapped[0]!r}: contact column(s) declared as profile "
+                            f"fields: {field_name} (they are stored as contact columns "
+                            "already: declare only other columns)")
+        elif len(field_name) > MAX_FIELD_NAME:
+            problems.append(f"column {mapped[0]!r}: profile field name(s) longer than "
+                            f"{MAX_FIELD_NAME} characters: {field_name[:40]}...")
+    return problems
+
+
+def _declared_problems(names: list[str], columns: Mapping[str, str],
+                       declared: list[str]) -> list[str]:
+    """--profile columns the header lacks, or that are contact columns (the CLI's words)."""
+    problems = []
+    found = ", ".join(sorted({name.lower() for name in names})) or "nothing"
+    kept = {target.removeprefix(PROFILE) for target in columns.values()}
+    missing = [name for name in declared if name not in kept]
+    reserved = [name for name in declared if name in KNOWN_COLUMNS]
+    if [name for name in missing if name not in reserved]:
+        problems.append(f"declared profile column(s) not in the header: "
+                        f"{', '.join(name for name in missing if name not in reserved)} "
+                        f"(found: {found})")
+    if reserved:
+        problems.append(f"contact column(s) declared as profile fields: {', '.join(reserved)} "
+                        "(they are stored as contact columns already: declare only other columns)")
+    return problems
+
+
+def _in_scope(community: str | None, communities: tuple[str, ...] | None) -> None:
+    """ValueError unless whoever imports works in the row's community (the console's and the
+    API's one check)."""
+    if sees(communities, community):
+        return
+    yours = ", ".join(communities or ())
+    if community is None:
+        raise ValueError(f"no community (yours: {yours}): give the row one, or choose a "
+                         "default community")
+    raise ValueError(f"community {community!r} is not one of yours ({yours})")
 
 
 def read_spreadsheet(data: bytes) -> str:
@@ -208,50 +340,9 @@ def _fold(header: str) -> str:
 
 @cache
 def _synonyms() -> dict[str, str]:
-    return {_fold(word): column for column, words in HEADER_SYNONYMS.items()
-            for word in [column, *words]}
-
-
-def _column(header: str | None, declared: list[str]) -> str:
-    """A header as heard reads it: a declared profile column as declared, a contact column
-    by any of its names, any other as written (trimmed, lower case)."""
-    plain = (header or "").strip().lower()
-    if plain in declared:
-        return plain
-    return _synonyms().get(_fold(plain), plain)
-
-
-def _header_problems(headers: list[str], declared: list[str]) -> list[str]:
-    """What makes the file unusable as given: no address column, or a --profile column that
-    is missing, is a contact column, or is too long a name."""
-    columns = {name.strip().lower() for name in headers if name and name.strip()}
-    problems = []
-    if not columns & {"address", "phone"}:
-        problems.append("the header needs an 'address' or 'phone' column "
-                        f"(found: {', '.join(sorted(columns)) or 'nothing'})")
-    missing = [name for name in declared if name not in columns]
-    if missing:
-        problems.append(f"declared profile column(s) not in the header: {', '.join(missing)} "
-                        f"(found: {', '.join(sorted(columns)) or 'nothing'})")
-    reserved = [name for name in declared if name in KNOWN_COLUMNS]
-    if reserved:
-        problems.append(f"contact column(s) declared as profile fields: {', '.join(reserved)} "
-                        "(they are stored as contact columns already: declare only other columns)")
-    too_long = [name for name in declared if len(name) > MAX_FIELD_NAME]
-    if too_long:
-        problems.append(f"profile field name(s) longer than {MAX_FIELD_NAME} characters: "
-                        f"{', '.join(name[:40] + '...' for name in too_long)}")
-    return problems
-
-
-def _dropped_columns(written: list[str], read: list[str], declared: list[str]) -> list[str]:
-    """Headers, as written in the file, of the columns that are neither contact columns nor
-    declared profile fields (`read`: as heard reads them); a column without a header is named
-    by its position."""
-    kept = KNOWN_COLUMNS | set(declared)
-    return [(header or "").strip() or f"column {position} (no header)"
-            for position, (header, column) in enumerate(zip(written, read, strict=True), start=1)
-            if column not in kept]
+    named = {_fold(column): column for column in KNOWN_COLUMNS}
+    return named | {_fold(word): column for column, words in HEADER_SYNONYMS.items()
+                    for word in [column, *words]}
 
 
 @cache
@@ -293,6 +384,12 @@ def _consent_words() -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(yes), frozenset(no - yes)
 
 
+def country_code(value: str) -> str | None:
+    """The country an import's numbers without +code are of (KE, Kenya, 254, +254; empty:
+    none); ValueError naming it when it is none."""
+    return _region(value, None)
+
+
 def _region(value: str, default: str | None) -> str | None:
     """A row's country (KE, Kenya, 254, +254) as a region code, else the import's default."""
     text = value.strip().lstrip("+")
@@ -311,7 +408,7 @@ def _region(value: str, default: str | None) -> str | None:
         raise ValueError(f"unknown country {value!r} (a code such as KE, or a name)") from None
 
 
-def _contact(row: dict[str, str], region: str | None, declared: set[str]) -> ImportedContact:
+def _contact(row: dict[str, str], region: str | None, community: str | None) -> ImportedContact:
     channel = (row.get("channel") or "sms").lower()
     if channel not in importable():
         raise ValueError(f"unknown channel {channel!r} (use {', '.join(importable())})")
@@ -333,12 +430,13 @@ def _contact(row: dict[str, str], region: str | None, declared: set[str]) -> Imp
     if consent_text and consent_text not in yes | no:
         raise ValueError(f"consent must be yes or no, not {row.get('consent')!r}")
     consent = True if consent_text in yes else False if consent_text in no else None
-    profile = {key: value for key, value in row.items() if key in declared and value}
+    profile = {key.removeprefix(PROFILE): value for key, value in row.items()
+               if key.startswith(PROFILE) and value}
     zone = row.get("time_zone") or None
     if zone:
         zone_named(zone)  # ValueError naming it
-    return ImportedContact(channel, address, language, row.get("community") or None, consent,
-                           profile, zone)
+    return ImportedContact(channel, address, language, row.get("community") or community,
+                           consent, profile, zone)
 
 
 def _merge(kept: ImportedContact, later: ImportedContact) -> None:
@@ -354,10 +452,8 @@ def store_contacts(db: Session, contacts: list[ImportedContact], report: ImportR
     exports may show them; opt-outs are never undone by an import."""
     if contacts:
         declare_profile_fields(db, report.profile_fields)
-    for start in range(0, len(contacts), 1000):
-        chunk = contacts[start:start + 1000]
-        existing = {(c.channel, c.address): c for c in db.scalars(select(Contact).where(
-            Contact.address.in_([c.address for c in chunk])))}
+    for chunk in chunked(contacts):
+        existing = _existing(db, chunk)
         for item in chunk:
             found = existing.get((item.channel, item.address))
             if found is None:
@@ -370,6 +466,24 @@ def store_contacts(db: Session, contacts: list[ImportedContact], report: ImportR
             _update(found, item)
             report.updated += 1
         db.flush()
+
+
+def count_known(db: Session, contacts: list[ImportedContact]) -> int:
+    """How many of `contacts` heard has already (an import would update them, not add them)."""
+    return sum(len(_existing(db, chunk).keys() & {(c.channel, c.address) for c in chunk})
+               for chunk in chunked(contacts))
+
+
+def chunked(contacts: list[ImportedContact],
+            size: int = CHUNK) -> Iterator[list[ImportedContact]]:
+    """`contacts` a chunk at a time: one query, one flush (or one commit) each."""
+    for start in range(0, len(contacts), size):
+        yield contacts[start:start + size]
+
+
+def _existing(db: Session, chunk: list[ImportedContact]) -> dict[tuple[str, str], Contact]:
+    return {(c.channel, c.address): c for c in db.scalars(select(Contact).where(
+        Contact.address.in_([c.address for c in chunk])))}
 
 
 def _update(contact: Contact, item: ImportedContact) -> None:

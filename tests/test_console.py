@@ -259,10 +259,7 @@ def test_the_console_fits_a_phone_and_a_projector(people, runtime, server, brows
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(f"{server}/console")
-    for path, shot in ((f"/console/rounds/{made['kibera']}", "round"), ("/console", "home"),
-                       ("/console/surveys", "surveys"),
-                       ("/console/contacts?phone=%2B254712000001", "contacts")):
-        page.goto(f"{server}{path}")
+    def fits(path: str, shot: str) -> None:
         assert page.evaluate("document.documentElement.scrollWidth") <= width, path
         smallest = page.evaluate("Math.min(...[...document.querySelectorAll('body *')]"
                                  ".filter(e => e.childNodes.length && e.innerText)"
@@ -270,6 +267,24 @@ def test_the_console_fits_a_phone_and_a_projector(people, runtime, server, brows
         assert smallest >= 14, (path, smallest)  # readable on a phone
         page.screenshot(path=test_dashboard.ARTIFACTS / f"console-{shot}-{width}.png",
                         full_page=True)
+
+    for path, shot in ((f"/console/rounds/{made['kibera']}", "round"), ("/console", "home"),
+                       ("/console/surveys", "surveys"),
+                       ("/console/contacts?phone=%2B254712000001", "contacts")):
+        page.goto(f"{server}{path}")
+        fits(path, shot)
+    page.set_input_files("#file", files=[{  # the import's mapping page, then its preview
+        "name": "people.csv", "mimeType": "text/csv", "buffer": (
+            b"Mobile Number,Lugha,Jina kamili la mshiriki,Gender,Village,Time zone\n"
+            b"0712 000 011,Kiswahili,Asha Wanjiku Mwangi,female,Kibera,Africa/Nairobi\n"
+            b"not a number,sw,Baraka,male,Mathare,\n")}])
+    page.click("form[action='/console/contacts/imports'] button[type=submit]")
+    page.wait_for_url("**/console/contacts/imports/*")
+    fits("import mapping", "import-mapping")
+    page.fill("#region", "KE")
+    page.click("form[action$='/preview'] button[type=submit]")
+    page.wait_for_selector("[data-preview]")
+    fits("import preview", "import-preview")
 
 
 def test_a_facilitator_creates_a_round_only_for_their_communities(people, runtime):

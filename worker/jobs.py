@@ -369,6 +369,17 @@ def launch_round(round_id: int, over_seconds: float | None = None) -> int:
     return launch(current.database_url, current.redis, round_id, enqueue_outbound, over=over)
 
 
+@_waits_for_the_database
+def import_contacts(import_id: str) -> str | None:
+    """A console upload's contacts written, its progress and report kept in Redis; its
+    status (None: the upload has expired)."""
+    from worker.imports import import_pending
+
+    current = migrated_runtime()
+    done = import_pending(current.database_url, current.redis, import_id)
+    return None if done is None else done.status
+
+
 class SweepReport(NamedTuple):
     processed_inbox: int
     queued_inbox: int

@@ -77,3 +77,10 @@ def enqueue_launch(redis: Redis, round_id: int, over: timedelta | None = None) -
     Queue(DEFAULT, connection=redis).enqueue(
         "worker.jobs.launch_round", round_id, over.total_seconds() if over else None,
         job_timeout=3600, result_ttl=86400)
+
+
+def enqueue_contact_import(redis: Redis, import_id: str) -> None:
+    """Queue a console upload's import: a worker writes it a chunk at a time, so a file of
+    100,000 rows holds no web request."""
+    Queue(DEFAULT, connection=redis).enqueue("worker.jobs.import_contacts", import_id,
+                                             job_timeout=3600, result_ttl=0)

@@ -7,7 +7,15 @@ from pathlib import Path
 import typer
 
 from heard.commands.common import echo_err, runtime_for_cli
-from surveys.contact_import import parse_contacts, read_spreadsheet, store_contacts
+from surveys.contact_import import (
+    column_target,
+    guess_columns,
+    header_and_samples,
+    parse_contacts,
+    profile_columns,
+    read_spreadsheet,
+    store_contacts,
+)
 from surveys.database import session_scope
 
 app = typer.Typer(help="Contacts: import from CSV, erase on request.", no_args_is_help=True)
@@ -23,6 +31,11 @@ def import_contacts(
         None, "--profile", metavar="COLUMNS",
         help="Columns to keep as profile fields, e.g. gender,village (repeatable). Every other "
              "column (names, ...) is personal data and is not stored."),
+    column: list[str] | None = typer.Option(
+        None, "--column", metavar="HEADER=WHAT",
+        help="What a column is, when heard would read its header otherwise: a contact column "
+             "(phone, channel, language, community, consent, country, time_zone), drop, or a "
+             "profile field (profile:gender), e.g. --column \"Mobile No=phone\" (repeatable)."),
 ) -> None:
     """Add or update contacts; every bad row is reported with its line, good rows are kept.
 
@@ -34,7 +47,8 @@ def import_contacts(
     except (OSError, ValueError) as error:
         echo_err(f"{file}: cannot read: {error}")
         raise typer.Exit(1) from None
-    contacts, report = parse_contacts(text, region, profile or ())
+    columns = _columns(text, profile or (), column) if column else None
+    contacts, report = parse_contacts(text, region, profile or (), columns=columns)
     with session_scope(runtime_for_cli().database_url) as db:
         store_contacts(db, contacts, report)
     for error in report.errors:
@@ -44,6 +58,19 @@ def import_contacts(
         echo_err(f"{file}: {notice}")
     typer.echo(report.summary())
     raise typer.Exit(1 if report.errors and not contacts else 0)
+
+
+def _columns(text: str, profile: list[str], given: list[str]) -> dict[str, str]:
+    """heard's reading of the headers (and --profile), with each --column put over it."""
+    names = [name for name, _ in header_and_samples(text, 0)]
+    columns = guess_columns(names, profile_columns(profile))
+    for option in given:
+        header, found, what = option.partition("=")
+        if not found or not header.strip():
+            raise typer.BadParameter(f"{option!r}: write it as HEADER=WHAT, e.g. "
+                                     "\"Mobile No=phone\"", param_hint="--column")
+        columns[header.strip()] = column_target(what)
+    return columns
 
 
 def _register_erase() -> None:

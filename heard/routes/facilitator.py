@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from heard.guards import MAX_UPLOAD
 from heard.routes.auth import Admin, Facilitator, bearer_in
 from heard.routes.deps import RowId, get_runtime
 from surveys import catalog, release
@@ -27,7 +28,6 @@ from worker.share import close_and_share, share
 
 router = APIRouter(prefix="/api/v1")
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-MAX_UPLOAD = 20 * 1024 * 1024
 
 
 class ImportResult(BaseModel):
@@ -121,7 +121,8 @@ async def import_contacts(
         text = read_spreadsheet(await _body(request))
     except ValueError as error:
         raise HTTPException(400, f"the upload is not a CSV or XLSX file: {error}") from None
-    contacts, report = parse_contacts(text, region, profile or ())
+    contacts, report = parse_contacts(text, region, profile or (),
+                                      communities=bearer_in(request).communities)
     with session_scope(runtime.database_url) as db:
         store_contacts(db, contacts, report)
     return ImportResult(rows=report.rows, created=report.created, updated=report.updated,

@@ -3,11 +3,18 @@ without JavaScript, one module per part (base.py: what they share)."""
 
 from fastapi import APIRouter
 
-from heard.routes.console import contact_pages, door, round_pages, survey_pages, token_pages
+from heard.routes.console import (
+    contact_pages,
+    door,
+    import_pages,
+    round_pages,
+    survey_pages,
+    token_pages,
+)
 from heard.routes.console.base import SESSION_COOKIE, Refused, refused
 from heard.routes.console.door import FORM_COOKIE, SIGN_IN_ATTEMPTS, SIGN_IN_WINDOW
 
-PARTS = (door, round_pages, survey_pages, contact_pages, token_pages)
+PARTS = (door, round_pages, survey_pages, contact_pages, import_pages, token_pages)
 router = APIRouter(include_in_schema=False)
 for part in PARTS:
     router.include_router(part.router)

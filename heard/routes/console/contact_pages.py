@@ -31,7 +31,7 @@ def contacts_page(runtime: RuntimeDep, phone: str = "", region: str = "",
     with session_scope(runtime.database_url) as db:
         user = acting(db, cookie)
         found = _findable(db, user, phone, region) if phone.strip() else None
-        return _contacts(user, phone, region, found)
+        return contacts_with(user, phone, region, found)
 
 
 @router.post("/console/contacts/{contact_id}/{action}", response_class=HTMLResponse)
@@ -49,13 +49,13 @@ def contact_action(contact_id: RowId, action: str, runtime: RuntimeDep,
         t = translator(user.language)
         if action == "opt-out":
             contact.opted_out = True
-            return _contacts(user, "", "", [contact], t.gettext(
+            return contacts_with(user, "", "", [contact], t.gettext(
                 "Opted out: heard will not write to them again unless they join again."))
         if confirm != "yes":
-            return _contacts(user, "", "", [contact], confirming=contact.id)
+            return contacts_with(user, "", "", [contact], confirming=contact.id)
         done = erase_contact(db, contact)
         record_erasures(db, f"console:{user.name}", [done])
-        return _contacts(user, "", "", [], t.gettext(
+        return contacts_with(user, "", "", [], t.gettext(
             "Erased: their number, profile, messages and written answers are gone; "
             "{kept} answers to closed questions stay in the results, with no way back "
             "to them.", kept=t.number(done.answers_kept)))
@@ -68,7 +68,12 @@ def _findable(db: Session, user: SignedIn, phone: str, region: str) -> list[Cont
         Contact.address.in_(spelled)).order_by(Contact.id)) if user.sees(contact.community)]
 
 
-def _contacts(user: SignedIn, phone: str, region: str, found: list[Contact] | None,
-              done: str | None = None, confirming: int | None = None) -> Response:
+def contacts_with(user: SignedIn, phone: str = "", region: str = "",
+                  found: list[Contact] | None = None, done: str | None = None,
+                  confirming: int | None = None, problem: str | None = None,
+                  status: int = 200) -> Response:
+    """The contacts page: finding a person, and importing a file (with what was wrong with
+    the last upload: `problem`)."""
     return HTMLResponse(page("console_contacts.html", user.language, user=user, phone=phone,
-                             region=region, found=found, done=done, confirming=confirming))
+                             region=region, found=found, done=done, confirming=confirming,
+                             problem=problem), status_code=status)
