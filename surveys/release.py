@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import product
 from typing import Any
@@ -61,6 +61,26 @@ def has_release(db: Session, round_id: int) -> bool:
     """Whether the round's one release was cut (published or shared rounds of old may have one
     while open)."""
     return db.scalar(select(Release.id).where(Release.round_id == round_id)) is not None
+
+
+RELEASE_COLUMNS = ["community", "question", "by", "group", "answer", "people", "hidden"]
+
+
+def release_rows(release: Release, survey: Survey) -> Iterator[list[str]]:
+    """The release as a table (RELEASE_COLUMNS), its stored figures as the public page shows
+    them: a hidden one empty with its reason, sensitive questions left out. "community" is
+    empty for the whole round; "by", "group" and "answer" are empty for totals."""
+    sensitive = {question.id for question in survey.questions if question.sensitive}
+    for scope, data in release.figures["scopes"].items():
+        for question_id, entry in data["questions"].items():
+            if question_id in sensitive:
+                continue
+            for dimension, table in entry["tables"].items():
+                for group, value, count, why in table["cells"]:
+                    yield [scope, question_id, dimension,
+                           "" if group == TOTAL else str(group),
+                           "" if value == TOTAL else str(value),
+                           "" if count is None else str(count), why or ""]
 
 
 class NotYetReleased(Exception):

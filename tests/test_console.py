@@ -617,3 +617,38 @@ def test_results_show_one_community_of_the_release_to_those_who_may_see_it(runti
     for community in ("dhaka", "kibera", ""):
         assert client.get(f"/console/rounds/{round_id}/results",
                           params={"community": community}).status_code == 404
+
+
+def test_anyone_who_sees_a_round_downloads_its_release_as_a_spreadsheet(runtime):
+    """The figures the public page shows (hidden ones empty with their reason, the sensitive
+    question left out), for facilitators to share; text is defused; none before the close."""
+    import csv
+    import io
+
+    from tests.test_release import SENSITIVE_QUESTION, make_round, survey_of
+
+    people = ([{"gender": "woman", "source": "tap", "violence": "yes"}] * 44
+              + [{"gender": "man", "source": "well", "violence": "no"}] * 33
+              + [{"gender": "=cmd()", "source": "river", "violence": "no"}] * 2)
+    survey = survey_of(["gender"], conditional=False, more=SENSITIVE_QUESTION)
+    round_id = make_round(runtime.database_url, survey, people, community="kibera")
+    client = client_for(runtime)
+    with session_scope(runtime.database_url) as db:
+        create_user(db, "wanjiru", PASSWORD, "facilitator", ["kibera"])
+        db.get_one(Round, round_id).status = "open"
+    assert _sign_in(client, "wanjiru").status_code == 303
+    assert client.get(f"/console/rounds/{round_id}/results.csv").status_code == 409
+    assert "results.csv" not in client.get(f"/console/rounds/{round_id}").text
+    _closed(runtime, round_id)
+    assert "results.csv" in client.get(f"/console/rounds/{round_id}").text
+    answer = client.get(f"/console/rounds/{round_id}/results.csv")
+    assert answer.status_code == 200 and "attachment" in answer.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(answer.text)))
+    assert {row["question"] for row in rows} == {"gender", "source"}  # not "violence"
+    total = [row for row in rows if row["question"] == "source" and not row["by"]
+             and not row["answer"] and not row["community"]]
+    assert total[0]["people"] == "79"
+    few = [row for row in rows if row["question"] == "source" and row["answer"] == "river"
+           and not row["by"]]
+    assert few[0]["people"] == "" and few[0]["hidden"] == "few"  # 2 people: hidden, and why
+    assert not any(cell.startswith("=") for row in rows for cell in row.values())

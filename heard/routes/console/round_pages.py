@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import tempfile
 from collections.abc import Iterator
@@ -31,7 +32,7 @@ from surveys import catalog, release
 from surveys.audit import export_action, record
 from surveys.channels import importable
 from surveys.database import session_scope
-from surveys.exports import WRITERS, ExportError, open_export
+from surveys.exports import WRITERS, ExportError, defuse, open_export
 from surveys.i18n import Translator, language_name, shipped_languages, translator
 from surveys.profile_fields import declared_profile_fields
 from surveys.pseudonym import PseudonymKeyError, load_key
@@ -229,6 +230,30 @@ def round_action(round_id: RowId, action: str, runtime: RuntimeDep,
         return forbidden(user, translator(user.language).gettext(
             "The results are released when the round closes."), 409)
     return RedirectResponse(f"/console/rounds/{round_id}?done={DONE[action]}", status_code=303)
+
+
+@router.get("/console/rounds/{round_id}/results.csv")
+def results_csv(round_id: RowId, runtime: RuntimeDep, cookie: SessionCookie = None
+                ) -> Response:
+    """The round's release as a spreadsheet, for anyone who sees the round (facilitators
+    too): the audited figures the public page shows, to share with partners; text defused."""
+    with session_scope(runtime.database_url) as db:
+        user = signed_in_user(db, cookie)
+        if not in_scope(db, user, round_id):
+            return not_found(user)
+        try:
+            cut = release.release_of(db, round_id)
+        except release.NotYetReleased:
+            return forbidden(user, translator(user.language).gettext(
+                "The results are released when the round closes."), 409)
+        survey = catalog.survey_of_round(db, db.get_one(Round, round_id))
+        text = io.StringIO()
+        writer = csv.writer(text)
+        writer.writerow(release.RELEASE_COLUMNS)
+        writer.writerows([defuse(cell) for cell in row] for row in release.release_rows(
+            cut, survey))
+    return Response(text.getvalue(), media_type=EXPORTED["csv"], headers={
+        "Content-Disposition": f'attachment; filename="round-{round_id}-results.csv"'})
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
