@@ -138,12 +138,14 @@ def _plan_figures(plan: rounds.Plan, t: Translator) -> dict[str, Any]:
                               high=t.number(high)) if unit == "segments" else
                     t.gettext("{low} to {high} messages", low=t.number(low),
                               high=t.number(high)))
-        return (t.gettext("{count} SMS segments", count=t.number(low)) if unit == "segments"
-                else t.gettext("{count} messages", count=t.number(low)))
+        return (t.ngettext("{n} SMS segment", "{n} SMS segments", low) if unit == "segments"
+                else t.ngettext("{n} message", "{n} messages", low))
 
     def money(low: float | None, high: float | None) -> str:
         if low is None or high is None:
             return "-"
+        if t.money(low, currency) == t.money(high, currency):
+            return t.money(low, currency)
         return t.gettext("{low} to {high}", low=t.money(low, currency),
                          high=t.money(high, currency))
 
