@@ -499,7 +499,7 @@ def test_a_launch_spread_over_a_window_says_so_and_when_the_limit_makes_it_longe
     dry = CliRunner().invoke(app, ["launch", str(round_id), "--dry-run"])
     assert "sending takes at least 4 s at HEARD_SMS_PER_SECOND=1" in dry.output
     refused = CliRunner().invoke(app, ["launch", str(round_id), "--over", "soon"])
-    assert refused.exit_code == 1 and "not a length of time: 'soon'" in refused.output
+    assert refused.exit_code == 1 and "not a length of time above 0: 'soon'" in refused.output
     launched = CliRunner().invoke(app, ["launch", str(round_id), "--over", "2s"])
     assert launched.exit_code == 0, launched.output
     assert "3 invitations queued, spread over 2 s" in launched.output

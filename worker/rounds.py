@@ -72,7 +72,24 @@ class Enqueue(Protocol):
 
 
 class RoundError(ValueError):
-    """A round operation that cannot be done; the message says why."""
+    """A round operation that cannot be done: str() says why in English (the CLI's and the
+    API's words), said(t) in the reader's language (the console's). The message is a msgid
+    (babel.cfg extracts RoundError's first argument), filled with `values` either way."""
+
+    def __init__(self, message: str, **values: object) -> None:
+        super().__init__(message.format(**values))
+        self.message, self.values = message, values
+
+    def said(self, t: Translator) -> str:
+        return t.gettext(self.message, **self.values)
+
+
+class NotOpen(RoundError):
+    """An action only an open round takes, asked of one that is scheduled or closed."""
+
+    def said(self, t: Translator) -> str:
+        return t.gettext("This round is {status}: only an open round can do this.",
+                         status=t.gettext(str(self.values["status"])))
 
 
 def create_round(db: Session, survey_row: SurveyVersion, community: str | None,
@@ -82,15 +99,16 @@ def create_round(db: Session, survey_row: SurveyVersion, community: str | None,
     RoundError for times that cannot be."""
     opens_at, closes_at, now = _in_utc(opens_at), _in_utc(closes_at), utcnow()
     if opens_at and closes_at and closes_at <= opens_at:
-        raise RoundError(f"the round would close ({closes_at:%Y-%m-%d %H:%M} UTC) before it "
-                         f"opens ({opens_at:%Y-%m-%d %H:%M} UTC): give a close after the open")
+        raise RoundError("the round would close ({closes} UTC) before it opens ({opens} UTC): "
+                         "give a close after the open", closes=f"{closes_at:%Y-%m-%d %H:%M}",
+                         opens=f"{opens_at:%Y-%m-%d %H:%M}")
     if closes_at and closes_at <= now:
-        raise RoundError(f"the close ({closes_at:%Y-%m-%d %H:%M} UTC) has passed: give a close "
-                         f"in the future")
+        raise RoundError("the close ({closes} UTC) has passed: give a close in the future",
+                         closes=f"{closes_at:%Y-%m-%d %H:%M}")
     status = "scheduled" if opens_at and opens_at > now else "open"
     if any(hours <= 0 for hours in reminder_hours):
-        raise RoundError(f"reminders are hours after the invitation, above 0: not "
-                         f"{', '.join(str(hours) for hours in reminder_hours)}")
+        raise RoundError("reminders are hours after the invitation, above 0: not {hours}",
+                         hours=", ".join(str(hours) for hours in reminder_hours))
     round_ = Round(survey_pk=survey_row.id, community=community, status=status,
                    code=_new_code(db, survey_row.survey_id), opens_at=opens_at,
                    closes_at=closes_at)
@@ -122,7 +140,7 @@ def _new_code(db: Session, survey_id: str) -> str:
 def get_round(db: Session, round_id: int) -> tuple[Round, SurveyVersion, Survey]:
     round_ = db.get(Round, round_id)
     if round_ is None:
-        raise RoundError(f"no round {round_id}")
+        raise RoundError("no round {round_id}", round_id=round_id)
     survey_row = db.get(SurveyVersion, round_.survey_pk)
     assert survey_row is not None
     return round_, survey_row, catalog.survey_of(survey_row)
@@ -132,7 +150,8 @@ def require_open(db: Session, round_id: int, action: str) -> tuple[Round, Survey
     """The round, its version and survey; RoundError unless it is open (only those `action`)."""
     found = get_round(db, round_id)
     if found[0].status != "open":
-        raise RoundError(f"round {round_id} is {found[0].status}: only open rounds {action}")
+        raise NotOpen("round {round_id} is {status}: only open rounds {action}",
+                      round_id=round_id, status=found[0].status, action=action)
     return found
 
 
@@ -221,27 +240,30 @@ def target_for(db: Session, survey: Survey, languages: Iterable[str] = (),
     for language in (name.strip() for name in languages if name.strip()):
         try:
             codes.append(language_code(language))
-        except ValueError as error:
-            raise RoundError(f"target language: {error}") from None
+        except ValueError:
+            raise RoundError("target language: unknown language {language} (a code such as sw, "
+                             "or a name such as Swahili)", language=repr(language)) from None
     known_channels = importable()
     named = [name.strip().lower() for name in channels if name.strip()]
     for name in named:
         if name not in known_channels:
-            raise RoundError(f"target channel: unknown channel {name!r} (one of "
-                             f"{', '.join(known_channels)})")
+            raise RoundError("target channel: unknown channel {channel} (one of {channels})",
+                             channel=repr(name), channels=", ".join(known_channels))
     values: dict[str, tuple[str, ...]] = {}
     if profile:
         declared = declared_profile_fields(db, [survey])
         for name, given in profile.items():
             if name not in declared:
-                raise RoundError(
-                    f"target profile: unknown profile field {name!r} ("
-                    + (f"declared: {', '.join(sorted(declared))}" if declared else
-                       "none is declared yet")
-                    + "; declare one at import: heard contacts import --profile NAME)")
+                if not declared:
+                    raise RoundError("target profile: unknown profile field {field} (none is "
+                                     "declared yet: declare profile fields when importing "
+                                     "contacts)", field=repr(name))
+                raise RoundError("target profile: unknown profile field {field} (declared: "
+                                 "{fields})", field=repr(name), fields=", ".join(sorted(declared)))
             kept = tuple(dict.fromkeys(value.strip() for value in given if value.strip()))
             if not kept:
-                raise RoundError(f"target profile: give {name!r} a value, e.g. {name}=VALUE")
+                raise RoundError("target profile: give {field} a value, e.g. {name}=VALUE",
+                                 field=repr(name), name=name)
             values[name] = kept
     return Target(tuple(dict.fromkeys(codes)), tuple(dict.fromkeys(named)),
                   tuple(sorted(values.items())))
@@ -254,8 +276,8 @@ def parse_profile_values(texts: Iterable[str]) -> dict[str, list[str]]:
     for text in (text.strip() for text in texts if text.strip()):
         name, equals, given = text.partition("=")
         if not equals or not name.strip():
-            raise RoundError(f"target profile: {text!r} is not FIELD=VALUE[,VALUE...] "
-                             f"(e.g. gender=female or village=kibera,soweto)")
+            raise RoundError("target profile: {text} is not FIELD=VALUE[,VALUE...] (e.g. "
+                             "gender=female or village=kibera,soweto)", text=repr(text))
         found.setdefault(name.strip(), []).extend(given.split(","))
     return found
 
@@ -471,8 +493,8 @@ def parse_hours(text: str | None) -> list[int]:
     try:
         return [int(part) for part in (text or "").replace(" ", "").split(",") if part]
     except ValueError:
-        raise RoundError(f"reminders are whole hours separated by commas, e.g. 24,72, not "
-                         f"{text!r}") from None
+        raise RoundError("reminders are whole hours separated by commas, e.g. 24,72, not "
+                         "{text}", text=repr(text)) from None
 
 
 def parse_moment(text: str | None, what: str) -> datetime | None:
@@ -482,8 +504,8 @@ def parse_moment(text: str | None, what: str) -> datetime | None:
     try:
         return datetime.fromisoformat(text.strip())
     except ValueError:
-        raise RoundError(f"{what}: not an ISO date or datetime: {text!r} (e.g. "
-                         f"2026-12-01T09:00)") from None
+        raise RoundError("{what}: not an ISO date or datetime: {text} (e.g. 2026-12-01T09:00)",
+                         what=what, text=repr(text)) from None
 
 
 def parse_span(text: str) -> timedelta:
@@ -491,8 +513,9 @@ def parse_span(text: str) -> timedelta:
     expected."""
     try:
         return spans.parse_span(text)
-    except ValueError as error:
-        raise RoundError(str(error)) from None
+    except ValueError:
+        raise RoundError("not a length of time above 0: {text} (e.g. 2h, 90m, 1h30m)",
+                         text=repr(text)) from None
 
 
 @dataclass(frozen=True)
@@ -660,7 +683,8 @@ def remind(database_url: str, redis: Redis, round_id: int, enqueue: Enqueue,
     only those part-way through); never the opted-out or unreachable, nor (unless `again`)
     those reminded within REMINDED_RECENTLY."""
     if who not in WHO:
-        raise RoundError(f"remind whom: one of {', '.join(WHO)}, not {who!r}")
+        raise RoundError("remind whom: one of {whom}, not {who}", whom=", ".join(WHO),
+                         who=repr(who))
     now = utcnow()
     with session_scope(database_url) as db:
         _, _, survey = require_open(db, round_id, "remind")

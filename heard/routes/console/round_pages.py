@@ -91,8 +91,8 @@ def new_round(runtime: RuntimeDep, csrf: Annotated[str, Form()] = "",
             made = rounds.create_round(db, row, target, rounds.parse_moment(opens, "opens"),
                                        rounds.parse_moment(closes, "closes"),
                                        rounds.parse_hours(remind_after), only)
-        except rounds.RoundError as error:  # (the CLI's and the API's words, in English)
-            return forbidden(user, str(error), 422)
+        except rounds.RoundError as error:
+            return forbidden(user, error.said(t), 422)
         round_id = made.id
     return RedirectResponse(f"/console/rounds/{round_id}", status_code=303)
 
@@ -226,8 +226,8 @@ def round_action(round_id: RowId, action: str, runtime: RuntimeDep,
         else:
             with session_scope(runtime.database_url) as db:
                 (release.publish if action == "publish" else release.unpublish)(db, round_id)
-    except rounds.RoundError as error:  # (its words are the CLI's and the API's, in English)
-        return forbidden(user, str(error), 409)
+    except rounds.RoundError as error:
+        return forbidden(user, error.said(translator(user.language)), 409)
     except release.NotYetReleased:
         return forbidden(user, translator(user.language).gettext(
             "The results are released when the round closes."), 409)
