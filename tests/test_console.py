@@ -329,6 +329,8 @@ def test_a_facilitator_uploads_a_survey_and_sees_its_problems_at_line_and_column
                          files={"file": ("water.yaml", changed.encode(), "application/yaml")})
     assert stored.status_code == 200 and 'data-stored="test-water:2"' in stored.text
     assert 'data-segments="bn"' in stored.text and "(UCS-2)" in stored.text
+    per_person = re.search(r'data-cost="bn">([^<]+)<', stored.text)[1]  # a whole conversation
+    assert re.fullmatch(r"US\$[\d.]+( to US\$[\d.]+)?|[^<]*\d[^<]*", per_person), per_person
     broken = client.post("/console/surveys", data={"csrf": csrf},
                          files={"file": ("mine.yaml", b"id: [", "application/yaml")})
     assert broken.status_code == 422

@@ -403,6 +403,12 @@ def plan_launch(db: Session, round_id: int) -> Plan:
 REPROMPT_SHARE = 0.1  # questions asked again (an answer the engine could not read), one in ten
 
 
+def sms_per_person(survey: Survey, lang: str) -> Counter[str]:
+    """One person's whole conversation by SMS in `lang`, invitation included: what a survey
+    costs each person it reaches (the console's survey upload shows it per language)."""
+    return conversation_cost(survey, lang, "sms", start(survey, lang, ask_consent=True).replies)
+
+
 def conversation_cost(survey: Survey, lang: str, channel: str,
                       invitation: Sequence[Reply]) -> Counter[str]:
     """One person's whole conversation beyond the invitation: the questions (along the typical

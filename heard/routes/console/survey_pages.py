@@ -22,10 +22,13 @@ from heard.routes.console.base import (
 from sms.fit import MAX_SEGMENTS, max_segments
 from surveys import catalog
 from surveys.database import session_scope
-from surveys.i18n import translator
+from surveys.i18n import Translator, translator
+from surveys.model import Survey
+from surveys.settings import get_settings
 from surveys.tables import SurveyVersion
 from surveys.users import SignedIn
 from surveys.validation import SurveyError, parse_survey
+from worker.rounds import sms_per_person
 
 router = APIRouter(include_in_schema=False)
 
@@ -61,8 +64,28 @@ async def upload_survey(request: Request, runtime: RuntimeDep, cookie: SessionCo
                             status=422)
         row = catalog.register(db, survey)
         stored = {"survey": row.survey_id, "version": row.version,
-                  "segments": max_segments(survey), "most": MAX_SEGMENTS}
+                  "segments": max_segments(survey), "most": MAX_SEGMENTS,
+                  "per_person": _per_person(survey, t)}
         return _surveys(db, user, stored=stored)
+
+
+def _per_person(survey: Survey, t: Translator) -> dict[str, dict[str, str]]:
+    """Per language, one person's whole conversation by SMS (typical to longest path) and its
+    cost at HEARD_PRICE_PER_SEGMENT, in the user's words."""
+    settings = get_settings()
+    said = {}
+    for lang in survey.languages:
+        cost = sms_per_person(survey, lang)
+        low, high = cost["typical_segments"], cost["longest_segments"]
+        money = [t.money(count * settings.price_per_segment, settings.currency)
+                 for count in (low, high)]
+        said[lang] = {
+            "segments": t.gettext("{low} to {high} SMS segments", low=t.number(low),
+                                  high=t.number(high)) if high != low else
+            t.ngettext("{n} SMS segment", "{n} SMS segments", low),
+            "cost": money[0] if money[0] == money[1] else t.gettext(
+                "{low} to {high}", low=money[0], high=money[1])}
+    return said
 
 
 def _surveys(db: Session, user: SignedIn, problems: list[str] | None = None,
