@@ -144,14 +144,10 @@ async def preview(import_id: str, request: Request, runtime: RuntimeDep,
                   cookie: SessionCookie = None) -> Response:
     """What the import would do as mapped (nothing written yet), or the mapping's problems
     on the mapping page, each naming its column."""
-    form = await request.form()
-    user, pending = _pending(runtime, cookie, import_id, str(form.get("csrf") or ""))
-    text = imports.uploaded_text(runtime.redis, pending.id)
-    if pending.status != imports.UPLOADED or text is None:
-        return _progress(user, pending)
-    mapping, problems = _posted_mapping(user, form, text)
-    if problems:
-        return _mapping_page(user, pending, text, mapping, problems, status=422)
+    posted = await _posted(import_id, request, runtime, cookie)
+    if isinstance(posted, Response):
+        return posted
+    user, pending, text, mapping = posted
     contacts, report = parse_contacts(text, mapping.region, columns=mapping.columns,
                                       community=mapping.community,
                                       communities=user.communities)
@@ -169,14 +165,10 @@ async def preview(import_id: str, request: Request, runtime: RuntimeDep,
 async def start_import(import_id: str, request: Request, runtime: RuntimeDep,
                        cookie: SessionCookie = None) -> Response:
     """Queue the import as previewed; its page shows its progress, then its report."""
-    form = await request.form()
-    user, pending = _pending(runtime, cookie, import_id, str(form.get("csrf") or ""))
-    text = imports.uploaded_text(runtime.redis, pending.id)
-    if pending.status != imports.UPLOADED or text is None:
-        return _progress(user, pending)
-    mapping, problems = _posted_mapping(user, form, text)
-    if problems:
-        return _mapping_page(user, pending, text, mapping, problems, status=422)
+    posted = await _posted(import_id, request, runtime, cookie)
+    if isinstance(posted, Response):
+        return posted
+    user, pending, text, mapping = posted
     pending.status, pending.rows = imports.QUEUED, data_rows(text)
     pending.settings = {"columns": mapping.columns, "community": mapping.community,
                         "region": mapping.region, "actor": f"console:{user.name}",
@@ -226,6 +218,21 @@ def _guessed(text: str) -> Mapping:
     """heard's own reading of the headers, and the settings' country."""
     names = [name for name, _ in header_and_samples(text, 0)]
     return Mapping(guess_columns(names), None, get_settings().default_region or None)
+
+
+async def _posted(import_id: str, request: Request, runtime: Runtime, cookie: str | None
+                  ) -> tuple[SignedIn, imports.PendingImport, str, Mapping] | Response:
+    """The user's upload still waiting, its text and the mapping the form posts for it; else
+    the page to answer with: the import's progress, or the mapping's problems by column."""
+    form = await request.form()
+    user, pending = _pending(runtime, cookie, import_id, str(form.get("csrf") or ""))
+    text = imports.uploaded_text(runtime.redis, pending.id)
+    if pending.status != imports.UPLOADED or text is None:
+        return _progress(user, pending)
+    mapping, problems = _posted_mapping(user, form, text)
+    if problems:
+        return _mapping_page(user, pending, text, mapping, problems, status=422)
+    return user, pending, text, mapping
 
 
 def _posted_mapping(user: SignedIn, form: FormData, text: str
