@@ -658,3 +658,22 @@ def test_anyone_who_sees_a_round_downloads_its_release_as_a_spreadsheet(runtime)
            and not row["by"]]
     assert few[0]["people"] == "" and few[0]["hidden"] == "few"  # 2 people: hidden, and why
     assert not any(cell.startswith("=") for row in rows for cell in row.values())
+
+
+def test_after_a_launch_the_round_page_says_nobody_is_left_to_invite(people, runtime):
+    """The plan is what a launch would send now: none while the launch is being queued, and
+    'nobody is left' once everyone it could reach was invited."""
+    from surveys.contact_import import parse_contacts, store_contacts
+    from worker.queues import enqueue_outbound
+
+    client, made = people
+    with session_scope(runtime.database_url) as db:
+        store_contacts(db, *parse_contacts(CONTACTS))
+    assert _sign_in(client, "wanjiru").status_code == 303
+    assert "data-plan=" in _round_page(client, made["kibera"]).text
+    launching = client.get(f"/console/rounds/{made['kibera']}", params={"done": "launched"})
+    assert "data-plan=" not in launching.text and "data-nobody-left" not in launching.text
+    rounds.launch(runtime.database_url, runtime.redis, made["kibera"], enqueue_outbound)
+    after = _round_page(client, made["kibera"]).text
+    assert "data-nobody-left" in after and "data-plan=" not in after
+    assert "data-left-out" in after  # who was left out (already invited), and why

@@ -112,7 +112,9 @@ def round_page(round_id: RowId, runtime: RuntimeDep, done: str | None = None,
         if not in_scope(db, user, round_id):
             return not_found(user)
         status = rounds.round_status(db, round_id)
-        plan = rounds.plan_launch(db, round_id) if status.status == "open" else None
+        # (just launched: the plan would count those the launch job is inviting right now)
+        plan = rounds.plan_launch(db, round_id) if status.status == "open" and \
+            done != "launched" else None
         round_ = db.get_one(Round, round_id)
         public, target = release.public_path(round_), rounds.Target.of(round_.target)
         released = status.status == "closed" or release.has_release(db, round_id)
