@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sys
 
-from bench import engine_step, export, fault_drill, launch, pacing, pipeline, summary
+from bench import console, engine_step, export, fault_drill, launch, pacing, pipeline, summary
 
 BENCHMARKS = {"engine": engine_step.main, "pipeline": pipeline.main,
               "launch": launch.main,
               "export": export.main, "summary": summary.main, "faults": fault_drill.main,
-              "pacing": pacing.main}
+              "pacing": pacing.main, "console": console.main}
 
 if __name__ == "__main__":
     names = sys.argv[1:] or list(BENCHMARKS)

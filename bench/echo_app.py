@@ -6,6 +6,7 @@ Served by the same uvicorn as heard, so the difference to heard's figure is hear
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
 
 from heard.routes.simulator import Accepted, SimulatedMessage
 
@@ -15,3 +16,9 @@ app = FastAPI()
 @app.post("/api/v1/simulate", status_code=202)
 def simulate(message: SimulatedMessage) -> Accepted:
     return Accepted(inbox_id=1, duplicate=False)
+
+
+@app.get("/live", response_class=HTMLResponse)
+def live() -> HTMLResponse:
+    """The console's live figures' ceiling: a small HTML table, no session, no query."""
+    return HTMLResponse("<h2>People</h2><table><tr><td>3</td></tr></table>")

@@ -26,6 +26,12 @@ def post_form(path: str, fields: dict[str, str], headers: dict[str, str],
                  host)
 
 
+def get(path: str, headers: dict[str, str], host: str = "127.0.0.1") -> bytes:
+    """A GET, as a browser polls a page (`headers` carries its cookie)."""
+    extra = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    return f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{extra}\r\n".encode()
+
+
 def _post(path: str, content_type: str, data: bytes, headers: dict[str, str],
           host: str) -> bytes:
     extra = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
