@@ -192,3 +192,31 @@ def test_the_public_page_speaks_the_communitys_language(runtime):
     assert "Responses per day" in english.text
     refused = client.get(f"/rounds/{round_id}?lang=sw")
     assert refused.status_code == 401 and "Tokeni ya mchambuzi" in refused.text
+
+
+def test_the_public_page_reads_on_a_phone_its_charts_unshrunk(runtime, server, browser):
+    """At 375 px the charts keep their 13 px text (each scrolls sideways in its own box, the
+    page never does)."""
+    round_id = build_round(runtime.database_url)
+    with session_scope(runtime.database_url) as db:
+        from surveys.tables import Round
+
+        db.get_one(Round, round_id).status = "closed"
+    page = browser.new_page(viewport={"width": 375, "height": 800})
+    page.goto(f"{server}{published_at(runtime, round_id)}")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    heights = page.eval_on_selector_all(
+        "svg.chart text", "texts => texts.map(t => t.getBoundingClientRect().height)")
+    assert heights and min(heights) >= 12, min(heights)  # readable, not scaled to 6.6 px
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "public-results-375.png"), full_page=True)
+
+
+def test_a_round_too_small_to_say_how_many_took_part_says_so_not_zero(runtime):
+    from tests.test_release import make_round, survey_of
+
+    few = make_round(runtime.database_url, survey_of([], conditional=False),
+                     [{"source": "tap"}] * 3, community="kibera")
+    page = TestClient(create_app(runtime)).get(published_at(runtime, few)).text
+    meta = re.search(r'<p class="meta">(.*?)</p>', page, re.S)[1]
+    assert "fewer than 5 participants" in meta and "0 participants" not in meta

@@ -188,7 +188,8 @@ def results_html(db: Session, round_id: int, public: bool, lang: str | None,
         lang, public=public, round_id=round_id, k=summary.k,
         title=survey.title.get(lang, survey.id), survey=survey, community=summary.community,
         choices=choices, chosen=community, keep_lang=asked,
-        participants=summary.shown_participants() if public else summary.participants,
+        participants=release.figures["scopes"][community or ROUND]["participants"] if public
+        else summary.participants,  # (the release's: None when it hides how few took part)
         days=_released_days(starts) if public else _days(starts, summary.k, public),
         public_url=public_path(db.get_one(Round, round_id)),
         questions=[_question(item, summary, lang, public, answers.get(item.question.id, []))
