@@ -52,10 +52,13 @@ def press(client, sid: str, action: str = WEBHOOK, digits: str | None = None,
     return root, response.content
 
 
-def asked(root: ET.Element, one_key: bool, language: str = "en-US") -> tuple[list[str], str]:
-    """A TwiML that waits for keys: one Gather (and nothing after it) saying sentences in
-    `language`; what it says and where it posts the keys."""
-    assert [child.tag for child in root] == ["Gather"]
+def asked(root: ET.Element, one_key: bool, language: str = "en-US",
+          again: bool = True) -> tuple[list[str], str]:
+    """A TwiML that waits for keys: one Gather saying sentences in `language`, then (`again`)
+    a Redirect that asks once more when no key comes; what it says and where it posts keys."""
+    assert [child.tag for child in root] == ["Gather"] + (["Redirect"] if again else [])
+    if again:
+        assert "silent=1" in (silence(root) or "") and root[1].get("method") == "POST"
     gather = root[0]
     assert gather.get("input") == "dtmf" and gather.get("method") == "POST"
     assert gather.get("finishOnKey") == "#"
@@ -64,6 +67,12 @@ def asked(root: ET.Element, one_key: bool, language: str = "en-US") -> tuple[lis
     assert [child.tag for child in gather] == ["Say"] * len(gather)
     assert {say.get("language") for say in gather} == {language}
     return [say.text or "" for say in gather], gather.get("action", "")
+
+
+def silence(root: ET.Element) -> str | None:
+    """Where the call goes when no key is pressed (None: it ends)."""
+    redirect = root.find("Redirect")
+    return redirect.text if redirect is not None else None
 
 
 def ended(root: ET.Element) -> list[str]:
@@ -147,6 +156,19 @@ def test_star_repeats_the_question(runtime, voice):
     said, _ = asked(press(client, "CA5", action, "*")[0], one_key=True)
     assert said == WHERE
     assert answers(runtime) == {}
+
+
+def test_silence_asks_once_more_then_the_call_ends(runtime, voice):
+    client = client_for(runtime)
+    _, action = joined(client, runtime, "CA12")
+    root, _ = press(client, "CA12", action, "1")
+    said, _ = asked(root, one_key=True)
+    assert said == WHERE
+    again, _ = press(client, "CA12", silence(root) or "")  # no Digits: nothing was pressed
+    said, action = asked(again, one_key=True, again=False)  # no second Redirect: it ends
+    assert said == WHERE
+    asked(press(client, "CA12", action, "2")[0], one_key=False)  # a key after all: answered
+    assert answers(runtime) == {"source": "well"}
 
 
 def test_a_wrong_key_asks_again_with_the_engines_reprompt(runtime, voice):

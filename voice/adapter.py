@@ -3,7 +3,8 @@
 A call is a conversation run inline (`surveys.actions.Converse`): each request is one message
 whose provider id is `CallSid:step`, the step counted by heard in the `<Gather>` action URL it
 answers with (so a re-delivered request is the same message). Keys become what a person would
-type: digits as they are, `*` asks the question again (the engine's START mid-survey), and a
+type: digits as they are, `*` (or no key at all, `silent=1`: heard's own redirect after a
+`<Gather>` that got nothing) asks the question again (the engine's START mid-survey), and a
 multiple choice's digits (`keys=each` in the URL) one option each: 13# is "1 3".
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sms.adapter import BadPayload, _require
+from sms.adapter import BadPayload, require_fields
 from surveys.actions import Converse, Ignore
 from surveys.messages import BadInbound, Inbound
 from surveys.phone import InvalidPhoneNumber, to_e164
@@ -25,7 +26,7 @@ MAX_STEP = 10_000
 def read_call(form: Mapping[str, str], query: Mapping[str, str],
               region: str | None = None) -> Converse | Ignore:
     """The call's request as a message of its caller; a call already over is ignored."""
-    _require(form, "CallSid", "From")
+    require_fields(form, "CallSid", "From")
     status = form.get("CallStatus", "")
     if status in ENDED:
         return Ignore(f"call {status}")
@@ -43,7 +44,8 @@ def read_call(form: Mapping[str, str], query: Mapping[str, str],
                                                   number),
                                 provider_id=f"{form['CallSid']}:{number}",
                                 payload={"step": number, "resume": number == 0,
-                                         "joining": query.get("joining") == "1"}))
+                                         "joining": query.get("joining") == "1",
+                                         "silent": query.get("silent") == "1"}))
     except BadInbound as error:
         raise BadPayload(str(error).replace("provider_id", "CallSid").replace(
             "address", "From")) from None

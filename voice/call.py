@@ -40,13 +40,17 @@ def answer(runtime: Runtime, settings: Settings, action: Converse) -> str:
     step = int(action.inbound.payload["step"])
     answered = converse(runtime, action)
     next_step = f"{settings.public_base_url.rstrip('/')}/voice/twilio?step={step + 1}"
+    silent = bool(action.inbound.payload.get("silent"))
+    # no key pressed: asked once more (heard's redirect), then the call ends
+    silence = None if silent else next_step + "&silent=1"
     voices = settings.voice_languages
     if answered.outcome in OUTSIDE:
         lang = (answered.language
                 or walk_in_language(voices, None, action.inbound.address) or _first(voices))
         voice = voices.get(lang)
         if voice is not None:
-            return join_prompt(translator(lang), Voice.configured(voice), next_step, step)
+            return join_prompt(translator(lang), Voice.configured(voice), next_step,
+                               welcome=step == 0 or silent, silence=silence)
         return refusal(lang, voices)
     lang = answered.language or "en"
     if lang not in voices:
@@ -58,16 +62,19 @@ def answer(runtime: Runtime, settings: Settings, action: Converse) -> str:
     if survey is not None:
         replies = _past_text_questions(runtime, action, survey, replies, t)
     greeting = step == 0 or bool(action.inbound.payload.get("joining"))  # a survey begins
-    return render.conversation(replies, t, Voice.configured(voices[lang]), next_step, greeting)
+    return render.conversation(replies, t, Voice.configured(voices[lang]), next_step, greeting,
+                               silence)
 
 
-def join_prompt(t: Translator, voice: Voice, action: str, step: int) -> str:
+def join_prompt(t: Translator, voice: Voice, action: str, welcome: bool,
+                silence: str | None) -> str:
     """Asked of a caller in no survey: a round's code on the keys (again, after a wrong one)."""
     said = (t.gettext("Welcome to heard. To answer a survey, type its code with your phone's "
-                      "keys, then press the hash key.") if step == 0 else
+                      "keys, then press the hash key.") if welcome else
             t.gettext("That code is not for a survey that is open now. Type it again, then "
                       "press the hash key."))
-    return render.gathering([said], voice, action + "&joining=1")
+    joining = "&joining=1"
+    return render.gathering([said], voice, action + joining, silence=silence and silence + joining)
 
 
 def refusal(lang: str, voices: dict[str, str]) -> str:

@@ -55,9 +55,10 @@ def keys_greeting(t: Translator) -> str:
 
 
 def conversation(replies: list[Reply], t: Translator, voice: Voice, action: str,
-                 greeting: bool = False) -> str:
+                 greeting: bool = False, silence: str | None = None) -> str:
     """The replies said; the last one, if it asks something, waits for keys posted to `action`
-    (with `keys=each` for a multiple choice); otherwise the call ends."""
+    (with `keys=each` for a multiple choice), and where no key comes goes to `silence` (if
+    given); otherwise the call ends."""
     asking = replies[-1] if replies and replies[-1].kind in ASKING else None
     said = [sentence for reply in replies for sentence in sentences(reply, t)]
     if greeting and asking is not None:  # before the question's own sentences
@@ -65,17 +66,21 @@ def conversation(replies: list[Reply], t: Translator, voice: Voice, action: str,
     if asking is None:
         return spoken(said, voice)
     one_key = bool(asking.choices) and not asking.multi and len(asking.choices) <= 9
-    return gathering(said, voice, action + ("&keys=each" if asking.multi else ""),
-                     one_key=one_key)
+    return gathering(said, voice, action + ("&keys=each" if asking.multi else ""), one_key,
+                     silence)
 
 
-def gathering(said: list[str], voice: Voice, action: str, one_key: bool = False) -> str:
-    """`said` inside a `<Gather>` of keys (one key, or keys up to #) posted to `action`."""
+def gathering(said: list[str], voice: Voice, action: str, one_key: bool = False,
+              silence: str | None = None) -> str:
+    """`said` inside a `<Gather>` of keys (one key, or keys up to #) posted to `action`; when
+    no key comes, a `<Redirect>` to `silence` (if given), else the call ends."""
     response = VoiceResponse()
     gather = response.gather(input="dtmf", action=action, method="POST", timeout=WAIT_SECONDS,
                              finish_on_key="#", num_digits=1 if one_key else None)
     for sentence in said:
         gather.say(sentence, language=voice.tag, voice=voice.name)
+    if silence is not None:
+        response.redirect(silence, method="POST")
     return str(response)
 
 
