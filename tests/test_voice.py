@@ -10,11 +10,12 @@ from twilio.request_validator import RequestValidator
 
 from surveys import catalog
 from surveys.database import session_scope
-from surveys.tables import Contact, InboxMessage, SurveySession
+from surveys.tables import Contact, InboxMessage, OutboxMessage, SurveySession
 from surveys.words import keypad_digits
-from tests.pipeline import answers, client_for, count
-from tests.test_sms import PUBLIC, TOKEN, signed_post
+from tests.pipeline import answers, client_for, count, drain
+from tests.test_sms import PUBLIC, TOKEN, launched, signed_post
 from worker import rounds
+from worker.queues import enqueue_outbound
 
 NUMBER = "+15005550006"  # heard's number, which people call
 CALLER = "+14155550123"  # a country heard has no language for: the survey's first (English)
@@ -147,6 +148,24 @@ def test_a_dropped_call_goes_on_at_the_next_unanswered_question(runtime, voice):
     said, _ = asked(press(client, "CA4", action, "7")[0], one_key=False)
     assert said[:2] == ["Almost done.", "Any problems?"]
     assert answers(runtime) == {"source": "well", "days": 7}
+
+
+def test_a_contact_invited_by_a_launch_calls_in_and_is_asked_where_the_invitation_began(
+        runtime, voice):
+    client = client_for(runtime)
+    invitation = launched(runtime, CALLER, "en", channel="voice")
+    enqueue_outbound(runtime.redis, invitation)
+    drain(runtime)  # heard cannot call out yet: the invitation fails, saying why
+    with session_scope(runtime.database_url) as db:
+        assert set(db.execute(select(OutboxMessage.status, OutboxMessage.error_code)
+                              .where(OutboxMessage.id.in_(invitation)))) == {
+            ("failed", "no_outbound_calls")}
+    said, action = asked(press(client, "CA13")[0], one_key=True)
+    assert said == [KEYS, "Do you agree?", "Press 1 for Yes.", "Press 2 for No."]
+    said, _ = asked(press(client, "CA13", action, "1")[0], one_key=True)
+    assert said == WHERE
+    with session_scope(runtime.database_url) as db:
+        assert db.scalars(select(SurveySession.round_id)).one() is not None
 
 
 def test_star_repeats_the_question(runtime, voice):
