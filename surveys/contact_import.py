@@ -1,6 +1,6 @@
 """Contacts from a facilitator's spreadsheet: every bad row reported by line, good rows kept.
 
-Columns: channel (sms, whatsapp, telegram; default sms), address or phone, language, community,
+Columns: channel (sms, whatsapp, telegram, voice; default sms), address or phone, language, community,
 consent (yes/no), country (for numbers written without +code), time zone (an IANA name such as
 Africa/Nairobi, for quiet hours where the number does not tell it), and the profile fields the
 facilitator declares (e.g. gender, village). Any other column (a name, a second number) is
