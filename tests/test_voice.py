@@ -10,6 +10,7 @@ from twilio.request_validator import RequestValidator
 
 from surveys import catalog
 from surveys.database import session_scope
+from surveys.settings import SettingError, get_settings
 from surveys.tables import Contact, InboxMessage, OutboxMessage, SurveySession
 from surveys.validation import load_survey
 from surveys.words import keypad_digits
@@ -274,6 +275,12 @@ def test_forged_or_missing_signature_is_403_and_nothing_stored(runtime, voice):
                            headers={"X-Twilio-Signature": for_another_step})
     assert response.status_code == 403
     assert count(runtime, InboxMessage) == 0
+
+
+def test_a_malformed_voice_setting_stops_heard_naming_the_pair(monkeypatch):
+    monkeypatch.setenv("HEARD_VOICE_LANGUAGES", "en=en-US,sw")
+    with pytest.raises(SettingError, match=r"HEARD_VOICE_LANGUAGES=.*'sw' is not language="):
+        get_settings()
 
 
 def test_keys_on_the_keypad_spell_a_code():

@@ -17,6 +17,7 @@ from surveys.i18n import Translator
 
 ASKING = ("question", "reprompt", "menu")
 WAIT_SECONDS = 10  # for the first key; people who cannot read may need a moment
+ONE_KEY = 9  # choices up to 9 are one key each; more are typed, then #
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ def sentences(reply: Reply, t: Translator) -> list[str]:
              for choice in reply.choices]
     if reply.multi:
         said.append(t.gettext("Press the numbers of all that apply, then the hash key."))
-    elif not reply.choices:
+    elif not reply.choices or len(reply.choices) > ONE_KEY:
         said.append(t.gettext("Type your answer with the number keys, then press the hash key."))
     return said
 
@@ -65,7 +66,7 @@ def conversation(replies: list[Reply], t: Translator, voice: Voice, action: str,
         said.insert(len(said) - len(sentences(asking, t)), keys_greeting(t))
     if asking is None:
         return spoken(said, voice)
-    one_key = bool(asking.choices) and not asking.multi and len(asking.choices) <= 9
+    one_key = bool(asking.choices) and not asking.multi and len(asking.choices) <= ONE_KEY
     return gathering(said, voice, action + ("&keys=each" if asking.multi else ""), one_key,
                      silence)
 
