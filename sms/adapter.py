@@ -32,7 +32,7 @@ def split_address(raw: str, region: str | None = None) -> tuple[str, str]:
 def read_message(form: Mapping[str, str], region: str | None = None) -> Store:
     """An inbound message; a photo or voice note with no words is stored as media. A number
     not in E.164 is read in the sender's country (Twilio's FromCountry), else in `region`."""
-    _require(form, "MessageSid", "From")
+    require_fields(form, "MessageSid", "From")
     try:
         channel, address = split_address(form["From"], form.get("FromCountry") or region)
     except InvalidPhoneNumber as error:
@@ -50,7 +50,7 @@ def read_message(form: Mapping[str, str], region: str | None = None) -> Store:
 def read_status(form: Mapping[str, str]) -> Status:
     """A delivery report; a MessageStatus Twilio does not document is refused (400), so it
     shows in Twilio's logs instead of being dropped without a trace."""
-    _require(form, "MessageSid", "MessageStatus")
+    require_fields(form, "MessageSid", "MessageStatus")
     status = form["MessageStatus"]
     if status not in STATUS_RANK:
         raise BadPayload(f"MessageStatus: unknown status {status!r}; expected one of "
@@ -61,7 +61,8 @@ def read_status(form: Mapping[str, str]) -> Status:
                   opt_out, unreachable)
 
 
-def _require(form: Mapping[str, str], *names: str) -> None:
+def require_fields(form: Mapping[str, str], *names: str) -> None:
+    """A 400's reason when Twilio's form lacks a field heard needs (SMS's and calls' alike)."""
     missing = [name for name in names if not form.get(name)]
     if missing:
         raise BadPayload(f"missing Twilio field(s): {', '.join(missing)}")

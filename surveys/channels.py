@@ -40,6 +40,9 @@ class Channel:
     charts: bool = False  # results may come with a chart image
     buttons: bool = False  # choices are buttons
     importable: bool = True  # contacts may be imported for it
+    # people answer with a phone's keys (a call): a round's code is typed on the keys its
+    # letters are printed on (WATER367 is 92837367), as `surveys.words.keypad_digits` spells it
+    keypad: bool = False
     # trial runs (the simulator): its people never join a real round by code, and what was
     # said is deleted a day after the last message
     trial: bool = False
@@ -60,6 +63,7 @@ CHANNELS: dict[str, Channel] = {channel.name: channel for channel in (
             sms_text=True, phone_addresses=True, reply_window=timedelta(hours=24),
             prepare="sms.whatsapp:prepare", refused="sms.whatsapp:refused"),
     Channel("telegram", "bot.sender:telegram_sender", charts=True, buttons=True),
+    Channel("voice", "voice.sender:twilio_voice_sender", phone_addresses=True, keypad=True),
     Channel("simulator", "worker.senders:simulator", importable=False, trial=True),
 )}
 UNKNOWN = Channel("unknown", "")  # a row's channel that no entry names: can do nothing special

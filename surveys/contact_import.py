@@ -1,11 +1,11 @@
 """Contacts from a facilitator's spreadsheet: every bad row reported by line, good rows kept.
 
-Columns: channel (sms, whatsapp, telegram; default sms), address or phone, language, community,
-consent (yes/no), country (for numbers written without +code), time zone (an IANA name such as
-Africa/Nairobi, for quiet hours where the number does not tell it), and the profile fields the
-facilitator declares (e.g. gender, village). Any other column (a name, a second number) is
-personal data: it is not stored, and the report names it, so nobody's name can reach a
-pseudonymous export.
+Columns: channel (sms, whatsapp, telegram, voice; default sms), address or phone, language,
+community, consent (yes/no), country (for numbers written without +code), time zone (an IANA
+name such as Africa/Nairobi, for quiet hours where the number does not tell it), and the
+profile fields the facilitator declares (e.g. gender, village). Any other column (a name, a
+second number) is personal data: it is not stored, and the report names it, so nobody's name
+can reach a pseudonymous export.
 
 Files are read as spreadsheets are saved: XLSX, or CSV in UTF-8 (with or without a BOM),
 UTF-16 (Excel's "Unicode text") or Windows-1252 (Excel's "CSV (Comma delimited)"), separated

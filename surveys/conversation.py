@@ -101,6 +101,9 @@ class Surveys(Protocol):
     versions."""
 
     def round_by_code(self, code: str) -> CodedRound | None: ...
+    def round_by_keys(self, digits: str) -> CodedRound | None:
+        """The round whose code is typed with these keys (a call's keypad), if only one is."""
+        ...
     def survey(self, survey_pk: int) -> Survey: ...
     def latest(self, survey_id: str) -> int | None: ...
 
@@ -153,14 +156,17 @@ def decide(contact: Person, sessions: Sequence[S], message: Said,
         welcome = [Reply(t.gettext("You will get our messages again. Reply STOP to stop."))]
     joins = not channel_named(contact.channel).trial  # simulated people stay out of rounds
     link = payload.get("start") if joins else None
-    coded = _round_by_code(surveys, str(link or message.text or "")) if joins else None
+    keypad = channel_named(contact.channel).keypad
+    coded = (_round_by_code(surveys, str(link or message.text or ""), keypad) if joins
+             else None)
     if coded is not None and coded.status == "scheduled":  # come too early
         return _not_open_yet(contact, surveys.survey(coded.survey_pk), coded, payload,
                              welcome, changes)
     if link and coded is None:  # a stale or mistyped deep link
         return Decision("unknown_link", welcome + [Reply(t.gettext(
             "This link is not for a survey that is open now."))], contact=changes)
-    target = _target(sessions, message, payload, surveys if joins else _NoRounds(surveys))
+    target = _target(sessions, message, payload, surveys if joins else _NoRounds(surveys),
+                     keypad)
     if target.survey_pk is None:
         return _outside_survey(lang, message, command, welcome, changes)
     survey = surveys.survey(target.survey_pk)
@@ -178,8 +184,10 @@ def decide(contact: Person, sessions: Sequence[S], message: Said,
         # the first message only opens the survey, unless it is a keyword (not a join code)
         if message.text.strip() and not target.by_code:
             result = _first_step(survey, result, message.text)
-    elif (welcome or target.by_code) and session.status not in FINISHED:
-        result = resume(survey, session.state)  # back again: ask where they left off
+    elif ((welcome or target.by_code or payload.get("resume"))
+          and session.status not in FINISHED):
+        # back again (or a call begins: a dropped call goes on): ask where they left off
+        result = resume(survey, session.state)
     elif _answers_an_earlier_question(session, payload):
         t = translator(survey.words_for(survey.language_for(session.state.get("lang"))))
         return Decision("stale", welcome + [Reply(t.gettext(
@@ -202,6 +210,9 @@ class _NoRounds:
     def round_by_code(self, code: str) -> CodedRound | None:
         return None
 
+    def round_by_keys(self, digits: str) -> CodedRound | None:
+        return None
+
     def survey(self, survey_pk: int) -> Survey:
         return self.surveys.survey(survey_pk)
 
@@ -209,13 +220,17 @@ class _NoRounds:
         return self.surveys.latest(survey_id)
 
 
-def _round_by_code(surveys: Surveys, text: str) -> CodedRound | None:
+def _round_by_code(surveys: Surveys, text: str, keypad: bool = False) -> CodedRound | None:
+    """The round of the code in `text`; on a keypad channel, digits are the code's keys."""
     code = join_code(text)
-    return surveys.round_by_code(code) if code is not None else None
+    if code is None:
+        return None
+    return surveys.round_by_keys(code) if keypad and code.isdigit() else surveys.round_by_code(
+        code)
 
 
-def _open_round(surveys: Surveys, text: str) -> CodedRound | None:
-    found = _round_by_code(surveys, text)
+def _open_round(surveys: Surveys, text: str, keypad: bool = False) -> CodedRound | None:
+    found = _round_by_code(surveys, text, keypad)
     return found if found is not None and found.status == "open" else None
 
 
@@ -235,10 +250,10 @@ def _not_open_yet(contact: Person, survey: Survey, round_: CodedRound,
 
 
 def _target(sessions: Sequence[S], message: Said, payload: Mapping[str, Any],
-            surveys: Surveys) -> _Target[S]:
+            surveys: Surveys, keypad: bool = False) -> _Target[S]:
     """A round's join code (typed, or a Telegram /start payload) opens that round; otherwise
     the session the contact was last asked something in."""
-    round_ = _open_round(surveys, str(payload.get("start") or message.text or ""))
+    round_ = _open_round(surveys, str(payload.get("start") or message.text or ""), keypad)
     if round_ is not None:
         session = next((s for s in sessions if s.round_id == round_.id), None)
         return _Target(session, session.survey_pk if session else round_.survey_pk,

@@ -87,6 +87,13 @@ class Settings(BaseSettings):
     telegram_api_base_url: Annotated[str | None, _env("TELEGRAM_API_BASE_URL", "a URL")] = None
     telegram_bot_username: Annotated[str, _env(
         "TELEGRAM_BOT_USERNAME", "the bot's username")] = "your_bot"
+    # Voice calls (voice/): each survey language's voice for <Say>, "language=BCP-47 tag" and
+    # optionally ":voice" (Twilio's name of one), e.g. "en=en-US,bn=bn-IN:Google.bn-IN-Standard-A";
+    # a call in a language not here is refused (voice.render.refusal)
+    voice_languages: Annotated[dict[str, str], NoDecode, _env(
+        "HEARD_VOICE_LANGUAGES",
+        "language=BCP-47 tag[:voice], separated by commas, e.g. en=en-US,sw=sw-KE")] = {
+        "en": "en-US"}
     # Rounds
     price_per_segment: Annotated[float, _env(
         "HEARD_PRICE_PER_SEGMENT", "a price, a number from 0, e.g. 0.0079", ge=0)] = 0.0079
@@ -109,6 +116,12 @@ class Settings(BaseSettings):
     def _read_templates(cls, value: Any) -> Any:
         """The variable's text read into {"purpose:language": ContentSid}."""
         return whatsapp_templates(value) if isinstance(value, str) else value
+
+    @field_validator("voice_languages", mode="before")
+    @classmethod
+    def _read_voice_languages(cls, value: Any) -> Any:
+        """The variable's text read into {language: "tag[:voice]"}."""
+        return voice_languages(value) if isinstance(value, str) else value
 
     @field_validator("community_time_zones", mode="before")
     @classmethod
@@ -179,6 +192,23 @@ def community_time_zones(value: str) -> dict[str, str]:
             raise ValueError(f"{pair!r} is not community=Time/Zone with an IANA time zone "
                              f"(e.g. kibera=Africa/Nairobi)") from None
         found[community.lower()] = zone
+    return found
+
+
+_VOICE = re.compile(r"(?P<lang>[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]+)*)=(?P<tag>[A-Za-z]{2,3}-"
+                    r"[A-Za-z0-9]+)(?::(?P<voice>[\w.-]+))?")
+
+
+def voice_languages(value: str) -> dict[str, str]:
+    """`en=en-US,bn=bn-IN:Google.bn-IN-Standard-A` as {"en": "en-US", "bn": "bn-IN:Google..."};
+    a ValueError naming the first pair that is not one."""
+    found: dict[str, str] = {}
+    for pair in filter(None, (part.strip() for part in value.split(","))):
+        matched = _VOICE.fullmatch(pair)
+        if matched is None:
+            raise ValueError(f"{pair!r} is not language=BCP-47 tag[:voice] (e.g. sw=sw-KE or "
+                             f"en=en-US:Polly.Joanna)")
+        found[matched["lang"].lower()] = pair.split("=", 1)[1]
     return found
 
 

@@ -42,6 +42,17 @@ def join_code(text: str) -> str | None:
     return code if 0 < len(code) <= MAX_CODE else None
 
 
+KEYPAD = {letter: key for key, letters in {"2": "ABC", "3": "DEF", "4": "GHI", "5": "JKL",
+                                          "6": "MNO", "7": "PQRS", "8": "TUV", "9": "WXYZ"}.items()
+          for letter in letters}
+
+
+def keypad_digits(code: str) -> str:
+    """A round's code as typed on a phone's keys, each letter by the key it is printed on
+    (ITU E.161): 'WATER367' is '92837367'."""
+    return "".join(KEYPAD.get(character, character) for character in code.upper())
+
+
 def looks_like_a_code(text: str) -> bool:
     """One word of letters and digits ('WATER376'): a mistyped code, not a greeting, and not
     a bare number (an answer, or a button, sent when no question is open)."""

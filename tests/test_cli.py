@@ -25,6 +25,14 @@ def test_validate_examples_reports_languages_questions_and_segments():
     assert "bn 2 (UCS-2)" in result.stdout or "bn 1 (UCS-2)" in result.stdout
 
 
+def test_validate_says_which_languages_a_call_can_say(monkeypatch):
+    monkeypatch.setenv("HEARD_VOICE_LANGUAGES", "en=en-US,sw=sw-KE")
+    result = heard("survey", "validate", str(EXAMPLES / "water-access.yaml"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.rstrip().endswith(
+        "; by voice call: en, sw (no voice for bn in HEARD_VOICE_LANGUAGES)")
+
+
 def test_validate_bad_file_exits_1_with_positions(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("id: x\nlanguages: [en]\ntitle: {en: T}\nquestions:\n"

@@ -155,15 +155,16 @@ def test_an_imported_consent_is_not_the_surveys_consent(runtime, twilio):
 
 def test_one_registry_names_every_channel_and_what_it_can_do():
     """No module lists channel names: each asks the registry (surveys/channels.py)."""
-    assert importable() == ("sms", "whatsapp", "telegram")
+    assert importable() == ("sms", "whatsapp", "telegram", "voice")
     assert channel("sms").sms_text and not channel("telegram").sms_text
     assert channel("telegram").charts and channel("whatsapp").phone_addresses
+    assert channel("voice").keypad and not channel("voice").sms_text
     assert sender_for("simulator")(None) is None  # type: ignore[arg-type]
     name = r"""["'](?:sms|whatsapp|telegram)["']"""
     listed = re.compile(rf"[({{\[]\s*{name}\s*,\s*{name}")  # a list of two names or more
     root = Path(__file__).resolve().parent.parent
-    offenders = [str(path.relative_to(root)) for folder in ("bot", "sms", "surveys", "worker",
-                                                            "heard")
+    offenders = [str(path.relative_to(root)) for folder in ("bot", "sms", "voice", "surveys",
+                                                            "worker", "heard")
                  for path in (root / folder).rglob("*.py")
                  if path.name != "channels.py" and listed.search(path.read_text("utf-8"))]
     assert offenders == [] and set(CHANNELS) >= {"sms", "whatsapp", "telegram", "simulator"}
@@ -178,7 +179,7 @@ def test_every_channel_package_has_the_same_shape():
     writes = ("surveys.database", "surveys.tables", "surveys.sql", "worker.ingest")
     packages = {path.partition(".")[0] for path in (found.sender for found in CHANNELS.values())
                 if not path.startswith("worker.")}
-    assert packages == {"sms", "bot"}
+    assert packages == {"sms", "bot", "voice"}
     for package in sorted(packages):
         adapter, webhook = (imports_of(root / package / f"{name}.py")
                             for name in ("adapter", "webhook"))

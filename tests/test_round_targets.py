@@ -98,7 +98,7 @@ def test_the_dry_run_says_how_many_the_target_leaves_out(runtime, contacts):
 @pytest.mark.parametrize(("target", "problem"), [
     ({"languages": ["xx"]}, "target language: unknown language 'xx'"),
     ({"channels": ["fax"]}, "target channel: unknown channel 'fax' (one of sms, whatsapp, "
-                            "telegram)"),
+                            "telegram, voice)"),
     ({"profile": {"gendre": ["female"]}}, "target profile: unknown profile field 'gendre' "
                                           "(declared: gender, litres, village"),
     ({"profile": {"gender": [" "]}}, "give 'gender' a value"),

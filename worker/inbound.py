@@ -36,6 +36,7 @@ from surveys.tables import (
     SurveyVersion,
     utcnow,
 )
+from surveys.words import keypad_digits
 from worker.outbox import outbox_row
 
 log = logging.getLogger(__name__)
@@ -200,6 +201,12 @@ class Batch:
                 select(Round).where(Round.status.in_(("open", "scheduled")),
                                     Round.code.is_not(None)))}
         return self._rounds.get(code)
+
+    def round_by_keys(self, digits: str) -> Round | None:
+        self.round_by_code("")  # the open and scheduled rounds, read once per batch
+        assert self._rounds is not None
+        typed = [round_ for code, round_ in self._rounds.items() if keypad_digits(code) == digits]
+        return typed[0] if len(typed) == 1 else None  # two codes on the same keys: neither
 
     def latest(self, survey_id: str) -> int | None:
         if survey_id not in self._latest:

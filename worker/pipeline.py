@@ -9,8 +9,9 @@ replies are returned for the provider's answer, recorded like any other channel'
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
@@ -28,7 +29,14 @@ from surveys.actions import (
 )
 from surveys.database import session_scope
 from surveys.sql import insert_ignore
-from surveys.tables import Contact, EarlyStatus, InboxMessage, OutboxMessage, utcnow
+from surveys.tables import (
+    Contact,
+    EarlyStatus,
+    InboxMessage,
+    OutboxMessage,
+    SurveySession,
+    utcnow,
+)
 from worker.inbound import process
 from worker.ingest import inbox_row, ingest, ingest_async
 from worker.runtime import Runtime
@@ -66,11 +74,18 @@ async def perform_async(runtime: Runtime, action: Action) -> str:
 
 @dataclass(frozen=True)
 class Answered:
-    """A synchronous channel's message: its inbox row, whether it came before, its replies."""
+    """A synchronous channel's message: its inbox row, whether it came before, its replies;
+    for a channel that renders them its own way (a call speaks them), the replies as stored
+    (`worker.outbox.reply_body`), what the message was (its outcome) and where the person is
+    now: their newest session's survey version and language (else their own language)."""
 
     inbox_id: int
     duplicate: bool
     replies: list[str]
+    said: list[dict[str, Any]] = field(default_factory=list)
+    outcome: str | None = None
+    survey_pk: int | None = None
+    language: str | None = None
 
 
 def converse(runtime: Runtime, action: Converse) -> Answered:
@@ -92,9 +107,21 @@ def converse(runtime: Runtime, action: Converse) -> Answered:
             db.execute(update(OutboxMessage).where(OutboxMessage.id.in_(outbox_ids),
                                                    OutboxMessage.inbox_id == inbox_id)
                        .values(status="sent", sent_at=utcnow()))
-        return Answered(inbox_id, duplicate, list(db.scalars(
-            select(OutboxMessage.text).where(OutboxMessage.inbox_id == inbox_id)
-            .order_by(OutboxMessage.seq))))
+        rows = db.execute(select(OutboxMessage.text, OutboxMessage.reply)
+                          .where(OutboxMessage.inbox_id == inbox_id)
+                          .order_by(OutboxMessage.seq)).all()
+        outcome = db.scalar(select(InboxMessage.outcome).where(InboxMessage.id == inbox_id))
+        contact = db.execute(select(Contact.id, Contact.language).where(
+            Contact.channel == inbound.channel, Contact.address == inbound.address)).first()
+        newest = db.execute(select(SurveySession.survey_pk, SurveySession.state).where(
+            SurveySession.contact_id == contact.id).order_by(
+            SurveySession.updated_at.desc(), SurveySession.id.desc()).limit(1)).first() \
+            if contact is not None else None
+        language = (newest.state or {}).get("lang") if newest is not None else None
+        return Answered(inbox_id, duplicate, [row.text for row in rows],
+                        [row.reply for row in rows], outcome,
+                        newest.survey_pk if newest is not None else None,
+                        language or (contact.language if contact is not None else None))
 
 
 def decline(runtime: Runtime, action: Decline) -> str:

@@ -9,6 +9,7 @@ from rich.console import Console
 
 from sms.fit import long_messages, max_segments
 from surveys.model import Survey
+from surveys.settings import get_settings
 from surveys.validation import SurveyError, load_survey
 
 app = typer.Typer(help="Validate and inspect survey files.", no_args_is_help=True)
@@ -46,7 +47,18 @@ def describe(survey: Survey, path: Path) -> str:
     per_language = ", ".join(f"{lang} {count} ({encoding})"
                              for lang, (count, encoding) in segments.items())
     return (f"{path}: {survey.id} v{survey.version} ok: languages {', '.join(survey.languages)}; "
-            f"{len(survey.questions)} questions; largest SMS in segments: {per_language}")
+            f"{len(survey.questions)} questions; largest SMS in segments: {per_language}; "
+            f"{voice_note(survey)}")
+
+
+def voice_note(survey: Survey) -> str:
+    """Which of the survey's languages a call can say (a voice in HEARD_VOICE_LANGUAGES)."""
+    voices = get_settings().voice_languages
+    heard = [lang for lang in survey.languages if lang in voices]
+    silent = [lang for lang in survey.languages if lang not in voices]
+    said = f"by voice call: {', '.join(heard) or 'none'}"
+    return said + (f" (no voice for {', '.join(silent)} in HEARD_VOICE_LANGUAGES)"
+                   if silent else "")
 
 
 def system_language_notes(survey: Survey) -> list[str]:

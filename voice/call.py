@@ -1,0 +1,138 @@
+"""One request of a call: the conversation's step (run inline) and the TwiML that says it.
+
+How a caller joins: a caller with an unfinished session in an open round (invited by a launch,
+or a call that dropped) goes on at the question they were at; anyone else is asked for a
+round's join code typed on the phone's keys (each letter by the key it is printed on,
+WATER367 = 92837367, then #). A question that needs words (type text) cannot be answered on a
+call yet: an optional one is skipped (the engine's SKIP, stored as skipped) and the caller is
+told; a required one ends the call with that said.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+from sqlalchemy.orm import Session
+
+from surveys import catalog
+from surveys.actions import Converse
+from surveys.conversation import walk_in_language
+from surveys.database import session_scope
+from surveys.engine import Reply
+from surveys.i18n import Translator, language_name, translator
+from surveys.model import Question, Survey
+from surveys.settings import Settings
+from surveys.tables import SurveyVersion
+from voice import render
+from voice.render import Voice
+from worker.outbox import stored_reply
+from worker.pipeline import Answered, converse
+from worker.runtime import Runtime
+
+log = logging.getLogger(__name__)
+OUTSIDE = frozenset({"no_survey", "help"})  # the caller is in no survey: asked for a code
+MAX_SKIPPED = 20  # text questions skipped in one step, at most
+
+
+def answer(runtime: Runtime, settings: Settings, action: Converse) -> str:
+    """The TwiML answering this request of the call."""
+    step = int(action.inbound.payload["step"])
+    answered = converse(runtime, action)
+    next_step = f"{settings.public_base_url.rstrip('/')}/voice/twilio?step={step + 1}"
+    silent = bool(action.inbound.payload.get("silent"))
+    # no key pressed: asked once more (heard's redirect), then the call ends
+    silence = None if silent else next_step + "&silent=1"
+    voices = settings.voice_languages
+    if answered.outcome in OUTSIDE:
+        lang = (answered.language
+                or walk_in_language(voices, None, action.inbound.address) or _first(voices))
+        voice = voices.get(lang)
+        if voice is not None:
+            return join_prompt(translator(lang), Voice.configured(voice), next_step,
+                               welcome=step == 0 or silent, silence=silence)
+        return refusal(lang, voices)
+    lang = answered.language or "en"
+    if lang not in voices:
+        log.warning("a call in %s, which has no voice (HEARD_VOICE_LANGUAGES): refused", lang)
+        return refusal(lang, voices)
+    survey = _survey(runtime, answered.survey_pk)
+    t = translator(survey.words_for(lang) if survey is not None else lang)
+    replies = _said(answered)
+    if survey is not None:
+        replies = _past_text_questions(runtime, action, survey, replies, t)
+    greeting = step == 0 or bool(action.inbound.payload.get("joining"))  # a survey begins
+    return render.conversation(replies, t, Voice.configured(voices[lang]), next_step, greeting,
+                               silence)
+
+
+def join_prompt(t: Translator, voice: Voice, action: str, welcome: bool,
+                silence: str | None) -> str:
+    """Asked of a caller in no survey: a round's code on the keys (again, after a wrong one)."""
+    said = (t.gettext("Welcome to heard. To answer a survey, type its code with your phone's "
+                      "keys, then press the hash key.") if welcome else
+            t.gettext("That code is not for a survey that is open now. Type it again, then "
+                      "press the hash key."))
+    joining = "&joining=1"
+    return render.gathering([said], voice, action + joining, silence=silence and silence + joining)
+
+
+def refusal(lang: str, voices: dict[str, str]) -> str:
+    """A call in a language heard has no voice for: said so in the first configured voice
+    (English in Twilio's default voice when none is), then the call ends; never silence."""
+    first = _first(voices)
+    t = translator(first)
+    said = t.gettext("Sorry, this survey cannot be heard in {language} yet. Goodbye.",
+                     language=language_name(lang, reader=first))
+    return render.spoken([said], Voice.configured(voices[first]) if first in voices else None)
+
+
+def _first(voices: dict[str, str]) -> str:
+    return next(iter(voices), "en")
+
+
+def _past_text_questions(runtime: Runtime, action: Converse, survey: Survey,
+                         replies: list[Reply], t: Translator) -> list[Reply]:
+    """Replies that end on a question a call can answer: an optional text question is
+    skipped (told, and stored as skipped as SKIP would), a required one ends the call."""
+    for attempt in range(MAX_SKIPPED):
+        question = _asked(survey, replies)
+        if question is None or question.type != "text":
+            return replies
+        asked = replies[:-1] + [Reply(replies[-1].text)]
+        if not question.optional:
+            return asked + [Reply(t.gettext(
+                "This question needs an answer in words, which a call cannot take yet. Please "
+                "answer this survey by message. Goodbye."))]
+        inbound = action.inbound
+        skipped = converse(runtime, Converse(replace(
+            inbound, text="skip", provider_id=f"{inbound.provider_id}:skip{attempt}")))
+        replies = asked + [Reply(t.gettext(
+            "This question needs an answer in words, which a call cannot take yet. It is "
+            "skipped."))] + _said(skipped)
+    return replies
+
+
+def _said(answered: Answered) -> list[Reply]:
+    return [stored_reply(body) for body in answered.said]
+
+
+def _asked(survey: Survey, replies: list[Reply]) -> Question | None:
+    """The question the last reply asks, if it asks one of the survey's."""
+    last = replies[-1] if replies else None
+    if last is None or last.kind not in render.ASKING or last.question_id is None:
+        return None
+    return survey.question(last.question_id) if last.question_id in survey.question_index \
+        else None
+
+
+def _survey(runtime: Runtime, survey_pk: int | None) -> Survey | None:
+    if survey_pk is None:
+        return None
+    with session_scope(runtime.database_url) as db:
+        return _version(db, survey_pk)
+
+
+def _version(db: Session, survey_pk: int) -> Survey | None:
+    row = db.get(SurveyVersion, survey_pk)
+    return catalog.survey_of(row) if row is not None else None
