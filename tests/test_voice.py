@@ -285,3 +285,24 @@ def test_a_malformed_voice_setting_stops_heard_naming_the_pair(monkeypatch):
 
 def test_keys_on_the_keypad_spell_a_code():
     assert keypad_digits("WATER367") == "92837367"
+
+
+def test_one_who_opted_out_and_calls_hears_how_to_take_part_again(runtime, voice):
+    """Never silence: the caller is told they opted out and how to come back (1); no key, and
+    nothing changes; 1, and they are in again, asked for a survey's code."""
+    from surveys.tables import Contact
+
+    with session_scope(runtime.database_url) as db:
+        db.add(Contact(channel="voice", address=CALLER, language="en", opted_out=True,
+                       profile={}))
+    client = client_for(runtime)
+    said, action = asked(press(client, "CA40")[0], one_key=True, again=False)
+    assert said == ["You asked us not to contact you, so we will not. To take part again, "
+                    "press 1. Otherwise, hang up."]
+    with session_scope(runtime.database_url) as db:
+        assert db.query(Contact).filter_by(address=CALLER).one().opted_out is True
+    said, _ = asked(press(client, "CA40", action, "1")[0], one_key=False)
+    assert said == ["Welcome to heard. To answer a survey, type its code with your phone's "
+                    "keys, then press the hash key."]
+    with session_scope(runtime.database_url) as db:
+        assert db.query(Contact).filter_by(address=CALLER).one().opted_out is False

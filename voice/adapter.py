@@ -19,6 +19,7 @@ from surveys.phone import InvalidPhoneNumber, to_e164
 
 CHANNEL = "voice"
 REPEAT = "start"  # the engine asks the current question again (English works in every language)
+REJOIN = "start"  # and takes back an opt-out
 ENDED = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 MAX_STEP = 10_000
 
@@ -38,13 +39,15 @@ def read_call(form: Mapping[str, str], query: Mapping[str, str],
     except InvalidPhoneNumber as error:  # a withheld number ("anonymous") cannot take part
         raise BadPayload(f"From: {error}") from None
     number = int(step)
+    text = keys_as_text(form.get("Digits", ""), query.get("keys"), number)
+    if query.get("rejoin") == "1" and text == "1":  # one who had opted out takes part again
+        text = REJOIN
     try:
-        return Converse(Inbound(channel=CHANNEL, address=address,
-                                text=keys_as_text(form.get("Digits", ""), query.get("keys"),
-                                                  number),
+        return Converse(Inbound(channel=CHANNEL, address=address, text=text,
                                 provider_id=f"{form['CallSid']}:{number}",
                                 payload={"step": number, "resume": number == 0,
                                          "joining": query.get("joining") == "1",
+                                         "rejoin": query.get("rejoin") == "1",
                                          "silent": query.get("silent") == "1"}))
     except BadInbound as error:
         raise BadPayload(str(error).replace("provider_id", "CallSid").replace(

@@ -44,13 +44,16 @@ def answer(runtime: Runtime, settings: Settings, action: Converse) -> str:
     # no key pressed: asked once more (heard's redirect), then the call ends
     silence = None if silent else next_step + "&silent=1"
     voices = settings.voice_languages
+    if answered.outcome == "opted_out" and not answered.said:  # they had asked us to stop
+        return _opted_out(answered, action, voices, next_step)
     if answered.outcome in OUTSIDE:
         lang = (answered.language
                 or walk_in_language(voices, None, action.inbound.address) or _first(voices))
         voice = voices.get(lang)
         if voice is not None:
+            welcome = step == 0 or silent or bool(action.inbound.payload.get("rejoin"))
             return join_prompt(translator(lang), Voice.configured(voice), next_step,
-                               welcome=step == 0 or silent, silence=silence)
+                               welcome=welcome, silence=silence)
         return refusal(lang, voices)
     lang = answered.language or "en"
     if lang not in voices:
@@ -75,6 +78,20 @@ def join_prompt(t: Translator, voice: Voice, action: str, welcome: bool,
                       "press the hash key."))
     joining = "&joining=1"
     return render.gathering([said], voice, action + joining, silence=silence and silence + joining)
+
+
+def _opted_out(answered: Answered, action: Converse, voices: dict[str, str],
+               next_step: str) -> str:
+    """One who opted out and calls: never silence, but no survey either unless they say so
+    (a key, which is START); no key, and the call ends with nothing changed."""
+    lang = (answered.language or walk_in_language(voices, None, action.inbound.address)
+            or _first(voices))
+    if lang not in voices:
+        return refusal(lang, voices)
+    said = translator(lang).gettext("You asked us not to contact you, so we will not. To take "
+                                    "part again, press 1. Otherwise, hang up.")
+    return render.gathering([said], Voice.configured(voices[lang]), next_step + "&rejoin=1",
+                            one_key=True)
 
 
 def refusal(lang: str, voices: dict[str, str]) -> str:
