@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from heard.routes.dashboard import TEMPLATES, direction_of
 from heard.routes.deps import get_runtime
-from surveys.i18n import language_name, shipped_languages, translator
+from surveys.i18n import Translator, language_name, shipped_languages, translator
 from surveys.settings import get_settings
 from surveys.tables import Round
 from surveys.users import SignedIn, signed_in
@@ -125,6 +125,26 @@ def _named(code: str | None, reader: str) -> str:
 @cache
 def _languages() -> list[tuple[str, str]]:
     return [(code, language_name(code, code)) for code in shipped_languages()]
+
+
+def counted(t: Translator, unit: str, low: int, high: int | None = None) -> str:
+    """Messages or SMS segments (`unit`), one number or a range, in the user's words."""
+    if high is not None and high != low:
+        return (t.gettext("{low} to {high} SMS segments", low=t.number(low),
+                          high=t.number(high)) if unit == "segments" else
+                t.gettext("{low} to {high} messages", low=t.number(low), high=t.number(high)))
+    return (t.ngettext("{n} SMS segment", "{n} SMS segments", low) if unit == "segments"
+            else t.ngettext("{n} message", "{n} messages", low))
+
+
+def priced(t: Translator, low: float | None, high: float | None) -> str:
+    """An amount or a range of HEARD_CURRENCY in the user's words ("-": not priced)."""
+    if low is None or high is None:
+        return "-"
+    currency = get_settings().currency
+    cheapest, dearest = t.money(low, currency), t.money(high, currency)
+    return cheapest if cheapest == dearest else t.gettext("{low} to {high}", low=cheapest,
+                                                          high=dearest)
 
 
 def secure() -> bool:

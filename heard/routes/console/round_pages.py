@@ -19,11 +19,13 @@ from heard.routes.console.base import (
     RuntimeDep,
     SessionCookie,
     acting,
+    counted,
     forbidden,
     in_scope,
     may_act,
     not_found,
     page,
+    priced,
     signed_in_user,
 )
 from heard.routes.dashboard import results_html
@@ -133,33 +135,15 @@ def _plan_figures(plan: rounds.Plan, t: Translator) -> dict[str, Any]:
     in the user's language: money at HEARD_PRICE_PER_SEGMENT in HEARD_CURRENCY."""
     settings = get_settings()
     price, currency = settings.price_per_segment, settings.currency
-
-    def counted(unit: str, low: int, high: int | None = None) -> str:
-        if high is not None and high != low:
-            return (t.gettext("{low} to {high} SMS segments", low=t.number(low),
-                              high=t.number(high)) if unit == "segments" else
-                    t.gettext("{low} to {high} messages", low=t.number(low),
-                              high=t.number(high)))
-        return (t.ngettext("{n} SMS segment", "{n} SMS segments", low) if unit == "segments"
-                else t.ngettext("{n} message", "{n} messages", low))
-
-    def money(low: float | None, high: float | None) -> str:
-        if low is None or high is None:
-            return "-"
-        if t.money(low, currency) == t.money(high, currency):
-            return t.money(low, currency)
-        return t.gettext("{low} to {high}", low=t.money(low, currency),
-                         high=t.money(high, currency))
-
     lines = [{"language": line.language, "channel": line.channel,
               "contacts": t.number(line.contacts), "messages": t.number(line.messages),
-              "invitation": counted(line.unit, line.invitation),
-              "conversation": counted(line.unit, line.typical, line.longest),
-              "cost": money(line.cost_typical, line.cost_longest),
-              "reminder": counted(line.unit, line.reminder)} for line in plan.lines(price)]
+              "invitation": counted(t, line.unit, line.invitation),
+              "conversation": counted(t, line.unit, line.typical, line.longest),
+              "cost": priced(t, line.cost_typical, line.cost_longest),
+              "reminder": counted(t, line.unit, line.reminder)} for line in plan.lines(price)]
     quickest = plan.quickest(settings.sms_per_second)
     return {"lines": lines, "contacts": t.number(plan.total("contacts")),
-            "messages": t.number(plan.total("messages")), "cost": money(*plan.cost(price)),
+            "messages": t.number(plan.total("messages")), "cost": priced(t, *plan.cost(price)),
             "invitation_cost": t.gettext(
                 "The invitations cost {cost} at {price} an SMS segment; messages of results "
                 "are not included (their length depends on the answers).",

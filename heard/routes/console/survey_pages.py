@@ -16,7 +16,9 @@ from heard.routes.console.base import (
     RuntimeDep,
     SessionCookie,
     acting,
+    counted,
     page,
+    priced,
     signed_in_user,
 )
 from sms.fit import MAX_SEGMENTS, max_segments
@@ -72,19 +74,13 @@ async def upload_survey(request: Request, runtime: RuntimeDep, cookie: SessionCo
 def _per_person(survey: Survey, t: Translator) -> dict[str, dict[str, str]]:
     """Per language, one person's whole conversation by SMS (typical to longest path) and its
     cost at HEARD_PRICE_PER_SEGMENT, in the user's words."""
-    settings = get_settings()
+    price = get_settings().price_per_segment
     said = {}
     for lang in survey.languages:
         cost = sms_per_person(survey, lang)
         low, high = cost["typical_segments"], cost["longest_segments"]
-        money = [t.money(count * settings.price_per_segment, settings.currency)
-                 for count in (low, high)]
-        said[lang] = {
-            "segments": t.gettext("{low} to {high} SMS segments", low=t.number(low),
-                                  high=t.number(high)) if high != low else
-            t.ngettext("{n} SMS segment", "{n} SMS segments", low),
-            "cost": money[0] if money[0] == money[1] else t.gettext(
-                "{low} to {high}", low=money[0], high=money[1])}
+        said[lang] = {"segments": counted(t, "segments", low, high),
+                      "cost": priced(t, low * price, high * price)}
     return said
 
 
