@@ -63,7 +63,8 @@ CHANNELS: dict[str, Channel] = {channel.name: channel for channel in (
             sms_text=True, phone_addresses=True, reply_window=timedelta(hours=24),
             prepare="sms.whatsapp:prepare", refused="sms.whatsapp:refused"),
     Channel("telegram", "bot.sender:telegram_sender", charts=True, buttons=True),
-    Channel("voice", "voice.sender:twilio_voice_sender", phone_addresses=True, keypad=True),
+    Channel("voice", "voice.sender:twilio_voice_sender", "voice.sender:twilio_voice_finder",
+            phone_addresses=True, keypad=True, refused="voice.sender:unanswered"),
     Channel("simulator", "worker.senders:simulator", importable=False, trial=True),
 )}
 UNKNOWN = Channel("unknown", "")  # a row's channel that no entry names: can do nothing special

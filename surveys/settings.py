@@ -94,6 +94,20 @@ class Settings(BaseSettings):
         "HEARD_VOICE_LANGUAGES",
         "language=BCP-47 tag[:voice], separated by commas, e.g. en=en-US,sw=sw-KE")] = {
         "en": "en-US"}
+    # the number heard calls people from (else TWILIO_FROM), and how many calls it starts a
+    # second, across every worker (Twilio's default for an account: 1)
+    voice_from: Annotated[str | None, _env("HEARD_VOICE_FROM", "a phone number")] = None
+    calls_per_second: Annotated[float, _env(
+        "HEARD_CALLS_PER_SECOND", "calls a second, a number above 0, e.g. 1", gt=0)] = 1.0
+    # a call nobody answered (busy, no answer, failed) is made again after each of these
+    # minutes in turn; then it is given up
+    call_retry_minutes: Annotated[tuple[int, ...], NoDecode, _env(
+        "HEARD_CALL_RETRY_MINUTES",
+        "whole minutes separated by commas, e.g. 15,120,1440")] = (15, 120, 1440)
+    # a call to heard's number is rejected (it costs the caller nothing) and heard calls back
+    call_back: Annotated[bool, _env("HEARD_VOICE_CALL_BACK", "true or false")] = False
+    price_per_call_minute: Annotated[float, _env(
+        "HEARD_PRICE_PER_CALL_MINUTE", "a price, a number from 0, e.g. 0.014", ge=0)] = 0.014
     # Rounds
     price_per_segment: Annotated[float, _env(
         "HEARD_PRICE_PER_SEGMENT", "a price, a number from 0, e.g. 0.0079", ge=0)] = 0.0079
@@ -122,6 +136,12 @@ class Settings(BaseSettings):
     def _read_voice_languages(cls, value: Any) -> Any:
         """The variable's text read into {language: "tag[:voice]"}."""
         return voice_languages(value) if isinstance(value, str) else value
+
+    @field_validator("call_retry_minutes", mode="before")
+    @classmethod
+    def _read_retry_minutes(cls, value: Any) -> Any:
+        """`15,120,1440` read into whole minutes (none: a call nobody answered is not retried)."""
+        return retry_minutes(value) if isinstance(value, str) else value
 
     @field_validator("community_time_zones", mode="before")
     @classmethod
@@ -210,6 +230,21 @@ def voice_languages(value: str) -> dict[str, str]:
                              f"en=en-US:Polly.Joanna)")
         found[matched["lang"].lower()] = pair.split("=", 1)[1]
     return found
+
+
+MAX_RETRY_MINUTES = 7 * 24 * 60
+
+
+def retry_minutes(value: str) -> tuple[int, ...]:
+    """`15,120,1440` as (15, 120, 1440); a ValueError naming the first part that is not a
+    whole number of minutes from 1 to a week."""
+    found = []
+    for part in filter(None, (part.strip() for part in value.split(","))):
+        if not (part.isascii() and part.isdigit() and 1 <= int(part) <= MAX_RETRY_MINUTES):
+            raise ValueError(f"{part!r} is not a whole number of minutes from 1 to "
+                             f"{MAX_RETRY_MINUTES}")
+        found.append(int(part))
+    return tuple(found)
 
 
 def normalize_database_url(url: str) -> str:

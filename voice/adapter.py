@@ -11,9 +11,10 @@ multiple choice's digits (`keys=each` in the URL) one option each: 13# is "1 3".
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from sms.adapter import BadPayload, require_fields
-from surveys.actions import Converse, Ignore
+from surveys.actions import Converse, Ignore, Status
 from surveys.messages import BadInbound, Inbound
 from surveys.phone import InvalidPhoneNumber, to_e164
 
@@ -27,18 +28,18 @@ MAX_STEP = 10_000
 def read_call(form: Mapping[str, str], query: Mapping[str, str],
               region: str | None = None) -> Converse | Ignore:
     """The call's request as a message of its caller; a call already over is ignored."""
-    require_fields(form, "CallSid", "From")
+    require_fields(form, "CallSid")
     status = form.get("CallStatus", "")
     if status in ENDED:
         return Ignore(f"call {status}")
     step = query.get("step", "0")
     if not (step.isascii() and step.isdigit() and int(step) < MAX_STEP):
         raise BadPayload(f"step: expected a whole number below {MAX_STEP}, got {step!r}")
-    try:
-        address = to_e164(form["From"], form.get("FromCountry") or region)
-    except InvalidPhoneNumber as error:  # a withheld number ("anonymous") cannot take part
-        raise BadPayload(f"From: {error}") from None
+    address = person(form, region)
     number = int(step)
+    outbox = query.get("outbox", "")
+    if outbox and not (outbox.isascii() and outbox.isdigit()):
+        raise BadPayload(f"outbox: expected a row's number, got {outbox!r}")
     text = keys_as_text(form.get("Digits", ""), query.get("keys"), number)
     if query.get("rejoin") == "1" and text == "1":  # one who had opted out takes part again
         text = REJOIN
@@ -46,12 +47,58 @@ def read_call(form: Mapping[str, str], query: Mapping[str, str],
         return Converse(Inbound(channel=CHANNEL, address=address, text=text,
                                 provider_id=f"{form['CallSid']}:{number}",
                                 payload={"step": number, "resume": number == 0,
+                                         "outbox": int(outbox) if outbox else None,
                                          "joining": query.get("joining") == "1",
                                          "rejoin": query.get("rejoin") == "1",
                                          "silent": query.get("silent") == "1"}))
     except BadInbound as error:
         raise BadPayload(str(error).replace("provider_id", "CallSid").replace(
             "address", "From")) from None
+
+
+def person(form: Mapping[str, str], region: str | None) -> str:
+    """The person's number: the caller, or whom heard called (a call heard made: `To`)."""
+    field = "To" if form.get("Direction", "").startswith("outbound") else "From"
+    require_fields(form, field)
+    try:
+        return to_e164(form[field], form.get(field + "Country") or region)
+    except InvalidPhoneNumber as error:  # a withheld number ("anonymous") cannot take part
+        raise BadPayload(f"{field}: {error}") from None
+
+
+@dataclass(frozen=True)
+class CallBack:
+    """One rang heard's number and hung up before it answered: heard calls them back."""
+
+    call_sid: str
+    address: str
+
+
+# how a call heard made ended, in delivery reports' words: (status, error_code); busy and
+# no-answer are called again (voice.sender.unanswered)
+CALL_ENDS = {"completed": ("delivered", None), "busy": ("undelivered", "busy"),
+             "no-answer": ("undelivered", "no-answer"), "failed": ("failed", "call-failed"),
+             "canceled": ("canceled", None)}
+CALL_GOING = frozenset({"queued", "initiated", "ringing", "in-progress"})
+
+
+def read_call_status(form: Mapping[str, str], region: str | None = None,
+                     call_back: bool = False) -> Status | CallBack | Ignore:
+    """A call's status callback: how a call heard made ended, as a delivery report; a call to
+    heard that rang out or was hung up before it was answered, a call back (when on)."""
+    require_fields(form, "CallSid", "CallStatus")
+    status = form["CallStatus"]
+    if status in CALL_GOING:
+        return Ignore(f"call {status}")
+    if status not in CALL_ENDS:
+        raise BadPayload(f"CallStatus: unknown status {status!r}; expected one of "
+                         f"{', '.join(sorted(CALL_GOING | set(CALL_ENDS)))}")
+    if not form.get("Direction", "").startswith("outbound"):  # a call to heard's number
+        if call_back and status in ("no-answer", "canceled", "busy"):
+            return CallBack(form["CallSid"], person(form, region))
+        return Ignore(f"call to heard {status}")
+    heard_status, code = CALL_ENDS[status]
+    return Status(form["CallSid"], heard_status, code)
 
 
 def keys_as_text(digits: str, keys: str | None, step: int) -> str:

@@ -11,8 +11,9 @@ told; a required one ends the call with that said.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from surveys import catalog
@@ -21,13 +22,17 @@ from surveys.conversation import walk_in_language
 from surveys.database import session_scope
 from surveys.engine import Reply
 from surveys.i18n import Translator, language_name, translator
+from surveys.messages import Inbound
 from surveys.model import Question, Survey
 from surveys.settings import Settings
-from surveys.tables import SurveyVersion
+from surveys.tables import Contact, OutboxMessage, SurveyVersion
 from voice import render
+from voice.adapter import CHANNEL
 from voice.render import Voice
-from worker.outbox import stored_reply
-from worker.pipeline import Answered, converse
+from voice.sender import CALL_BACK
+from worker.outbox import LANG, PURPOSE, outbox_row, reply_body, stored_reply
+from worker.pipeline import Answered, converse, record_handled
+from worker.queues import enqueue_outbound
 from worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -38,6 +43,20 @@ MAX_SKIPPED = 20  # text questions skipped in one step, at most
 def answer(runtime: Runtime, settings: Settings, action: Converse) -> str:
     """The TwiML answering this request of the call."""
     step = int(action.inbound.payload["step"])
+    made = action.inbound.payload.get("outbox")  # a call heard made: the row it was made for
+    if step == 0 and made is None and settings.call_back:  # costs the caller nothing
+        call_back(runtime, action.inbound)
+        return render.rejected()
+    first = first_words(runtime, int(made), action.inbound.address) if step == 0 and made \
+        else None
+    if first is not None and first.purpose == "results":  # told, and the call ends
+        lang = first.lang if first.lang in settings.voice_languages else _first(
+            settings.voice_languages)
+        t = translator(lang)
+        return render.spoken([sentence for reply in first.replies
+                              for sentence in render.sentences(reply, t)],
+                             Voice.configured(settings.voice_languages[lang])
+                             if lang in settings.voice_languages else None)
     answered = converse(runtime, action)
     next_step = f"{settings.public_base_url.rstrip('/')}/voice/twilio?step={step + 1}"
     silent = bool(action.inbound.payload.get("silent"))
@@ -62,11 +81,69 @@ def answer(runtime: Runtime, settings: Settings, action: Converse) -> str:
     survey = _survey(runtime, answered.survey_pk)
     t = translator(survey.words_for(lang) if survey is not None else lang)
     replies = _said(answered)
+    if first is not None:  # what the call was made to say before the question (an invitation's
+        replies = [reply for reply in first.replies if reply.kind not in render.ASKING] + replies
     if survey is not None:
         replies = _past_text_questions(runtime, action, survey, replies, t)
     greeting = step == 0 or bool(action.inbound.payload.get("joining"))  # a survey begins
     return render.conversation(replies, t, Voice.configured(voices[lang]), next_step, greeting,
                                silence)
+
+
+@dataclass(frozen=True)
+class FirstWords:
+    """What a call heard made was made to say: the row's reply and those written with it."""
+
+    purpose: str | None
+    lang: str | None
+    replies: list[Reply]
+
+
+MAX_SAID = 20  # rows said in one call heard made, at most
+
+
+def first_words(runtime: Runtime, outbox_id: int, address: str) -> FirstWords | None:
+    """The replies of the call made for row `outbox_id`: it and the rows written with it for
+    the same person (`voice.sender.said_in_its_first_call`); None if it is not a call to them."""
+    with session_scope(runtime.database_url) as db:
+        made = db.get(OutboxMessage, outbox_id)
+        if made is None or made.channel != CHANNEL or made.address != address:
+            log.warning("a call for outbox %s, which is no call to this person", outbox_id)
+            return None
+        said = [made]
+        if made.inbox_id is None and made.contact_id is not None:
+            after = db.scalars(select(OutboxMessage).where(
+                OutboxMessage.contact_id == made.contact_id, OutboxMessage.id > outbox_id)
+                .order_by(OutboxMessage.id).limit(MAX_SAID)).all()
+            for row in after:
+                if row.inbox_id is not None or row.seq != made.seq + len(said):
+                    break  # (the next row of another time)
+                said.append(row)
+        return FirstWords(made.reply.get(PURPOSE), made.reply.get(LANG),
+                          [stored_reply(row.reply) for row in said if row.text])
+
+
+CALL_BACK_GAP = 600  # seconds: one who rings again and again is called back once in this
+
+
+def call_back(runtime: Runtime, inbound: Inbound) -> bool:
+    """Queue a call to one who rang heard's number (once per call they made, and once in
+    CALL_BACK_GAP): whether one was queued."""
+    with session_scope(runtime.database_url) as db:
+        if record_handled(db, replace(inbound, text=""), "missed_call") is None:
+            return False  # (a re-delivered request, or the status after the rejection)
+        if not runtime.redis.set(f"heard:call-back:{inbound.address}", "1", nx=True,
+                                 ex=CALL_BACK_GAP):
+            return False
+        contact_id = db.scalar(select(Contact.id).where(Contact.channel == CHANNEL,
+                                                         Contact.address == inbound.address))
+        reply = Reply("")
+        row = outbox_row(contact_id, CHANNEL, inbound.address, reply, None, 0,
+                         reply_body(reply) | {PURPOSE: CALL_BACK, "after_opt_out": True})
+        outbox_id = db.execute(insert(OutboxMessage).values(row)
+                               .returning(OutboxMessage.id)).scalar_one()
+    enqueue_outbound(runtime.redis, [outbox_id])
+    return True
 
 
 def join_prompt(t: Translator, voice: Voice, action: str, welcome: bool,

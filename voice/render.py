@@ -95,3 +95,10 @@ def spoken(said: list[str], voice: Voice | None) -> str:
             response.say(sentence, language=voice.tag, voice=voice.name)
     response.hangup()
     return str(response)
+
+
+def rejected() -> str:
+    """The call is not answered (it costs the caller nothing): heard calls them back."""
+    response = VoiceResponse()
+    response.reject(reason="busy")
+    return str(response)

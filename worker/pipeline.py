@@ -28,6 +28,7 @@ from surveys.actions import (
     Store,
 )
 from surveys.database import session_scope
+from surveys.messages import Inbound
 from surveys.sql import insert_ignore
 from surveys.tables import (
     Contact,
@@ -126,14 +127,18 @@ def converse(runtime: Runtime, action: Converse) -> Answered:
 
 def decline(runtime: Runtime, action: Decline) -> str:
     """Record a message heard must not answer as handled: nothing is posted back."""
-    inbound = action.inbound
     with session_scope(runtime.database_url) as db:
-        inbox_id = insert_ignore(
-            db, InboxMessage.__table__,
-            inbox_row(inbound) | {"text": "", "processed_at": utcnow(),
-                                  "outcome": action.reason},
-            conflict=["channel", "provider_id"], returning=InboxMessage.id).scalar()
+        inbox_id = record_handled(db, action.inbound, action.reason)
     return "declined" if inbox_id is not None else "duplicate"
+
+
+def record_handled(db: Session, inbound: Inbound, outcome: str) -> int | None:
+    """Store a message no step answers as handled (its text not kept), with why; its new id,
+    or None for a re-delivery."""
+    return insert_ignore(db, InboxMessage.__table__,
+                         inbox_row(inbound) | {"text": "", "processed_at": utcnow(),
+                                               "outcome": outcome},
+                         conflict=["channel", "provider_id"], returning=InboxMessage.id).scalar()
 
 
 def opt_out(runtime: Runtime, channel: str, address: str) -> str:

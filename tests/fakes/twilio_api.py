@@ -1,4 +1,4 @@
-"""A local fake of Twilio's REST API (Messages resource) for the real twilio library.
+"""A local fake of Twilio's REST API (Messages and Calls) for the real twilio library.
 
 It answers as Twilio documents: 201 with a message resource, or a 4xx/5xx JSON error body with
 `code`, `message`, `more_info` and `status`; GET lists the messages sent to `To`, newest first.
@@ -37,6 +37,7 @@ class FakeTwilio:
     list_failures: int = 0  # the next GETs of the list answer 503
     by_to: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     arrived: threading.Condition = field(default_factory=threading.Condition)
+    calls: list[dict[str, str]] = field(default_factory=list)  # calls made (Calls.json)
 
     def record(self, sent: dict[str, str]) -> None:
         with self.arrived:
@@ -59,6 +60,10 @@ class FakeTwilio:
         """The next `times` sends to `to` fail with this HTTP status and Twilio error code."""
         self.failures.setdefault(to, []).extend([(status, code, message)] * times)
 
+    def calls_to(self, to: str) -> list[dict[str, str]]:
+        """Every call the library asked for to `to`, in order (its form: Url, StatusCallback...)."""
+        return [call for call in self.calls if call.get("To") == to]
+
     def bodies_to(self, to: str) -> list[str]:
         return [message["Body"] for message in self.by_to.get(to, ())]
 
@@ -80,6 +85,12 @@ def _handler(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
                 fake.list_failures -= 1
                 return self._json(503, {"code": 20503, "message": "Service Unavailable",
                                         "status": 503})
+            if _resource_name(self.path) == "Calls":
+                called = [_call(call) for call in reversed(fake.calls)
+                          if query.get("To") in (None, call["To"])]
+                return self._json(200, {"calls": called, "page": 0, "page_size": 50,
+                                        "next_page_uri": None, "uri": self.path,
+                                        "first_page_uri": self.path, "start": 0, "end": 0})
             mine = [_resource(message) for message in
                     reversed(fake.by_to.get(query["To"], []) if "To" in query else fake.sent)]
             size = int(query.get("PageSize", 50))
@@ -94,6 +105,8 @@ def _handler(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
                     parse_qs(self.rfile.read(length).decode()).items()}
             if not self._authorized():
                 return
+            if _resource_name(self.path) == "Calls":
+                return self._call(form)
             refusal = _refusal(form)
             if refusal is not None:
                 code, message = refusal
@@ -111,8 +124,24 @@ def _handler(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
                 held.wait()
             self._json(201, _resource(sent))
 
+        def _call(self, form: dict[str, str]) -> None:
+            """A call is made as Twilio makes one: queued, with its sid (a failure if queued)."""
+            if not form.get("Url") or not form.get("From"):
+                return self._json(400, {"code": 21205, "message": "Url and From are required",
+                                        "status": 400})
+            queued = fake.failures.get(form.get("To", ""))
+            if queued:
+                status, code, message = queued.pop(0)
+                return self._json(status, {"code": code, "message": message, "status": status})
+            made = form | {"Sid": "CA" + uuid.uuid4().hex,
+                           "DateCreated": format_datetime(datetime.now(UTC), usegmt=True)}
+            with fake.arrived:
+                fake.calls.append(made)
+                fake.arrived.notify_all()
+            self._json(201, _call(made))
+
         def _authorized(self) -> bool:
-            if not self.path.split("?")[0].endswith("/Messages.json") or (
+            if _resource_name(self.path) not in ("Messages", "Calls") or (
                     "/Accounts/" not in self.path):
                 self._json(404, {"code": 20404, "message": "not found", "status": 404})
                 return False
@@ -128,6 +157,18 @@ def _handler(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
             pass
 
     return Handler
+
+
+def _resource_name(path: str) -> str:
+    """Messages or Calls: the resource a request's path names (.../Calls.json)."""
+    return path.split("?")[0].rsplit("/", 1)[-1].removesuffix(".json")
+
+
+def _call(made: dict[str, str]) -> dict[str, Any]:
+    """A call as Twilio's API shows it."""
+    return {"sid": made["Sid"], "status": "queued", "to": made.get("To"),
+            "from": made.get("From"), "direction": "outbound-api",
+            "date_created": made["DateCreated"]}
 
 
 def _refusal(form: dict[str, str]) -> tuple[int, str] | None:
