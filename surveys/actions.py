@@ -45,6 +45,7 @@ class Status:
     error_code: str | None = None
     opt_out: bool = False
     unreachable: str | None = None
+    minutes: int | None = None  # a call's: the minutes it was paid for (each one begun)
 
 
 @dataclass(frozen=True)

@@ -83,3 +83,8 @@ def importable() -> tuple[str, ...]:
 def trials() -> tuple[str, ...]:
     """The channels whose conversations are trial runs."""
     return tuple(name for name, found in CHANNELS.items() if found.trial)
+
+
+def keypads() -> tuple[str, ...]:
+    """The channels whose people answer with a phone's keys: calls (their minutes are paid)."""
+    return tuple(name for name, found in CHANNELS.items() if found.keypad)

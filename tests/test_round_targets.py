@@ -203,13 +203,15 @@ def test_the_console_and_the_cli_show_the_same_cost_from_the_plan(runtime, conta
     round_id = _round(runtime, "kibera")
     with session_scope(runtime.database_url) as db:
         plan = rounds.plan_launch(db, round_id)
-    low, high = plan.cost(0.05)
+    prices = rounds.prices_of(get_settings())
+    assert prices["segments"] == 0.05
+    low, high = plan.cost(prices)
     assert (low, high) == (pytest.approx(plan.total("typical_segments") * 0.05),
                            pytest.approx(plan.total("longest_segments") * 0.05))
     assert low > 0 and high > low
-    line = next(line for line in plan.lines(0.05) if line.channel == "sms")
+    line = next(line for line in plan.lines(prices) if line.channel == "sms")
     assert (line.unit, line.cost_typical) == ("segments", pytest.approx(line.typical * 0.05))
-    assert next(line for line in plan.lines(0.05) if line.channel == "telegram"
+    assert next(line for line in plan.lines(prices) if line.channel == "telegram"
                 ).cost_typical is None  # no money off SMS
     from heard.commands import rounds as round_commands
 
@@ -217,12 +219,12 @@ def test_the_console_and_the_cli_show_the_same_cost_from_the_plan(runtime, conta
     dry = CliRunner().invoke(round_cli, ["launch", str(round_id), "--dry-run"])
     assert dry.exit_code == 0, dry.output
     assert f"{low:.2f}–{high:.2f}" in dry.output
-    assert f"invitation cost {plan.invitation_cost(0.05):.2f} KES" in dry.output
+    assert f"invitation cost {plan.invitation_cost(prices):.2f} KES" in dry.output
     client = _signed_in(contacts, runtime, "amina", "fr")
     page = client.get(f"/console/rounds/{round_id}").text
     t = translator("fr")
     assert f"{t.money(low, 'KES')} à {t.money(high, 'KES')}" in page  # the total, in French
-    assert t.money(plan.invitation_cost(0.05), "KES") in page
+    assert t.money(plan.invitation_cost(prices), "KES") in page
     assert t.money(0.05, "KES", exact=True) in page  # the price per segment
     assert t.span(plan.quickest(get_settings().sms_per_second)) in page
     assert 'data-plan="sw:telegram"' in page and "<td data-cost>-</td>" in page

@@ -10,6 +10,7 @@ multiple choice's digits (`keys=each` in the URL) one option each: 13# is "1 3".
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -98,7 +99,11 @@ def read_call_status(form: Mapping[str, str], region: str | None = None,
             return CallBack(form["CallSid"], person(form, region))
         return Ignore(f"call to heard {status}")
     heard_status, code = CALL_ENDS[status]
-    return Status(form["CallSid"], heard_status, code)
+    duration = form.get("CallDuration", "")
+    if duration and not (duration.isascii() and duration.isdigit()):
+        raise BadPayload(f"CallDuration: expected whole seconds, got {duration!r}")
+    return Status(form["CallSid"], heard_status, code,
+                  minutes=math.ceil(int(duration) / 60) if duration else None)
 
 
 def keys_as_text(digits: str, keys: str | None, step: int) -> str:

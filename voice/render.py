@@ -50,6 +50,19 @@ def sentences(reply: Reply, t: Translator) -> list[str]:
     return said
 
 
+WORDS_PER_MINUTE = 150  # text-to-speech at its usual rate
+CHARACTERS_PER_WORD = 6  # a word's length where a script writes no spaces between words
+ANSWER_SECONDS = 8  # a question's wait: the person thinks, then presses keys
+
+
+def seconds_to_hear(reply: Reply, t: Translator) -> float:
+    """About how long a call takes over one reply: its sentences said, and for a question the
+    person's answer (the launch plan's and `round status`' call minutes)."""
+    words = sum(max(len(sentence.split()), len(sentence) / CHARACTERS_PER_WORD)
+                for sentence in sentences(reply, t))
+    return words * 60 / WORDS_PER_MINUTE + (ANSWER_SECONDS if reply.kind in ASKING else 0)
+
+
 def keys_greeting(t: Translator) -> str:
     """Told once, as a call begins: how to answer, and the key that repeats a question."""
     return t.gettext("Answer with your phone's keys. Press star to hear a question again.")

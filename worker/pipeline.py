@@ -183,6 +183,8 @@ def apply_status(db: Session, message: OutboxMessage, report: Status | EarlyStat
         message.status = report.status
     if report.error_code is not None:
         message.error_code = report.error_code
+    if isinstance(report, Status) and report.minutes is not None:  # a call's, as it was paid
+        message.reply = message.reply | {"minutes": report.minutes}
     if message.contact_id is not None and (report.opt_out or report.unreachable):
         values: dict[str, object] = {"opted_out": True} if report.opt_out else {}
         if report.unreachable:

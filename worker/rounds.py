@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from surveys import catalog, spans
 from surveys.channels import channel as channel_named
-from surveys.channels import importable, trials
+from surveys.channels import importable, keypads, trials
 from surveys.contact_import import language_code
 from surveys.database import session_scope
 from surveys.engine import (
@@ -43,6 +43,7 @@ from surveys.engine import (
 from surveys.i18n import Translator, language_name, translator
 from surveys.model import Survey
 from surveys.profile_fields import declared_profile_fields
+from surveys.settings import Settings
 from surveys.sql import Shared, bulk_insert, bulk_insert_shared
 from surveys.tables import (
     Contact,
@@ -53,6 +54,7 @@ from surveys.tables import (
     SurveyVersion,
     utcnow,
 )
+from voice.render import seconds_to_hear
 from worker.outbox import outbox_fields, outbox_row, reply_body, sms_text
 
 CHUNK = 5000
@@ -305,6 +307,16 @@ class PlanLine:
     cost_longest: float | None
 
 
+Prices = Mapping[str, float]  # a unit's price: "segments" (SMS), "minutes" (calls)
+
+
+def prices_of(settings: Settings, per_segment: float | None = None) -> Prices:
+    """What heard pays per SMS segment (HEARD_PRICE_PER_SEGMENT, or `per_segment` given) and
+    per call minute (HEARD_PRICE_PER_CALL_MINUTE)."""
+    return {"segments": settings.price_per_segment if per_segment is None else per_segment,
+            "minutes": settings.price_per_call_minute}
+
+
 @dataclass
 class Plan:
     """What a launch would send: per (language, channel) contacts, messages and SMS segments."""
@@ -319,29 +331,30 @@ class Plan:
     def total(self, what: str) -> int:
         return sum(counter[what] for counter in self.rows.values())
 
-    def lines(self, price_per_segment: float) -> list[PlanLine]:
-        """Its rows, by language and channel, with their cost at `price_per_segment`: the one
-        arithmetic the CLI, the API and the console show."""
+    def lines(self, prices: Prices) -> list[PlanLine]:
+        """Its rows, by language and channel, with their cost at `prices` (per SMS segment and
+        per call minute): the one arithmetic the CLI, the API and the console show."""
         found = []
         for (language, channel), counts in sorted(self.rows.items()):
-            sms = bool(channel_named(channel).sms_text)
-            unit = "segments" if sms else "messages"
+            unit = unit_of(channel)
+            price = prices.get(unit)
             typical, longest = counts[f"typical_{unit}"], counts[f"longest_{unit}"]
             found.append(PlanLine(
                 language, channel, counts["contacts"], counts["messages"], unit,
                 counts[unit], typical, longest, counts[f"reminder_{unit}"],
-                typical * price_per_segment if sms else None,
-                longest * price_per_segment if sms else None))
+                typical * price if price is not None else None,
+                longest * price if price is not None else None))
         return found
 
-    def cost(self, price_per_segment: float) -> tuple[float, float]:
-        """The whole conversations' SMS cost, typical and longest, of everyone invited."""
-        return (self.total("typical_segments") * price_per_segment,
-                self.total("longest_segments") * price_per_segment)
+    def cost(self, prices: Prices) -> tuple[float, float]:
+        """The whole conversations' cost (SMS segments, call minutes), typical and longest, of
+        everyone invited."""
+        return (sum(self.total(f"typical_{unit}") * price for unit, price in prices.items()),
+                sum(self.total(f"longest_{unit}") * price for unit, price in prices.items()))
 
-    def invitation_cost(self, price_per_segment: float) -> float:
-        """The invitations' SMS cost alone."""
-        return self.total("segments") * price_per_segment
+    def invitation_cost(self, prices: Prices) -> float:
+        """The invitations' cost alone (SMS segments, and the calls' first minutes)."""
+        return sum(self.total(unit) * price for unit, price in prices.items())
 
     def quickest(self, sms_per_second: float) -> timedelta:
         """The least time its invitations can take: Twilio's messages (SMS and WhatsApp share
@@ -394,6 +407,10 @@ def plan_launch(db: Session, round_id: int) -> Plan:
         counter["messages"] += contacts * len(replies)
         if channel_named(channel).sms_text:
             counter["segments"] += contacts * sum(sms_text(reply)[1] for reply in replies)
+        if channel_named(channel).keypad:  # the call's first minutes: its invitation said
+            t = translator(survey.words_for(lang))
+            counter["minutes"] += contacts * math.ceil(
+                sum(seconds_to_hear(reply, t) for reply in replies) / 60)
         for what, number in conversation_cost(survey, lang, channel, replies).items():
             counter[what] += contacts * number
     _explain_left_out(db, round_, plan)
@@ -414,26 +431,37 @@ def conversation_cost(survey: Survey, lang: str, channel: str,
     """One person's whole conversation beyond the invitation: the questions (along the typical
     path, those asked of everyone, and the longest, every question), re-asked ones, the
     closing; and one reminder. Messages, and SMS segments on an SMS channel."""
-    sms = channel_named(channel).sms_text
+    sms, call = channel_named(channel).sms_text, channel_named(channel).keypad
     words = survey.words_for(lang)
+    t = translator(words)
 
-    def cost(reply: Reply) -> int:
-        return sms_text(reply)[1] if sms else 1
+    def cost(reply: Reply) -> float:
+        return sms_text(reply)[1] if sms else seconds_to_hear(reply, t) if call else 1
 
     asked = [(question.when is None, cost(question_reply(question, lang, words)))
              for question in survey.questions]
     closing = cost(closing_reply(survey, lang))
     reminder = max(cost(reminder_line(lang, part_way)) for part_way in (False, True))
     invited = sum(cost(reply) for reply in invitation)
-    unit = "segments" if sms else "messages"
+    unit = unit_of(channel)
+    # a call is paid by the minute begun; what is counted in minutes is counted in seconds
+    # first, then a call's worth rounded up
+    whole = (lambda seconds: math.ceil(seconds / 60)) if call else math.ceil
     costs: Counter[str] = Counter()
     for path, questions in (("typical", [c for everyone, c in asked if everyone]),
                             ("longest", [c for _, c in asked])):
         again = math.ceil(REPROMPT_SHARE * len(questions))
-        average = math.ceil(sum(questions) / len(questions)) if questions else 0
-        costs[f"{path}_{unit}"] = invited + sum(questions) + again * average + closing
-    costs[f"reminder_{unit}"] = reminder + max((c for _, c in asked), default=0)
+        average = sum(questions) / len(questions) if questions else 0
+        costs[f"{path}_{unit}"] = whole(invited + sum(questions) + again * average + closing)
+    costs[f"reminder_{unit}"] = whole(reminder + max((c for _, c in asked), default=0))
     return costs
+
+
+def unit_of(channel: str) -> str:
+    """What a launch plan counts a channel's messages in: SMS segments, call minutes (a call,
+    paid by the minute), else messages."""
+    found = channel_named(channel)
+    return "segments" if found.sms_text else "minutes" if found.keypad else "messages"
 
 
 LEFT_OUT = (  # the first reason that applies is the one given
@@ -820,6 +848,9 @@ class RoundStatus:
     failures: Counter[tuple[str, str]] = field(default_factory=Counter)
     # SMS segments: the estimate for the people invited (typical, longest path), and spent
     segments: Counter[str] = field(default_factory=Counter)
+    # calls: the estimated minutes for the people invited (typical, longest path); calls
+    # made, answered and not, and the minutes they took
+    calls: Counter[str] = field(default_factory=Counter)
 
 
 def round_status(db: Session, round_id: int) -> RoundStatus:
@@ -852,17 +883,36 @@ def round_status(db: Session, round_id: int) -> RoundStatus:
             .group_by(OutboxMessage.channel, OutboxMessage.error_code)):
         failures[(channel, code or "unknown")] += number
     segments: Counter[str] = Counter()  # SMS: the whole conversations' estimate, and spent
+    calls: Counter[str] = Counter()  # calls: their minutes' estimate; made, answered, minutes
     for (lang, channel), group in by_group.items():
-        if channel_named(channel).sms_text:
-            invitation = start(survey, lang, ask_consent=True).replies
-            for path, number in conversation_cost(survey, lang, channel, invitation).items():
-                if path in ("typical_segments", "longest_segments"):
-                    segments[path.replace("_segments", "")] += number * group["invited"]
+        unit = unit_of(channel)
+        if unit == "messages":
+            continue
+        invitation = start(survey, lang, ask_consent=True).replies
+        for path, number in conversation_cost(survey, lang, channel, invitation).items():
+            if path in (f"typical_{unit}", f"longest_{unit}"):
+                estimate = segments if unit == "segments" else calls
+                estimate[path.removesuffix(f"_{unit}")] += number * group["invited"]
     segments["spent"] = db.scalar(select(func.coalesce(func.sum(OutboxMessage.segments), 0))
                                   .where(theirs, OutboxMessage.status.not_in(UNSPENT))) or 0
+    calls.update(_calls_made(db, theirs))
     return RoundStatus(round_.id, f"{survey_row.survey_id} v{survey_row.version}",
                        round_.community, round_.status, round_.code, totals, by_group,
-                       failures, segments)
+                       failures, segments, calls)
+
+
+def _calls_made(db: Session, theirs: Any) -> dict[str, int]:
+    """The calls heard made to a round's people: answered, not answered (each of a row's
+    tries, `voice.sender.unanswered`), still ringing, all made; and the minutes they took."""
+    unanswered, minutes = (func.coalesce(func.sum(OutboxMessage.reply[key].as_integer()), 0)
+                           for key in ("unanswered", "minutes"))
+    row = db.execute(select(
+        func.count().filter(OutboxMessage.status == "delivered"), unanswered, minutes,
+        func.count().filter(OutboxMessage.status == "sent", OutboxMessage.provider_id.is_not(
+            None))).where(theirs, OutboxMessage.channel.in_(keypads()))).one()
+    answered, missed, spent, ringing = (int(value or 0) for value in row)
+    return {"answered": answered, "unanswered": missed, "minutes": spent,
+            "made": answered + missed + ringing}
 
 
 # statuses of messages no provider charged for

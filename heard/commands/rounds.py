@@ -134,12 +134,13 @@ def _span(span: timedelta) -> str:
 def _print_plan(plan: rounds.Plan, price: float | None) -> None:
     """Per language and channel: the invitation, then the whole conversation along the typical
     and the longest path (with re-asked questions and the closing), and each reminder; SMS in
-    segments and money, other channels in messages (the figures: rounds.Plan.lines)."""
+    segments, calls in minutes, both in money; other channels in messages (the figures:
+    rounds.Plan.lines)."""
     settings = get_settings()
-    price = settings.price_per_segment if price is None else price
+    prices = rounds.prices_of(settings, price)
     table = Table("language", "channel", "contacts", "invitation", "whole conversation",
                   f"est. cost ({settings.currency})", "per reminder")
-    for line in plan.lines(price):
+    for line in plan.lines(prices):
         unit = line.unit
         spans = (f"{line.typical}–{line.longest} {unit}" if line.typical != line.longest
                  else f"{line.typical} {unit}")
@@ -147,10 +148,10 @@ def _print_plan(plan: rounds.Plan, price: float | None) -> None:
                 else f"{line.cost_typical:.2f}–{line.cost_longest:.2f}")
         table.add_row(line.language, line.channel, str(line.contacts),
                       f"{line.invitation} {unit}", spans, cost, f"{line.reminder} {unit}")
-    low, high = plan.cost(price)
+    low, high = plan.cost(prices)
     table.add_row("total", "", str(plan.total("contacts")), "", "", f"{low:.2f}–{high:.2f}", "")
     console.print(table)
-    console.print(f"invitation cost {plan.invitation_cost(price):.2f} {settings.currency}; "
+    console.print(f"invitation cost {plan.invitation_cost(prices):.2f} {settings.currency}; "
                   "results messages are not included (their length depends on the answers)")
 
 
@@ -214,11 +215,18 @@ def status(round_id: int = typer.Argument(..., metavar="ID")) -> None:
         table.add_row(language, channel, *(str(counts[name]) for name in columns))
     table.add_row("total", "", *(str(report.totals[name]) for name in columns))
     console.print(table)
-    segments, price = report.segments, get_settings().price_per_segment
+    segments, calls, settings = report.segments, report.calls, get_settings()
     if segments["typical"] or segments["spent"]:
         console.print(f"SMS segments: estimated {segments['typical']}–{segments['longest']} "
                       f"for the people invited, spent {segments['spent']} "
-                      f"({segments['spent'] * price:.2f} {get_settings().currency})")
+                      f"({segments['spent'] * settings.price_per_segment:.2f} "
+                      f"{settings.currency})")
+    if calls["typical"] or calls["made"]:
+        console.print(f"calls: estimated {calls['typical']}–{calls['longest']} minutes for the "
+                      f"people invited; {calls['made']} made, {calls['answered']} answered, "
+                      f"{calls['unanswered']} not answered; {calls['minutes']} minutes "
+                      f"({calls['minutes'] * settings.price_per_call_minute:.2f} "
+                      f"{settings.currency})")
     if report.failures:
         console.print("messages not delivered: " + ", ".join(
             f"{number} on {channel} (error {code})"

@@ -78,6 +78,9 @@ class RoundOut(BaseModel):
     by_language_and_channel: list[dict[str, str | int]] = []
     not_delivered: list[dict[str, str | int]] = []  # by channel and the provider's error code
     sms_segments: dict[str, int] = {}  # estimated for those invited (typical, longest), spent
+    # calls: estimated minutes for those invited (typical, longest); made, answered, not
+    # answered, and the minutes they took
+    calls: dict[str, int] = {}
 
 
 class TokenIn(BaseModel):
@@ -208,13 +211,14 @@ def launch_round(round_id: RowId, runtime: RuntimeDep, _: Facilitator,
     left_out = {"not_invited": dict(plan.left_out), "community_hint": plan.community_hint,
                 "quickest_seconds": plan.quickest(settings.sms_per_second).total_seconds()}
     if dry_run:
-        price = settings.price_per_segment
-        low, high = plan.cost(price)
+        prices = rounds.prices_of(settings)
+        low, high = plan.cost(prices)
         return {"plan": [{**plan.rows[(line.language, line.channel)], **asdict(line)}
-                         for line in plan.lines(price)],
-                "currency": settings.currency, "price_per_segment": price,
+                         for line in plan.lines(prices)],
+                "currency": settings.currency, "price_per_segment": prices["segments"],
+                "price_per_call_minute": prices["minutes"],
                 "cost_typical": low, "cost_longest": high,
-                "invitation_cost": plan.invitation_cost(price)} | left_out
+                "invitation_cost": plan.invitation_cost(prices)} | left_out
     enqueue_launch(runtime.redis, round_id, span)
     return {"queued": True, "contacts": plan.total("contacts"),
             "over_seconds": span.total_seconds() if span else None} | left_out
@@ -327,4 +331,8 @@ def _round_out(runtime: Runtime, round_id: int, details: bool = True) -> RoundOu
         out.sms_segments = {"estimated_typical": report.segments["typical"],
                             "estimated_longest": report.segments["longest"],
                             "spent": report.segments["spent"]}
+        out.calls = {"estimated_minutes_typical": report.calls["typical"],
+                     "estimated_minutes_longest": report.calls["longest"],
+                     **{what: report.calls[what]
+                        for what in ("made", "answered", "unanswered", "minutes")}}
     return out

@@ -128,13 +128,20 @@ def _languages() -> list[tuple[str, str]]:
 
 
 def counted(t: Translator, unit: str, low: int, high: int | None = None) -> str:
-    """Messages or SMS segments (`unit`), one number or a range, in the user's words."""
+    """Messages, SMS segments or call minutes (`unit`), one number or a range, in the user's
+    words."""
     if high is not None and high != low:
-        return (t.gettext("{low} to {high} SMS segments", low=t.number(low),
-                          high=t.number(high)) if unit == "segments" else
-                t.gettext("{low} to {high} messages", low=t.number(low), high=t.number(high)))
-    return (t.ngettext("{n} SMS segment", "{n} SMS segments", low) if unit == "segments"
-            else t.ngettext("{n} message", "{n} messages", low))
+        low_, high_ = t.number(low), t.number(high)
+        if unit == "segments":
+            return t.gettext("{low} to {high} SMS segments", low=low_, high=high_)
+        if unit == "minutes":
+            return t.gettext("{low} to {high} call minutes", low=low_, high=high_)
+        return t.gettext("{low} to {high} messages", low=low_, high=high_)
+    if unit == "segments":
+        return t.ngettext("{n} SMS segment", "{n} SMS segments", low)
+    if unit == "minutes":
+        return t.ngettext("{n} call minute", "{n} call minutes", low)
+    return t.ngettext("{n} message", "{n} messages", low)
 
 
 def priced(t: Translator, low: float | None, high: float | None) -> str:

@@ -134,21 +134,24 @@ def _plan_figures(plan: rounds.Plan, t: Translator) -> dict[str, Any]:
     """What a launch would send and cost, as the CLI's dry run counts it (rounds.Plan.lines),
     in the user's language: money at HEARD_PRICE_PER_SEGMENT in HEARD_CURRENCY."""
     settings = get_settings()
-    price, currency = settings.price_per_segment, settings.currency
+    prices, currency = rounds.prices_of(settings), settings.currency
+    price = prices["segments"]
     lines = [{"language": line.language, "channel": line.channel,
               "contacts": t.number(line.contacts), "messages": t.number(line.messages),
               "invitation": counted(t, line.unit, line.invitation),
               "conversation": counted(t, line.unit, line.typical, line.longest),
               "cost": priced(t, line.cost_typical, line.cost_longest),
-              "reminder": counted(t, line.unit, line.reminder)} for line in plan.lines(price)]
+              "reminder": counted(t, line.unit, line.reminder)} for line in plan.lines(prices)]
     quickest = plan.quickest(settings.sms_per_second)
     return {"lines": lines, "contacts": t.number(plan.total("contacts")),
-            "messages": t.number(plan.total("messages")), "cost": priced(t, *plan.cost(price)),
+            "messages": t.number(plan.total("messages")), "cost": priced(t, *plan.cost(prices)),
             "invitation_cost": t.gettext(
                 "The invitations cost {cost} at {price} an SMS segment; messages of results "
                 "are not included (their length depends on the answers).",
-                cost=t.money(plan.invitation_cost(price), currency),
+                cost=t.money(plan.invitation_cost(prices), currency),
                 price=t.money(price, currency, exact=True)),
+            "call_price": t.gettext("Calls are counted at {price} a minute.", price=t.money(
+                prices["minutes"], currency, exact=True)) if plan.total("minutes") else None,
             "quickest": t.gettext("Sending them takes at least {span}.", span=t.span(quickest)),
             "left_out": plan.left_out_notice(t)}
 
