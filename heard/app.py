@@ -14,6 +14,7 @@ from heard.guards import FORM_MARGIN, MAX_UPLOAD, Guard
 from heard.routes import console, dashboard, facilitator, health, responses, simulator
 from sms.webhook import router as sms_router
 from surveys.settings import get_settings
+from voice.audio import router as audio_router
 from voice.webhook import router as voice_router
 from worker.runtime import Runtime
 
@@ -43,6 +44,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     # Routes are matched in order: the webhooks, which take most requests, come first.
     app.include_router(sms_router)
     app.include_router(voice_router)
+    app.include_router(audio_router)
     app.include_router(telegram_router)
     app.include_router(simulator.router)
     app.include_router(health.router)

@@ -24,7 +24,7 @@ from surveys.i18n import Translator, language_name, translator
 from surveys.model import Question, Survey
 from surveys.settings import Settings
 from surveys.tables import SurveyVersion
-from voice import render
+from voice import prompts, render
 from voice.render import Voice
 from worker.outbox import stored_reply
 from worker.pipeline import Answered, converse
@@ -56,17 +56,20 @@ def answer(runtime: Runtime, settings: Settings, action: Converse) -> str:
                                welcome=welcome, silence=silence)
         return refusal(lang, voices)
     lang = answered.language or "en"
-    if lang not in voices:
-        log.warning("a call in %s, which has no voice (HEARD_VOICE_LANGUAGES): refused", lang)
-        return refusal(lang, voices)
     survey = _survey(runtime, answered.survey_pk)
+    if not prompts.callable_in(survey, lang, voices):
+        log.warning("a call in %s, which has no voice (HEARD_VOICE_LANGUAGES) and not every "
+                    "prompt recorded: refused", lang)
+        return refusal(lang, voices)
     t = translator(survey.words_for(lang) if survey is not None else lang)
     replies = _said(answered)
+    recorded = render.NOTHING_RECORDED
     if survey is not None:
         replies = _past_text_questions(runtime, action, survey, replies, t)
+        recorded = prompts.recorded(survey, lang, settings.public_base_url)
     greeting = step == 0 or bool(action.inbound.payload.get("joining"))  # a survey begins
     return render.conversation(replies, t, Voice.configured(voices[lang]), next_step, greeting,
-                               silence)
+                               silence, recorded)
 
 
 def join_prompt(t: Translator, voice: Voice, action: str, welcome: bool,
@@ -116,7 +119,7 @@ def _past_text_questions(runtime: Runtime, action: Converse, survey: Survey,
         question = _asked(survey, replies)
         if question is None or question.type != "text":
             return replies
-        asked = replies[:-1] + [Reply(replies[-1].text)]
+        asked = replies[:-1] + [Reply(replies[-1].text, question_id=question.id)]
         if not question.optional:
             return asked + [Reply(t.gettext(
                 "This question needs an answer in words, which a call cannot take yet. Please "
