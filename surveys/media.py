@@ -137,6 +137,9 @@ def _mp3_seconds(data: bytes) -> float:
         raise MediaError("not an MP3 file (it begins neither with an ID3 tag nor with an "
                          "MPEG frame)")
     try:
-        return float(MP3(io.BytesIO(data)).info.length)
+        info = MP3(io.BytesIO(data)).info
     except (MutagenError, ValueError) as error:
         raise MediaError(f"not an MP3 file that plays ({error})") from None
+    if info is None:
+        raise MediaError("not an MP3 file that plays (no MPEG frame)")
+    return float(info.length)
