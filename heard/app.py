@@ -72,7 +72,8 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     app.add_middleware(Guard, max_body_bytes=get_settings().max_body_bytes, uploads={
         path: MAX_UPLOAD + FORM_MARGIN for path in ("/api/v1/contacts/import",
-                                                    "/console/contacts/imports")})
+                                                    "/console/contacts/imports",
+                                                    "/console/surveys")})  # and recordings
     return app
 
 
