@@ -60,6 +60,8 @@ class Recorded:
         """The recording that says `reply`, if there is one."""
         if reply.question_id is not None:
             return self.questions.get(reply.question_id)
+        if not self.messages:
+            return None
         said = _as_said("\n".join(sentences(reply, t)))
         return next((url for text, url in self.messages.items() if _as_said(text) == said),
                     None)
