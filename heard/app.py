@@ -14,6 +14,7 @@ from heard.guards import FORM_MARGIN, MAX_UPLOAD, Guard
 from heard.routes import console, dashboard, facilitator, health, responses, simulator
 from sms.webhook import router as sms_router
 from surveys.settings import get_settings
+from voice.audio import router as audio_router
 from voice.webhook import router as voice_router
 from worker.runtime import Runtime
 
@@ -43,6 +44,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     # Routes are matched in order: the webhooks, which take most requests, come first.
     app.include_router(sms_router)
     app.include_router(voice_router)
+    app.include_router(audio_router)
     app.include_router(telegram_router)
     app.include_router(simulator.router)
     app.include_router(health.router)
@@ -70,7 +72,8 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     app.add_middleware(Guard, max_body_bytes=get_settings().max_body_bytes, uploads={
         path: MAX_UPLOAD + FORM_MARGIN for path in ("/api/v1/contacts/import",
-                                                    "/console/contacts/imports")})
+                                                    "/console/contacts/imports",
+                                                    "/console/surveys")})  # and recordings
     return app
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from surveys import media
 from surveys.model import Survey
 from surveys.sql import insert_ignore
 from surveys.tables import Round, SurveyVersion, utcnow
@@ -21,8 +22,12 @@ def register(db: Session, survey: Survey) -> SurveyVersion:
     """Store `survey`; the same content is a no-op.
 
     A changed definition whose (id, version) a round already used is stored as a new version,
-    so answers always refer to the text people saw.
+    so answers always refer to the text people saw. The recordings read with it are stored
+    too (by their sha256, which the definition keeps).
     """
+    for recording in survey.recordings():
+        if recording.media is not None:
+            media.store(db, recording.media)
     current = db.scalars(select(SurveyVersion).where(
         SurveyVersion.survey_id == survey.id, SurveyVersion.version == survey.version)).first()
     if current is not None and current.content_hash == survey.content_hash:

@@ -13,10 +13,11 @@ from functools import cached_property
 from typing import Annotated, Literal
 
 from anyascii import anyascii
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, StringConstraints
 
 from surveys.conditions import Condition, parse_condition
 from surveys.i18n import canonical, catalog_language
+from surveys.media import Media
 from surveys.words import bare_word
 
 QuestionType = Literal["choice", "multi", "number", "text", "yesno", "note"]
@@ -32,6 +33,37 @@ LocalText = dict[str, NonEmpty]
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class Recording(Strict):
+    """A recorded prompt (surveys.media): its file beside the survey's YAML and, once read, the
+    sha256 of its bytes (kept in survey_media, served at /voice/audio/<sha256>) and how long it
+    plays. In YAML just the file name: `audio: {bn: q1_bn.mp3}`."""
+
+    file: NonEmpty
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = None
+    seconds: float | None = None
+    _media: Media | None = PrivateAttr(default=None)  # as read with the YAML, until stored
+
+    @property
+    def media(self) -> Media | None:
+        """The bytes read with the YAML (None in a definition loaded back from the database)."""
+        return self._media
+
+    def read_as(self, media: Media) -> None:
+        """Its file read as `media`: the sha256 and seconds go in the definition."""
+        self.sha256, self.seconds, self._media = media.sha256, media.seconds, media
+
+
+def _file_name_alone(value: object) -> object:
+    return {"file": value} if isinstance(value, str) else value
+
+
+Recordings = dict[LanguageCode, Annotated[Recording, BeforeValidator(_file_name_alone)]]
+"""A prompt's recording per language: as heard on a call it replaces the text (and for a
+question, how to answer it: the recording says "press 1 for ...")."""
+SpokenText = Literal["intro", "consent", "closing"]  # the survey's texts besides its questions
+SPOKEN_TEXTS: tuple[str, ...] = SpokenText.__args__  # type: ignore[attr-defined]
 
 
 class Choice(Strict):
@@ -57,6 +89,7 @@ class Question(Strict):
     max: float | None = None
     decimal: bool = False
     max_length: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    audio: Recordings = {}
 
     @cached_property
     def condition(self) -> Condition | None:
@@ -131,9 +164,18 @@ class Survey(Strict):
     consent: LocalText | None = None
     questions: Annotated[list[Question], Field(min_length=1)]
     summary: list[SummaryItem] = []
+    # recordings of the survey's other spoken texts: {intro: {sw: intro_sw.mp3}, ...}
+    audio: dict[SpokenText, Recordings] = {}
     # heard's own messages (re-prompts, HELP, menus) for a survey language heard has no
     # catalog for: the survey's texts are in that language, these are in this one
     system_language: LanguageCode | None = None
+
+    def recordings(self) -> list[Recording]:
+        """Every recording the survey plays: of its texts (intro, consent, closing), then of its
+        questions."""
+        return [recording for by_lang in [*self.audio.values(),
+                                          *(question.audio for question in self.questions)]
+                for recording in by_lang.values()]
 
     def words_for(self, lang: str) -> str:
         """The language heard's own messages take in a session in `lang`."""
@@ -176,7 +218,11 @@ def _as_before(definition: dict) -> dict:
     their defaults: a survey that uses none of them keeps its hash, and so its version."""
     if definition.get("system_language") is None:
         definition.pop("system_language", None)
+    if not definition.get("audio"):
+        definition.pop("audio", None)
     for question in definition.get("questions") or []:
+        if not question.get("audio"):
+            question.pop("audio", None)
         for choice in question.get("choices") or []:
             if not choice.get("aliases"):
                 choice.pop("aliases", None)

@@ -10,9 +10,11 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -81,6 +83,19 @@ class SurveyVersion(Base):
     definition: Mapped[dict[str, Any]] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+
+
+class SurveyMedia(Base):
+    """A recorded prompt's audio by the sha256 of its bytes (surveys.media): every survey version
+    that plays the same file shares it; served at /voice/audio/<sha256>."""
+
+    __tablename__ = "survey_media"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column("bytes", LargeBinary)
+    seconds: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 class Round(Base):
     __tablename__ = "rounds"

@@ -18,7 +18,8 @@ from ruamel.yaml.error import MarkedYAMLError
 
 from surveys.conditions import ConditionError, parse_condition
 from surveys.i18n import catalog_language, is_language, shipped_languages
-from surveys.model import QUESTION_TYPES, Survey
+from surveys.media import Files, MediaError, folder_files, no_files, read_media
+from surveys.model import QUESTION_TYPES, Recordings, Survey
 from surveys.words import bare_word
 
 Loc = tuple[str | int, ...]
@@ -60,12 +61,13 @@ class SurveyError(ValueError):
 
 
 def load_survey(path: str | Path) -> Survey:
+    """The survey in file `path`, its recordings (`audio:`) read from the file's folder."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise SurveyError([Problem(str(path), 1, 1, f"cannot read file: {error}")]) from None
-    return parse_survey(text, str(path))
+    return parse_survey(text, str(path), folder_files(path.parent))
 
 
 MAX_SURVEY_BYTES = 2_000_000  # the largest real survey is a few hundred kB
@@ -73,7 +75,8 @@ MAX_DEPTH = 30  # a survey nests a handful of levels
 MAX_NODES = 200_000  # values once aliases are expanded: thousands of questions' worth
 
 
-def parse_survey(text: str, filename: str = "<survey>") -> Survey:
+def parse_survey(text: str, filename: str = "<survey>", files: Files = no_files) -> Survey:
+    """The survey in `text`; each recording it names is read from `files` and checked."""
     if len(text) > MAX_SURVEY_BYTES:
         raise SurveyError([Problem(filename, 1, 1, f"file too large: {len(text)} characters; "
                                    f"a survey is at most {MAX_SURVEY_BYTES}")])
@@ -102,9 +105,37 @@ def parse_survey(text: str, filename: str = "<survey>") -> Survey:
     except ValidationError as error:
         problems += [_pydantic_problem(filename, raw, detail) for detail in error.errors()]
         raise SurveyError(problems) from None
+    problems += [Problem(filename, *_position(raw, loc), message)
+                 for loc, message in _read_recordings(survey, files)]
     if problems:
         raise SurveyError(problems)
     return survey
+
+
+def _read_recordings(survey: Survey, files: Files) -> Iterator[tuple[Loc, str]]:
+    """Each recording read and checked; its sha256 and seconds kept in the definition, its
+    bytes with the survey until `surveys.catalog.register` stores them."""
+    for key, recordings in survey.audio.items():
+        if getattr(survey, key) is None:
+            yield ("audio", key), f"audio: {key}: the survey has no {key} text to record"
+        yield from _read_each(recordings, ("audio", key), f"audio: {key}", survey, files)
+    for index, question in enumerate(survey.questions):
+        yield from _read_each(question.audio, ("questions", index, "audio"),
+                              f"question '{question.id}' audio", survey, files)
+
+
+def _read_each(recordings: Recordings, loc: Loc, what: str, survey: Survey,
+               files: Files) -> Iterator[tuple[Loc, str]]:
+    for lang, recording in recordings.items():
+        if lang not in survey.languages:
+            yield loc + (lang,), f"{what}: language '{lang}' is not in the survey's languages"
+            continue
+        try:
+            media = read_media(recording.file, files)
+        except MediaError as error:
+            yield loc + (lang,), f"{what} ({lang}): {recording.file}: {error}"
+            continue
+        recording.read_as(media)
 
 
 def _flow_depth(text: str) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -677,3 +678,27 @@ def test_after_a_launch_the_round_page_says_nobody_is_left_to_invite(people, run
     after = _round_page(client, made["kibera"]).text
     assert "data-nobody-left" in after and "data-plan=" not in after
     assert "data-left-out" in after  # who was left out (already invited), and why
+
+
+def test_a_facilitator_uploads_a_survey_with_its_recordings(people, runtime):
+    """The recordings a survey names come in the same form (several files): stored by their
+    sha256, served to calls; one missing is a problem naming question, language and file."""
+    from tests.test_voice_audio import BENGALI, RECORDINGS, sha
+
+    client, _ = people
+    assert _sign_in(client, "wanjiru").status_code == 303
+    page = client.get("/console/surveys")
+    assert 'name="audio"' in page.text and "multiple" in page.text
+    csrf = _csrf(page.text)
+    survey = ("file", ("bengali.yaml", BENGALI.encode(), "application/yaml"))
+    recordings = [("audio", (name, data, "audio/mpeg" if name.endswith(".mp3") else "audio/wav"))
+                  for name, data in RECORDINGS.items()]
+    stored = client.post("/console/surveys", data={"csrf": csrf}, files=[survey, *recordings])
+    assert stored.status_code == 200 and 'data-stored="test-bn-audio:1"' in stored.text
+    played = client.get(f"/voice/audio/{sha(RECORDINGS['source_bn.wav'])}")
+    assert played.content == RECORDINGS["source_bn.wav"]
+    missing = client.post("/console/surveys", data={"csrf": csrf},
+                          files=[survey, *recordings[:-1]])
+    assert missing.status_code == 422
+    assert ("bengali.yaml:9:17: audio: closing (bn): closing_bn.mp3: not uploaded with the "
+            "survey") in html.unescape(missing.text)

@@ -26,7 +26,7 @@ from surveys.messages import Inbound
 from surveys.model import Question, Survey
 from surveys.settings import Settings
 from surveys.tables import Contact, OutboxMessage, SurveyVersion
-from voice import render
+from voice import prompts, render
 from voice.adapter import CHANNEL
 from voice.render import Voice
 from voice.sender import CALL_BACK
@@ -75,19 +75,22 @@ def answer(runtime: Runtime, settings: Settings, action: Converse) -> str:
                                welcome=welcome, silence=silence)
         return refusal(lang, voices)
     lang = answered.language or "en"
-    if lang not in voices:
-        log.warning("a call in %s, which has no voice (HEARD_VOICE_LANGUAGES): refused", lang)
-        return refusal(lang, voices)
     survey = _survey(runtime, answered.survey_pk)
+    if not prompts.callable_in(survey, lang, voices):
+        log.warning("a call in %s, which has no voice (HEARD_VOICE_LANGUAGES) and not every "
+                    "prompt recorded: refused", lang)
+        return refusal(lang, voices)
     t = translator(survey.words_for(lang) if survey is not None else lang)
     replies = _said(answered)
     if first is not None:  # what the call was made to say before the question (an invitation's
         replies = [reply for reply in first.replies if reply.kind not in render.ASKING] + replies
+    recorded = render.NOTHING_RECORDED
     if survey is not None:
         replies = _past_text_questions(runtime, action, survey, replies, t)
+        recorded = prompts.recorded(survey, lang, settings.public_base_url)
     greeting = step == 0 or bool(action.inbound.payload.get("joining"))  # a survey begins
     return render.conversation(replies, t, Voice.configured(voices[lang]), next_step, greeting,
-                               silence)
+                               silence, recorded)
 
 
 @dataclass(frozen=True)
@@ -193,7 +196,7 @@ def _past_text_questions(runtime: Runtime, action: Converse, survey: Survey,
         question = _asked(survey, replies)
         if question is None or question.type != "text":
             return replies
-        asked = replies[:-1] + [Reply(replies[-1].text)]
+        asked = replies[:-1] + [Reply(replies[-1].text, question_id=question.id)]
         if not question.optional:
             return asked + [Reply(t.gettext(
                 "This question needs an answer in words, which a call cannot take yet. Please "

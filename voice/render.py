@@ -1,16 +1,19 @@
 """Engine replies as TwiML a caller hears and answers with their phone's keys (pure).
 
 SMS numbers a choice "1 Tap at home"; a call says "Press 1 for Tap at home." Every sentence is
-a `<Say>` in the language's configured voice; while a question is open they are inside a
-`<Gather input="dtmf">` whose action posts the keys back to the webhook (the next step), and
-when nothing is asked any more the call ends with `<Hangup/>`.
+a `<Say>` in the language's configured voice, but a prompt the survey recorded in the call's
+language (`Recorded`) is a `<Play>` of its recording, which says all of it (a question's text
+and how to answer it); while a question is open they are inside a `<Gather input="dtmf">` whose
+action posts the keys back to the webhook (the next step), and when nothing is asked any more
+the call ends with `<Hangup/>`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
-from twilio.twiml.voice_response import VoiceResponse
+from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from surveys.engine import Reply
 from surveys.i18n import Translator
@@ -34,6 +37,53 @@ class Voice:
         return cls(tag, name or None)
 
 
+@dataclass(frozen=True)
+class Played:
+    """A recording played where a sentence would be said: its URL (voice.prompts.audio_url)."""
+
+    url: str
+
+
+Line = str | Played  # said (<Say>) or played (<Play>)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A survey's recorded prompts in the call's language, as URLs: a question's (its text and
+    how to answer it; a note's; consent's) by its id, a message of the survey's own (intro,
+    closing) by its text."""
+
+    questions: Mapping[str, str] = field(default_factory=dict)
+    messages: Mapping[str, str] = field(default_factory=dict)
+
+    def url(self, reply: Reply, t: Translator) -> str | None:
+        """The recording that says `reply`, if there is one."""
+        if reply.question_id is not None:
+            return self.questions.get(reply.question_id)
+        if not self.messages:
+            return None
+        said = _as_said("\n".join(sentences(reply, t)))
+        return next((url for text, url in self.messages.items() if _as_said(text) == said),
+                    None)
+
+
+NOTHING_RECORDED = Recorded()
+
+
+def lines(reply: Reply, t: Translator, recorded: Recorded = NOTHING_RECORDED) -> list[Line]:
+    """What is heard for one reply: its recording where the survey has one (after heard's words
+    of a reprompt: why it is asked again), else its sentences."""
+    url = recorded.url(reply, t)
+    if url is None:
+        return list(sentences(reply, t))
+    why: list[Line] = list(sentences(Reply(reply.text), t)) if reply.kind == "reprompt" else []
+    return why + [Played(url)]
+
+
+def _as_said(text: str) -> str:
+    return "\n".join(line.strip() for line in text.splitlines() if line.strip())
+
+
 def sentences(reply: Reply, t: Translator) -> list[str]:
     """What is said for one reply: its text (without what only makes sense in writing), then
     how to answer it with the keys."""
@@ -50,33 +100,21 @@ def sentences(reply: Reply, t: Translator) -> list[str]:
     return said
 
 
-WORDS_PER_MINUTE = 150  # text-to-speech at its usual rate
-CHARACTERS_PER_WORD = 6  # a word's length where a script writes no spaces between words
-ANSWER_SECONDS = 8  # a question's wait: the person thinks, then presses keys
-
-
-def seconds_to_hear(reply: Reply, t: Translator) -> float:
-    """About how long a call takes over one reply: its sentences said, and for a question the
-    person's answer (the launch plan's and `round status`' call minutes)."""
-    words = sum(max(len(sentence.split()), len(sentence) / CHARACTERS_PER_WORD)
-                for sentence in sentences(reply, t))
-    return words * 60 / WORDS_PER_MINUTE + (ANSWER_SECONDS if reply.kind in ASKING else 0)
-
-
 def keys_greeting(t: Translator) -> str:
     """Told once, as a call begins: how to answer, and the key that repeats a question."""
     return t.gettext("Answer with your phone's keys. Press star to hear a question again.")
 
 
 def conversation(replies: list[Reply], t: Translator, voice: Voice, action: str,
-                 greeting: bool = False, silence: str | None = None) -> str:
-    """The replies said; the last one, if it asks something, waits for keys posted to `action`
-    (with `keys=each` for a multiple choice), and where no key comes goes to `silence` (if
-    given); otherwise the call ends."""
+                 greeting: bool = False, silence: str | None = None,
+                 recorded: Recorded = NOTHING_RECORDED) -> str:
+    """The replies said (or played, where `recorded`); the last one, if it asks something,
+    waits for keys posted to `action` (with `keys=each` for a multiple choice), and where no
+    key comes goes to `silence` (if given); otherwise the call ends."""
     asking = replies[-1] if replies and replies[-1].kind in ASKING else None
-    said = [sentence for reply in replies for sentence in sentences(reply, t)]
+    said = [line for reply in replies for line in lines(reply, t, recorded)]
     if greeting and asking is not None:  # before the question's own sentences
-        said.insert(len(said) - len(sentences(asking, t)), keys_greeting(t))
+        said.insert(len(said) - len(lines(asking, t, recorded)), keys_greeting(t))
     if asking is None:
         return spoken(said, voice)
     one_key = bool(asking.choices) and not asking.multi and len(asking.choices) <= ONE_KEY
@@ -84,28 +122,25 @@ def conversation(replies: list[Reply], t: Translator, voice: Voice, action: str,
                      silence)
 
 
-def gathering(said: list[str], voice: Voice, action: str, one_key: bool = False,
+def gathering(said: list[Line], voice: Voice, action: str, one_key: bool = False,
               silence: str | None = None) -> str:
     """`said` inside a `<Gather>` of keys (one key, or keys up to #) posted to `action`; when
     no key comes, a `<Redirect>` to `silence` (if given), else the call ends."""
     response = VoiceResponse()
     gather = response.gather(input="dtmf", action=action, method="POST", timeout=WAIT_SECONDS,
                              finish_on_key="#", num_digits=1 if one_key else None)
-    for sentence in said:
-        gather.say(sentence, language=voice.tag, voice=voice.name)
+    for line in said:
+        _heard(gather, line, voice)
     if silence is not None:
         response.redirect(silence, method="POST")
     return str(response)
 
 
-def spoken(said: list[str], voice: Voice | None) -> str:
+def spoken(said: list[Line], voice: Voice | None) -> str:
     """`said`, then the call ends (a voice of None: Twilio's default voice)."""
     response = VoiceResponse()
-    for sentence in said:
-        if voice is None:
-            response.say(sentence)
-        else:
-            response.say(sentence, language=voice.tag, voice=voice.name)
+    for line in said:
+        _heard(response, line, voice)
     response.hangup()
     return str(response)
 
@@ -115,3 +150,13 @@ def rejected() -> str:
     response = VoiceResponse()
     response.reject(reason="busy")
     return str(response)
+
+
+def _heard(parent: VoiceResponse | Gather, line: Line, voice: Voice | None) -> None:
+    """One line into `parent`: a `<Play>` of a recording, else a `<Say>` in `voice`."""
+    if isinstance(line, Played):
+        parent.play(line.url)
+    elif voice is None:
+        parent.say(line)
+    else:
+        parent.say(line, language=voice.tag, voice=voice.name)

@@ -20,6 +20,7 @@ from twilio.base.exceptions import TwilioException
 from sms.sender import CLOCK_SKEW, FIND_LIMIT, configured_client, twilio_call, twilio_sender
 from surveys.settings import Settings, get_settings
 from surveys.tables import OutboxMessage, utcnow
+from voice.prompts import callable_in
 from worker.outbox import LANG, PURPOSE
 from worker.senders import Finder, PermanentSendError, Sender, TransientSendError
 
@@ -30,11 +31,6 @@ CALL_BACK = "call_back"  # a row's purpose: heard calls back one who rang (voice
 # are called again on the schedule
 UNANSWERED = ("busy", "no-answer", "call-failed")
 UNANSWERED_CALLS = "unanswered"  # a row's mark: how many of its calls nobody took
-
-
-def callable_in(settings: Settings, lang: str | None) -> bool:
-    """Whether a call can speak `lang` (a configured voice; no language: the survey's first)."""
-    return lang is None or lang in settings.voice_languages
 
 
 def said_in_its_first_call(message: OutboxMessage) -> bool:
@@ -64,7 +60,7 @@ def twilio_voice_sender() -> Sender:
 
     def send(message: OutboxMessage) -> str | None:
         lang = message.reply.get(LANG)
-        if not callable_in(settings, lang):
+        if lang is not None and not callable_in(None, lang, settings.voice_languages):
             if message.reply.get(PURPOSE) == "results":  # heard by SMS, read to them if need be
                 return by_sms(message)
             raise PermanentSendError(f"voice: no voice for {lang} (HEARD_VOICE_LANGUAGES): "

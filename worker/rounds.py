@@ -54,7 +54,7 @@ from surveys.tables import (
     SurveyVersion,
     utcnow,
 )
-from voice.render import seconds_to_hear
+from voice.minutes import seconds_to_hear
 from worker.outbox import outbox_fields, outbox_row, reply_body, sms_text
 
 CHUNK = 5000
@@ -410,7 +410,7 @@ def plan_launch(db: Session, round_id: int) -> Plan:
         if channel_named(channel).keypad:  # the call's first minutes: its invitation said
             t = translator(survey.words_for(lang))
             counter["minutes"] += contacts * math.ceil(
-                sum(seconds_to_hear(reply, t) for reply in replies) / 60)
+                sum(seconds_to_hear(reply, t, survey, lang) for reply in replies) / 60)
         for what, number in conversation_cost(survey, lang, channel, replies).items():
             counter[what] += contacts * number
     _explain_left_out(db, round_, plan)
@@ -436,7 +436,8 @@ def conversation_cost(survey: Survey, lang: str, channel: str,
     t = translator(words)
 
     def cost(reply: Reply) -> float:
-        return sms_text(reply)[1] if sms else seconds_to_hear(reply, t) if call else 1
+        return (sms_text(reply)[1] if sms else seconds_to_hear(reply, t, survey, lang)
+                if call else 1)
 
     asked = [(question.when is None, cost(question_reply(question, lang, words)))
              for question in survey.questions]

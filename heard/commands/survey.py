@@ -8,9 +8,12 @@ import typer
 from rich.console import Console
 
 from sms.fit import long_messages, max_segments
+from surveys.i18n import language_name
 from surveys.model import Survey
 from surveys.settings import get_settings
 from surveys.validation import SurveyError, load_survey
+from voice import prompts
+from voice.minutes import estimated_seconds
 
 app = typer.Typer(help="Validate and inspect survey files.", no_args_is_help=True)
 
@@ -34,7 +37,7 @@ def validate(files: list[Path] = typer.Argument(..., help="Survey YAML files."),
                 err.print(str(problem), markup=False)
             continue
         out.print(describe(survey, path), markup=False)
-        for note in system_language_notes(survey):
+        for note in system_language_notes(survey) + voice_notes(survey):
             out.print(f"{path}: {note}", markup=False)
         for warning in long_messages(survey):
             err.print(f"{path}: {'error' if strict else 'warning'}: {warning}", markup=False)
@@ -59,6 +62,27 @@ def voice_note(survey: Survey) -> str:
     said = f"by voice call: {', '.join(heard) or 'none'}"
     return said + (f" (no voice for {', '.join(silent)} in HEARD_VOICE_LANGUAGES)"
                    if silent else "")
+
+
+def voice_notes(survey: Survey) -> list[str]:
+    """Per language, how long a call takes, or which prompts keep it from being called (no
+    recording, and no voice to say them)."""
+    voices = get_settings().voice_languages
+    notes = []
+    for lang in survey.languages:
+        missing = prompts.unrecorded(survey, lang)
+        recorded = len(prompts.spoken_prompts(survey)) - len(missing)
+        if prompts.callable_in(survey, lang, voices):
+            said = f", the rest said in {voices[lang]}" if missing else ""
+            notes.append(f"voice: {lang}: about {estimated_seconds(survey, lang) / 60:.1f} "
+                         f"minutes a call ({recorded} prompts recorded{said})")
+            continue
+        why = (f"no recording and no voice for {', '.join(missing)}" if missing else
+               "every prompt recorded, but heard's own words (the greeting, re-prompts) need "
+               "a voice")
+        notes.append(f"voice: {lang}: {why}: this survey cannot be called in "
+                     f"{language_name(lang, reader='en')} (voices: HEARD_VOICE_LANGUAGES)")
+    return notes
 
 
 def system_language_notes(survey: Survey) -> list[str]:

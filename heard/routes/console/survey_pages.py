@@ -25,6 +25,7 @@ from sms.fit import MAX_SEGMENTS, max_segments
 from surveys import catalog
 from surveys.database import session_scope
 from surveys.i18n import Translator, translator
+from surveys.media import uploaded_files
 from surveys.model import Survey
 from surveys.settings import get_settings
 from surveys.tables import SurveyVersion
@@ -46,17 +47,20 @@ def surveys_page(runtime: RuntimeDep, cookie: SessionCookie = None) -> Response:
 @router.post("/console/surveys", response_class=HTMLResponse)
 async def upload_survey(request: Request, runtime: RuntimeDep, cookie: SessionCookie = None
                         ) -> Response:
-    """A survey YAML file, validated as `heard survey validate` does: stored as a version, or
-    every problem at its line and column; then what its messages cost by SMS per language."""
+    """A survey YAML file (and the recordings it names, `audio`), validated as `heard survey
+    validate` does: stored as a version, or every problem at its line and column; then what its
+    messages cost by SMS per language."""
     form = await request.form()
     upload, csrf = form.get("file"), str(form.get("csrf") or "")
     data = await upload.read() if isinstance(upload, UploadFile) else b""
     name = (upload.filename if isinstance(upload, UploadFile) else None) or "upload.yaml"
+    recordings = {recording.filename: await recording.read() for recording in form.getlist("audio")
+                  if isinstance(recording, UploadFile) and recording.filename}
     with session_scope(runtime.database_url) as db:
         user = acting(db, cookie, csrf)
         t = translator(user.language)
         try:
-            survey = parse_survey(data.decode("utf-8-sig"), name)
+            survey = parse_survey(data.decode("utf-8-sig"), name, uploaded_files(recordings))
         except UnicodeDecodeError:
             return _surveys(db, user, problems=[t.gettext(
                 "{file} is not UTF-8 text: save it as UTF-8 and upload it again.", file=name)],
