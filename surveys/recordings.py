@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy import ColumnElement, CursorResult, Delete, Update, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from surveys.tables import Recording, utcnow
@@ -52,10 +53,14 @@ def forget(db: Session, which: ColumnElement[bool]) -> int:
     provider no longer holds go; the others lose their audio and their link to an answer and
     wait, forgotten, for the job that deletes them at the provider (then their row goes)."""
     forgettable = which & remembered()
-    gone = db.execute(delete(Recording).where(forgettable, Recording.provider_deleted_at
-                                              .is_not(None))
-                      .execution_options(synchronize_session=False)).rowcount
-    waiting = db.execute(update(Recording).where(forgettable).values(
+    gone = _changed(db, delete(Recording).where(forgettable,
+                                                Recording.provider_deleted_at.is_not(None)))
+    return gone + _changed(db, update(Recording).where(forgettable).values(
         audio=None, content_type=None, session_id=None, question_id=None, round_id=None,
-        forgotten_at=utcnow()).execution_options(synchronize_session=False)).rowcount
-    return gone + waiting
+        forgotten_at=utcnow()))
+
+
+def _changed(db: Session, statement: Delete | Update) -> int:
+    """How many rows `statement` deleted or updated."""
+    result = db.execute(statement.execution_options(synchronize_session=False))
+    return cast(CursorResult[Any], result).rowcount
