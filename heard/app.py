@@ -11,7 +11,15 @@ from fastapi.staticfiles import StaticFiles
 
 from bot.webhook import router as telegram_router
 from heard.guards import FORM_MARGIN, MAX_UPLOAD, Guard
-from heard.routes import console, dashboard, facilitator, health, responses, simulator
+from heard.routes import (
+    console,
+    dashboard,
+    facilitator,
+    health,
+    recordings,
+    responses,
+    simulator,
+)
 from sms.webhook import router as sms_router
 from surveys.settings import get_settings
 from voice.audio import router as audio_router
@@ -50,6 +58,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(health.router)
     app.include_router(facilitator.router)
     app.include_router(responses.router)
+    app.include_router(recordings.router)
     app.include_router(dashboard.router)
     app.include_router(console.router)
     app.add_exception_handler(console.Refused, console.refused)

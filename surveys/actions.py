@@ -20,11 +20,24 @@ class Store:
 
 
 @dataclass(frozen=True)
+class Recording:
+    """A spoken answer the provider holds: heard's id for it (the message's text is its
+    reference, `recording:<id>`), the provider's sid and URL, and how many seconds it lasts."""
+
+    id: str
+    provider_sid: str
+    provider_url: str
+    seconds: int
+
+
+@dataclass(frozen=True)
 class Converse:
     """A message of a synchronous channel (a voice call, a USSD session): kept, stepped at
-    once, and its replies are the provider's answer; a re-delivery gets the same replies."""
+    once, and its replies are the provider's answer; a re-delivery gets the same replies. A
+    spoken answer comes with its `recording`, kept with the message."""
 
     inbound: Inbound
+    recording: Recording | None = None
 
 
 @dataclass(frozen=True)

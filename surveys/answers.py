@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from surveys.i18n import Translator, ascii_digits, normalize
 from surveys.model import Question
 from surveys.numbers import read_number
+from surveys.recordings import referenced
 from surveys.words import bare_word, command_of
 
 LIST_SEPARATORS = re.compile(r"[,;/&+]+")
@@ -147,6 +148,8 @@ def _parse_yesno(text: str, lang: str, t: Translator) -> str | Invalid:
 def _parse_text(question: Question, text: str, t: Translator) -> str | Invalid:
     if not text:
         return Invalid(t.gettext("Please reply with a few words."))
+    if referenced(text) is not None:  # spoken on a call: the words are in the recording
+        return text
     if question.max_length and len(text) > question.max_length:
         return Invalid(t.gettext("Please keep your answer under {count} characters.",
                                  count=t.number(question.max_length)))

@@ -1,8 +1,9 @@
 """The audit log: who took personal data out of heard or wiped it, when, and how much.
 
-Exports (file or API page), exports that reveal addresses, erasures and purges each add one
-entry. An entry names no person: its detail holds formats, counts, filters and contact ids,
-never an address or a message, so erasing someone leaves nothing of them here.
+Exports (file or API page), exports that reveal addresses, recordings fetched through the API,
+erasures and purges each add one entry. An entry names no person: its detail holds formats,
+counts, filters and contact ids, never an address or a message, so erasing someone leaves
+nothing of them here.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from surveys.tables import ApiToken, AuditEntry
 from surveys.tokens import token_hash
 
 EXPORT, REVEAL_ADDRESS, ERASE, PURGE = "export", "reveal_address", "erase", "purge"
+RECORDING = "recording"  # a spoken answer's audio, fetched: its id and size
 IMPORT_CONTACTS = "import_contacts"  # counts only: rows, created, updated, bad rows
 SWEEPER = "system:sweeper"
 

@@ -2,8 +2,9 @@
 
 What goes: the address (replaced by a random token nobody can turn back into it), the profile,
 every free-text answer (people write names and places in them) and the raw text of every answer,
-and the text, address and payload of their inbox and outbox messages (and the provider's id of
-each sent one: Telegram's names the chat, Twilio's finds the number). What stays: the contact
+their recordings (spoken answers: their voice; surveys.recordings), and the text, address and
+payload of their inbox and outbox messages (and the provider's id of each sent one: Telegram's
+names the chat, Twilio's finds the number). What stays: the contact
 row (so its export pseudonym and the round's counts do not change), its language and community
 (shared by many people), consent, and the answers to closed questions (choices, numbers, yes/no).
 Unsent messages to them are suppressed; a message they send later starts as a new contact.
@@ -20,13 +21,14 @@ from dataclasses import asdict, dataclass
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from surveys import audit, catalog
+from surveys import audit, catalog, recordings
 from surveys.phone import InvalidPhoneNumber, to_e164
 from surveys.tables import (
     STILL_TO_SEND,
     Contact,
     InboxMessage,
     OutboxMessage,
+    Recording,
     StoredAnswer,
     SurveyVersion,
     utcnow,
@@ -48,6 +50,7 @@ class Erased:
     inbox_blanked: int
     outbox_blanked: int
     sends_suppressed: int
+    recordings_deleted: int = 0
 
 
 def spellings(address: str, region: str | None) -> set[str]:
@@ -73,6 +76,7 @@ def erase(db: Session, contact: Contact) -> Erased:
     contact.address, contact.profile = token, {}
     contact.opted_out, contact.unreachable = True, "erased"
     blanked = _blank_free_text(db, contact.id)
+    spoken = recordings.forget(db, Recording.contact_id == contact.id)
     kept = db.scalar(select(func.count()).select_from(StoredAnswer).join(
         SessionRow, SessionRow.id == StoredAnswer.session_id).where(
         SessionRow.contact_id == contact.id)) or 0
@@ -89,7 +93,8 @@ def erase(db: Session, contact: Contact) -> Erased:
     outbox = db.execute(update(OutboxMessage).where(mine).values(
         address=token, text="", reply={}, error=None, provider_id=None)).rowcount
     db.flush()
-    return Erased(contact.id, contact.channel, token, kept, blanked, inbox, outbox, suppressed)
+    return Erased(contact.id, contact.channel, token, kept, blanked, inbox, outbox, suppressed,
+                  spoken)
 
 
 def record_erasures(db: Session, actor: str, done: list[Erased]) -> None:

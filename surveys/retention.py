@@ -1,5 +1,8 @@
 """Forget old messages: after HEARD_RETENTION_DAYS their texts, payloads and addresses go.
 
+Recordings (spoken answers: a voice is personal data) go too, after the same days: the
+answer keeps its reference, which then leads nowhere (surveys.recordings).
+
 Answers stay: they are the results. What goes is what messages carry about people: the text
 they sent and were sent, the provider's payload, their phone number or chat id, send errors
 (which may quote a number) and the provider's message id (Telegram's names the chat). Inbox rows
@@ -15,14 +18,14 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Subquery, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from surveys import audit
+from surveys import audit, recordings
 from surveys.channels import trials
 from surveys.database import session_scope
 from surveys.tables import (
@@ -30,6 +33,7 @@ from surveys.tables import (
     Contact,
     InboxMessage,
     OutboxMessage,
+    Recording,
     StoredAnswer,
     SurveySession,
     utcnow,
@@ -53,6 +57,7 @@ class Purged:
     inbox: int
     outbox: int
     dry_run: bool = False
+    recordings: int = 0
 
     @property
     def messages(self) -> int:
@@ -62,9 +67,12 @@ class Purged:
         scope = (f"messages older than {self.days} days "
                  f"(before {self.cutoff:%Y-%m-%d %H:%M} UTC)")
         counts = f"{self.inbox} inbox and {self.outbox} outbox messages"
+        spoken = f"{self.recordings} recordings"
         if self.dry_run:
-            return f"dry run: would blank {counts}, of {scope}; nothing changed"
-        return f"{scope}: {counts} blanked (texts, payloads, addresses); answers kept"
+            return (f"dry run: would blank {counts} and delete {spoken}, of {scope}; "
+                    "nothing changed")
+        return (f"{scope}: {counts} blanked (texts, payloads, addresses), {spoken} deleted; "
+                "answers kept")
 
 
 def purge(database_url: str, days: int, actor: str, dry_run: bool = False,
@@ -72,18 +80,23 @@ def purge(database_url: str, days: int, actor: str, dry_run: bool = False,
     """Blank every message older than `days` days; an audit entry says so if any were."""
     cutoff = (now or utcnow()) - timedelta(days=days)
     expired_inbox, expired_outbox = _expired_inbox(cutoff), _expired_outbox(cutoff)
+    expired_recordings = Recording.created_at < cutoff
     if dry_run:
         with session_scope(database_url) as db:
             return Purged(days, cutoff, _count(db, InboxMessage, expired_inbox),
-                          _count(db, OutboxMessage, expired_outbox), dry_run=True)
+                          _count(db, OutboxMessage, expired_outbox), dry_run=True,
+                          recordings=recordings.count_forgettable(db, expired_recordings))
     report = Purged(
         days, cutoff,
         inbox=_in_batches(database_url, InboxMessage, expired_inbox, _blank_inbox, batch),
         outbox=_in_batches(database_url, OutboxMessage, expired_outbox, _blank_outbox, batch))
-    if report.messages:
+    with session_scope(database_url) as db:  # (few: one statement)
+        report = replace(report, recordings=recordings.forget(db, expired_recordings))
+    if report.messages or report.recordings:
         with session_scope(database_url) as db:
             audit.record(db, actor, audit.PURGE, days=days, cutoff=cutoff.isoformat(),
-                         inbox=report.inbox, outbox=report.outbox)
+                         inbox=report.inbox, outbox=report.outbox,
+                         recordings=report.recordings)
     return report
 
 

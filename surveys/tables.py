@@ -164,6 +164,32 @@ class StoredAnswer(Base):
     answered_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class Recording(Base):
+    """A spoken answer (a call's answer to a text question): personal data, kept here alone.
+
+    The answer stores `recording:<id>` (surveys.recordings); the audio is fetched from the
+    provider into `audio`, then deleted there (`provider_deleted_at`). Forgotten (erased,
+    expired) while the provider still holds it, the row keeps only what deleting it there needs.
+    """
+
+    __tablename__ = "recordings"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # a uuid4's hex: heard's own
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("sessions.id"))
+    question_id: Mapped[str | None] = mapped_column(String(128))
+    round_id: Mapped[int | None] = mapped_column(ForeignKey("rounds.id"))
+    provider_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    provider_url: Mapped[str] = mapped_column(Text)
+    content_type: Mapped[str | None] = mapped_column(String(64))
+    audio: Mapped[bytes | None] = mapped_column(LargeBinary)
+    seconds: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    fetched_at: Mapped[datetime | None] = mapped_column()
+    provider_deleted_at: Mapped[datetime | None] = mapped_column()  # (or found gone there)
+    forgotten_at: Mapped[datetime | None] = mapped_column()  # erased or expired: 404 from now
+
+
 class InboxMessage(Base):
     """Every inbound message as received; unique per provider id so re-deliveries are no-ops."""
 

@@ -12,9 +12,8 @@ from surveys import catalog
 from surveys.database import session_scope
 from surveys.settings import SettingError, get_settings
 from surveys.tables import Contact, InboxMessage, SurveySession
-from surveys.validation import load_survey
 from surveys.words import keypad_digits
-from tests.pipeline import StoredAnswer, answers, client_for, count
+from tests.pipeline import answers, client_for, count
 from tests.test_sms import PUBLIC, TOKEN, launched, signed_post
 from worker import rounds
 
@@ -194,38 +193,6 @@ def test_a_wrong_key_asks_again_with_the_engines_reprompt(runtime, voice):
     assert answers(runtime) == {}  # never skipped silently
     asked(press(client, "CA6", action, "2")[0], one_key=False)
     assert answers(runtime) == {"source": "well"}
-
-
-def test_a_required_question_in_words_ends_the_call_saying_why(runtime, voice):
-    client = client_for(runtime)
-    _, action = joined(client, runtime, "CA7")
-    _, action = asked(press(client, "CA7", action, "1")[0], one_key=True)
-    assert ended(press(client, "CA7", action, "3")[0]) == [
-        "Which other source?", "This question needs an answer in words, which a call cannot "
-        "take yet. Please answer this survey by message. Goodbye."]
-
-
-def test_an_optional_question_in_words_is_skipped_and_the_caller_told(runtime, voice,
-                                                                      tmp_path):
-    client = client_for(runtime)
-    survey = tmp_path / "words.yaml"
-    survey.write_text("id: test-words\nversion: 1\nlanguages: [en]\ntitle: {en: Words}\n"
-                      "questions:\n"
-                      "  - {id: name, type: text, optional: true, text: {en: Your name?}}\n"
-                      "  - {id: days, type: number, text: {en: How many days?}}\n")
-    with session_scope(runtime.database_url) as db:
-        row = catalog.register(db, load_survey(survey))
-        code = rounds.create_round(db, row, None).code or ""
-    _, action = asked(press(client, "CA14")[0], one_key=False)
-    said, action = asked(press(client, "CA14", action, keypad_digits(code))[0], one_key=False)
-    assert said == ["Your name?", "This question needs an answer in words, which a call cannot "
-                    "take yet. It is skipped.", KEYS, "How many days?",
-                    "Type your answer with the number keys, then press the hash key."]
-    ended(press(client, "CA14", action, "3")[0])
-    with session_scope(runtime.database_url) as db:
-        assert {(row.question_id, row.value, row.skipped)
-                for row in db.scalars(select(StoredAnswer))} == {("name", None, True),
-                                                                   ("days", 3, False)}
 
 
 def test_a_wrong_code_is_asked_again(runtime, voice):

@@ -6,16 +6,24 @@ answers with (so a re-delivered request is the same message). Keys become what a
 type: digits as they are, `*` (or no key at all, `silent=1`: heard's own redirect after a
 `<Gather>` that got nothing) asks the question again (the engine's START mid-survey), and a
 multiple choice's digits (`keys=each` in the URL) one option each: 13# is "1 3".
+
+A question in words is answered aloud: its `<Record>` posts to the next step with `record=1`,
+and the message's text is the reference to a new recording (`surveys.recordings`), kept with
+it. Nothing recorded is silence: asked again, once (the re-ask's URL says `last=1`); then, as
+after a `<Gather>`'s second silence, the call ends.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from sms.adapter import BadPayload, require_fields
-from surveys.actions import Converse, Ignore, Status
+from surveys import recordings
+from surveys.actions import Converse, Ignore, Recording, Status
 from surveys.messages import BadInbound, Inbound
 from surveys.phone import InvalidPhoneNumber, to_e164
 
@@ -24,6 +32,7 @@ REPEAT = "start"  # the engine asks the current question again (English works in
 REJOIN = "start"  # and takes back an opt-out
 ENDED = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 MAX_STEP = 10_000
+RECORDING_SID = re.compile(r"RE[0-9A-Za-z]{1,62}")
 
 
 def read_call(form: Mapping[str, str], query: Mapping[str, str],
@@ -31,8 +40,11 @@ def read_call(form: Mapping[str, str], query: Mapping[str, str],
     """The call's request as a message of its caller; a call already over is ignored."""
     require_fields(form, "CallSid")
     status = form.get("CallStatus", "")
-    if status in ENDED:
+    recording = spoken_answer(form) if query.get("record") == "1" else None
+    if status in ENDED and recording is None:  # (an answer spoken as they hung up is kept)
         return Ignore(f"call {status}")
+    if query.get("record") == "1" and recording is None and query.get("last") == "1":
+        return Ignore("nothing recorded again")  # the call ends, as after a second silence
     step = query.get("step", "0")
     if not (step.isascii() and step.isdigit() and int(step) < MAX_STEP):
         raise BadPayload(f"step: expected a whole number below {MAX_STEP}, got {step!r}")
@@ -41,7 +53,12 @@ def read_call(form: Mapping[str, str], query: Mapping[str, str],
     outbox = query.get("outbox", "")
     if outbox and not (outbox.isascii() and outbox.isdigit()):
         raise BadPayload(f"outbox: expected a row's number, got {outbox!r}")
-    text = keys_as_text(form.get("Digits", ""), query.get("keys"), number)
+    silent = query.get("silent") == "1"
+    if query.get("record") == "1":
+        text = recordings.reference(recording.id) if recording is not None else REPEAT
+        silent = recording is None  # nothing recorded: asked again, as after silence
+    else:
+        text = keys_as_text(form.get("Digits", ""), query.get("keys"), number)
     if query.get("rejoin") == "1" and text == "1":  # one who had opted out takes part again
         text = REJOIN
     try:
@@ -51,7 +68,7 @@ def read_call(form: Mapping[str, str], query: Mapping[str, str],
                                          "outbox": int(outbox) if outbox else None,
                                          "joining": query.get("joining") == "1",
                                          "rejoin": query.get("rejoin") == "1",
-                                         "silent": query.get("silent") == "1"}))
+                                         "silent": silent}), recording)
     except BadInbound as error:
         raise BadPayload(str(error).replace("provider_id", "CallSid").replace(
             "address", "From")) from None
@@ -116,3 +133,20 @@ def keys_as_text(digits: str, keys: str | None, step: int) -> str:
     if keys == "each":
         return " ".join(key for key in digits if key.isdigit())
     return digits
+
+
+def spoken_answer(form: Mapping[str, str]) -> Recording | None:
+    """The recording a `<Record>`'s action post carries, under a new id of heard's; None when
+    nothing was recorded (no RecordingUrl, or 0 seconds)."""
+    url, duration = form.get("RecordingUrl", ""), form.get("RecordingDuration", "0") or "0"
+    if not (duration.isascii() and duration.isdigit()):
+        raise BadPayload(f"RecordingDuration: expected whole seconds, got {duration!r}")
+    if not url or int(duration) == 0:
+        return None
+    sid = form.get("RecordingSid", "")
+    if not RECORDING_SID.fullmatch(sid):
+        raise BadPayload(f"RecordingSid: expected RE and letters or digits, got {sid!r}")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.path.endswith(f"/Recordings/{sid}"):
+        raise BadPayload(f"RecordingUrl: expected Twilio's URL of recording {sid}, got {url!r}")
+    return Recording(recordings.new_id(), sid, url, int(duration))

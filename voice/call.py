@@ -3,9 +3,8 @@
 How a caller joins: a caller with an unfinished session in an open round (invited by a launch,
 or a call that dropped) goes on at the question they were at; anyone else is asked for a
 round's join code typed on the phone's keys (each letter by the key it is printed on,
-WATER367 = 92837367, then #). A question that needs words (type text) cannot be answered on a
-call yet: an optional one is skipped (the engine's SKIP, stored as skipped) and the caller is
-told; a required one ends the call with that said.
+WATER367 = 92837367, then #). A question that needs words (type text) is answered aloud: a
+`<Record>`, whose audio becomes personal data kept by heard (`surveys.recordings`).
 """
 
 from __future__ import annotations
@@ -37,7 +36,6 @@ from worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
 OUTSIDE = frozenset({"no_survey", "help"})  # the caller is in no survey: asked for a code
-MAX_SKIPPED = 20  # text questions skipped in one step, at most
 
 
 def answer(runtime: Runtime, settings: Settings, action: Converse) -> str:
@@ -86,11 +84,12 @@ def answer(runtime: Runtime, settings: Settings, action: Converse) -> str:
         replies = [reply for reply in first.replies if reply.kind not in render.ASKING] + replies
     recorded = render.NOTHING_RECORDED
     if survey is not None:
-        replies = _past_text_questions(runtime, action, survey, replies, t)
         recorded = prompts.recorded(survey, lang, settings.public_base_url)
+    asked = _asked(survey, replies) if survey is not None else None
     greeting = step == 0 or bool(action.inbound.payload.get("joining"))  # a survey begins
     return render.conversation(replies, t, Voice.configured(voices[lang]), next_step, greeting,
-                               silence, recorded)
+                               silence, recorded, in_words=asked is not None and
+                               asked.type == "text")
 
 
 @dataclass(frozen=True)
@@ -186,28 +185,6 @@ def refusal(lang: str, voices: dict[str, str]) -> str:
 
 def _first(voices: dict[str, str]) -> str:
     return next(iter(voices), "en")
-
-
-def _past_text_questions(runtime: Runtime, action: Converse, survey: Survey,
-                         replies: list[Reply], t: Translator) -> list[Reply]:
-    """Replies that end on a question a call can answer: an optional text question is
-    skipped (told, and stored as skipped as SKIP would), a required one ends the call."""
-    for attempt in range(MAX_SKIPPED):
-        question = _asked(survey, replies)
-        if question is None or question.type != "text":
-            return replies
-        asked = replies[:-1] + [Reply(replies[-1].text, question_id=question.id)]
-        if not question.optional:
-            return asked + [Reply(t.gettext(
-                "This question needs an answer in words, which a call cannot take yet. Please "
-                "answer this survey by message. Goodbye."))]
-        inbound = action.inbound
-        skipped = converse(runtime, Converse(replace(
-            inbound, text="skip", provider_id=f"{inbound.provider_id}:skip{attempt}")))
-        replies = asked + [Reply(t.gettext(
-            "This question needs an answer in words, which a call cannot take yet. It is "
-            "skipped."))] + _said(skipped)
-    return replies
 
 
 def _said(answered: Answered) -> list[Reply]:

@@ -5,7 +5,8 @@ a `<Say>` in the language's configured voice, but a prompt the survey recorded i
 language (`Recorded`) is a `<Play>` of its recording, which says all of it (a question's text
 and how to answer it); while a question is open they are inside a `<Gather input="dtmf">` whose
 action posts the keys back to the webhook (the next step), and when nothing is asked any more
-the call ends with `<Hangup/>`.
+the call ends with `<Hangup/>`. A question in words is answered aloud: its sentences, then a
+`<Record>` (after a beep, up to # or a pause) posted to the next step with `record=1`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from surveys.i18n import Translator
 ASKING = ("question", "reprompt", "menu")
 WAIT_SECONDS = 10  # for the first key; people who cannot read may need a moment
 ONE_KEY = 9  # choices up to 9 are one key each; more are typed, then #
+MAX_RECORDING_SECONDS = 120  # a spoken answer, at most
+RECORDING_PAUSE_SECONDS = 5  # of silence, and the answer is over
 
 
 @dataclass(frozen=True)
@@ -70,12 +73,13 @@ class Recorded:
 NOTHING_RECORDED = Recorded()
 
 
-def lines(reply: Reply, t: Translator, recorded: Recorded = NOTHING_RECORDED) -> list[Line]:
+def lines(reply: Reply, t: Translator, recorded: Recorded = NOTHING_RECORDED,
+          spoken: bool = False) -> list[Line]:
     """What is heard for one reply: its recording where the survey has one (after heard's words
-    of a reprompt: why it is asked again), else its sentences."""
+    of a reprompt: why it is asked again), else its sentences (`spoken`: answered aloud)."""
     url = recorded.url(reply, t)
     if url is None:
-        return list(sentences(reply, t))
+        return list(sentences(reply, t, spoken))
     why: list[Line] = list(sentences(Reply(reply.text), t)) if reply.kind == "reprompt" else []
     return why + [Played(url)]
 
@@ -84,13 +88,16 @@ def _as_said(text: str) -> str:
     return "\n".join(line.strip() for line in text.splitlines() if line.strip())
 
 
-def sentences(reply: Reply, t: Translator) -> list[str]:
+def sentences(reply: Reply, t: Translator, spoken: bool = False) -> list[str]:
     """What is said for one reply: its text (without what only makes sense in writing), then
-    how to answer it with the keys."""
+    how to answer it: with the keys, or (`spoken`) aloud."""
     sms_only = {t.gettext("Reply LANG to change the language.")}  # no LANG key on a call
     said = [line for line in reply.text.splitlines() if line.strip() and line not in sms_only]
     if reply.kind not in ASKING:
         return said
+    if spoken:
+        return said + [t.gettext("Speak your answer after the tone. Press the hash key when "
+                                 "you have finished.")]
     said += [t.gettext("Press {number} for {label}.", number=choice.number, label=choice.label)
              for choice in reply.choices]
     if reply.multi:
@@ -107,16 +114,20 @@ def keys_greeting(t: Translator) -> str:
 
 def conversation(replies: list[Reply], t: Translator, voice: Voice, action: str,
                  greeting: bool = False, silence: str | None = None,
-                 recorded: Recorded = NOTHING_RECORDED) -> str:
+                 recorded: Recorded = NOTHING_RECORDED, in_words: bool = False) -> str:
     """The replies said (or played, where `recorded`); the last one, if it asks something,
-    waits for keys posted to `action` (with `keys=each` for a multiple choice), and where no
-    key comes goes to `silence` (if given); otherwise the call ends."""
+    waits for keys posted to `action` (with `keys=each` for a multiple choice) or, `in_words`,
+    records the answer, and where nothing comes goes to `silence` (if given); otherwise the
+    call ends."""
     asking = replies[-1] if replies and replies[-1].kind in ASKING else None
-    said = [line for reply in replies for line in lines(reply, t, recorded)]
+    said = [line for reply in replies
+            for line in lines(reply, t, recorded, in_words and reply is asking)]
     if greeting and asking is not None:  # before the question's own sentences
-        said.insert(len(said) - len(lines(asking, t, recorded)), keys_greeting(t))
+        said.insert(len(said) - len(lines(asking, t, recorded, in_words)), keys_greeting(t))
     if asking is None:
         return spoken(said, voice)
+    if in_words:
+        return recording(said, voice, action, silence)
     one_key = bool(asking.choices) and not asking.multi and len(asking.choices) <= ONE_KEY
     return gathering(said, voice, action + ("&keys=each" if asking.multi else ""), one_key,
                      silence)
@@ -131,6 +142,21 @@ def gathering(said: list[Line], voice: Voice, action: str, one_key: bool = False
                              finish_on_key="#", num_digits=1 if one_key else None)
     for line in said:
         _heard(gather, line, voice)
+    if silence is not None:
+        response.redirect(silence, method="POST")
+    return str(response)
+
+
+def recording(said: list[Line], voice: Voice, action: str, silence: str | None = None) -> str:
+    """`said`, then the answer recorded after a beep (until #, a pause or two minutes) and
+    posted to `action` with `record=1`; when nothing is recorded, a `<Redirect>` to `silence`
+    (if given; else this was the last chance, `last=1`, and the call ends)."""
+    response = VoiceResponse()
+    for line in said:
+        _heard(response, line, voice)
+    response.record(action=action + "&record=1" + ("" if silence is not None else "&last=1"),
+                    method="POST", max_length=MAX_RECORDING_SECONDS, finish_on_key="#",
+                    play_beep=True, timeout=RECORDING_PAUSE_SECONDS, trim="trim-silence")
     if silence is not None:
         response.redirect(silence, method="POST")
     return str(response)

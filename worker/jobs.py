@@ -24,7 +24,13 @@ from surveys.settings import get_settings
 from surveys.tables import STILL_TO_SEND, Contact, InboxMessage, OutboxMessage, Round, utcnow
 from worker import inbound
 from worker.pipeline import apply_early_statuses
-from worker.queues import DRAIN_FLAG, SEND_RETRY, enqueue_outbound, request_drain
+from worker.queues import (
+    DRAIN_FLAG,
+    SEND_RETRY,
+    enqueue_outbound,
+    enqueue_recording_fetch,
+    request_drain,
+)
 from worker.runtime import Runtime, migrated_runtime
 from worker.senders import (
     PermanentSendError,
@@ -380,6 +386,15 @@ def import_contacts(import_id: str) -> str | None:
     return None if done is None else done.status
 
 
+@_waits_for_the_database
+def fetch_recording(recording_id: str) -> str:
+    """A spoken answer's audio fetched from Twilio into heard, then deleted there (a failure
+    raises: rq tries again, then the sweeper); what was done."""
+    from voice.recordings import move
+
+    return move(migrated_runtime().database_url, recording_id)
+
+
 class SweepReport(NamedTuple):
     processed_inbox: int
     queued_inbox: int
@@ -434,6 +449,7 @@ def sweep() -> SweepReport:
             .where(OutboxMessage.contact_id.in_(orphaned - {None}),
                    OutboxMessage.status.in_(("pending", "retrying")))).all()
     apply_early_statuses(current.database_url, older_than=EARLY_STATUS_DAYS)
+    _requeue_recordings(current, after)
     queued = request_drain(current.redis) if stale_inbox else True
     by_contact: dict[tuple[str, str], set[int]] = {}
     for row in stale_outbox:
@@ -453,6 +469,15 @@ def sweep() -> SweepReport:
         log.info("sweeper: processed %s stuck inbox rows, re-queued %s inbox and %s outbox rows",
                  len(stuck), len(stale_inbox), len(stale_outbox))
     return SweepReport(len(stuck), len(stale_inbox), len(stale_outbox))
+
+
+def _requeue_recordings(current: Runtime, after: timedelta) -> None:
+    """Recordings still at Twilio after `after` (their job was lost with Redis, or gave up):
+    their fetch queued again, unless it is still queued or retrying."""
+    from voice.recordings import unmoved
+
+    for recording_id in unmoved(current.database_url, after, SWEEP_BATCH):
+        enqueue_recording_fetch(current.redis, recording_id)
 
 
 # Left in Redis by a sweep that queued everything unsent again; gone when Redis lost its data

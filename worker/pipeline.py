@@ -3,7 +3,8 @@
 Web handlers verify a request, let their channel's adapter read it into an action, and hand
 it here: messages go to the inbox (group-committed, then queued), delivery reports to the
 outbox, opt-outs to the contact. A synchronous channel's message is stepped at once, and its
-replies are returned for the provider's answer, recorded like any other channel's.
+replies are returned for the provider's answer, recorded like any other channel's; a spoken
+answer's recording is kept with its message, and its audio fetched by a job once committed.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from surveys import recordings
 from surveys.actions import (
     STATUS_RANK,
     Action,
@@ -24,6 +26,7 @@ from surveys.actions import (
     Decline,
     Ignore,
     OptOut,
+    Recording,
     Status,
     Store,
 )
@@ -35,11 +38,14 @@ from surveys.tables import (
     EarlyStatus,
     InboxMessage,
     OutboxMessage,
+    StoredAnswer,
     SurveySession,
     utcnow,
 )
+from surveys.tables import Recording as RecordingRow
 from worker.inbound import process
 from worker.ingest import inbox_row, ingest, ingest_async
+from worker.queues import enqueue_recording_fetch
 from worker.runtime import Runtime
 from worker.senders import refused
 
@@ -94,6 +100,7 @@ def converse(runtime: Runtime, action: Converse) -> Answered:
     replies it got, in order; they are marked sent, as the provider's answer carries them. A
     re-delivered request (same provider id) steps nothing and gets the same replies."""
     inbound = action.inbound
+    fetch: str | None = None
     with session_scope(runtime.database_url) as db:
         inbox_id = insert_ignore(db, InboxMessage.__table__, inbox_row(inbound),
                                  conflict=["channel", "provider_id"],
@@ -104,7 +111,11 @@ def converse(runtime: Runtime, action: Converse) -> Answered:
                 InboxMessage.channel == inbound.channel,
                 InboxMessage.provider_id == inbound.provider_id)).one()
         else:
+            if action.recording is not None:
+                fetch = _same_recording_once(db, inbox_id, action.recording)
             _, outbox_ids = process(db, inbox_id)
+            if fetch is not None and action.recording is not None:
+                _keep_recording(db, inbound.channel, inbound.address, action.recording)
             db.execute(update(OutboxMessage).where(OutboxMessage.id.in_(outbox_ids),
                                                    OutboxMessage.inbox_id == inbox_id)
                        .values(status="sent", sent_at=utcnow()))
@@ -119,10 +130,43 @@ def converse(runtime: Runtime, action: Converse) -> Answered:
             SurveySession.updated_at.desc(), SurveySession.id.desc()).limit(1)).first() \
             if contact is not None else None
         language = (newest.state or {}).get("lang") if newest is not None else None
-        return Answered(inbox_id, duplicate, [row.text for row in rows],
-                        [row.reply for row in rows], outcome,
-                        newest.survey_pk if newest is not None else None,
-                        language or (contact.language if contact is not None else None))
+        answered = Answered(inbox_id, duplicate, [row.text for row in rows],
+                            [row.reply for row in rows], outcome,
+                            newest.survey_pk if newest is not None else None,
+                            language or (contact.language if contact is not None else None))
+    if fetch is not None:  # once committed: the job finds the row
+        enqueue_recording_fetch(runtime.redis, fetch)
+    return answered
+
+
+def _same_recording_once(db: Session, inbox_id: int, recording: Recording) -> str | None:
+    """The id of the recording to keep; None when the provider's recording is kept already
+    (its request came again as another step): the message then refers to the one kept."""
+    kept = db.scalar(select(RecordingRow.id).where(
+        RecordingRow.provider_sid == recording.provider_sid))
+    if kept is None:
+        return recording.id
+    db.execute(update(InboxMessage).where(InboxMessage.id == inbox_id)
+               .values(text=recordings.reference(kept)))
+    return None
+
+
+def _keep_recording(db: Session, channel: str, address: str, recording: Recording) -> None:
+    """The recording's row, in the transaction of the answer that refers to it, with the
+    session, question and round whose answer it became (if it became one)."""
+    contact_id = db.scalars(select(Contact.id).where(Contact.channel == channel,
+                                                     Contact.address == address)).one()
+    answer = db.execute(
+        select(SurveySession.id, SurveySession.round_id, StoredAnswer.question_id)
+        .join(StoredAnswer, StoredAnswer.session_id == SurveySession.id)
+        .where(SurveySession.contact_id == contact_id,
+               StoredAnswer.raw == recordings.reference(recording.id))).first()
+    insert_ignore(db, RecordingRow.__table__, {
+        "id": recording.id, "contact_id": contact_id, "provider_sid": recording.provider_sid,
+        "provider_url": recording.provider_url, "seconds": recording.seconds,
+        "created_at": utcnow(), "session_id": answer.id if answer else None,
+        "round_id": answer.round_id if answer else None,
+        "question_id": answer.question_id if answer else None}, conflict=["provider_sid"])
 
 
 def decline(runtime: Runtime, action: Decline) -> str:

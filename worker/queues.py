@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, RateLimit, Retry
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
 
 log = logging.getLogger(__name__)
 
@@ -84,3 +86,32 @@ def enqueue_contact_import(redis: Redis, import_id: str) -> None:
     100,000 rows holds no web request."""
     Queue(DEFAULT, connection=redis).enqueue("worker.jobs.import_contacts", import_id,
                                              job_timeout=3600, result_ttl=0)
+
+
+FETCH_RETRY = Retry(max=6, interval=[5, 30, 120, 600, 1800, 3600])  # then the sweeper's turn
+LIVE = frozenset({"queued", "started", "scheduled", "deferred"})
+
+
+def recording_job_id(recording_id: str) -> str:
+    return f"heard-recording-{recording_id}"
+
+
+def enqueue_recording_fetch(redis: Redis, recording_id: str) -> bool:
+    """Queue the job that fetches a recording from the provider and deletes it there (one job
+    per recording: one already queued or retrying is left alone). False (logged) when Redis is
+    unreachable: the sweeper queues it later."""
+    job_id = recording_job_id(recording_id)
+    try:
+        if Job.exists(job_id, connection=redis) and Job.fetch(
+                job_id, connection=redis).get_status(refresh=False) in LIVE:
+            return True
+        Queue(DEFAULT, connection=redis).enqueue(
+            "worker.jobs.fetch_recording", recording_id, job_id=job_id, retry=FETCH_RETRY,
+            job_timeout=300, result_ttl=0)
+    except NoSuchJobError:  # gone between the two reads: finished meanwhile
+        return True
+    except RedisError as error:
+        log.warning("recording %s kept but its fetch not queued (%s); the sweeper will",
+                    recording_id, error)
+        return False
+    return True

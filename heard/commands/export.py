@@ -103,7 +103,8 @@ def erase(
                    f"by {erased.token}, profile cleared; {erased.answers_kept} answers kept, "
                    f"{erased.texts_blanked} free-text answers blanked; "
                    f"{erased.inbox_blanked} inbox and {erased.outbox_blanked} outbox messages "
-                   f"blanked, {erased.sends_suppressed} unsent messages suppressed")
+                   f"blanked, {erased.sends_suppressed} unsent messages suppressed, "
+                   f"{erased.recordings_deleted} recordings deleted")
 
 
 def _format_of(out: Path) -> str:

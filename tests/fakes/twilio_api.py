@@ -7,11 +7,16 @@ Body and listed with its variables' words as its body; a send with neither, or w
 but no template, is refused as Twilio refuses it. Tests queue failures per recipient (63016 for
 a WhatsApp number, say), hold the answer to a send Twilio has accepted (to kill its sender
 before it hears back) and read back every message the library posted.
+
+Recordings (a call's spoken answers): tests put one's audio in `recordings` by its sid; GET
+`Recordings/<sid>.wav` serves it (404 when there is none, 503 while `recording_failures` are
+queued) and DELETE `Recordings/<sid>.json` deletes it (204; 404 when there is none).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import uuid
 from collections.abc import Iterator
@@ -38,6 +43,14 @@ class FakeTwilio:
     by_to: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     arrived: threading.Condition = field(default_factory=threading.Condition)
     calls: list[dict[str, str]] = field(default_factory=list)  # calls made (Calls.json)
+    recordings: dict[str, bytes] = field(default_factory=dict)  # sid -> audio
+    fetched: list[str] = field(default_factory=list)  # sids whose audio was served
+    deleted: list[str] = field(default_factory=list)  # sids deleted
+    recording_failures: int = 0  # the next GETs of a recording answer 503
+
+    def recording_url(self, sid: str) -> str:
+        """The RecordingUrl Twilio posts for recording `sid`."""
+        return f"{self.url}/2010-04-01/Accounts/AC{'0' * 32}/Recordings/{sid}"
 
     def record(self, sent: dict[str, str]) -> None:
         with self.arrived:
@@ -76,6 +89,9 @@ class FakeTwilio:
 def _handler(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            recording = RECORDING.search(urlsplit(self.path).path)
+            if recording is not None and recording.group(2) == ".wav":
+                return self._recording(recording.group(1))
             if not self._authorized():
                 return
             query = {key: values[-1] for key, values in
@@ -140,15 +156,48 @@ def _handler(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
                 fake.arrived.notify_all()
             self._json(201, _call(made))
 
+        def do_DELETE(self) -> None:  # noqa: N802 - http.server's naming
+            recording = RECORDING.search(urlsplit(self.path).path)
+            if recording is None or recording.group(2) != ".json":
+                return self._json(404, {"code": 20404, "message": "not found", "status": 404})
+            if not self._signed_in():
+                return
+            if fake.recordings.pop(recording.group(1), None) is None:
+                return self._json(404, {"code": 20404, "message": "not found", "status": 404})
+            fake.deleted.append(recording.group(1))
+            self.send_response(204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def _recording(self, sid: str) -> None:
+            if not self._signed_in():
+                return
+            if fake.recording_failures:
+                fake.recording_failures -= 1
+                return self._json(503, {"code": 20503, "message": "Service Unavailable",
+                                        "status": 503})
+            audio = fake.recordings.get(sid)
+            if audio is None:
+                return self._json(404, {"code": 20404, "message": "not found", "status": 404})
+            fake.fetched.append(sid)
+            self.send_response(200)
+            self.send_header("Content-Type", "audio/x-wav")
+            self.send_header("Content-Length", str(len(audio)))
+            self.end_headers()
+            self.wfile.write(audio)
+
+        def _signed_in(self) -> bool:
+            if self.headers.get("Authorization", "")[:6] != "Basic ":
+                self._json(401, {"code": 20003, "message": "Authenticate", "status": 401})
+                return False
+            return True
+
         def _authorized(self) -> bool:
             if _resource_name(self.path) not in ("Messages", "Calls") or (
                     "/Accounts/" not in self.path):
                 self._json(404, {"code": 20404, "message": "not found", "status": 404})
                 return False
-            if self.headers.get("Authorization", "")[:6] != "Basic ":
-                self._json(401, {"code": 20003, "message": "Authenticate", "status": 401})
-                return False
-            return True
+            return self._signed_in()
 
         def _json(self, status: int, body: dict) -> None:
             send_json(self, status, body)
@@ -169,6 +218,8 @@ def _call(made: dict[str, str]) -> dict[str, Any]:
     return {"sid": made["Sid"], "status": "queued", "to": made.get("To"),
             "from": made.get("From"), "direction": "outbound-api",
             "date_created": made["DateCreated"]}
+
+RECORDING = re.compile(r"/2010-04-01/Accounts/AC\w+/Recordings/(RE\w+)(\.wav|\.json)$")
 
 
 def _refusal(form: dict[str, str]) -> tuple[int, str] | None:
