@@ -9,12 +9,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
+from typer.testing import CliRunner
 
+from heard.commands.rounds import app as round_cli
 from surveys import catalog
 from surveys.database import session_scope
-from surveys.tables import InboxMessage, OutboxMessage, Round
+from surveys.i18n import translator
+from surveys.settings import get_settings
+from surveys.tables import Contact, InboxMessage, OutboxMessage, Round
 from surveys.words import keypad_digits
 from tests.pipeline import answers, client_for, count, drain
+from tests.test_round_targets import _signed_in
 from tests.test_sms import PUBLIC, TOKEN, launched, signed_post
 from tests.test_voice import CALLER, KEYS, NUMBER, WHERE, asked, ended, press
 from worker import rounds
@@ -280,3 +285,66 @@ def test_a_malformed_status_callback_is_a_400_naming_the_field(runtime, calls, f
     client = client_for(runtime)
     response = signed_post(client, STATUS, form)
     assert response.status_code == 400 and error in response.json()["detail"]
+
+
+def test_a_launch_plan_counts_a_voice_line_in_call_minutes_and_their_price(runtime, calls,
+                                                                             monkeypatch):
+    monkeypatch.setenv("HEARD_PRICE_PER_CALL_MINUTE", "0.5")
+    client_for(runtime)
+    with session_scope(runtime.database_url) as db:
+        for number in ("+14155550101", "+14155550102"):
+            db.add(Contact(channel="voice", address=number, language="en", consent=True,
+                           profile={}, community="kibera"))
+        db.add(Contact(channel="sms", address="+14155550103", language="en", consent=True,
+                       profile={}, community="kibera"))
+        round_id = rounds.create_round(db, catalog.latest(db, "test-water"), "kibera").id
+        plan = rounds.plan_launch(db, round_id)
+    prices = rounds.prices_of(get_settings())
+    voice = next(line for line in plan.lines(prices) if line.channel == "voice")
+    sms = next(line for line in plan.lines(prices) if line.channel == "sms")
+    assert (voice.unit, voice.contacts, sms.unit) == ("minutes", 2, "segments")
+    # five questions said and answered, and the opening: one to a few minutes a person
+    assert 2 <= voice.typical <= voice.longest <= 2 * 4
+    assert voice.cost_typical == pytest.approx(voice.typical * 0.5)
+    low, high = plan.cost(prices)
+    assert low == pytest.approx(voice.cost_typical + sms.cost_typical)
+    assert plan.invitation_cost(prices) == pytest.approx(
+        plan.total("minutes") * 0.5 + plan.total("segments") * prices["segments"])
+    dry = CliRunner().invoke(round_cli, ["launch", str(round_id), "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert f"{voice.typical}–{voice.longest} minutes" in dry.output or (
+        f"{voice.typical} minutes" in dry.output)
+    monkeypatch.setenv("PUBLIC_BASE_URL", "http://testserver")  # (its cookies over http)
+    console = _signed_in(client_for(runtime), runtime, "zawadi", "sw")  # of kibera
+    page = console.get(f"/console/rounds/{round_id}").text
+    t = translator("sw")
+    assert t.gettext("{low} to {high} call minutes", low=t.number(voice.typical),
+                     high=t.number(voice.longest)) in page or t.ngettext(
+        "{n} call minute", "{n} call minutes", voice.typical) in page
+    assert "data-call-price" in page and t.money(0.5, "USD", exact=True) in page
+
+
+def test_round_status_counts_the_calls_made_answered_and_their_minutes(runtime, calls):
+    client = client_for(runtime)
+    first = launched(runtime, CALLER, "en", channel="voice")
+    second = launched(runtime, "+14155550199", "en", channel="voice")
+    enqueue_outbound(runtime.redis, first + second)
+    drain(runtime)
+    [answered_call] = calls.calls_to(CALLER)
+    [missed_call] = calls.calls_to("+14155550199")
+    signed_post(client, STATUS, {"CallSid": answered_call["Sid"], "CallStatus": "completed",
+                                 "CallDuration": "75", "Direction": "outbound-api",
+                                 "From": NUMBER, "To": CALLER})
+    ended_as(client, missed_call["Sid"], "no-answer", caller="+14155550199")
+    with session_scope(runtime.database_url) as db:
+        round_ids = db.scalars(select(Round.id).order_by(Round.id)).all()
+        status = rounds.round_status(db, round_ids[0])
+        other = rounds.round_status(db, round_ids[1])
+    assert {key: status.calls[key] for key in ("made", "answered", "unanswered", "minutes")} \
+        == {"made": 1, "answered": 1, "unanswered": 0, "minutes": 2}  # 75 s: two minutes begun
+    assert {key: other.calls[key] for key in ("made", "answered", "unanswered", "minutes")} \
+        == {"made": 1, "answered": 0, "unanswered": 1, "minutes": 0}
+    assert 0 < status.calls["typical"] <= status.calls["longest"]
+    shown = CliRunner().invoke(round_cli, ["status", str(round_ids[0])])
+    assert shown.exit_code == 0, shown.output
+    assert "1 made, 1 answered, 0 not answered; 2 minutes" in shown.output
