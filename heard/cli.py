@@ -15,6 +15,7 @@ from heard.commands import (
     telegram,
     tokens,
     users,
+    voice,
 )
 from surveys.settings import SettingError
 
@@ -27,6 +28,7 @@ app.add_typer(rounds.app, name="round")
 app.add_typer(tokens.app, name="token")
 app.add_typer(users.app, name="user")
 app.add_typer(telegram.app, name="telegram")
+app.add_typer(voice.app, name="voice")
 app.add_typer(data.app, name="data")
 app.add_typer(data.audit_app, name="audit")
 app.command("chat")(chat.chat)

@@ -97,6 +97,20 @@ class SurveyMedia(Base):
     seconds: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+
+class VoicePrompt(Base):
+    """One of heard's own phrases recorded in a language (voice.pack), its audio in
+    survey_media: what a call says where Twilio has no voice for the language."""
+
+    __tablename__ = "voice_prompts"
+
+    lang: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(16), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    seconds: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Round(Base):
     __tablename__ = "rounds"
 

@@ -30,7 +30,8 @@ def test_validate_says_which_languages_a_call_can_say(monkeypatch):
     result = heard("survey", "validate", str(EXAMPLES / "water-access.yaml"))
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0].endswith(
-        "; by voice call: en, sw (no voice for bn in HEARD_VOICE_LANGUAGES)")
+        "; by voice call: en, sw (no voice for bn in HEARD_VOICE_LANGUAGES, nor every prompt "
+        "recorded)")
 
 
 def test_validate_bad_file_exits_1_with_positions(tmp_path):

@@ -25,7 +25,7 @@ from surveys.messages import Inbound
 from surveys.model import Question, Survey
 from surveys.settings import Settings
 from surveys.tables import Contact, OutboxMessage, SurveyVersion
-from voice import prompts, render
+from voice import pack, prompts, render
 from voice.adapter import CHANNEL
 from voice.render import Voice
 from voice.sender import CALL_BACK
@@ -48,33 +48,34 @@ def answer(runtime: Runtime, settings: Settings, action: Converse) -> str:
     first = first_words(runtime, int(made), action.inbound.address) if step == 0 and made \
         else None
     if first is not None and first.purpose == "results":  # told, and the call ends
+        # (figures need a voice: results in a language without one went by SMS instead)
         lang = first.lang if first.lang in settings.voice_languages else _first(
             settings.voice_languages)
         t = translator(lang)
         return render.spoken([sentence for reply in first.replies
                               for sentence in render.sentences(reply, t)],
-                             Voice.configured(settings.voice_languages[lang])
-                             if lang in settings.voice_languages else None)
+                             Voice.configured(settings.voice_languages.get(lang)))
     answered = converse(runtime, action)
     next_step = f"{settings.public_base_url.rstrip('/')}/voice/twilio?step={step + 1}"
     silent = bool(action.inbound.payload.get("silent"))
     # no key pressed: asked once more (heard's redirect), then the call ends
     silence = None if silent else next_step + "&silent=1"
     voices = settings.voice_languages
-    if answered.outcome == "opted_out" and not answered.said:  # they had asked us to stop
-        return _opted_out(answered, action, voices, next_step)
-    if answered.outcome in OUTSIDE:
+    if answered.outcome in OUTSIDE or (answered.outcome == "opted_out" and not answered.said):
         lang = (answered.language
                 or walk_in_language(voices, None, action.inbound.address) or _first(voices))
-        voice = voices.get(lang)
-        if voice is not None:
-            welcome = step == 0 or silent or bool(action.inbound.payload.get("rejoin"))
-            return join_prompt(translator(lang), Voice.configured(voice), next_step,
-                               welcome=welcome, silence=silence)
-        return refusal(lang, voices)
+        voice = voice_for(runtime, settings, lang)
+        if voice is None:
+            return refusal(lang, voices)
+        if answered.outcome == "opted_out":  # they had asked us to stop
+            return _opted_out(translator(lang), voice, next_step)
+        welcome = step == 0 or silent or bool(action.inbound.payload.get("rejoin"))
+        return join_prompt(translator(lang), voice, next_step, welcome=welcome,
+                           silence=silence)
     lang = answered.language or "en"
     survey = _survey(runtime, answered.survey_pk)
-    if not prompts.callable_in(survey, lang, voices):
+    voice = voice_for(runtime, settings, lang, survey)
+    if voice is None:
         log.warning("a call in %s, which has no voice (HEARD_VOICE_LANGUAGES) and not every "
                     "prompt recorded: refused", lang)
         return refusal(lang, voices)
@@ -87,9 +88,8 @@ def answer(runtime: Runtime, settings: Settings, action: Converse) -> str:
         recorded = prompts.recorded(survey, lang, settings.public_base_url)
     asked = _asked(survey, replies) if survey is not None else None
     greeting = step == 0 or bool(action.inbound.payload.get("joining"))  # a survey begins
-    return render.conversation(replies, t, Voice.configured(voices[lang]), next_step, greeting,
-                               silence, recorded, in_words=asked is not None and
-                               asked.type == "text")
+    return render.conversation(replies, t, voice, next_step, greeting, silence, recorded,
+                               in_words=asked is not None and asked.type == "text")
 
 
 @dataclass(frozen=True)
@@ -159,18 +159,25 @@ def join_prompt(t: Translator, voice: Voice, action: str, welcome: bool,
     return render.gathering([said], voice, action + joining, silence=silence and silence + joining)
 
 
-def _opted_out(answered: Answered, action: Converse, voices: dict[str, str],
-               next_step: str) -> str:
+def _opted_out(t: Translator, voice: Voice, next_step: str) -> str:
     """One who opted out and calls: never silence, but no survey either unless they say so
     (a key, which is START); no key, and the call ends with nothing changed."""
-    lang = (answered.language or walk_in_language(voices, None, action.inbound.address)
-            or _first(voices))
-    if lang not in voices:
-        return refusal(lang, voices)
-    said = translator(lang).gettext("You asked us not to contact you, so we will not. To take "
-                                    "part again, press 1. Otherwise, hang up.")
-    return render.gathering([said], Voice.configured(voices[lang]), next_step + "&rejoin=1",
-                            one_key=True)
+    said = t.gettext("You asked us not to contact you, so we will not. To take part again, "
+                     "press 1. Otherwise, hang up.")
+    return render.gathering([said], voice, next_step + "&rejoin=1", one_key=True)
+
+
+def voice_for(runtime: Runtime, settings: Settings, lang: str,
+              survey: Survey | None = None) -> Voice | None:
+    """How a call is heard in `lang`: its voice (HEARD_VOICE_LANGUAGES) and its recorded
+    phrases (voice.pack); None where it cannot be heard: no voice, and not every phrase and
+    prompt of `survey` recorded."""
+    with session_scope(runtime.database_url) as db:
+        phrases = pack.recorded_phrases(db, lang, settings.public_base_url)
+    if not prompts.callable_in(survey, lang, settings.voice_languages,
+                               pack.complete(phrases, lang)):
+        return None
+    return Voice.configured(settings.voice_languages.get(lang), phrases)
 
 
 def refusal(lang: str, voices: dict[str, str]) -> str:
@@ -180,7 +187,7 @@ def refusal(lang: str, voices: dict[str, str]) -> str:
     t = translator(first)
     said = t.gettext("Sorry, this survey cannot be heard in {language} yet. Goodbye.",
                      language=language_name(lang, reader=first))
-    return render.spoken([said], Voice.configured(voices[first]) if first in voices else None)
+    return render.spoken([said], Voice.configured(voices.get(first)))
 
 
 def _first(voices: dict[str, str]) -> str:

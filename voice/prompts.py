@@ -69,8 +69,9 @@ def unrecorded(survey: Survey, lang: str) -> list[str]:
             if prompt.audio.get(lang) is None or prompt.audio[lang].sha256 is None]
 
 
-def callable_in(survey: Survey | None, lang: str, voices: Mapping[str, str]) -> bool:
-    """Whether a call in `lang` can say everything: a voice says what is not recorded. Without
-    one, heard's own phrases (the greeting, re-prompts, thanks) have no way to be heard, so
-    even a fully recorded survey cannot be called (a recorded prompt pack: not yet)."""
-    return lang in voices
+def callable_in(survey: Survey | None, lang: str, voices: Mapping[str, str],
+                pack_complete: bool = False) -> bool:
+    """Whether a call in `lang` can say everything: a voice says what is not recorded; without
+    one, heard's own phrases must be recorded (`pack_complete`, voice.pack) and so must every
+    prompt of the survey (None: no survey yet, only heard's phrases)."""
+    return lang in voices or (pack_complete and (survey is None or not unrecorded(survey, lang)))

@@ -28,16 +28,20 @@ RECORDING_PAUSE_SECONDS = 5  # of silence, and the answer is over
 
 @dataclass(frozen=True)
 class Voice:
-    """How `<Say>` speaks a language: its BCP-47 tag and, optionally, Twilio's voice name."""
+    """How heard's words are heard in a language: `<Say>` with its BCP-47 tag and, optionally,
+    Twilio's voice name; a phrase recorded in its prompt pack (voice.pack: words → URL) is
+    played instead. No tag: Twilio has no voice for it, and only what is recorded is heard."""
 
-    tag: str
+    tag: str | None
     name: str | None = None
+    phrases: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def configured(cls, setting: str) -> Voice:
-        """From HEARD_VOICE_LANGUAGES' value for a language: 'bn-IN' or 'bn-IN:Google....'."""
-        tag, _, name = setting.partition(":")
-        return cls(tag, name or None)
+    def configured(cls, setting: str | None, phrases: Mapping[str, str] | None = None) -> Voice:
+        """From HEARD_VOICE_LANGUAGES' value for a language ('bn-IN' or 'bn-IN:Google....';
+        None: it has none) and its recorded phrases."""
+        tag, _, name = (setting or "").partition(":")
+        return cls(tag or None, name or None, phrases or {})
 
 
 @dataclass(frozen=True)
@@ -74,14 +78,18 @@ NOTHING_RECORDED = Recorded()
 
 
 def lines(reply: Reply, t: Translator, recorded: Recorded = NOTHING_RECORDED,
-          spoken: bool = False) -> list[Line]:
+          spoken: bool = False, voiced: bool = True) -> list[Line]:
     """What is heard for one reply: its recording where the survey has one (after heard's words
-    of a reprompt: why it is asked again), else its sentences (`spoken`: answered aloud)."""
+    of a reprompt: why it is asked again; without a voice, which could not say its numbers, a
+    recorded phrase saying so), else its sentences (`spoken`: answered aloud)."""
     url = recorded.url(reply, t)
     if url is None:
         return list(sentences(reply, t, spoken))
-    why: list[Line] = list(sentences(Reply(reply.text), t)) if reply.kind == "reprompt" else []
-    return why + [Played(url)]
+    if reply.kind != "reprompt":
+        return [Played(url)]
+    why = sentences(Reply(reply.text), t) if voiced else [t.gettext(
+        "Sorry, that answer could not be taken. Here is the question again.")]
+    return [*why, Played(url)]
 
 
 def _as_said(text: str) -> str:
@@ -120,10 +128,12 @@ def conversation(replies: list[Reply], t: Translator, voice: Voice, action: str,
     records the answer, and where nothing comes goes to `silence` (if given); otherwise the
     call ends."""
     asking = replies[-1] if replies and replies[-1].kind in ASKING else None
+    voiced = voice.tag is not None
     said = [line for reply in replies
-            for line in lines(reply, t, recorded, in_words and reply is asking)]
+            for line in lines(reply, t, recorded, in_words and reply is asking, voiced)]
     if greeting and asking is not None:  # before the question's own sentences
-        said.insert(len(said) - len(lines(asking, t, recorded, in_words)), keys_greeting(t))
+        said.insert(len(said) - len(lines(asking, t, recorded, in_words, voiced)),
+                    keys_greeting(t))
     if asking is None:
         return spoken(said, voice)
     if in_words:
@@ -179,10 +189,13 @@ def rejected() -> str:
 
 
 def _heard(parent: VoiceResponse | Gather, line: Line, voice: Voice | None) -> None:
-    """One line into `parent`: a `<Play>` of a recording, else a `<Say>` in `voice`."""
-    if isinstance(line, Played):
-        parent.play(line.url)
-    elif voice is None:
-        parent.say(line)
+    """One line into `parent`: a `<Play>` of a recording (the survey's, or a phrase of the
+    voice's pack), else a `<Say>` in `voice` (Twilio's default where there is none: never
+    silence)."""
+    played = line.url if isinstance(line, Played) else voice and voice.phrases.get(line)
+    if played:
+        parent.play(played)
+    elif voice is None or voice.tag is None:
+        parent.say(str(line))
     else:
-        parent.say(line, language=voice.tag, voice=voice.name)
+        parent.say(str(line), language=voice.tag, voice=voice.name)

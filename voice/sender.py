@@ -18,10 +18,12 @@ from sqlalchemy.orm import Session
 from twilio.base.exceptions import TwilioException
 
 from sms.sender import CLOCK_SKEW, FIND_LIMIT, configured_client, twilio_call, twilio_sender
+from surveys.database import session_scope
 from surveys.settings import Settings, get_settings
 from surveys.tables import OutboxMessage, utcnow
-from voice.prompts import callable_in
+from voice import pack
 from worker.outbox import LANG, PURPOSE
+from worker.runtime import runtime
 from worker.senders import Finder, PermanentSendError, Sender, TransientSendError
 
 log = logging.getLogger(__name__)
@@ -60,11 +62,13 @@ def twilio_voice_sender() -> Sender:
 
     def send(message: OutboxMessage) -> str | None:
         lang = message.reply.get(LANG)
-        if lang is not None and not callable_in(None, lang, settings.voice_languages):
-            if message.reply.get(PURPOSE) == "results":  # heard by SMS, read to them if need be
-                return by_sms(message)
-            raise PermanentSendError(f"voice: no voice for {lang} (HEARD_VOICE_LANGUAGES): "
-                                     f"this call cannot be made", code="no_voice")
+        if lang is not None and lang not in settings.voice_languages:
+            if message.reply.get(PURPOSE) == "results":  # figures need a voice: by SMS, read
+                return by_sms(message)  # to them if need be
+            if not pack_complete(lang):
+                raise PermanentSendError(f"voice: no voice for {lang} (HEARD_VOICE_LANGUAGES) "
+                                         f"and not all of heard's phrases recorded (heard voice "
+                                         f"import): this call cannot be made", code="no_voice")
         if said_in_its_first_call(message):
             return None
         arguments = {"to": message.address, "from_": caller_id(settings),
@@ -77,6 +81,12 @@ def twilio_voice_sender() -> Sender:
                            settings.calls_per_second)
 
     return send
+
+
+def pack_complete(lang: str) -> bool:
+    """Whether heard's own phrases are all recorded in `lang` (a call without a voice)."""
+    with session_scope(runtime().database_url) as db:
+        return pack.complete(pack.recorded_phrases(db, lang, ""), lang)
 
 
 def twilio_voice_finder() -> Finder:

@@ -6,13 +6,16 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from sqlalchemy.exc import SQLAlchemyError
 
+from heard.commands.common import runtime_for_cli
 from sms.fit import long_messages, max_segments
+from surveys.database import session_scope
 from surveys.i18n import language_name
 from surveys.model import Survey
 from surveys.settings import get_settings
 from surveys.validation import SurveyError, load_survey
-from voice import prompts
+from voice import pack, prompts
 from voice.minutes import estimated_seconds
 
 app = typer.Typer(help="Validate and inspect survey files.", no_args_is_help=True)
@@ -36,8 +39,9 @@ def validate(files: list[Path] = typer.Argument(..., help="Survey YAML files."),
             for problem in error.problems:
                 err.print(str(problem), markup=False)
             continue
-        out.print(describe(survey, path), markup=False)
-        for note in system_language_notes(survey) + voice_notes(survey):
+        packs = complete_packs(survey.languages)
+        out.print(describe(survey, path, packs), markup=False)
+        for note in system_language_notes(survey) + voice_notes(survey, packs):
             out.print(f"{path}: {note}", markup=False)
         for warning in long_messages(survey):
             err.print(f"{path}: {'error' if strict else 'warning'}: {warning}", markup=False)
@@ -45,26 +49,39 @@ def validate(files: list[Path] = typer.Argument(..., help="Survey YAML files."),
     raise typer.Exit(1 if failed else 0)
 
 
-def describe(survey: Survey, path: Path) -> str:
+def describe(survey: Survey, path: Path, packs: frozenset[str] = frozenset()) -> str:
     segments = max_segments(survey)
     per_language = ", ".join(f"{lang} {count} ({encoding})"
                              for lang, (count, encoding) in segments.items())
     return (f"{path}: {survey.id} v{survey.version} ok: languages {', '.join(survey.languages)}; "
             f"{len(survey.questions)} questions; largest SMS in segments: {per_language}; "
-            f"{voice_note(survey)}")
+            f"{voice_note(survey, packs)}")
 
 
-def voice_note(survey: Survey) -> str:
-    """Which of the survey's languages a call can say (a voice in HEARD_VOICE_LANGUAGES)."""
+def complete_packs(languages: list[str]) -> frozenset[str]:
+    """Those of `languages` whose phrases heard has all recorded (`heard voice import`): a call
+    in one needs no voice. None where the database cannot be read (validate still works)."""
+    try:
+        with session_scope(runtime_for_cli().database_url) as db:
+            return frozenset(lang for lang in languages
+                             if pack.complete(pack.recorded_phrases(db, lang, ""), lang))
+    except SQLAlchemyError:
+        return frozenset()
+
+
+def voice_note(survey: Survey, packs: frozenset[str] = frozenset()) -> str:
+    """Which of the survey's languages a call can say (a voice in HEARD_VOICE_LANGUAGES, or
+    heard's phrases and the survey's prompts all recorded)."""
     voices = get_settings().voice_languages
-    heard = [lang for lang in survey.languages if lang in voices]
-    silent = [lang for lang in survey.languages if lang not in voices]
+    heard = [lang for lang in survey.languages
+             if prompts.callable_in(survey, lang, voices, lang in packs)]
+    silent = [lang for lang in survey.languages if lang not in heard]
     said = f"by voice call: {', '.join(heard) or 'none'}"
-    return said + (f" (no voice for {', '.join(silent)} in HEARD_VOICE_LANGUAGES)"
-                   if silent else "")
+    return said + (f" (no voice for {', '.join(silent)} in HEARD_VOICE_LANGUAGES, nor every "
+                   f"prompt recorded)" if silent else "")
 
 
-def voice_notes(survey: Survey) -> list[str]:
+def voice_notes(survey: Survey, packs: frozenset[str] = frozenset()) -> list[str]:
     """Per language, how long a call takes, or which prompts keep it from being called (no
     recording, and no voice to say them)."""
     voices = get_settings().voice_languages
@@ -72,14 +89,14 @@ def voice_notes(survey: Survey) -> list[str]:
     for lang in survey.languages:
         missing = prompts.unrecorded(survey, lang)
         recorded = len(prompts.spoken_prompts(survey)) - len(missing)
-        if prompts.callable_in(survey, lang, voices):
+        if prompts.callable_in(survey, lang, voices, lang in packs):
             said = f", the rest said in {voices[lang]}" if missing else ""
             notes.append(f"voice: {lang}: about {estimated_seconds(survey, lang) / 60:.1f} "
                          f"minutes a call ({recorded} prompts recorded{said})")
             continue
         why = (f"no recording and no voice for {', '.join(missing)}" if missing else
-               "every prompt recorded, but heard's own words (the greeting, re-prompts) need "
-               "a voice")
+               "every prompt recorded, but heard's own words (the greeting, re-prompts) have "
+               f"neither a voice nor recordings (heard voice prompts --lang {lang})")
         notes.append(f"voice: {lang}: {why}: this survey cannot be called in "
                      f"{language_name(lang, reader='en')} (voices: HEARD_VOICE_LANGUAGES)")
     return notes
