@@ -83,7 +83,10 @@ def ended(root: ET.Element) -> list[str]:
     return [say.text or "" for say in root[:-1]]
 
 
-KEYS = "Answer with your phone's keys. Press star to hear a question again."
+KEYS = ("Answer with your phone's keys. Press star at any time to hear the question again, go "
+        "back, get help or stop these calls.")
+MENU = ["To hear the question again, press 1. To go back to the question before, press 2. "
+        "For help, press 3. To get no more calls from us, press 4."]
 WHERE = ["Where do you get water?", "Press 1 for Tap at home.", "Press 2 for Public well.",
          "Press 3 for Other."]
 
@@ -162,13 +165,41 @@ def test_a_contact_invited_by_a_launch_calls_in_and_is_asked_where_the_invitatio
         assert db.scalars(select(SurveySession.round_id)).one() is not None
 
 
-def test_star_repeats_the_question(runtime, voice):
+def test_star_gives_the_menu_repeat_back_help_and_stop(runtime, voice):
     client = client_for(runtime)
     _, action = joined(client, runtime, "CA5")
     _, action = asked(press(client, "CA5", action, "1")[0], one_key=True)
-    said, _ = asked(press(client, "CA5", action, "*")[0], one_key=True)
+    stored = count(runtime, InboxMessage)
+    said, menu = asked(press(client, "CA5", action, "*")[0], one_key=True)
+    assert said == MENU and menu.endswith("&menu=1")
+    assert silence(press(client, "CA5", action, "*")[0]) == menu + "&silent=1"  # no key
+    assert count(runtime, InboxMessage) == stored  # the menu stores nothing
+    said, action = asked(press(client, "CA5", menu, "1")[0], one_key=True)  # 1: again
     assert said == WHERE
-    assert answers(runtime) == {}
+    _, action = asked(press(client, "CA5", action, "2")[0], one_key=False)  # well; then days
+    _, menu = asked(press(client, "CA5", action, "*")[0], one_key=True)
+    said, action = asked(press(client, "CA5", menu, "2")[0], one_key=True)  # 2: back
+    assert said[-4:] == WHERE
+    _, menu = asked(press(client, "CA5", action, "*")[0], one_key=True)
+    said, action = asked(press(client, "CA5", menu, "3")[0], one_key=True)  # 3: help
+    assert said[0] == ("heard asks short questions about your community. Answer with your "
+                       "phone's keys. Press star at any time for the menu.")
+    assert said[-4:] == WHERE
+    _, menu = asked(press(client, "CA5", action, "*")[0], one_key=True)
+    assert ended(press(client, "CA5", menu, "4")[0]) == [  # 4: no more calls
+        "You will get no more calls from us. Goodbye."]
+    with session_scope(runtime.database_url) as db:
+        assert db.scalars(select(Contact.opted_out)).one() is True
+
+
+def test_a_silent_menu_asks_the_question_again(runtime, voice):
+    client = client_for(runtime)
+    _, action = joined(client, runtime, "CA6")
+    _, action = asked(press(client, "CA6", action, "1")[0], one_key=True)
+    _, menu = asked(press(client, "CA6", action, "*")[0], one_key=True)
+    said, _ = asked(press(client, "CA6", menu + "&silent=1")[0], one_key=True,
+                    again=False)  # Twilio's redirect, no key: asked again, a last time
+    assert said == WHERE and answers(runtime) == {}
 
 
 def test_silence_asks_once_more_then_the_call_ends(runtime, voice):

@@ -24,6 +24,7 @@ from tests.test_sms import PUBLIC, TOKEN
 from tests.test_voice import RAHIMA, press
 from voice.minutes import estimated_seconds, said_seconds
 from voice.prompts import unrecorded
+from voice.render import keys_greeting
 from worker import rounds
 
 AMINA = "+254712345678"  # Kenya: Swahili
@@ -136,8 +137,7 @@ def test_a_bengali_call_plays_the_recordings_and_says_heards_own_words(runtime, 
                                       "with your phone's keys, then press the hash key."))]
     said, action = gathered(press(client, "CB1", action, keypad_digits(code), RAHIMA)[0])
     assert said == [("Play", url("intro_bn.wav")),
-                    ("Say", t.gettext("Answer with your phone's keys. Press star to hear a "
-                                      "question again.")),
+                    ("Say", keys_greeting(t)),
                     ("Play", url("source_bn.wav"))]  # the recording says how to answer
     said, action = gathered(press(client, "CB1", action, "7", RAHIMA)[0])  # no such choice
     assert said == [("Say", "১ থেকে ২-এর মধ্যে একটি সংখ্যা পাঠান।"),  # heard's reprompt, said
@@ -249,7 +249,7 @@ def test_validate_gives_a_calls_minutes_from_recordings_and_words(tmp_path, monk
 def test_a_calls_seconds_count_recordings_by_length_and_words_at_150_a_minute(tmp_path):
     survey = load_survey(folder(tmp_path, BENGALI, RECORDINGS))
     t = translator("bn")
-    said = [t.gettext("Answer with your phone's keys. Press star to hear a question again."),
+    said = [keys_greeting(t),
             "সপ্তাহে কত দিন পানি থাকে?",
             t.gettext("Type your answer with the number keys, then press the hash key.")]
     words = sum(len(text.split()) for text in said)

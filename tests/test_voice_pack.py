@@ -4,7 +4,9 @@ element."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 from pathlib import Path
 
 import pytest
@@ -68,11 +70,11 @@ def test_the_phrases_are_listed_for_a_studio_with_their_translation(runtime, tmp
     out = tmp_path / "sw.csv"
     listed = CliRunner().invoke(cli, ["voice", "prompts", "--lang", "sw", "--out", str(out)])
     assert listed.exit_code == 0, listed.output
-    rows = out.read_text(encoding="utf-8").splitlines()
-    assert rows[0] == "file,english,say,recorded" and len(rows) == len(PHRASES) + 1
+    rows = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8"))))
+    assert rows[0] == ["file", "english", "say", "recorded"] and len(rows) == len(PHRASES) + 1
     t = translator("sw")
     greeting = PHRASES[0]
-    assert rows[1] == f"sw/{key_of(greeting)}.wav,{greeting},{t.gettext(greeting)},no"
+    assert rows[1] == [f"sw/{key_of(greeting)}.wav", greeting, t.gettext(greeting), "no"]
     assert f"0 of {len(PHRASES)} phrases recorded" in listed.output
     unknown = CliRunner().invoke(cli, ["voice", "prompts", "--lang", "xx"])
     assert unknown.exit_code == 2 and "heard has no translation for 'xx'" in unknown.output

@@ -29,14 +29,27 @@ from surveys.phone import InvalidPhoneNumber, to_e164
 
 CHANNEL = "voice"
 REPEAT = "start"  # the engine asks the current question again (English works in every language)
+HELP = "help"  # a call's help: how the keys work, then the question again (voice.call)
+# the star key's menu: 1 the question again, 2 the one before, 3 help, 4 no more calls
+STOP = "stop"  # no more calls (nor messages): an opt-out
+MENU = {"1": REPEAT, "2": "back", "3": HELP, "4": STOP}
 REJOIN = "start"  # and takes back an opt-out
 ENDED = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 MAX_STEP = 10_000
 RECORDING_SID = re.compile(r"RE[0-9A-Za-z]{1,62}")
 
 
+@dataclass(frozen=True)
+class MenuAsked:
+    """The star key: the call's menu is said (repeat, back, help, stop); nothing is stored,
+    and the key pressed on it is step `step`'s message."""
+
+    step: int
+    address: str
+
+
 def read_call(form: Mapping[str, str], query: Mapping[str, str],
-              region: str | None = None) -> Converse | Ignore:
+              region: str | None = None) -> Converse | MenuAsked | Ignore:
     """The call's request as a message of its caller; a call already over is ignored."""
     require_fields(form, "CallSid")
     status = form.get("CallStatus", "")
@@ -57,8 +70,14 @@ def read_call(form: Mapping[str, str], query: Mapping[str, str],
     if query.get("record") == "1":
         text = recordings.reference(recording.id) if recording is not None else REPEAT
         silent = recording is None  # nothing recorded: asked again, as after silence
+    elif query.get("menu") == "1":
+        text = MENU.get(form.get("Digits", "").strip().rstrip("#"), REPEAT)
+    elif number and set(form.get("Digits", "").strip().rstrip("#")) == {"*"}:
+        return MenuAsked(number, address)
     else:
         text = keys_as_text(form.get("Digits", ""), query.get("keys"), number)
+    helped = text == HELP  # (the engine's help is written for SMS: the call says its own)
+    text = REPEAT if helped else text
     if query.get("rejoin") == "1" and text == "1":  # one who had opted out takes part again
         text = REJOIN
     try:
@@ -68,7 +87,7 @@ def read_call(form: Mapping[str, str], query: Mapping[str, str],
                                          "outbox": int(outbox) if outbox else None,
                                          "joining": query.get("joining") == "1",
                                          "rejoin": query.get("rejoin") == "1",
-                                         "silent": silent}), recording)
+                                         "silent": silent, "help": helped}), recording)
     except BadInbound as error:
         raise BadPayload(str(error).replace("provider_id", "CallSid").replace(
             "address", "From")) from None

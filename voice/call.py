@@ -26,11 +26,11 @@ from surveys.model import Question, Survey
 from surveys.settings import Settings
 from surveys.tables import Contact, OutboxMessage, SurveyVersion
 from voice import pack, prompts, render
-from voice.adapter import CHANNEL
+from voice.adapter import CHANNEL, STOP, MenuAsked
 from voice.render import Voice
 from voice.sender import CALL_BACK
 from worker.outbox import LANG, PURPOSE, outbox_row, reply_body, stored_reply
-from worker.pipeline import Answered, converse, record_handled
+from worker.pipeline import Answered, converse, record_handled, where_they_are
 from worker.queues import enqueue_outbound
 from worker.runtime import Runtime
 
@@ -81,6 +81,12 @@ def answer(runtime: Runtime, settings: Settings, action: Converse) -> str:
         return refusal(lang, voices)
     t = translator(survey.words_for(lang) if survey is not None else lang)
     replies = _said(answered)
+    if answered.outcome == "opted_out" or action.inbound.text == STOP:  # 4 on the menu
+        return render.spoken([t.gettext("You will get no more calls from us. Goodbye.")], voice)
+    if action.inbound.payload.get("help"):  # how the keys work, then the question again
+        replies = [Reply(t.gettext(
+            "heard asks short questions about your community. Answer with your phone's keys. "
+            "Press star at any time for the menu."))] + replies
     if first is not None:  # what the call was made to say before the question (an invitation's
         replies = [reply for reply in first.replies if reply.kind not in render.ASKING] + replies
     recorded = render.NOTHING_RECORDED
@@ -146,6 +152,24 @@ def call_back(runtime: Runtime, inbound: Inbound) -> bool:
                                .returning(OutboxMessage.id)).scalar_one()
     enqueue_outbound(runtime.redis, [outbox_id])
     return True
+
+
+def menu(runtime: Runtime, settings: Settings, asked: MenuAsked) -> str:
+    """The star key's menu, one key: what each does; no key, and the question is asked again."""
+    with session_scope(runtime.database_url) as db:
+        survey_pk, lang = where_they_are(db, CHANNEL, asked.address)
+        survey = _version(db, survey_pk) if survey_pk is not None else None
+    voices = settings.voice_languages
+    lang = lang or walk_in_language(voices, None, asked.address) or _first(voices)
+    voice = voice_for(runtime, settings, lang, survey)
+    if voice is None:
+        return refusal(lang, voices)
+    t = translator(survey.words_for(lang) if survey is not None else lang)
+    here = f"{settings.public_base_url.rstrip('/')}/voice/twilio?step={asked.step}&menu=1"
+    return render.gathering([t.gettext(
+        "To hear the question again, press 1. To go back to the question before, press 2. "
+        "For help, press 3. To get no more calls from us, press 4.")], voice, here,
+        one_key=True, silence=here + "&silent=1")  # (a silence, as after a question)
 
 
 def join_prompt(t: Translator, voice: Voice, action: str, welcome: bool,

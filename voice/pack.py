@@ -29,7 +29,13 @@ from voice.prompts import audio_url
 
 REPROMPT = "Sorry, that answer could not be taken. Here is the question again."
 PHRASES = (  # msgids, each said somewhere in voice/ or by the engine on a call
-    "Answer with your phone's keys. Press star to hear a question again.",
+    "Answer with your phone's keys. Press star at any time to hear the question again, go "
+    "back, get help or stop these calls.",
+    "To hear the question again, press 1. To go back to the question before, press 2. For "
+    "help, press 3. To get no more calls from us, press 4.",
+    "heard asks short questions about your community. Answer with your phone's keys. Press "
+    "star at any time for the menu.",
+    "You will get no more calls from us. Goodbye.",
     "Welcome to heard. To answer a survey, type its code with your phone's keys, then press "
     "the hash key.",
     "That code is not for a survey that is open now. Type it again, then press the hash key.",

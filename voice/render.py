@@ -116,8 +116,9 @@ def sentences(reply: Reply, t: Translator, spoken: bool = False) -> list[str]:
 
 
 def keys_greeting(t: Translator) -> str:
-    """Told once, as a call begins: how to answer, and the key that repeats a question."""
-    return t.gettext("Answer with your phone's keys. Press star to hear a question again.")
+    """Told once, as a call begins: how to answer, and the key of the menu."""
+    return t.gettext("Answer with your phone's keys. Press star at any time to hear the "
+                     "question again, go back, get help or stop these calls.")
 
 
 def conversation(replies: list[Reply], t: Translator, voice: Voice, action: str,

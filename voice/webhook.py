@@ -17,8 +17,8 @@ from sms.adapter import BadPayload
 from sms.webhook import EMPTY_TWIML, Form, SettingsDep
 from surveys.actions import Ignore
 from surveys.messages import Inbound
-from voice.adapter import CHANNEL, CallBack, read_call, read_call_status
-from voice.call import answer, call_back
+from voice.adapter import CHANNEL, CallBack, MenuAsked, read_call, read_call_status
+from voice.call import answer, call_back, menu
 from worker.pipeline import perform_async
 from worker.runtime import Runtime
 
@@ -35,6 +35,9 @@ async def call(request: Request, form: Form, settings: SettingsDep,
         raise HTTPException(400, str(error)) from None
     if isinstance(action, Ignore):  # the call is over: nothing to say
         return Response(EMPTY_TWIML, media_type="text/xml")
+    if isinstance(action, MenuAsked):
+        return Response(await run_in_threadpool(menu, runtime, settings, action),
+                        media_type="text/xml")
     twiml = await run_in_threadpool(answer, runtime, settings, action)
     return Response(twiml, media_type="text/xml")
 

@@ -123,20 +123,25 @@ def converse(runtime: Runtime, action: Converse) -> Answered:
                           .where(OutboxMessage.inbox_id == inbox_id)
                           .order_by(OutboxMessage.seq)).all()
         outcome = db.scalar(select(InboxMessage.outcome).where(InboxMessage.id == inbox_id))
-        contact = db.execute(select(Contact.id, Contact.language).where(
-            Contact.channel == inbound.channel, Contact.address == inbound.address)).first()
-        newest = db.execute(select(SurveySession.survey_pk, SurveySession.state).where(
-            SurveySession.contact_id == contact.id).order_by(
-            SurveySession.updated_at.desc(), SurveySession.id.desc()).limit(1)).first() \
-            if contact is not None else None
-        language = (newest.state or {}).get("lang") if newest is not None else None
+        survey_pk, language = where_they_are(db, inbound.channel, inbound.address)
         answered = Answered(inbox_id, duplicate, [row.text for row in rows],
-                            [row.reply for row in rows], outcome,
-                            newest.survey_pk if newest is not None else None,
-                            language or (contact.language if contact is not None else None))
+                            [row.reply for row in rows], outcome, survey_pk, language)
     if fetch is not None:  # once committed: the job finds the row
         enqueue_recording_fetch(runtime.redis, fetch)
     return answered
+
+
+def where_they_are(db: Session, channel: str, address: str) -> tuple[int | None, str | None]:
+    """A contact's newest session's survey version and language (else their own language)."""
+    contact = db.execute(select(Contact.id, Contact.language).where(
+        Contact.channel == channel, Contact.address == address)).first()
+    if contact is None:
+        return None, None
+    newest = db.execute(select(SurveySession.survey_pk, SurveySession.state).where(
+        SurveySession.contact_id == contact.id).order_by(
+        SurveySession.updated_at.desc(), SurveySession.id.desc()).limit(1)).first()
+    language = (newest.state or {}).get("lang") if newest is not None else None
+    return (newest.survey_pk if newest is not None else None), language or contact.language
 
 
 def _same_recording_once(db: Session, inbox_id: int, recording: Recording) -> str | None:
