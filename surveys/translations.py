@@ -354,9 +354,9 @@ def import_file(survey_path: Path, data: bytes, name: str, lang: str | None = No
                 accept_stale: bool = False) -> Imported:
     """Write the translations in a file back into the survey's YAML: all of them or, with any
     problem, none (TranslationError lists them all, SurveyError if the result is invalid)."""
+    survey = load_survey(survey_path)  # the survey as it is must be valid
     text = survey_path.read_text(encoding="utf-8")
     files = folder_files(survey_path.parent)
-    survey = parse_survey(text, str(survey_path), files)  # the survey as it is must be valid
     sheet = read_file(data, name)
     if not sheet.entries:
         raise TranslationError([f"{name}: no translations in it"])
@@ -490,7 +490,7 @@ def _write(texts: Any, lang: str, value: Any) -> None:
     trailing = texts.ca.items.get(last) if last is not None and hasattr(texts, "ca") else None
     token = trailing[2] if trailing and len(trailing) > 2 else None
     head, _, rest = token.value.partition("\n") if token is not None else ("", "", "")
-    if rest:
+    if token is not None and rest:
         moved = copy.copy(token)
         moved.value, token.value = "\n" + rest, head + "\n"
         texts.ca.items[lang] = [None, None, moved, None]
