@@ -30,7 +30,7 @@ from ruamel.yaml.scalarstring import ScalarString
 from ruamel.yaml.util import load_yaml_guess_indent
 
 from surveys.exports import FORMULA_STARTS, defuse
-from surveys.i18n import is_language
+from surveys.i18n import canonical, is_language
 from surveys.media import folder_files
 from surveys.model import Choice, LocalText, Question, SummaryItem, Survey
 from surveys.validation import SurveyError, load_survey, parse_survey
@@ -190,7 +190,7 @@ def coverage_note(survey: Survey) -> str | None:
 
 def rows(survey: Survey, lang: str, source_lang: str | None = None) -> list[Row]:
     """The survey's texts to translate into `lang` from `source_lang` (default: the first)."""
-    source_lang = source_lang or survey.default_language
+    lang, source_lang = canonical(lang), canonical(source_lang or survey.default_language)
     problems = _language_problems(survey, lang, source_lang)
     if problems:
         raise TranslationError(problems)
@@ -218,7 +218,7 @@ def export(survey_path: Path, out: Path, lang: str, source_lang: str | None = No
     if file_format not in FORMATS:
         raise TranslationError([f"unknown format '{file_format}': one of {', '.join(FORMATS)}"])
     survey = load_survey(survey_path)
-    source_lang = source_lang or survey.default_language
+    lang, source_lang = canonical(lang), canonical(source_lang or survey.default_language)
     listed = rows(survey, lang, source_lang)
     writer = write_po if file_format == "po" else write_xlsx
     out.write_bytes(writer(survey, listed, lang, source_lang))
@@ -361,7 +361,7 @@ def import_file(survey_path: Path, data: bytes, name: str, lang: str | None = No
     if not sheet.entries:
         raise TranslationError([f"{name}: no translations in it"])
     lang = _file_language(sheet, lang, name)
-    source_lang = sheet.source_lang or survey.default_language
+    source_lang = canonical(sheet.source_lang or survey.default_language)
     problems = _language_problems(survey, lang, source_lang)
     if problems:
         raise TranslationError([f"{name}: {problem}" for problem in problems])
@@ -381,12 +381,12 @@ def import_file(survey_path: Path, data: bytes, name: str, lang: str | None = No
 
 
 def _file_language(sheet: Sheet, lang: str | None, name: str) -> str:
-    if lang and sheet.lang and lang != sheet.lang:
+    if lang and sheet.lang and canonical(lang) != canonical(sheet.lang):
         raise TranslationError([f"{name}: the file holds translations into '{sheet.lang}', "
                                 f"not '{lang}'"])
     if not (lang or sheet.lang):
         raise TranslationError([f"{name}: which language? the file does not say: give --lang"])
-    return str(lang or sheet.lang)
+    return canonical(str(lang or sheet.lang))
 
 
 def _round_trip(text: str) -> tuple[YAML, Any]:
@@ -413,10 +413,9 @@ def apply(tree: Any, entries: list[Entry], lang: str, source_lang: str, name: st
         where = f"{name}: {entry.where} ({entry.id or 'no id'})"
         text = texts.get(entry.id)
         problem = _problem(entry, text, first, by_node, lang, source_lang, accept_stale)
-        if problem:
+        if problem or text is None:
             problems.append(f"{where}: {problem}")
             continue
-        assert text is not None
         first[entry.id] = by_node[id(text.texts)] = entry
         writes.append((text, entry))
     if problems:

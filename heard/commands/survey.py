@@ -10,7 +10,7 @@ from rich.console import Console
 from heard.commands.common import exits_on
 from sms.fit import long_messages, max_segments
 from surveys import translations as survey_translations
-from surveys.i18n import language_name
+from surveys.i18n import canonical, language_name
 from surveys.model import Survey
 from surveys.settings import get_settings
 from surveys.validation import SurveyError, load_survey
@@ -134,11 +134,11 @@ def export_translations(
         out: Path = typer.Option(..., "--out", help="The file to write.")) -> None:
     """Write every text of the survey with its translation and status (missing, translated,
     stale) into a spreadsheet or PO file for translators."""
-    with exits_on(survey_translations.TranslationError, SurveyError):
+    with exits_on(survey_translations.TranslationError, SurveyError, OSError):
         listed = survey_translations.export(survey, out, lang, source, file_format)
     counts = ", ".join(f"{sum(row.status == status for row in listed)} {status}"
                        for status in survey_translations.STATUSES)
-    typer.echo(f"{out}: {len(listed)} texts of {survey} for {lang} ({counts})")
+    typer.echo(f"{out}: {len(listed)} texts of {survey} for {canonical(lang)} ({counts})")
 
 
 @translations.command("import")
