@@ -29,6 +29,8 @@ LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(_[A-Z][A-Z
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 LocalText = dict[str, NonEmpty]
 """Text per language code: every language the survey lists must be present."""
+SourceHash = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{12}$")]
+"""The first 12 hex digits of the sha256 of a text a translation was made from."""
 
 
 class Strict(BaseModel):
@@ -169,6 +171,9 @@ class Survey(Strict):
     # heard's own messages (re-prompts, HELP, menus) for a survey language heard has no
     # catalog for: the survey's texts are in that language, these are in this one
     system_language: LanguageCode | None = None
+    # what each translation was made from (surveys.translations): per language, text id →
+    # SourceHash; a translation whose source text has changed since is stale
+    translated_from: dict[LanguageCode, dict[str, SourceHash]] = {}
 
     def recordings(self) -> list[Recording]:
         """Every recording the survey plays: of its texts (intro, consent, closing), then of its
@@ -218,8 +223,9 @@ def _as_before(definition: dict) -> dict:
     their defaults: a survey that uses none of them keeps its hash, and so its version."""
     if definition.get("system_language") is None:
         definition.pop("system_language", None)
-    if not definition.get("audio"):
-        definition.pop("audio", None)
+    for key in ("audio", "translated_from"):
+        if not definition.get(key):
+            definition.pop(key, None)
     for question in definition.get("questions") or []:
         if not question.get("audio"):
             question.pop("audio", None)

@@ -202,6 +202,10 @@ def _check(raw: dict) -> Iterator[tuple[Loc, str]]:
     languages = [lang for lang in _as_list(raw.get("languages")) if isinstance(lang, str)]
     yield from _check_languages(languages)
     yield from _check_system_language(raw)
+    for lang in _as_dict(raw.get("translated_from")):
+        if lang not in languages:
+            yield ("translated_from", lang), (f"translated_from: language '{lang}' is not in the "
+                                              "survey's languages")
     for key in ("title", "intro", "closing", "consent"):
         if key in raw:
             yield from _check_translations(raw[key], (key,), languages, key)

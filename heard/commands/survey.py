@@ -8,10 +8,11 @@ import typer
 from rich.console import Console
 from sqlalchemy.exc import SQLAlchemyError
 
-from heard.commands.common import runtime_for_cli
+from heard.commands.common import exits_on, runtime_for_cli
 from sms.fit import long_messages, max_segments
+from surveys import translations as survey_translations
 from surveys.database import session_scope
-from surveys.i18n import language_name
+from surveys.i18n import canonical, language_name
 from surveys.model import Survey
 from surveys.settings import get_settings
 from surveys.validation import SurveyError, load_survey
@@ -19,6 +20,9 @@ from voice import pack, prompts
 from voice.minutes import estimated_seconds
 
 app = typer.Typer(help="Validate and inspect survey files.", no_args_is_help=True)
+translations = typer.Typer(help="A survey's own texts out to translators (xlsx, po) and back.",
+                           no_args_is_help=True)
+app.add_typer(translations, name="translations")
 
 
 @app.command()
@@ -41,7 +45,9 @@ def validate(files: list[Path] = typer.Argument(..., help="Survey YAML files."),
             continue
         packs = complete_packs(survey.languages)
         out.print(describe(survey, path, packs), markup=False)
-        for note in system_language_notes(survey) + voice_notes(survey, packs):
+        coverage = survey_translations.coverage_note(survey)
+        for note in [*system_language_notes(survey), *voice_notes(survey, packs),
+                     *([coverage] if coverage else [])]:
             out.print(f"{path}: {note}", markup=False)
         for warning in long_messages(survey):
             err.print(f"{path}: {'error' if strict else 'warning'}: {warning}", markup=False)
@@ -129,3 +135,42 @@ def upload(files: list[Path] = typer.Argument(..., help="Survey YAML files.")) -
             row = catalog.register(db, survey)
             typer.echo(f"{path}: stored {row.survey_id} v{row.version}")
     raise typer.Exit(1 if failed else 0)
+
+
+@translations.command("export")
+def export_translations(
+        survey: Path = typer.Argument(..., help="Survey YAML file."),
+        lang: str = typer.Option(..., "--lang", help="The language to translate into."),
+        source: str | None = typer.Option(None, "--from",
+                                          help="The language to translate from (default: the "
+                                               "survey's first)."),
+        file_format: str | None = typer.Option(None, "--format",
+                                               help="xlsx or po (default: from --out's suffix, "
+                                                    "else xlsx)."),
+        out: Path = typer.Option(..., "--out", help="The file to write.")) -> None:
+    """Write every text of the survey with its translation and status (missing, translated,
+    stale) into a spreadsheet or PO file for translators."""
+    with exits_on(survey_translations.TranslationError, SurveyError, OSError):
+        listed = survey_translations.export(survey, out, lang, source, file_format)
+    counts = ", ".join(f"{sum(row.status == status for row in listed)} {status}"
+                       for status in survey_translations.STATUSES)
+    typer.echo(f"{out}: {len(listed)} texts of {survey} for {canonical(lang)} ({counts})")
+
+
+@translations.command("import")
+def import_translations(
+        survey: Path = typer.Argument(..., help="Survey YAML file, rewritten in place."),
+        file: Path = typer.Argument(..., help="The translated xlsx or po file."),
+        lang: str | None = typer.Option(None, "--lang",
+                                        help="The file's language (default: as the file says)."),
+        accept_stale: bool = typer.Option(False, "--accept-stale",
+                                          help="Keep translations whose source text changed "
+                                               "since the export, marked stale.")) -> None:
+    """Write the file's translations into the survey, then validate it: nothing is written
+    unless every row is right and the survey stays valid."""
+    with exits_on(survey_translations.TranslationError, SurveyError, OSError):
+        imported = survey_translations.import_file(survey, file.read_bytes(), str(file), lang,
+                                                   accept_stale)
+    stale = (f"; stale (translate again): {', '.join(imported.stale)}" if imported.stale else "")
+    typer.echo(f"{survey}: {imported.written} {imported.lang} translations imported, "
+               f"{imported.changed} changed{stale}")
