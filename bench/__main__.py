@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import sys
 
-from bench import console, engine_step, export, fault_drill, launch, pacing, pipeline, summary, voice
+from bench import (
+    console,
+    engine_step,
+    export,
+    fault_drill,
+    launch,
+    pacing,
+    pipeline,
+    summary,
+    voice,
+)
 
 BENCHMARKS = {"engine": engine_step.main, "pipeline": pipeline.main,
               "launch": launch.main,

@@ -79,7 +79,8 @@ def run_sequences(host: str, port: int, sequences: Sequence[Sequence[bytes]],
                   connections: int, rate: float | None = None) -> tuple[float, list[float]]:
     """Each sequence (one caller's requests, in order, each sent once the last is answered)
     on one of `connections` keep-alive connections, at most `rate` requests per second in all
-    (None: as fast as they are answered); (requests per second, each response time in s)."""
+    (None: as fast as they are answered); (requests per second, each response time in s, a
+    new connection's set-up included where the server closed an idle one)."""
     waiting = list(reversed(sequences))
     times: list[float] = []
     slots = iter(range(sum(len(sequence) for sequence in sequences)))
@@ -92,6 +93,9 @@ def run_sequences(host: str, port: int, sequences: Sequence[Sequence[bytes]],
                     if rate is not None:  # the request's slot in one schedule for all
                         await asyncio.sleep(began + next(slots) / rate - time.perf_counter())
                     sent = time.perf_counter()
+                    if reader.at_eof():  # the server closed it while idle (keep-alive timeout)
+                        writer.close()
+                        reader, writer = await asyncio.open_connection(host, port)
                     writer.write(request)
                     await _response(reader)
                     times.append(time.perf_counter() - sent)

@@ -19,6 +19,7 @@ import xml.etree.ElementTree as ET
 
 import httpx
 from redis import Redis
+from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
 from bench import http_load
@@ -34,6 +35,7 @@ from bench.pipeline import (
 )
 from surveys import catalog
 from surveys.database import migrate, session_scope
+from surveys.tables import SurveySession
 from surveys.words import keypad_digits
 from worker import rounds
 
@@ -56,7 +58,9 @@ def main() -> None:
                         "TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
                         "PUBLIC_BASE_URL": PUBLIC, "HEARD_VOICE_LANGUAGES": "en=en-US"}
     with session_scope(DATABASE_URL) as db:
-        code = rounds.create_round(db, catalog.latest(db, "water-access"), "bench").code or ""
+        survey = catalog.latest(db, "water-access")
+        assert survey is not None  # reset() registered it
+        code = rounds.create_round(db, survey, "bench").code or ""
     with server(PORT + 1, env, "bench.echo_app:app") as port:
         ceiling, _ = http_load.run_sequences("127.0.0.1", port, [
             [http_load.post_form("/voice/twilio?step=1", _form(f"CE{n}", n, "1"), {})] * 10
@@ -72,6 +76,10 @@ def main() -> None:
         rate, times = http_load.run_sequences("127.0.0.1", port, calls[CALLS:], CALLERS,
                                               limit / 2)
     p50, p99 = percentile(times, 50), percentile(times, 99)
+    with session_scope(DATABASE_URL) as db:  # every call answered the whole survey
+        completed = db.scalar(select(func.count()).select_from(SurveySession)
+                              .where(SurveySession.status == "completed"))
+    assert completed == len(calls) + 1, f"{completed} of {len(calls) + 1} calls completed"
     print(f"voice calls through POST /voice/twilio (signed), water-access, "
           f"{len(steps)} requests a call")
     print(f"  ceiling: {ceiling:,.0f} req/s (uvicorn + FastAPI, the form read, a question's "

@@ -4,8 +4,10 @@ A call is a conversation run inline (`surveys.actions.Converse`): each request i
 whose provider id is `CallSid:step`, the step counted by heard in the `<Gather>` action URL it
 answers with (so a re-delivered request is the same message). Keys become what a person would
 type: digits as they are, `*` (or no key at all, `silent=1`: heard's own redirect after a
-`<Gather>` that got nothing) asks the question again (the engine's START mid-survey), and a
-multiple choice's digits (`keys=each` in the URL) one option each: 13# is "1 3".
+`<Gather>` that got nothing) asks the question again (the engine's START mid-survey), a
+multiple choice's digits (`keys=each` in the URL) one option each: 13# is "1 3", and in a number
+that may have a fraction (`keys=decimal`) one star between digits is the decimal point: 2*5# is
+"2.5" (a lone star still asks again).
 """
 
 from __future__ import annotations
@@ -59,8 +61,20 @@ def keys_as_text(digits: str, keys: str | None, step: int) -> str:
     if step == 0:
         return ""
     digits = digits.strip().rstrip("#")
+    if keys == "decimal" and digits.count("*") == 1 and digits != "*":
+        return _decimal(digits)
     if not digits or "*" in digits:
         return REPEAT
     if keys == "each":
         return " ".join(key for key in digits if key.isdigit())
     return digits
+
+
+def _decimal(digits: str) -> str:
+    """'2*5' as '2.5', '*5' as '0.5', '2*' as '2'; a fraction of exactly three digits gets a
+    trailing 0, so that no locale reads its point as a thousands mark ('1.250' is 1250 in
+    Danish; '1.2500' is 1.25 everywhere)."""
+    whole, _, fraction = digits.partition("*")
+    if not fraction:
+        return whole
+    return f"{whole or '0'}.{fraction}{'0' if len(fraction) == 3 else ''}"

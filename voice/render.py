@@ -47,6 +47,8 @@ def sentences(reply: Reply, t: Translator) -> list[str]:
         said.append(t.gettext("Press the numbers of all that apply, then the hash key."))
     elif not reply.choices or len(reply.choices) > ONE_KEY:
         said.append(t.gettext("Type your answer with the number keys, then press the hash key."))
+    if reply.decimal:
+        said.append(t.gettext("Press star for the decimal point."))
     return said
 
 
@@ -58,8 +60,8 @@ def keys_greeting(t: Translator) -> str:
 def conversation(replies: list[Reply], t: Translator, voice: Voice, action: str,
                  greeting: bool = False, silence: str | None = None) -> str:
     """The replies said; the last one, if it asks something, waits for keys posted to `action`
-    (with `keys=each` for a multiple choice), and where no key comes goes to `silence` (if
-    given); otherwise the call ends."""
+    (with `keys=each` for a multiple choice, `keys=decimal` for a number with a fraction), and
+    where no key comes goes to `silence` (if given); otherwise the call ends."""
     asking = replies[-1] if replies and replies[-1].kind in ASKING else None
     said = [sentence for reply in replies for sentence in sentences(reply, t)]
     if greeting and asking is not None:  # before the question's own sentences
@@ -67,8 +69,8 @@ def conversation(replies: list[Reply], t: Translator, voice: Voice, action: str,
     if asking is None:
         return spoken(said, voice)
     one_key = bool(asking.choices) and not asking.multi and len(asking.choices) <= ONE_KEY
-    return gathering(said, voice, action + ("&keys=each" if asking.multi else ""), one_key,
-                     silence)
+    keys = "&keys=each" if asking.multi else "&keys=decimal" if asking.decimal else ""
+    return gathering(said, voice, action + keys, one_key, silence)
 
 
 def gathering(said: list[str], voice: Voice, action: str, one_key: bool = False,
