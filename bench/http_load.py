@@ -75,30 +75,36 @@ def run(host: str, port: int, requests: Sequence[bytes], connections: int = 32) 
     return len(requests) / (time.perf_counter() - began)
 
 
+IDLE_SECONDS = 4  # uvicorn closes a keep-alive connection idle for 5 s
+
+
 def run_sequences(host: str, port: int, sequences: Sequence[Sequence[bytes]],
                   connections: int, rate: float | None = None) -> tuple[float, list[float]]:
     """Each sequence (one caller's requests, in order, each sent once the last is answered)
     on one of `connections` keep-alive connections, at most `rate` requests per second in all
     (None: as fast as they are answered); (requests per second, each response time in s, a
-    new connection's set-up included where the server closed an idle one)."""
+    new connection's set-up included where one was idle long enough for the server to close
+    it)."""
     waiting = list(reversed(sequences))
     times: list[float] = []
     slots = iter(range(sum(len(sequence) for sequence in sequences)))
 
     async def caller() -> None:
         reader, writer = await asyncio.open_connection(host, port)
+        answered = time.perf_counter()
         try:
             while waiting:
                 for request in waiting.pop():
                     if rate is not None:  # the request's slot in one schedule for all
                         await asyncio.sleep(began + next(slots) / rate - time.perf_counter())
                     sent = time.perf_counter()
-                    if reader.at_eof():  # the server closed it while idle (keep-alive timeout)
+                    if reader.at_eof() or sent - answered > IDLE_SECONDS:  # closed, or soon
                         writer.close()
                         reader, writer = await asyncio.open_connection(host, port)
                     writer.write(request)
                     await _response(reader)
-                    times.append(time.perf_counter() - sent)
+                    answered = time.perf_counter()
+                    times.append(answered - sent)
         finally:
             writer.close()
 

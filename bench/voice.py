@@ -61,6 +61,7 @@ def main() -> None:
         survey = catalog.latest(db, "water-access")
         assert survey is not None  # reset() registered it
         code = rounds.create_round(db, survey, "bench").code or ""
+    before = os.getloadavg()[0]
     with server(PORT + 1, env, "bench.echo_app:app") as port:
         ceiling, _ = http_load.run_sequences("127.0.0.1", port, [
             [http_load.post_form("/voice/twilio?step=1", _form(f"CE{n}", n, "1"), {})] * 10
@@ -81,7 +82,8 @@ def main() -> None:
                               .where(SurveySession.status == "completed"))
     assert completed == len(calls) + 1, f"{completed} of {len(calls) + 1} calls completed"
     print(f"voice calls through POST /voice/twilio (signed), water-access, "
-          f"{len(steps)} requests a call")
+          f"{len(steps)} requests a call; load average before {before:.1f}, after "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (others' work skews the figures)")
     print(f"  ceiling: {ceiling:,.0f} req/s (uvicorn + FastAPI, the form read, a question's "
           f"TwiML, no I/O; {HTTP_CONNECTIONS} connections)")
     print(f"  max voice webhook: {most:,.0f} req/s = {most / ceiling:.0%} of the ceiling "
