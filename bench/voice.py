@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import statistics
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import httpx
 from redis import Redis
@@ -29,6 +30,7 @@ from bench.pipeline import (
     REDIS_URL,
     ROOT,
     TWILIO_TOKEN,
+    cpu_seconds,
     create_database,
     reset,
     server,
@@ -71,8 +73,12 @@ def main() -> None:
         steps = probe(port, keypad_digits(code))
         calls = [call(steps, f"CA{number:032x}", number) for number in range(2 * CALLS)]
         http_load.run_sequences("127.0.0.1", port, calls[:20], HTTP_CONNECTIONS)  # warm up
+        serving = cpu_seconds(pid=server_pid(port))
+        postgres = cpu_seconds("postgres")
         most, saturated = http_load.run_sequences("127.0.0.1", port, calls[20:CALLS],
                                                   HTTP_CONNECTIONS)
+        server_cpu = (cpu_seconds(pid=server_pid(port)) - serving) / len(saturated)
+        postgres_cpu = (cpu_seconds("postgres") - postgres) / len(saturated)
         limit, which = min((ceiling, "the HTTP ceiling"), (most, "the voice webhook's max"))
         rate, times = http_load.run_sequences("127.0.0.1", port, calls[CALLS:], CALLERS,
                                               limit / 2)
@@ -89,7 +95,9 @@ def main() -> None:
     print(f"  max voice webhook: {most:,.0f} req/s = {most / ceiling:.0%} of the ceiling "
           f"({HTTP_CONNECTIONS} callers, each request sent once the last is answered; "
           f"p50 {percentile(saturated, 50) * 1000:.0f} ms, "
-          f"p99 {percentile(saturated, 99) * 1000:.0f} ms)")
+          f"p99 {percentile(saturated, 99) * 1000:.0f} ms); CPU per request: heard "
+          f"{server_cpu * 1000:.1f} ms (one process: at most {1 / server_cpu:,.0f} req/s on a "
+          f"core of its own), PostgreSQL {postgres_cpu * 1000:.1f} ms")
     print(f"  paced at half of {which} ({limit / 2:,.0f} req/s), {CALLERS} concurrent callers, "
           f"{CALLS} calls: {rate:,.0f} req/s achieved = {rate / ceiling:.0%} of the ceiling; "
           f"p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms: goal p99 < "
@@ -138,6 +146,18 @@ def _form(sid: str, number: int, keys: str | None) -> dict[str, str]:
 
 def _signature(path: str, form: dict[str, str]) -> str:
     return RequestValidator(TWILIO_TOKEN).compute_signature(PUBLIC + path, form)
+
+
+def server_pid(port: int) -> int:
+    """The `heard serve` process listening on `port` (Linux /proc)."""
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            words = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"serve" in words and str(port).encode() in words:
+            return int(cmdline.parent.name)
+    raise LookupError(f"no heard serve on port {port}")
 
 
 def percentile(times: list[float], which: int) -> float:
