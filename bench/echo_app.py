@@ -5,12 +5,19 @@ Served by the same uvicorn as heard, so the difference to heard's figure is hear
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from urllib.parse import parse_qsl
+
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse
 
 from heard.routes.simulator import Accepted, SimulatedMessage
+from voice.render import Voice, gathering
 
 app = FastAPI()
+QUESTION_TWIML = gathering(["Where do you get water?", "Press 1 for Tap at home.",
+                            "Press 2 for Public well.", "Press 3 for Other."], Voice("en-US"),
+                           "http://127.0.0.1/voice/twilio?step=3", one_key=True,
+                           silence="http://127.0.0.1/voice/twilio?step=3&silent=1")
 
 
 @app.post("/api/v1/simulate", status_code=202)
@@ -22,3 +29,10 @@ def simulate(message: SimulatedMessage) -> Accepted:
 def live() -> HTMLResponse:
     """The console's live figures' ceiling: a small HTML table, no session, no query."""
     return HTMLResponse("<h2>People</h2><table><tr><td>3</td></tr></table>")
+
+
+@app.post("/voice/twilio")
+async def voice(request: Request) -> Response:
+    """The voice webhook's ceiling: its form read as heard reads it, a question's TwiML."""
+    dict(parse_qsl((await request.body()).decode(), keep_blank_values=True))
+    return Response(QUESTION_TWIML, media_type="text/xml")

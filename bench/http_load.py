@@ -44,17 +44,23 @@ async def _connection(host: str, port: int, requests: Sequence[bytes]) -> None:
     try:
         for request in requests:
             writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            status = int(head[9:12])
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line[:15].lower() == b"content-length:":
-                    length = int(line[15:])
-            body = await reader.readexactly(length)
-            if status >= 300:
-                raise RuntimeError(f"HTTP {status}: {body[:200]!r}")
+            await _response(reader)
     finally:
         writer.close()
+
+
+async def _response(reader: asyncio.StreamReader) -> bytes:
+    """The body of the next response; RuntimeError for a status of 300 or more."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    body = await reader.readexactly(length)
+    if status >= 300:
+        raise RuntimeError(f"HTTP {status}: {body[:200]!r}")
+    return body
 
 
 def run(host: str, port: int, requests: Sequence[bytes], connections: int = 32) -> float:
@@ -67,3 +73,44 @@ def run(host: str, port: int, requests: Sequence[bytes], connections: int = 32) 
     began = time.perf_counter()
     asyncio.run(all_of_them())
     return len(requests) / (time.perf_counter() - began)
+
+
+IDLE_SECONDS = 4  # uvicorn closes a keep-alive connection idle for 5 s
+
+
+def run_sequences(host: str, port: int, sequences: Sequence[Sequence[bytes]],
+                  connections: int, rate: float | None = None) -> tuple[float, list[float]]:
+    """Each sequence (one caller's requests, in order, each sent once the last is answered)
+    on one of `connections` keep-alive connections, at most `rate` requests per second in all
+    (None: as fast as they are answered); (requests per second, each response time in s, a
+    new connection's set-up included where one was idle long enough for the server to close
+    it)."""
+    waiting = list(reversed(sequences))
+    times: list[float] = []
+    slots = iter(range(sum(len(sequence) for sequence in sequences)))
+
+    async def caller() -> None:
+        reader, writer = await asyncio.open_connection(host, port)
+        answered = time.perf_counter()
+        try:
+            while waiting:
+                for request in waiting.pop():
+                    if rate is not None:  # the request's slot in one schedule for all
+                        await asyncio.sleep(began + next(slots) / rate - time.perf_counter())
+                    sent = time.perf_counter()
+                    if reader.at_eof() or sent - answered > IDLE_SECONDS:  # closed, or soon
+                        writer.close()
+                        reader, writer = await asyncio.open_connection(host, port)
+                    writer.write(request)
+                    await _response(reader)
+                    answered = time.perf_counter()
+                    times.append(answered - sent)
+        finally:
+            writer.close()
+
+    async def all_of_them() -> None:
+        await asyncio.gather(*(caller() for _ in range(connections)))
+
+    began = time.perf_counter()
+    asyncio.run(all_of_them())
+    return len(times) / (time.perf_counter() - began), times

@@ -56,6 +56,7 @@ class Reply:
     question_id: str | None = None
     choices: tuple[ReplyChoice, ...] = ()
     multi: bool = False
+    decimal: bool = False  # a number that may have a fraction (a call's star is its point)
 
 
 @dataclass(frozen=True)
@@ -284,7 +285,8 @@ def _build_question_reply(question: Question, lang: str, words: str) -> Reply:
         choices = _choices([(choice.value, choice.text[lang])
                             for choice in question.choices or []], lang)
     return Reply(question.text[lang], kind="question", question_id=question.id, choices=choices,
-                 multi=question.type == "multi")
+                 multi=question.type == "multi",
+                 decimal=question.type == "number" and question.decimal)
 
 
 def _current(survey: Survey, state: State) -> Question | None:
@@ -310,7 +312,8 @@ def _invalid(survey: Survey, result: StepResult, question: Question,
     if state["attempts"] < question.max_attempts:
         reply = question_reply(question, state["lang"], survey.words_for(state["lang"]))
         result.replies.append(Reply(invalid.message, kind="reprompt", question_id=question.id,
-                                    choices=reply.choices, multi=reply.multi))
+                                    choices=reply.choices, multi=reply.multi,
+                                    decimal=reply.decimal))
         return result
     t = _words(survey, state["lang"])
     if question.on_max_attempts == "end":

@@ -10,11 +10,14 @@ from twilio.request_validator import RequestValidator
 
 from surveys import catalog
 from surveys.database import session_scope
+from surveys.numbers import read_number
 from surveys.settings import SettingError, get_settings
 from surveys.tables import Contact, InboxMessage, SurveySession
+from surveys.validation import load_survey
 from surveys.words import keypad_digits
 from tests.pipeline import answers, client_for, count
 from tests.test_sms import PUBLIC, TOKEN, launched, signed_post
+from voice.adapter import keys_as_text
 from worker import rounds
 
 NUMBER = "+15005550006"  # heard's number, which people call
@@ -224,6 +227,51 @@ def test_a_wrong_key_asks_again_with_the_engines_reprompt(runtime, voice):
     assert answers(runtime) == {}  # never skipped silently
     asked(press(client, "CA6", action, "2")[0], one_key=False)
     assert answers(runtime) == {"source": "well"}
+
+
+TYPE = "Type your answer with the number keys, then press the hash key."
+POINT = "Press star for the decimal point."
+
+
+def test_the_star_key_is_the_decimal_point_in_a_number_that_may_have_a_fraction(
+        runtime, voice, tmp_path):
+    """2*5# is 2.5 where the question takes a fraction (and the caller is told so); a lone
+    star is still the menu, and in a whole number a star only asks again."""
+    client = client_for(runtime)
+    survey = tmp_path / "litres.yaml"
+    survey.write_text("id: test-litres\nversion: 1\nlanguages: [en]\ntitle: {en: Litres}\n"
+                      "questions:\n"
+                      "  - {id: litres, type: number, decimal: true,\n"
+                      "     text: {en: How many litres?}}\n"
+                      "  - {id: days, type: number, text: {en: How many days?}}\n")
+    with session_scope(runtime.database_url) as db:
+        code = rounds.create_round(db, catalog.register(db, load_survey(survey)), None).code
+    _, action = asked(press(client, "CA15")[0], one_key=False)
+    said, action = asked(press(client, "CA15", action, keypad_digits(code or ""))[0],
+                         one_key=False)
+    assert said == [KEYS, "How many litres?", TYPE, POINT]
+    assert action.endswith("&keys=decimal")
+    said, _ = asked(press(client, "CA15", action, "*")[0], one_key=True)
+    assert said == MENU and answers(runtime) == {}  # a lone star: the menu, as anywhere
+    said, action = asked(press(client, "CA15", action, "**")[0], one_key=False)
+    assert said == ["How many litres?", TYPE, POINT]  # two stars: no number, asked again
+    assert action.endswith("&keys=decimal") and answers(runtime) == {}
+    said, action = asked(press(client, "CA15", action, "2*5")[0], one_key=False)
+    assert said == ["How many days?", TYPE]  # a whole number: no point to press
+    assert "keys=" not in action
+    said, action = asked(press(client, "CA15", action, "2*5")[0], one_key=False)
+    assert said == ["How many days?", TYPE]
+    ended(press(client, "CA15", action, "3")[0])
+    assert answers(runtime) == {"litres": 2.5, "days": 3}
+
+
+def test_a_fraction_typed_on_the_keys_reads_the_same_in_every_locale():
+    """'1.250' would be 1250 in Danish: three digits after the point are never thousands."""
+    assert keys_as_text("1*250", "decimal", 2) == "1.2500"
+    assert keys_as_text("*5", "decimal", 2) == "0.5"
+    assert {lang: read_number(keys_as_text("1*250", "decimal", 2), lang).values
+            for lang in ("en", "da", "fr", "bn")} == dict.fromkeys(("en", "da", "fr", "bn"),
+                                                                  (1.25,))
 
 
 def test_a_wrong_code_is_asked_again(runtime, voice):

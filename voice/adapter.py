@@ -3,9 +3,12 @@
 A call is a conversation run inline (`surveys.actions.Converse`): each request is one message
 whose provider id is `CallSid:step`, the step counted by heard in the `<Gather>` action URL it
 answers with (so a re-delivered request is the same message). Keys become what a person would
-type: digits as they are, `*` (or no key at all, `silent=1`: heard's own redirect after a
-`<Gather>` that got nothing) asks the question again (the engine's START mid-survey), and a
-multiple choice's digits (`keys=each` in the URL) one option each: 13# is "1 3".
+type: digits as they are; no key at all (`silent=1`: heard's own redirect after a `<Gather>`
+that got nothing) asks the question again (the engine's START mid-survey); a lone `*` gives the
+call's menu (`MenuAsked`, answered with `menu=1`: again, back, help, stop); a multiple choice's
+digits (`keys=each` in the URL) are one option each: 13# is "1 3"; and in a number that may
+have a fraction (`keys=decimal`) one star between digits is the decimal point: 2*5# is "2.5"
+(a star elsewhere asks again).
 
 A question in words is answered aloud: its `<Record>` posts to the next step with `record=1`,
 and the message's text is the reference to a new recording (`surveys.recordings`), kept with
@@ -72,7 +75,7 @@ def read_call(form: Mapping[str, str], query: Mapping[str, str],
         silent = recording is None  # nothing recorded: asked again, as after silence
     elif query.get("menu") == "1":
         text = MENU.get(form.get("Digits", "").strip().rstrip("#"), REPEAT)
-    elif number and set(form.get("Digits", "").strip().rstrip("#")) == {"*"}:
+    elif number and form.get("Digits", "").strip().rstrip("#") == "*":
         return MenuAsked(number, address)
     else:
         text = keys_as_text(form.get("Digits", ""), query.get("keys"), number)
@@ -147,6 +150,8 @@ def keys_as_text(digits: str, keys: str | None, step: int) -> str:
     if step == 0:
         return ""
     digits = digits.strip().rstrip("#")
+    if keys == "decimal" and digits.count("*") == 1 and digits != "*":
+        return _decimal(digits)
     if not digits or "*" in digits:
         return REPEAT
     if keys == "each":
@@ -169,3 +174,13 @@ def spoken_answer(form: Mapping[str, str]) -> Recording | None:
     if parts.scheme not in ("http", "https") or not parts.path.endswith(f"/Recordings/{sid}"):
         raise BadPayload(f"RecordingUrl: expected Twilio's URL of recording {sid}, got {url!r}")
     return Recording(recordings.new_id(), sid, url, int(duration))
+
+
+def _decimal(digits: str) -> str:
+    """'2*5' as '2.5', '*5' as '0.5', '2*' as '2'; a fraction of exactly three digits gets a
+    trailing 0, so that no locale reads its point as a thousands mark ('1.250' is 1250 in
+    Danish; '1.2500' is 1.25 everywhere)."""
+    whole, _, fraction = digits.partition("*")
+    if not fraction:
+        return whole
+    return f"{whole or '0'}.{fraction}{'0' if len(fraction) == 3 else ''}"

@@ -112,6 +112,8 @@ def sentences(reply: Reply, t: Translator, spoken: bool = False) -> list[str]:
         said.append(t.gettext("Press the numbers of all that apply, then the hash key."))
     elif not reply.choices or len(reply.choices) > ONE_KEY:
         said.append(t.gettext("Type your answer with the number keys, then press the hash key."))
+    if reply.decimal:
+        said.append(t.gettext("Press star for the decimal point."))
     return said
 
 
@@ -125,9 +127,9 @@ def conversation(replies: list[Reply], t: Translator, voice: Voice, action: str,
                  greeting: bool = False, silence: str | None = None,
                  recorded: Recorded = NOTHING_RECORDED, in_words: bool = False) -> str:
     """The replies said (or played, where `recorded`); the last one, if it asks something,
-    waits for keys posted to `action` (with `keys=each` for a multiple choice) or, `in_words`,
-    records the answer, and where nothing comes goes to `silence` (if given); otherwise the
-    call ends."""
+    waits for keys posted to `action` (with `keys=each` for a multiple choice, `keys=decimal`
+    for a number with a fraction) or, `in_words`, records the answer, and where nothing comes
+    goes to `silence` (if given); otherwise the call ends."""
     asking = replies[-1] if replies and replies[-1].kind in ASKING else None
     voiced = voice.tag is not None
     said = [line for reply in replies
@@ -140,8 +142,8 @@ def conversation(replies: list[Reply], t: Translator, voice: Voice, action: str,
     if in_words:
         return recording(said, voice, action, silence)
     one_key = bool(asking.choices) and not asking.multi and len(asking.choices) <= ONE_KEY
-    return gathering(said, voice, action + ("&keys=each" if asking.multi else ""), one_key,
-                     silence)
+    keys = "&keys=each" if asking.multi else "&keys=decimal" if asking.decimal else ""
+    return gathering(said, voice, action + keys, one_key, silence)
 
 
 def gathering(said: list[Line], voice: Voice, action: str, one_key: bool = False,
