@@ -90,6 +90,8 @@ def parse_survey(text: str, filename: str = "<survey>", files: Files = no_files)
         raise SurveyError([Problem(filename, 1, 1, f"YAML nested more than {MAX_DEPTH} levels "
                                    "deep")])
     yaml = YAML(typ="rt")
+    # a date stays its text ('min: 2024-02-30' is reported, not a crash); the model reads it
+    yaml.constructor.add_constructor("tag:yaml.org,2002:timestamp", _as_text)
     try:
         raw = yaml.load(text)
     except MarkedYAMLError as error:
@@ -116,6 +118,10 @@ def parse_survey(text: str, filename: str = "<survey>", files: Files = no_files)
     if problems:
         raise SurveyError(problems)
     return survey
+
+
+def _as_text(constructor: Any, node: Any) -> str:
+    return str(constructor.construct_scalar(node))
 
 
 def _read_recordings(survey: Survey, files: Files) -> Iterator[tuple[Loc, str]]:
