@@ -3,7 +3,7 @@
 Callback data (at most 64 bytes, Telegram's limit) says everything a press means, so no server
 state is kept for a keyboard:
 
-    c:<number>:<question>          one choice (choice, yes/no, consent)
+    c:<number>:<question>          one choice (choice, yes/no, consent, a rating's point)
     t:<number>:<mask>:<question>   a multi-choice toggle; mask (hex) is the selection before it
     d:<mask>:<question>            multi-choice Done with the selection in mask (hex)
     l:<language>                   the language menu
@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 MAX_CALLBACK_BYTES = 64
 CHECKED, UNCHECKED = "✅ ", "⬜ "
+STAR, STARS = "⭐", 5  # a rating of up to STARS points is drawn in stars; more, numbered
 Button = dict[str, str]  # a Bot API InlineKeyboardButton, as JSON
 Keyboard = list[list[Button]]
 
@@ -96,10 +97,29 @@ def keyboard_for(reply: Mapping[str, Any], done_label: str) -> Keyboard | None:
     if reply.get("multi"):
         return multi_keyboard(multi_tag(question_id, len(labels)), labels, 0, done_label)
     tag = question_tag(question_id, f"c:{max(number for number, _ in labels)}:")
+    if reply.get("scale"):
+        return rating_keyboard(tag, choices)
     buttons = [_button(label, f"c:{number}:{tag}") for number, label in labels]
     if [choice["value"] for choice in choices] == ["yes", "no"]:
         return [buttons]  # yes and no side by side
     return [[button] for button in buttons]
+
+
+def rating_keyboard(tag: str, points: Sequence[Mapping[str, Any]]) -> Keyboard:
+    """A rating: one button per point, its stars (up to five points, one row each, the most at
+    the bottom) or its number and a star, and the point's words where the survey gives some."""
+    many = len(points) > STARS
+
+    def face(point: Mapping[str, Any]) -> str:
+        number, mark, label = int(point["number"]), str(point["shown"] or point["number"]), \
+            str(point["label"])
+        stars = f"{mark} {STAR}" if many else STAR * number
+        return stars if label == mark else f"{stars} {label}"
+
+    buttons = [_button(face(point), f"c:{point['number']}:{tag}") for point in points]
+    if not many:
+        return [[button] for button in buttons]
+    return [buttons[start:start + STARS] for start in range(0, len(buttons), STARS)]
 
 
 def multi_tag(question_id: str, choices: int) -> str:

@@ -14,7 +14,7 @@ def survey_messages(survey: Survey, lang: str) -> list[tuple[str, str]]:
     """(what, SMS text) of every message the survey itself sends in `lang`."""
     texts = [(f"question '{question.id}'",
               render_sms(question_reply(question, lang, survey.words_for(lang))))
-             for question in survey.questions]
+             for question in survey.questions if question.said]
     texts += [(name, local[lang]) for name, local in (("intro", survey.intro),
                                                        ("closing", survey.closing),
                                                        ("consent", survey.consent)) if local]

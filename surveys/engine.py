@@ -8,6 +8,7 @@ State is a plain JSON-serializable dict, stored by the worker between messages.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import date
 from typing import Any, Literal
 
 from surveys.answers import Invalid, Unsure, Value, parse_answer
@@ -20,6 +21,7 @@ from surveys.i18n import (
     translator,
 )
 from surveys.model import Question, Survey
+from surveys.piping import Answered
 from surveys.words import bare_word, command_of
 
 State = dict[str, Any]
@@ -57,6 +59,9 @@ class Reply:
     choices: tuple[ReplyChoice, ...] = ()
     multi: bool = False
     decimal: bool = False  # a number that may have a fraction (a call's star is its point)
+    # a rating's points as SMS writes them under the question, "1-5 (1 = Very bad, 5 = Very
+    # good)"; its choices are the points (buttons, keys)
+    scale: str = ""
 
 
 @dataclass(frozen=True)
@@ -126,8 +131,10 @@ def _fallback_notice(wanted: str, lang: str) -> Reply:
                            survey_language=language_name(lang, reader=wanted)))
 
 
-def step(survey: Survey, state: State | None, text: str) -> StepResult:
-    """Handle one inbound text. Never raises on any text; the state it returns is JSON."""
+def step(survey: Survey, state: State | None, text: str, today: date | None = None) -> StepResult:
+    """Handle one inbound text. Never raises on any text; the state it returns is JSON. A date
+    answer's relative words ("yesterday") and `today` bounds count from `today` (the day the
+    message came; without it, the machine's)."""
     if not state:
         return start(survey)
     result = StepResult(_copy(state))
@@ -195,9 +202,9 @@ def step(survey: Survey, state: State | None, text: str) -> StepResult:
         if verdict == "yes":
             return _answered(survey, result, question, meant["value"], meant["raw"])
         if verdict == "no":
-            result.replies.append(question_reply(question, lang, survey.words_for(lang)))
+            _ask_again(survey, result)
             return result
-    value = parse_answer(question, text, lang, t)
+    value = parse_answer(question.offered(state["answers"]), text, lang, t, today)
     if isinstance(value, Invalid):
         return _invalid(survey, result, question, value)
     if isinstance(value, Unsure):  # asked back, not guessed; no attempt spent
@@ -218,10 +225,30 @@ def _yes_no_choices(t: Translator, lang: str | None = None) -> tuple[ReplyChoice
 
 def _answered(survey: Survey, result: StepResult, question: Question, value: Value,
               raw: str) -> StepResult:
+    refused = _refused(survey, result.state, question, value)
+    if refused is not None:
+        return _invalid(survey, result, question, refused)
     result.answers.append(Answer(question.id, value, raw))
     result.state["answers"][question.id] = value
     _advance(survey, result, after=question)
     return result
+
+
+def _refused(survey: Survey, state: State, question: Question, value: Value) -> Invalid | None:
+    """Why an answer its constraint refuses is refused (its constraint_message, else heard's
+    words); None when it has no constraint or meets it."""
+    accepts = question.accepts
+    if accepts is None or accepts.evaluate(state["answers"] | {"answer": value}):
+        return None
+    lang = state["lang"]
+    if question.constraint_message:
+        return Invalid(_answered_so_far(survey, state).pipe(question.constraint_message[lang]))
+    return Invalid(_words(survey, lang).gettext(
+        "This answer is not possible here. Please check it and reply again."))
+
+
+def _answered_so_far(survey: Survey, state: State) -> Answered:
+    return Answered(survey, state["answers"], state["lang"])
 
 
 def resume(survey: Survey, state: State) -> StepResult:
@@ -238,33 +265,61 @@ def _advance(survey: Survey, result: StepResult, after: Question | None) -> None
     lang = state["lang"]
     index = 0 if after is None else survey.question_index[after.id] + 1
     state["attempts"] = 0
+    answered = _answered_so_far(survey, state)
     for question in survey.questions[index:]:
         condition = question.condition
         if condition is not None and not condition.evaluate(state["answers"]):
             continue
-        if not question.answerable:
-            result.replies.append(Reply(question.text[lang], question_id=question.id))
+        if question.type == "calculate":
+            _calculate(result, question)
             continue
+        if not question.answerable:
+            result.replies.append(Reply(answered.pipe(question.text[lang]),
+                                        question_id=question.id))
+            continue
+        if question.choices and not question.offered(state["answers"]).choices:
+            continue  # its choice_filter offers nothing: there is nothing to ask
         state["current"] = question.id
         if not state["asked"] or state["asked"][-1] != question.id:
             state["asked"].append(question.id)
-        result.replies.append(question_reply(question, lang, survey.words_for(lang)))
+        result.replies.append(question_reply(question, lang, survey.words_for(lang), answered))
         return
     state["current"] = None
     state["status"] = "completed"
     result.events.append("completed")
-    result.replies.append(closing_reply(survey, lang))
+    result.replies.append(closing_reply(survey, lang, answered))
 
 
-def closing_reply(survey: Survey, lang: str) -> Reply:
-    """The survey's last message: its own closing, else heard's thanks."""
-    return Reply(survey.closing[lang] if survey.closing else _words(survey, lang).gettext(
-        "Thank you! Your answers have been recorded."))
+def _calculate(result: StepResult, question: Question) -> None:
+    """A calculation's number, stored as its answer when reached (none when an operand is
+    missing: a stale one from before a BACK is withdrawn)."""
+    answers = result.state["answers"]
+    value = question.calculation.value(answers) if question.calculation else None
+    if value is not None:
+        answers[question.id] = value
+        result.answers.append(Answer(question.id, value, question.calculate or ""))
+    elif answers.pop(question.id, None) is not None:
+        result.retracted.append(question.id)
 
 
-def question_reply(question: Question, lang: str, words: str | None = None) -> Reply:
+def closing_reply(survey: Survey, lang: str, answered: Answered | None = None) -> Reply:
+    """The survey's last message: its own closing (with the answers it pipes in), else heard's
+    thanks."""
+    if survey.closing:
+        text = survey.closing[lang]
+        return Reply(answered.pipe(text) if answered is not None else text)
+    return Reply(_words(survey, lang).gettext("Thank you! Your answers have been recorded."))
+
+
+def question_reply(question: Question, lang: str, words: str | None = None,
+                   answered: Answered | None = None) -> Reply:
     """The question as sent in `lang`; yes and no in heard's `words` for it (its catalog's
-    language, else the survey's `system_language`)."""
+    language, else the survey's `system_language`). A question that pipes answers in or
+    filters its choices is built from `answered` each time (without it, as written: what an
+    estimate of its length needs); any other is built once per language."""
+    if question.piped and answered is not None:
+        return _build_question_reply(question.offered(answered.answers), lang, words or lang,
+                                     answered)
     key = ("reply", lang)
     reply = question.memo.get(key)
     if reply is None:
@@ -278,15 +333,38 @@ def _words(survey: Survey, lang: str) -> Translator:
     return translator(survey.words_for(lang))
 
 
-def _build_question_reply(question: Question, lang: str, words: str) -> Reply:
+def _build_question_reply(question: Question, lang: str, words: str,
+                          answered: Answered | None = None) -> Reply:
+    def said(text: str) -> str:
+        return answered.pipe(text) if answered is not None else text
+
+    text = said(question.text.get(lang, ""))
+    if question.hint:
+        text = f"{text}\n{said(question.hint[lang])}"
+    scale = ""
     if question.type == "yesno":
         choices = _yes_no_choices(translator(words), lang)
+    elif question.type == "rating":
+        choices, scale = _rating_points(question, lang)
     else:
-        choices = _choices([(choice.value, choice.text[lang])
+        choices = _choices([(choice.value, said(choice.text[lang]))
                             for choice in question.choices or []], lang)
-    return Reply(question.text[lang], kind="question", question_id=question.id, choices=choices,
-                 multi=question.type == "multi",
+    return Reply(text, kind="question", question_id=question.id, choices=choices,
+                 multi=question.type == "multi", scale=scale,
                  decimal=question.type == "number" and question.decimal)
+
+
+def _rating_points(question: Question, lang: str) -> tuple[tuple[ReplyChoice, ...], str]:
+    """A rating's points as choices (labelled by their words where the survey gives some,
+    else by their number), and its scale as SMS writes it: "1-5 (1 = Very bad, 5 = Good)"."""
+    labels = question.labels.get(lang, {})
+    points = range(1, question.points + 1)
+    choices = tuple(ReplyChoice(point, str(point), labels.get(point) or shown, shown)
+                    for point in points for shown in [localize_digits(str(point), lang)])
+    scale = f"{choices[0].mark}-{choices[-1].mark}"
+    meanings = [f"{choice.mark} = {labels[choice.number]}" for choice in choices
+                if choice.number in labels]
+    return choices, f"{scale} ({', '.join(meanings)})" if meanings else scale
 
 
 def _current(survey: Survey, state: State) -> Question | None:
@@ -302,7 +380,8 @@ def _ask_again(survey: Survey, result: StepResult) -> None:
         result.replies.append(_consent_reply(survey, state["lang"]))
     elif (question := _current(survey, state)) is not None:
         result.replies.append(question_reply(question, state["lang"],
-                                             survey.words_for(state["lang"])))
+                                             survey.words_for(state["lang"]),
+                                             _answered_so_far(survey, state)))
 
 
 def _invalid(survey: Survey, result: StepResult, question: Question,
@@ -310,10 +389,11 @@ def _invalid(survey: Survey, result: StepResult, question: Question,
     state = result.state
     state["attempts"] += 1
     if state["attempts"] < question.max_attempts:
-        reply = question_reply(question, state["lang"], survey.words_for(state["lang"]))
+        reply = question_reply(question, state["lang"], survey.words_for(state["lang"]),
+                               _answered_so_far(survey, state))
         result.replies.append(Reply(invalid.message, kind="reprompt", question_id=question.id,
                                     choices=reply.choices, multi=reply.multi,
-                                    decimal=reply.decimal))
+                                    decimal=reply.decimal, scale=reply.scale))
         return result
     t = _words(survey, state["lang"])
     if question.on_max_attempts == "end":
@@ -344,7 +424,8 @@ def _back(survey: Survey, result: StepResult, question: Question) -> StepResult:
     if previous.id in state["answers"]:
         del state["answers"][previous.id]
         result.retracted.append(previous.id)
-    result.replies.append(question_reply(previous, state["lang"], survey.words_for(state["lang"])))
+    result.replies.append(question_reply(previous, state["lang"], survey.words_for(state["lang"]),
+                                         _answered_so_far(survey, state)))
     return result
 
 

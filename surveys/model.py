@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from collections.abc import Mapping
+from datetime import date
 from functools import cached_property
 from typing import Annotated, Literal
 
 from anyascii import anyascii
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, StringConstraints
 
-from surveys.conditions import Condition, parse_condition
+from surveys.conditions import Condition, parse_calculation, parse_condition
 from surveys.i18n import canonical, catalog_language
 from surveys.media import Media
 from surveys.words import bare_word
 
-QuestionType = Literal["choice", "multi", "number", "text", "yesno", "note"]
+QuestionType = Literal["choice", "multi", "number", "text", "yesno", "note", "date", "rating",
+                       "calculate"]
 QUESTION_TYPES: tuple[str, ...] = QuestionType.__args__  # type: ignore[attr-defined]
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
@@ -31,6 +35,26 @@ LocalText = dict[str, NonEmpty]
 """Text per language code: every language the survey lists must be present."""
 SourceHash = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{12}$")]
 """The first 12 hex digits of the sha256 of a text a translation was made from."""
+
+PIPED = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
+"""`{question_id}` in a text is that earlier answer as read; `{{` and `}}` are braces."""
+RATING_POINTS = 5  # a rating's `max` when it has none
+
+
+def piped_names(text: str) -> list[str]:
+    """The question ids a text pipes in, in order."""
+    return [found.group(1) for found in PIPED.finditer(text) if found.group(1)]
+
+
+def _iso_day(value: object) -> object:
+    """A YAML date (`min: 2024-01-01` unquoted) as the ISO text the format keeps."""
+    return value.isoformat() if isinstance(value, date) else value
+
+
+DayBound = Annotated[str, StringConstraints(pattern=r"^(\d{4}-\d{2}-\d{2}|today)$")]
+"""A date question's `min`/`max`: an ISO day or `today` (the day the answer comes)."""
+Bound = Annotated[float | DayBound | None, BeforeValidator(_iso_day)]
+TagValue = str | int | float | bool
 
 
 class Strict(BaseModel):
@@ -74,32 +98,86 @@ class Choice(Strict):
     # other words people use for this choice, per language ("*": any): romanised forms,
     # local names ('nari', 'mahila' for a choice labelled নারী)
     aliases: dict[str, list[NonEmpty]] = {}
+    exclusive: bool = False  # a multi choice never chosen with others ("None of these")
+    tags: dict[Identifier, TagValue] = {}  # what a choice_filter reads as choice.<tag>
 
 
 class Question(Strict):
     id: Identifier
     type: QuestionType
-    text: LocalText
+    text: LocalText = {}  # required but for calculate (validation says so, naming the question)
+    hint: LocalText | None = None  # said after the text: how to answer, what counts
     choices: list[Choice] | None = None
     when: str | None = None
+    constraint: str | None = None  # an answer is taken only if it holds (`answer` is it)
+    constraint_message: LocalText | None = None
+    choice_filter: str | None = None  # a choice is offered only if it holds
+    calculate: str | None = None  # a calculate question's arithmetic
     optional: bool = False
     profile: bool = False
     sensitive: bool = False  # a higher k, never on public pages, never 0 % or 100 % of a group
     max_attempts: Annotated[int, Field(ge=1, le=20)] = 3
     on_max_attempts: Literal["skip", "end"] = "skip"
-    min: float | None = None
-    max: float | None = None
+    min: Bound = None  # a number's, or a date's (ISO or `today`)
+    max: Bound = None  # a number's, a date's, or a rating's points (2..10, default 5)
     decimal: bool = False
     max_length: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    labels: dict[LanguageCode, dict[int, NonEmpty]] = {}  # a rating's words for its points
     audio: Recordings = {}
 
     @cached_property
     def condition(self) -> Condition | None:
         return parse_condition(self.when) if self.when else None
 
+    @cached_property
+    def accepts(self) -> Condition | None:
+        """The constraint an answer must meet, if any."""
+        return parse_condition(self.constraint) if self.constraint else None
+
+    @cached_property
+    def offers(self) -> Condition | None:
+        """The choice_filter a choice must meet to be offered, if any."""
+        return parse_condition(self.choice_filter, tags=True) if self.choice_filter else None
+
+    @cached_property
+    def calculation(self) -> Condition | None:
+        return parse_calculation(self.calculate) if self.calculate else None
+
     @property
     def answerable(self) -> bool:
+        """It has an answer (a calculate's is worked out, never asked)."""
         return self.type != "note"
+
+    @property
+    def asked(self) -> bool:
+        """The person answers it (notes are only said, calculations never)."""
+        return self.type not in ("note", "calculate")
+
+    @property
+    def said(self) -> bool:
+        """It is sent or said to the person (a calculation is not)."""
+        return self.type != "calculate"
+
+    @property
+    def low(self) -> float | None:
+        """A number question's minimum (a date's bounds are days, not numbers)."""
+        return None if isinstance(self.min, str) else self.min
+
+    @property
+    def high(self) -> float | None:
+        return None if isinstance(self.max, str) else self.max
+
+    @property
+    def points(self) -> int:
+        """A rating's highest point."""
+        return int(self.max) if isinstance(self.max, int | float) else RATING_POINTS
+
+    @cached_property
+    def piped(self) -> bool:
+        """Its texts pipe earlier answers in, or its choices depend on them: asked afresh."""
+        texts = [*self.text.values(), *(self.hint or {}).values(),
+                 *(text for choice in self.choices or [] for text in choice.text.values())]
+        return self.offers is not None or any(piped_names(text) for text in texts)
 
     @cached_property
     def memo(self) -> dict[object, object]:
@@ -144,6 +222,25 @@ class Question(Strict):
         if self.type == "yesno":
             return ["yes", "no"]
         return [choice.value for choice in self.choices or []]
+
+    def offered(self, answers: Mapping[str, object]) -> Question:
+        """The question with only the choices its choice_filter offers after `answers`,
+        numbered 1..n (itself when it has no filter); kept per offer, so parsing the numbers
+        and words of a filtered question costs what an unfiltered one does."""
+        if self.offers is None or not self.choices:
+            return self
+        offers = self.offers
+        kept = tuple(choice.value for choice in self.choices if offers.evaluate(
+            {**answers, **{f"choice.{tag}": choice.tags.get(tag) for tag in offers.tags}}))
+        key = ("offered", kept)
+        found = self.memo.get(key)
+        if found is None:
+            found = self.memo[key] = self.model_copy(update={
+                "choices": [choice for choice in self.choices if choice.value in kept],
+                "choice_filter": None})
+            for cached in ("memo", "choice_words", "romanised_words", "offers", "piped"):
+                found.__dict__.pop(cached, None)  # model_copy shares the original's caches
+        return found  # type: ignore[return-value]
 
 
 def _all_aliases(choice: Choice) -> list[str]:
@@ -227,9 +324,12 @@ def _as_before(definition: dict) -> dict:
         if not definition.get(key):
             definition.pop(key, None)
     for question in definition.get("questions") or []:
-        if not question.get("audio"):
-            question.pop("audio", None)
+        for key in ("audio", "hint", "constraint", "constraint_message", "choice_filter",
+                    "calculate", "labels"):
+            if not question.get(key):
+                question.pop(key, None)
         for choice in question.get("choices") or []:
-            if not choice.get("aliases"):
-                choice.pop("aliases", None)
+            for key in ("aliases", "exclusive", "tags"):
+                if not choice.get(key):
+                    choice.pop(key, None)
     return definition

@@ -9,6 +9,7 @@ from __future__ import annotations
 import string
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +17,10 @@ from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
 
-from surveys.conditions import ConditionError, parse_condition
+from surveys.conditions import ConditionError, parse_calculation, parse_condition
 from surveys.i18n import catalog_language, is_language, shipped_languages
 from surveys.media import Files, MediaError, folder_files, no_files, read_media
-from surveys.model import QUESTION_TYPES, Recordings, Survey
+from surveys.model import QUESTION_TYPES, Recordings, Survey, piped_names
 from surveys.words import bare_word
 
 Loc = tuple[str | int, ...]
@@ -34,11 +35,16 @@ SUMMARY_FIELDS = {
 }
 TYPE_ONLY_KEYS = {
     "choices": ("choice", "multi"),
-    "min": ("number",),
-    "max": ("number",),
+    "choice_filter": ("choice", "multi"),
+    "min": ("number", "date"),
+    "max": ("number", "date", "rating"),
     "decimal": ("number",),
     "max_length": ("text",),
+    "labels": ("rating",),
+    "calculate": ("calculate",),
 }
+ASKED_ONLY_KEYS = ("hint", "constraint", "constraint_message")  # not for note, calculate
+RATING_POINTS = (2, 10)
 
 
 @dataclass(frozen=True, order=True)
@@ -84,6 +90,8 @@ def parse_survey(text: str, filename: str = "<survey>", files: Files = no_files)
         raise SurveyError([Problem(filename, 1, 1, f"YAML nested more than {MAX_DEPTH} levels "
                                    "deep")])
     yaml = YAML(typ="rt")
+    # a date stays its text ('min: 2024-02-30' is reported, not a crash); the model reads it
+    yaml.constructor.add_constructor("tag:yaml.org,2002:timestamp", _as_text)
     try:
         raw = yaml.load(text)
     except MarkedYAMLError as error:
@@ -110,6 +118,10 @@ def parse_survey(text: str, filename: str = "<survey>", files: Files = no_files)
     if problems:
         raise SurveyError(problems)
     return survey
+
+
+def _as_text(constructor: Any, node: Any) -> str:
+    return str(constructor.construct_scalar(node))
 
 
 def _read_recordings(survey: Survey, files: Files) -> Iterator[tuple[Loc, str]]:
@@ -209,6 +221,8 @@ def _check(raw: dict) -> Iterator[tuple[Loc, str]]:
     for key in ("title", "intro", "closing", "consent"):
         if key in raw:
             yield from _check_translations(raw[key], (key,), languages, key)
+    for key in ("title", "intro", "consent"):  # said before any question is answered
+        yield from _check_piped(raw.get(key), (key,), key, set())
 
     questions = _as_list(raw.get("questions"))
     seen: dict[str, str] = {}
@@ -223,6 +237,7 @@ def _check(raw: dict) -> Iterator[tuple[Loc, str]]:
             seen.setdefault(qid, question.get("type", ""))
         yield from _check_question(question, loc, languages, earlier=set(seen) - {qid})
 
+    yield from _check_piped(raw.get("closing"), ("closing",), "closing", set(seen))
     for index, item in enumerate(_as_list(raw.get("summary"))):
         if isinstance(item, dict):
             yield from _check_summary(item, ("summary", index), languages, questions, seen)
@@ -252,9 +267,24 @@ def _check_question(question: dict, loc: Loc, languages: list[str],
     if "text" in question:
         yield from _check_translations(question["text"], loc + ("text",), languages,
                                        f"{label} text")
+    elif qtype != "calculate":
+        yield loc, f"missing required key 'text' in {label}"
     for key, types in TYPE_ONLY_KEYS.items():
         if key in question and qtype in QUESTION_TYPES and qtype not in types:
             yield loc + (key,), f"{label}: '{key}' is only for {' and '.join(types)} questions"
+    for key in ASKED_ONLY_KEYS:
+        if key in question and qtype in ("note", "calculate"):
+            yield loc + (key,), f"{label}: '{key}' is only for questions people answer"
+    for key in ("hint", "constraint_message"):
+        if key in question:
+            yield from _check_translations(question[key], loc + (key,), languages,
+                                           f"{label} {key}")
+    for key in ("text", "hint", "constraint_message"):
+        yield from _check_piped(question.get(key), loc + (key,), f"{label} {key}", earlier)
+    yield from _check_expressions(question, loc, label, earlier)
+    yield from _check_bounds(question, loc, label, qtype)
+    if qtype == "rating":
+        yield from _check_rating(question, loc, label, languages)
     if qtype in ("choice", "multi"):
         choices = _as_list(question.get("choices"))
         if not choices:
@@ -270,6 +300,11 @@ def _check_question(question: dict, loc: Loc, languages: list[str],
             if "text" in choice:
                 yield from _check_translations(choice["text"], loc + ("choices", index, "text"),
                                                languages, f"{label} choice '{value}'")
+                yield from _check_piped(choice["text"], loc + ("choices", index, "text"),
+                                        f"{label} choice '{value}'", earlier)
+            if choice.get("exclusive") and qtype != "multi":
+                yield (loc + ("choices", index, "exclusive"),
+                       f"{label} choice '{value}': 'exclusive' is only for multi questions")
             aliases = choice.get("aliases")
             if isinstance(aliases, dict):
                 for lang in aliases:
@@ -278,19 +313,116 @@ def _check_question(question: dict, loc: Loc, languages: list[str],
                                f"{label} choice '{value}' aliases: language '{lang}' is not in "
                                "the survey's languages (or '*' for any)")
         yield from _check_words_apart(question, loc, label)
+
+
+def _check_expressions(question: dict, loc: Loc, label: str,
+                       earlier: set[str]) -> Iterator[tuple[Loc, str]]:
+    """`when`, `constraint`, `choice_filter` and `calculate`: whitelisted expressions that
+    name earlier questions only (a constraint `answer` too, a choice_filter `choice.<tag>`)."""
+    parsers = {"when": parse_condition, "constraint": parse_condition,
+               "choice_filter": lambda source: parse_condition(source, tags=True),
+               "calculate": parse_calculation}
+    for key, parse in parsers.items():
+        source = question.get(key)
+        if not isinstance(source, str):
+            continue
+        try:
+            expression = parse(source)
+        except ConditionError as error:
+            yield loc + (key,), f"{label}: {key}: {error}"
+            continue
+        known = earlier | ({"answer"} if key == "constraint" else set())
+        for name in sorted(expression.names - known):
+            yield loc + (key,), (f"{label}: {key} names '{name}', which is not an earlier "
+                                 "question (skip logic can only look back)")
+        if key == "choice_filter":
+            yield from _check_tags(question, loc, label, expression.tags)
+    if question.get("type") == "calculate" and "calculate" not in question:
+        yield loc, f"missing required key 'calculate' in {label}"
+    if "constraint_message" in question and "constraint" not in question:
+        yield loc + ("constraint_message",), f"{label}: constraint_message without a constraint"
+
+
+def _check_tags(question: dict, loc: Loc, label: str,
+                tags: frozenset[str]) -> Iterator[tuple[Loc, str]]:
+    """Every choice has the tags its question's choice_filter reads (else it is never
+    offered, which is surely not what was meant)."""
+    for index, choice in enumerate(_as_list(question.get("choices"))):
+        if not isinstance(choice, dict):
+            continue
+        have = _as_dict(choice.get("tags"))
+        for tag in sorted(tags - set(have)):
+            yield (loc + ("choices", index),
+                   f"{label} choice '{choice.get('value')}': no tag '{tag}', which its "
+                   f"choice_filter reads (choice.{tag})")
+
+
+def _check_bounds(question: dict, loc: Loc, label: str,
+                  qtype: Any) -> Iterator[tuple[Loc, str]]:
+    """min <= max; a number's are numbers, a date's ISO days or `today`."""
     low, high = question.get("min"), question.get("max")
+    if qtype == "date":
+        days = {}
+        for key, value in (("min", low), ("max", high)):
+            if value is None:
+                continue
+            day = _day(value)
+            if day is None:
+                yield loc + (key,), (f"{label}: {key} {value!r} is not a date: write it as "
+                                     "YYYY-MM-DD, or today")
+            else:
+                days[key] = day
+        if "min" in days and "max" in days and days["min"] > days["max"] and \
+                "today" not in (low, high):
+            yield loc + ("min",), f"{label}: min {low} is later than max {high}"
+        return
+    for key, value in (("min", low), ("max", high)):
+        if value is not None and not _is_number(value) and qtype in ("number", "rating"):
+            yield loc + (key,), f"{label}: {key} must be a number (got {value!r})"
     if _is_number(low) and _is_number(high) and low > high:
         yield loc + ("min",), f"{label}: min {low} is greater than max {high}"
-    when = question.get("when")
-    if isinstance(when, str):
-        try:
-            condition = parse_condition(when)
-        except ConditionError as error:
-            yield loc + ("when",), f"{label}: when: {error}"
-        else:
-            for name in sorted(condition.names - earlier):
-                yield loc + ("when",), (f"{label}: when names '{name}', which is not an earlier "
-                                        "question (skip logic can only look back)")
+
+
+def _day(value: Any) -> date | None:
+    if isinstance(value, date):
+        return value
+    if value == "today":
+        return date.max
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else None
+    except ValueError:
+        return None
+
+
+def _check_rating(question: dict, loc: Loc, label: str,
+                  languages: list[str]) -> Iterator[tuple[Loc, str]]:
+    """A rating has 2 to 10 points; its labels name points it has, in the survey's languages."""
+    points = question.get("max", 5)
+    low, high = RATING_POINTS
+    if not (isinstance(points, int) and not isinstance(points, bool) and low <= points <= high):
+        yield loc + ("max",), (f"{label}: a rating's max is a whole number from {low} to "
+                               f"{high} (got {points!r})")
+        points = high
+    for lang, named in _as_dict(question.get("labels")).items():
+        if lang not in languages:
+            yield (loc + ("labels", lang),
+                   f"{label} labels: language '{lang}' is not in the survey's languages")
+        for point in _as_dict(named):
+            if not (isinstance(point, int) and 1 <= point <= points):
+                yield (loc + ("labels", lang),
+                       f"{label} labels ({lang}): {point!r} is not a point of the rating "
+                       f"(1 to {points})")
+
+
+def _check_piped(texts: Any, loc: Loc, what: str,
+                 earlier: set[str]) -> Iterator[tuple[Loc, str]]:
+    """`{question_id}` in a text pipes in an earlier answer: the id must be one."""
+    for lang, text in _as_dict(texts).items():
+        for name in piped_names(str(text)):
+            if name not in earlier:
+                yield loc + (lang,), (f"{what} ({lang}): {{{name}}} is not an earlier question "
+                                      "(a text can only pipe in answers given before it; "
+                                      "write {{ and }} for braces)")
 
 
 def _check_words_apart(question: dict, loc: Loc, label: str) -> Iterator[tuple[Loc, str]]:

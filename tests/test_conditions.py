@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from surveys.conditions import ConditionError, parse_condition
+from surveys.conditions import ConditionError, parse_calculation, parse_condition
 
 ANSWERS = {"source": "other", "minutes": 45, "problems": ["dirty", "far"], "skipped": None}
 
@@ -40,3 +40,31 @@ def test_names_are_collected_without_literals():
 def test_unsafe_or_invalid_expressions_are_rejected(expression):
     with pytest.raises(ConditionError):
         parse_condition(expression)
+
+
+@pytest.mark.parametrize("expression,expected", [
+    ("minutes + 15", 60), ("minutes / 2", 22.5), ("(minutes - 5) * 2", 80), ("-minutes", -45),
+    ("minutes / 0", None), ("minutes + skipped", None), ("minutes + source", None),
+    ("1.5 * 2", 3),
+])
+def test_calculation(expression, expected):
+    assert parse_calculation(expression).value(ANSWERS) == expected
+
+
+@pytest.mark.parametrize("expression", [
+    "minutes ** 2", "minutes > 3", "'a' + 'b'", "f(minutes)", "minutes % 2", "a.b + 1",
+])
+def test_calculations_are_arithmetic_only(expression):
+    with pytest.raises(ConditionError):
+        parse_calculation(expression)
+
+
+def test_choice_tags_only_in_a_choice_filter():
+    condition = parse_condition("choice.county == county and choice.size <= 3", tags=True)
+    assert condition.names == {"county"} and condition.tags == {"county", "size"}
+    assert condition.evaluate({"county": "kisumu", "choice.county": "kisumu", "choice.size": 2})
+    assert not condition.evaluate({"county": "kisumu", "choice.county": "nairobi"})
+    with pytest.raises(ConditionError):
+        parse_condition("choice.county == county")
+    with pytest.raises(ConditionError):
+        parse_condition("other.county == county", tags=True)

@@ -370,3 +370,41 @@ def test_a_process_without_the_pseudonym_key_stops_instead_of_renaming_everyone(
     with pytest.raises(PseudonymKeyError, match="not the one earlier exports used"):
         load_key("another-key", tmp_path / "elsewhere", runtime.database_url)
     assert load_key(key.decode(), tmp_path / "elsewhere", runtime.database_url) == key
+
+
+def test_dates_stay_iso_text_and_ratings_and_calculations_are_numbers(runtime, tmp_path):
+    """Issue #20's answers out: a date is its ISO text in every format (a spreadsheet never
+    reads it in another order); a rating and a calculation are numbers."""
+    from surveys.validation import load_survey
+    from tests.conftest import HERE
+
+    client = client_for(runtime)
+    with session_scope(runtime.database_url) as db:
+        household = catalog.register(db, load_survey(HERE / "data" / "household.yaml"))
+    for text in ("hi", "Amina", "2", "3", "4", "01/03/2025", "5", "4", "2", "1"):
+        say(client, "amina", text, survey="test-household")
+    drain(runtime)
+    with session_scope(runtime.database_url) as db:
+        found = Round(survey_pk=household.id, status="open", code="household-1")
+        db.add(found)
+        db.flush()
+        for session in db.scalars(select(SessionRow)):
+            session.round_id = found.id
+        round_number = found.id
+    out = tmp_path / "household.csv"
+    assert heard("export", str(round_number), "--out", str(out)).exit_code == 0
+    row = read_csv(out)[0]
+    assert (row["_status"], row["last_visit"], row["visit_rating"], row["household_size"]) == (
+        "completed", "2025-03-01", "5", "5")
+    # 1 is the first of the clinics offered in Kisumu
+    assert (row["problems"], row["problems/none"], row["clinic"]) == ("none", "1", "nyalenda")
+    assert heard("export", str(round_number), "--out", str(tmp_path / "h.xlsx")).exit_code == 0
+    sheet = load_workbook(tmp_path / "h.xlsx", read_only=True).active
+    header, first = [list(row) for row in sheet.iter_rows(values_only=True)]
+    cells = dict(zip(header, first, strict=True))
+    assert (cells["last_visit"], cells["visit_rating"], cells["household_size"]) == (
+        "2025-03-01", 5, 5)
+    assert heard("export", str(round_number), "--out", str(tmp_path / "h.jsonl")).exit_code == 0
+    record = json.loads((tmp_path / "h.jsonl").read_text(encoding="utf-8"))
+    assert (record["last_visit"], record["visit_rating"], record["household_size"]) == (
+        "2025-03-01", 5, 5)

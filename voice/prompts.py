@@ -36,7 +36,7 @@ def spoken_prompts(survey: Survey) -> list[Prompt]:
         return [Prompt(key, text, survey.audio.get(key, {}))] if text is not None else []
 
     questions = [Prompt(question.id, question.text, question.audio, question)
-                 for question in survey.questions]
+                 for question in survey.questions if question.said]
     return told("intro") + told("consent") + questions + told("closing")
 
 

@@ -106,8 +106,15 @@ def sentences(reply: Reply, t: Translator, spoken: bool = False) -> list[str]:
     if spoken:
         return said + [t.gettext("Speak your answer after the tone. Press the hash key when "
                                  "you have finished.")]
+    if reply.scale:  # a rating: its range, then the words of the points that have some
+        points = reply.choices
+        said.append(t.gettext("Choose a number from {low} to {high}.", low=points[0].number,
+                              high=points[-1].number))
+        points = tuple(point for point in points if point.label != point.mark)
+    else:
+        points = reply.choices
     said += [t.gettext("Press {number} for {label}.", number=choice.number, label=choice.label)
-             for choice in reply.choices]
+             for choice in points]
     if reply.multi:
         said.append(t.gettext("Press the numbers of all that apply, then the hash key."))
     elif not reply.choices or len(reply.choices) > ONE_KEY:

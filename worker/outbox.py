@@ -61,7 +61,8 @@ def stored_reply(body: dict[str, Any]) -> Reply:
     """The reply an outbox row stored (`reply_body`), to render it again for another channel."""
     return Reply(body["text"], body.get("kind", "message"), body.get("question_id"),
                  tuple(ReplyChoice(**choice) for choice in body.get("choices", ())),
-                 bool(body.get("multi")), bool(body.get("decimal")))
+                 multi=bool(body.get("multi")), decimal=bool(body.get("decimal")),
+                 scale=str(body.get("scale") or ""))
 
 
 @lru_cache(maxsize=4096)

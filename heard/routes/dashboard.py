@@ -252,8 +252,8 @@ def _question(item: QuestionSummary, summary: RoundSummary, lang: str, public: b
         "answers": [] if public else answers,
         "tables": []}
     if view["stats"] is not None:
-        low = question.min if question.min is not None else min(0.0, view["stats"]["low"])
-        high = question.max if question.max is not None else view["stats"]["high"]
+        low = question.low if question.low is not None else min(0.0, view["stats"]["low"])
+        high = question.high if question.high is not None else view["stats"]["high"]
         high = high if high > low else low + 1
         view["scale"] = (low, high, t.number(low), t.number(high))
     for dimension, by in item.by.items():
