@@ -326,6 +326,8 @@ class _Reader:
             self._choices(question, element, row)
         if kind == "rating":
             question["max"] = int(float(element.get("parameters", {}).get("end", 5)))
+        if kind == "number" and _stored_as(element) == "decimal":
+            question["decimal"] = True
         if kind == "number" and element.get("type") == "range":
             _range(question, element.get("parameters") or {})
         relevant = bind.get("relevant")
@@ -526,6 +528,11 @@ def _heard_kind(element: dict[str, Any]) -> tuple[str | None, str]:
     return None, f"question type '{kind}' has no heard equivalent"
 
 
+def _stored_as(element: dict[str, Any]) -> str | None:
+    """The XForm data type pyxform gives the question's type ('int', 'decimal', ...)."""
+    return QUESTION_TYPE_DICT.get(str(element.get("type")), {}).get("bind", {}).get("type")
+
+
 def _is_rating(parameters: dict[str, Any]) -> bool:
     try:
         start, end, step = (float(parameters.get(key, default))
@@ -690,8 +697,7 @@ def xlsform_of(survey: Survey) -> bytes:
             relevant = to_xpath(question.when) if question.when else ""
         except XPathError as error:
             raise XLSFormError([f"question '{question.id}': when: {error}"]) from None
-        relevant = " and ".join(f"({part})" if " or " in part else part
-                                for part in (gate, relevant) if part)
+        relevant = _both(gate, relevant) or ""
         required = "" if question.optional or not question.answerable else "yes"
         survey_rows.append([kind, question.id, *_in(question.text, languages), required,
                             relevant, _constraint_of(question)])
