@@ -210,11 +210,11 @@ class _Reader:
             return None
         result = {}
         for code in dict.fromkeys(self.languages.values()):
-            text = own.get(code) or texts.get(DEFAULT)
-            if text is None:
-                text = next(own[first] for first in self.languages.values() if first in own)
+            found = own.get(code) or texts.get(DEFAULT)
+            if found is None:
+                found = next(own[first] for first in self.languages.values() if first in own)
                 self.filled.setdefault(code, []).append(row or 0)
-            result[code] = text
+            result[code] = found
         return result
 
     # walking the form ---------------------------------------------------------------------
@@ -623,7 +623,7 @@ def language_code(name: str) -> str:
                 language = pycountry.languages.lookup(name.strip())
             except LookupError:
                 language = None
-            code = getattr(language, "alpha_2", None) or getattr(language, "alpha_3", "")
+            code = str(getattr(language, "alpha_2", None) or getattr(language, "alpha_3", ""))
     if not code or not is_language(code):
         raise ValueError(f"language '{name}': heard cannot tell its code; name the column "
                          f"label::{name.strip()} (xx) with its ISO 639 code in parentheses")

@@ -266,7 +266,7 @@ def _xpath(node: ast.AST, answer: str | None) -> str:
             return word.join(_grouped(value, answer) for value in values)
         case ast.UnaryOp(op=ast.Not(), operand=operand):
             return f"not({_xpath(operand, answer)})"
-        case ast.UnaryOp(op=ast.USub(), operand=ast.Constant(value=value)):
+        case ast.UnaryOp(op=ast.USub(), operand=ast.Constant(value=int() | float() as value)):
             return f"-{value}"
         case ast.Compare(left=left, ops=ops, comparators=comparators):
             lefts = [left, *comparators[:-1]]

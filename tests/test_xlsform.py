@@ -370,3 +370,42 @@ def test_export_command_reads_a_stored_survey_by_id(runtime, tmp_path):
     assert done.returncode == 0, done.stderr
     assert _reimported(out.read_bytes(), "en", tmp_path) == _reimported(
         xlsform_of(load_survey(EXAMPLES / "water-access.yaml")), "en", tmp_path)
+
+
+@needs_forms
+def test_public_forms_map_format20_features_once_switched_on():
+    assert SHARED is not None
+    on = frozenset()
+    widgets = {q["id"]: q for q in read_xlsform(SHARED / "widgets.xls", pending=on)
+               .definition["questions"]}
+    assert widgets["my_date"] == {"id": "my_date", "type": "date",
+                                  "text": {"en": "date widget"}, "optional": True,
+                                  "min": "today", "hint": {"en": "only future dates allowed"}}
+    assert widgets["my_select"]["constraint"] == "not ('c' in answer and 'd' in answer)"
+    calculated = read_xlsform(SHARED / "calculate.xls", pending=on).definition["questions"]
+    assert calculated[:2] == [
+        {"id": "calculate_test", "type": "calculate", "calculate": "2 + 2"},
+        {"id": "calculate_test_output", "type": "note", "text": {"en": "2+2 = {calculate_test}"}}]
+    pastel = read_xlsform(SHARED / "or_other.xlsx", pending=on).definition["questions"][-1]
+    assert pastel["choice_filter"] == "choice.pastel == choice.yes"  # the form's `pastel=yes`
+    assert [choice.get("tags") for choice in pastel["choices"]] == [
+        {"pastel": "no"}, {"pastel": "no"}, {"pastel": "no"}, {"pastel": "yes"},
+        {"pastel": "yes"}, None]
+
+
+def test_ranges_are_ratings_or_numbers(tmp_path):
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "survey"
+    sheet.append(["type", "name", "label", "parameters"])
+    sheet.append(["range", "stars", "How good?", "start=1 end=5 step=1"])
+    sheet.append(["range", "share", "What share?", "start=0 end=100 step=5"])
+    book.save(tmp_path / "ranges.xlsx")
+    pending = read_xlsform(tmp_path / "ranges.xlsx")
+    assert [(problem.name, problem.pending) for problem in pending.unsupported] == [
+        ("stars", "rating")]
+    assert pending.definition["questions"][0]["min"] == 0
+    on = read_xlsform(tmp_path / "ranges.xlsx", pending=frozenset()).definition["questions"]
+    assert [(q["id"], q["type"], q.get("max")) for q in on] == [("stars", "rating", 5),
+                                                                 ("share", "number", 100)]
