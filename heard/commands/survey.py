@@ -174,3 +174,69 @@ def import_translations(
     stale = (f"; stale (translate again): {', '.join(imported.stale)}" if imported.stale else "")
     typer.echo(f"{survey}: {imported.written} {imported.lang} translations imported, "
                f"{imported.changed} changed{stale}")
+
+
+@app.command("import")
+def import_form(form: Path = typer.Argument(..., help="An XLSForm (.xlsx or .xls): ODK, Kobo."),
+                out: Path = typer.Option(..., "--out", help="The heard survey YAML to write."),
+                skip_unsupported: bool = typer.Option(
+                    False, "--skip-unsupported",
+                    help="Leave out what heard cannot ask (each is still listed)."),
+                language: str = typer.Option(
+                    "en", "--language", help="The language of label columns that name none.")
+                ) -> None:
+    """Write an XLSForm as a heard survey; exit 1 listing, row by row, what heard cannot ask
+    (unless --skip-unsupported), or why the survey would not validate."""
+    from surveys.xlsform import XLSFormError, import_xlsform
+
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    try:
+        survey, imported = import_xlsform(form, language, skip_unsupported)
+    except XLSFormError as error:
+        for problem in error.problems:
+            err.print(f"{form}: error: {problem}", markup=False)
+        raise typer.Exit(1) from None
+    for note in imported.notes:
+        err.print(f"{form}: note: {note}", markup=False)
+    for skipped in imported.unsupported:
+        err.print(f"{form}: skipped: {skipped}", markup=False)
+    out.write_text(imported.yaml(form.name), encoding="utf-8")
+    typer.echo(f"{form}: wrote {out}: {survey.id}, languages {', '.join(survey.languages)}; "
+               f"{len(survey.questions)} questions; {len(imported.unsupported)} rows left out")
+
+
+@app.command()
+def export(survey: str = typer.Argument(..., help="A survey YAML file, or a stored survey's id "
+                                                  "(its latest version)."),
+           xlsform: Path = typer.Option(..., "--xlsform", help="The XLSForm (.xlsx) to write.")
+           ) -> None:
+    """Write a survey as an XLSForm that ODK and Kobo run (checked with pyxform): question ids
+    are its names, so answers collected either way join by question name."""
+    from surveys.xlsform import XLSFormError, check_xlsform, xlsform_of
+
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    try:
+        found = _survey_named(survey)
+        data = xlsform_of(found)
+        warnings = check_xlsform(data)
+    except (SurveyError, XLSFormError, LookupError) as error:
+        err.print(f"{survey}: error: {error}", markup=False)
+        raise typer.Exit(1) from None
+    xlsform.write_bytes(data)
+    for warning in warnings:
+        err.print(f"{xlsform}: pyxform: {warning}", markup=False)
+    typer.echo(f"{survey}: wrote {xlsform}: {found.id} v{found.version}, "
+               f"{len(found.questions)} questions in {', '.join(found.languages)}")
+
+
+def _survey_named(name: str) -> Survey:
+    """The survey in file `name`, else the latest stored version of the survey with that id."""
+    if Path(name).is_file():
+        return load_survey(name)
+    from surveys import catalog
+
+    with session_scope(runtime_for_cli().database_url) as db:
+        row = catalog.latest(db, name)
+        if row is None:
+            raise LookupError(f"no survey file or stored survey named '{name}'")
+        return catalog.survey_of(row)

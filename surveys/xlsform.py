@@ -1,0 +1,775 @@
+"""XLSForm (ODK Collect, KoboToolbox) in and out: one instrument in the field and by message.
+
+Import reads a form through pyxform's own parser (its JSON survey: labels per language, binds,
+choices, groups) and maps what a conversation can ask; whatever it cannot is reported row by row,
+never dropped silently. Export writes a form that pyxform turns into an XForm, with heard's
+question ids as XLSForm names, so answers collected either way join by question name.
+"""
+
+from __future__ import annotations
+
+import io
+import keyword
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pycountry
+from babel import Locale
+from babel.localedata import locale_identifiers
+from openpyxl import Workbook
+from pyxform.errors import PyXFormError
+from pyxform.question_type_dictionary import QUESTION_TYPE_DICT
+from pyxform.xls2json import workbook_to_json
+from pyxform.xls2json_backends import get_xlsform
+from pyxform.xls2xform import convert
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+
+from surveys.conditions import LITERAL_NAMES
+from surveys.i18n import canonical, is_language, language_name, translator
+from surveys.model import Question, Survey
+from surveys.validation import SurveyError, parse_survey
+from surveys.xpath import Scope, XPathError, to_heard, to_xpath
+
+PENDING_FEATURES: frozenset[str] = frozenset(
+    {"hint", "constraint", "choice_filter", "calculate", "date", "rating", "piping"})
+"""Survey-format features of issue #20 (FORMAT20) that heard's format does not accept yet: a row
+that needs one is reported as not supported yet. The mapping to their keys is written below;
+once the engine that reads them is merged, empty this set to switch it on."""
+
+DEFAULT = "default"  # pyxform's language of columns without ::Language
+# pyxform's own display rows for table-list groups: no question of the form's
+_GENERATED = ("reserved_name_for_field_list_labels_", "generated_table_list_label_")
+_CODE_IN_NAME = re.compile(r"\(\s*([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?)\s*\)\s*$")
+_ID_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_VALUE_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
+_PIPED = re.compile(r"\$\{\s*([^}\s]+)\s*\}")
+_TRUE = {"yes", "true", "true()", "1"}
+
+# Why a kind of XLSForm question has no conversation (pyxform's bind type or control tag → why)
+_CANNOT_ASK = {
+    "binary": "a photo, recording, video or file cannot be answered by message or on a call",
+    "geopoint": "a location (GPS point) cannot be answered by message or on a call",
+    "geotrace": "a line on a map (GPS) cannot be answered by message or on a call",
+    "geoshape": "a shape on a map (GPS) cannot be answered by message or on a call",
+    "barcode": "a barcode needs the phone's camera",
+    "time": "a time of day has no heard question type",
+    "dateTime": "a date and time has no heard question type",
+    "odk:rank": "ranking choices has no heard question type",
+    "trigger": "an acknowledge button has no heard question type (a note says it without "
+               "waiting)",
+}
+
+
+class _CannotMap(ValueError):
+    """A row heard cannot carry over; the message says why."""
+
+
+class XLSFormError(ValueError):
+    """A form heard cannot import or export; `problems` lists every reason."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+@dataclass(frozen=True)
+class Unsupported:
+    """A row of the form heard cannot carry over, and what --skip-unsupported leaves out."""
+
+    row: int | None
+    name: str
+    reason: str
+    left_out: str = "the question"
+    pending: str | None = None  # the FORMAT20 feature that will carry it (PENDING_FEATURES)
+
+    def __str__(self) -> str:
+        where = f"survey sheet row {self.row}" if self.row else "survey sheet"
+        later = f" (not supported yet: {self.pending}, issue #20)" if self.pending else ""
+        return f"{where} ({self.name}): {self.reason}{later}; skipping leaves out {self.left_out}"
+
+
+@dataclass
+class Imported:
+    """A form read as a heard survey definition, with what did not carry over."""
+
+    definition: dict[str, Any]
+    unsupported: list[Unsupported]
+    notes: list[str]
+
+    def yaml(self, source: str) -> str:
+        """The definition as a survey YAML file, headed by where it came from."""
+        return survey_yaml(self.definition, f"Imported from {source} (XLSForm) by heard "
+                                            "survey import; question ids are the form's names.")
+
+
+def import_xlsform(path: str | Path, language: str = "en", skip_unsupported: bool = False,
+                   pending: frozenset[str] = PENDING_FEATURES) -> tuple[Survey, Imported]:
+    """The form at `path` as a valid heard survey; XLSFormError lists what stops it (any
+    unsupported row unless `skip_unsupported`, or a survey heard's validation refuses)."""
+    imported = read_xlsform(path, language, pending)
+    if imported.unsupported and (not skip_unsupported or not imported.definition["questions"]):
+        raise XLSFormError([str(problem) for problem in imported.unsupported])
+    text = imported.yaml(Path(path).name)
+    try:
+        return parse_survey(text, f"{Path(path).stem}.yaml"), imported
+    except SurveyError as error:
+        raise XLSFormError([f"the imported survey does not validate: {problem}"
+                            for problem in error.problems]) from None
+
+
+def read_xlsform(path: str | Path, language: str = "en",
+                 pending: frozenset[str] = PENDING_FEATURES) -> Imported:
+    """The form at `path` (.xlsx or .xls) read by pyxform and mapped to heard's format,
+    unvalidated; `language` is the language of label columns that name none."""
+    warnings: list[str] = []
+    try:
+        workbook = get_xlsform(str(path))
+        form = workbook_to_json(workbook_dict=workbook, warnings=warnings,
+                                fallback_form_name=workbook.fallback_form_name)
+    except (PyXFormError, OSError, ValueError, KeyError) as error:
+        raise XLSFormError([f"{path}: pyxform cannot read this form: {error}"]) from None
+    rows = [{key.lower(): value for key, value in row.items()} for row in workbook.survey or []]
+    reader = _Reader(form, rows, canonical(language), pending)
+    reader.notes += [f"pyxform: {warning}" for warning in warnings]
+    return reader.read()
+
+
+@dataclass
+class _Reader:
+    """One pass over pyxform's JSON survey, in form order."""
+
+    form: dict[str, Any]
+    rows: list[dict[str, str]]
+    language: str
+    pending: frozenset[str]
+    languages: dict[str, str] = field(default_factory=dict)  # pyxform's language → code
+    questions: list[dict[str, Any]] = field(default_factory=list)
+    known: dict[str, tuple[str, str]] = field(default_factory=dict)  # name → (id, heard type)
+    unsupported: list[Unsupported] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    filled: dict[str, list[int]] = field(default_factory=dict)  # code → rows using another's
+    next_row: int = 0
+
+    def read(self) -> Imported:
+        self.languages = self._languages()
+        self._walk(self.form.get("children") or [], None, None)
+        codes = list(dict.fromkeys(self.languages.values()))
+        if not self.questions:
+            self.unsupported.append(Unsupported(None, "all", "no question of the form is left "
+                                                "that heard can ask", "everything"))
+        for code, rows in self.filled.items():
+            where = ", ".join(str(row) for row in sorted(set(rows))[:12])
+            more = ", ..." if len(set(rows)) > 12 else ""
+            self.notes.append(f"{code}: {len(rows)} texts have no {code} version; another "
+                              f"language's text stands in (survey rows {where}{more})")
+        title = str(self.form.get("title") or self.form.get("name") or "survey")
+        definition: dict[str, Any] = {
+            "id": _survey_id(str(self.form.get("id_string") or title)),
+            "languages": codes,
+            "title": dict.fromkeys(codes, title),
+            "questions": self.questions,
+        }
+        return Imported(definition, self.unsupported, self.notes)
+
+    # languages ---------------------------------------------------------------------------
+
+    def _languages(self) -> dict[str, str]:
+        """pyxform's languages in form order (the form's default first) → heard codes."""
+        seen = dict.fromkeys(_language_keys(self.form.get("children") or []))
+        named = [key for key in seen if key != DEFAULT]
+        first = str(self.form.get("default_language") or DEFAULT)
+        if first in named:
+            named.remove(first)
+            named.insert(0, first)
+        if not named:
+            return {DEFAULT: self.language}
+        problems, codes = [], {}
+        for key in named:
+            try:
+                codes[key] = language_code(key)
+            except ValueError as error:
+                problems.append(str(error))
+        if problems:
+            raise XLSFormError(problems)
+        return codes
+
+    def _localized(self, value: Any, row: int | None) -> dict[str, str] | None:
+        """Text per heard language: a language without its own text takes the form's default
+        column (as ODK shows it), else the first language's text (noted)."""
+        texts = _texts(value)
+        own: dict[str, str] = {}
+        for key, text in texts.items():
+            if key in self.languages:
+                own.setdefault(self.languages[key], text)
+        if not own and DEFAULT not in texts:
+            return None
+        result = {}
+        for code in dict.fromkeys(self.languages.values()):
+            found = own.get(code) or texts.get(DEFAULT)
+            if found is None:
+                found = next(own[first] for first in self.languages.values() if first in own)
+                self.filled.setdefault(code, []).append(row or 0)
+            result[code] = found
+        return result
+
+    # walking the form ---------------------------------------------------------------------
+
+    def _row_of(self, name: str) -> int | None:
+        """The survey sheet row (as the spreadsheet numbers it) of the next element `name`:
+        None for one pyxform made itself (or_other's text question)."""
+        for index in range(self.next_row, len(self.rows)):
+            if self.rows[index].get("name") == name:
+                self.next_row = index + 1
+                return index + 2
+        return None
+
+    def _walk(self, children: list[dict[str, Any]], when: str | None,
+              parent_row: int | None) -> None:
+        for element in children:
+            name = str(element.get("name", ""))
+            if name.startswith(_GENERATED) or element.get("control", {}).get("bodyless"):
+                continue  # pyxform's own: table-list display rows, meta (instanceID)
+            own_row = self._row_of(name)
+            row = own_row or parent_row
+            kind = element.get("type")
+            if own_row is None and kind == "calculate":
+                continue  # pyxform's count of a repeat, which is reported itself
+            if kind == "group":
+                self._group(element, row, when)
+            elif kind in ("repeat", "loop"):
+                inside = sum(1 for _ in _leaves(element.get("children") or []))
+                self._skip(row, name, "a repeat asks its questions again for each member or "
+                           "item: heard asks each question once", f"the repeat and its "
+                           f"{inside} questions")
+            else:
+                self._question(element, row, when)
+
+    def _group(self, group: dict[str, Any], row: int | None, when: str | None) -> None:
+        name = str(group["name"])
+        relevant = group.get("bind", {}).get("relevant")
+        if relevant:
+            try:
+                when = _both(when, to_heard(relevant, Scope(self.known)))
+            except XPathError as error:
+                inside = sum(1 for _ in _leaves(group.get("children") or []))
+                self._skip(row, name, f"the group's relevant: {error}",
+                           f"the group and its {inside} questions")
+                return
+        self._walk(group.get("children") or [], when, row)
+
+    def _skip(self, row: int | None, name: str, reason: str, left_out: str = "the question",
+              pending: str | None = None) -> None:
+        self.unsupported.append(Unsupported(row, name, reason, left_out, pending))
+
+    def _needs(self, feature: str, row: int | None, name: str, reason: str,
+               left_out: str) -> bool:
+        """True when `feature` is on; else the row is reported as not supported yet."""
+        if feature in self.pending:
+            self._skip(row, name, reason, left_out, pending=feature)
+            return False
+        return True
+
+    # questions ----------------------------------------------------------------------------
+
+    def _question(self, element: dict[str, Any], row: int | None, when: str | None) -> None:
+        name = str(element["name"])
+        kind, reason = _heard_kind(element)
+        bind = element.get("bind") or {}
+        if kind is None:
+            self._skip(row, name, reason)
+            return
+        question: dict[str, Any] = {"type": kind}
+        if kind == "calculate":
+            try:  # what cannot be calculated is said before what is not supported yet
+                question["calculate"] = to_heard(bind.get("calculate", ""),
+                                                 Scope(self.known, arithmetic=True))
+            except XPathError as error:
+                self._skip(row, name, f"calculation: {error}")
+                return
+        if kind in ("date", "calculate", "rating") and not self._needs(
+                kind, row, name, reason, "the question"):
+            return
+        question = {"id": self._new_id(name, row), **question}
+        if kind != "calculate":
+            text = self._localized(element.get("label"), row)
+            if text is None:
+                self._skip(row, name, "no label to ask (only media)" if element.get("media")
+                           else "no label to ask")
+                return
+            question["text"] = self._piped(text, row, name)
+        if element.get("media"):
+            self._skip(row, name, "images, audio and video in a label cannot be sent",
+                       "its media (the label is sent)")
+        if element.get("default"):
+            self.notes.append(f"survey sheet row {row} ({name}): its default answer "
+                              f"{element['default']!r} is left out (heard asks)")
+        try:
+            self._fill(question, element, bind, when, row)
+        except (XPathError, _CannotMap) as error:
+            self._skip(row, name, str(error))
+            return
+        self.questions.append(question)
+        self.known[name] = (question["id"], "number" if kind in ("calculate", "rating")
+                            else question["type"])
+
+    def _fill(self, question: dict[str, Any], element: dict[str, Any], bind: dict[str, Any],
+              when: str | None, row: int | None) -> None:
+        """The question's keys besides id, type and text; XPathError or _CannotMap when one
+        cannot map."""
+        name, kind = str(element["name"]), question["type"]
+        if kind in ("choice", "multi"):
+            self._choices(question, element, row)
+        if kind == "rating":
+            question["max"] = int(float(element.get("parameters", {}).get("end", 5)))
+        if kind == "number" and _stored_as(element) == "decimal":
+            question["decimal"] = True
+        if kind == "number" and element.get("type") == "range":
+            _range(question, element.get("parameters") or {})
+        relevant = bind.get("relevant")
+        condition = _both(when, to_heard(relevant, Scope(self.known)) if relevant else None)
+        if condition:
+            question["when"] = condition
+        if kind not in ("note", "calculate") and str(bind.get("required", "")).strip().lower() \
+                not in _TRUE:
+            question["optional"] = True
+        if str(bind.get("readonly", "")).strip().lower() in _TRUE and kind not in ("note",
+                                                                                 "calculate"):
+            raise _CannotMap("a read-only field shows a value and asks nothing: heard has no "
+                             "such question")
+        self._constraint(question, bind, row, name)
+        hint = self._localized(element.get("hint"), row)
+        if hint and self._needs("hint", row, name, "a hint under the question", "its hint"):
+            question["hint"] = self._piped(hint, row, name)
+
+    def _constraint(self, question: dict[str, Any], bind: dict[str, Any], row: int | None,
+                    name: str) -> None:
+        constraint = bind.get("constraint")
+        if not constraint:
+            return
+        bounds = _bounds(constraint, question["type"], question.get("decimal", False))
+        if bounds is not None:
+            question.update(bounds)
+            return
+        try:
+            rule = to_heard(constraint, Scope(self.known, current=question["type"]))
+        except XPathError as error:
+            self._skip(row, name, f"constraint: {error}", "its constraint (any answer is "
+                       "accepted)")
+            return
+        if self._needs("constraint", row, name, f"constraint {constraint!r}",
+                       "its constraint (any answer is accepted)"):
+            question["constraint"] = rule
+            message = self._localized(bind.get("jr:constraintMsg"), row)
+            if message:
+                question["constraint_message"] = self._piped(message, row, name)
+
+    def _choices(self, question: dict[str, Any], element: dict[str, Any],
+                 row: int | None) -> None:
+        name, listed = str(element["name"]), element.get("choices") or []
+        if not listed:
+            raise _CannotMap("its choices come from outside the form (an external file or "
+                             "list): heard needs them listed")
+        values = [str(choice.get("name", "")) for choice in listed]
+        if question["type"] == "choice" and sorted(values) == ["no", "yes"]:
+            question["type"] = "yesno"
+            return
+        choices, seen = [], set()
+        for choice, value in zip(listed, values, strict=True):
+            if value in seen:
+                raise _CannotMap(f"choice '{value}' is listed twice")
+            seen.add(value)
+            text = self._localized(choice.get("label"), row)
+            if text is None:
+                raise _CannotMap(f"choice '{value}' has no label to send (only an image)")
+            if choice.get("media"):
+                self.notes.append(f"survey sheet row {row} ({name}): choice '{value}': its "
+                                  "media is left out")
+            if not _VALUE_PATTERN.match(value):
+                raise _CannotMap(f"choice name {value!r}: heard's choice values are letters, "
+                                 "digits, _ . and -")
+            entry: dict[str, Any] = {"value": value, "text": self._piped(text, row, name)}
+            choices.append(entry)
+        question["choices"] = choices
+        choice_filter = element.get("choice_filter")
+        if not choice_filter:
+            return
+        try:
+            rule = to_heard(choice_filter, Scope(self.known, choice_columns=True))
+        except XPathError as error:
+            self._skip(row, name, f"choice_filter: {error}", "its choice filter (every "
+                       "choice is offered)")
+            return
+        if self._needs("choice_filter", row, name, f"choice_filter {choice_filter!r}",
+                       "its choice filter (every choice is offered)"):
+            question["choice_filter"] = rule
+            columns = set(re.findall(r"choice\.(\w+)", rule))
+            for entry, choice in zip(choices, listed, strict=True):
+                tags = {column: str(choice[column]) for column in sorted(columns)
+                        if column in choice}
+                if tags:
+                    entry["tags"] = tags
+
+    def _piped(self, texts: dict[str, str], row: int | None, name: str) -> dict[str, str]:
+        """`${q}` in a text as FORMAT20's `{q}` (piping); reported while that is pending."""
+        if not any(_PIPED.search(text) for text in texts.values()):
+            return texts
+        names = sorted({found for text in texts.values() for found in _PIPED.findall(text)})
+        unknown = [piped for piped in names if piped not in self.known]
+        left_out = "the answers it shows: '...' stands in their place"
+        if unknown:
+            self._skip(row, name, f"its text shows the answer to {', '.join(unknown)}, which "
+                       "is not an earlier question heard imports", left_out)
+        elif self._needs("piping", row, name, f"its text shows earlier answers "
+                         f"({', '.join(names)})", left_out):
+            return {lang: _piping(text, self.known) for lang, text in texts.items()}
+        return {lang: _PIPED.sub("...", text) for lang, text in texts.items()}
+
+    def _new_id(self, name: str, row: int | None) -> str:
+        """The form's name as a heard question id (letters, digits, _; not a word of the
+        when: language), unique; a changed name is noted."""
+        heard = re.sub(r"[^A-Za-z0-9_]", "_", name)
+        if not _ID_PATTERN.match(heard):
+            heard = f"q_{heard}"
+        if keyword.iskeyword(heard) or heard in LITERAL_NAMES or heard == "answer":
+            heard += "_"
+        taken = {question["id"] for question in self.questions}
+        unique, count = heard, 1
+        while unique in taken:
+            count += 1
+            unique = f"{heard}_{count}"
+        if unique != name:
+            self.notes.append(f"survey sheet row {row} ({name}): question id '{unique}' (heard's "
+                              "ids are letters, digits and _): data joins under that name")
+        return unique
+
+
+def _piping(text: str, known: dict[str, tuple[str, str]]) -> str:
+    """`Hello ${name} {x}` as FORMAT20 writes it: `Hello {name} {{x}}`."""
+    parts = _PIPED.split(text)  # literal, name, literal, name, ..., literal
+    return "".join(known[part][0].join("{}") if index % 2 else
+                   part.replace("{", "{{").replace("}", "}}")
+                   for index, part in enumerate(parts))
+
+
+def _texts(value: Any) -> dict[str, str]:
+    if isinstance(value, dict):
+        return {str(key): str(text).strip() for key, text in value.items()
+                if isinstance(text, str | int | float) and str(text).strip()}
+    if isinstance(value, str | int | float) and str(value).strip():
+        return {DEFAULT: str(value).strip()}
+    return {}
+
+
+def _language_keys(children: list[dict[str, Any]]) -> Iterator[str]:
+    """Every language pyxform found in labels, hints and messages, in form order."""
+    for element in children:
+        for text in (element.get("label"), element.get("hint"),
+                     (element.get("bind") or {}).get("jr:constraintMsg")):
+            yield from _texts(text)
+        for choice in element.get("choices") or []:
+            yield from _texts(choice.get("label"))
+        yield from _language_keys(element.get("children") or [])
+
+
+def _leaves(children: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    for element in children:
+        if element.get("children"):
+            yield from _leaves(element["children"])
+        else:
+            yield element
+
+
+def _both(first: str | None, second: str | None) -> str | None:
+    """Both conditions (a group's relevant and its question's): `a and b`."""
+    if not first or not second:
+        return first or second
+    return " and ".join(f"({part})" if " or " in part else part for part in (first, second))
+
+
+def _heard_kind(element: dict[str, Any]) -> tuple[str | None, str]:
+    """heard's question type for an XLSForm question, or None and why it cannot be asked."""
+    kind = str(element.get("type", ""))
+    if kind == "range":
+        parameters = element.get("parameters") or {}
+        if _is_rating(parameters):
+            return "rating", f"a range 1..{parameters.get('end', 10)} (a rating)"
+        return "number", ""
+    definition = QUESTION_TYPE_DICT.get(kind)
+    if definition is None:
+        return None, f"question type '{kind}' has no heard equivalent"
+    bind, control = definition.get("bind", {}), definition.get("control", {})
+    tag, stored = control.get("tag"), bind.get("type")
+    if "jr:preload" in bind:
+        return None, (f"'{kind}' is recorded by the phone itself (metadata); heard keeps its "
+                      "own times and contacts")
+    if tag == "select1":
+        return "choice", ""
+    if tag == "select":
+        return "multi", ""
+    if kind.startswith("select"):
+        return None, "its choices come from an external file"
+    if stored in ("int", "decimal"):
+        return "number", ""
+    if stored == "date":
+        return "date", "a date question"
+    if stored in _CANNOT_ASK or tag in _CANNOT_ASK:
+        return None, _CANNOT_ASK.get(stored) or _CANNOT_ASK[tag]
+    if bind.get("readonly") == "true()":
+        return "note", ""
+    if tag == "input" and stored == "string":
+        return "text", ""
+    if control == {} and "calculate" in kind:
+        return "calculate", "a calculation"
+    return None, f"question type '{kind}' has no heard equivalent"
+
+
+def _stored_as(element: dict[str, Any]) -> str | None:
+    """The XForm data type pyxform gives the question's type ('int', 'decimal', ...)."""
+    return QUESTION_TYPE_DICT.get(str(element.get("type")), {}).get("bind", {}).get("type")
+
+
+def _is_rating(parameters: dict[str, Any]) -> bool:
+    try:
+        start, end, step = (float(parameters.get(key, default))
+                            for key, default in (("start", 1), ("end", 10), ("step", 1)))
+    except ValueError:
+        return False
+    return start == 1 and step == 1 and end == int(end) and 2 <= end <= 10
+
+
+def _range(question: dict[str, Any], parameters: dict[str, Any]) -> None:
+    """A range that is no rating: a number between its start and end."""
+    values = {key: float(parameters.get(key, default))
+              for key, default in (("start", 1), ("end", 10), ("step", 1))}
+    whole = all(value == int(value) for value in values.values())
+    low, high = sorted((values["start"], values["end"]))
+    question["min"], question["max"] = (int(low), int(high)) if whole else (low, high)
+    if not whole:
+        question["decimal"] = True
+
+
+_BOUND = re.compile(r"^\s*(?:(?P<dot>\.|string-length\(\s*\.\s*\))\s*(?P<op><=|>=|<|>)\s*"
+                    r"(?P<value>-?\d+(?:\.\d+)?|today\(\))|(?P<rvalue>-?\d+(?:\.\d+)?|today\(\))"
+                    r"\s*(?P<rop><=|>=|<|>)\s*(?P<rdot>\.|string-length\(\s*\.\s*\)))\s*$")
+_FLIPPED = {"<": ">", ">": "<", "<=": ">=", ">=": "<="}
+
+
+def _bounds(constraint: str, kind: str, decimal: bool) -> dict[str, Any] | None:
+    """A constraint that only bounds the answer (`. >= 0 and . <= 120`, `string-length(.) <=
+    160`, `. <= today()`) as heard's min, max or max_length; None for any other."""
+    bounds: dict[str, Any] = {}
+    for part in re.split(r"\band\b", constraint):
+        found = _BOUND.match(part)
+        if found is None:
+            return None
+        if found["dot"]:
+            target, op, value = found["dot"], found["op"], found["value"]
+        else:
+            target, op, value = found["rdot"], _FLIPPED[found["rop"]], found["rvalue"]
+        length = target.startswith("string-length")
+        if length != (kind == "text") or (value == "today()") != (kind == "date"):
+            return None
+        if kind == "date":
+            bounds["min" if ">" in op else "max"] = "today"
+            continue
+        number = float(value)
+        strict = op in ("<", ">")
+        if strict and (decimal or number != int(number)):
+            return None  # 10.51 < . has no heard min: it is a constraint
+        number = number + (1 if op == ">" else -1 if op == "<" else 0)
+        number = int(number) if number == int(number) else number
+        if length:
+            if op.startswith(">"):
+                return None
+            bounds["max_length"] = number
+        else:
+            bounds["min" if op.startswith(">") else "max"] = number
+    return bounds or None
+
+
+@cache
+def _language_names() -> dict[str, str]:
+    """Lower-case language names as Babel's CLDR data writes them, in English and in the
+    language itself ('swahili', 'kiswahili', 'bangla', 'বাংলা') → code."""
+    names: dict[str, str] = {}
+    for code, name in Locale("en").languages.items():
+        if re.fullmatch(r"[a-z]{2,3}", code):
+            names.setdefault(name.lower(), code)
+    for code in locale_identifiers():
+        if re.fullmatch(r"[a-z]{2,3}", code):
+            own = Locale.parse(code).display_name
+            if own:
+                names.setdefault(own.lower(), code)
+    return names
+
+
+def language_code(name: str) -> str:
+    """A form's language as a heard code: 'Swahili (sw)' → 'sw'; a name alone ('English',
+    'chinese', 'Kiswahili') as Babel or ISO 639 knows it. ValueError names what is unknown."""
+    found = _CODE_IN_NAME.search(name)
+    if found:
+        code = canonical(found.group(1))
+    elif is_language(name.strip()) and len(name.strip()) <= 3:
+        code = canonical(name.strip())  # 'EN', 'sw' written alone
+    else:
+        code = _language_names().get(name.strip().lower(), "")
+        if not code:
+            try:
+                language = pycountry.languages.lookup(name.strip())
+            except LookupError:
+                language = None
+            code = str(getattr(language, "alpha_2", None) or getattr(language, "alpha_3", ""))
+    if not code or not is_language(code):
+        raise ValueError(f"language '{name}': heard cannot tell its code; name the column "
+                         f"label::{name.strip()} (xx) with its ISO 639 code in parentheses")
+    return code
+
+
+def _survey_id(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9_-]+", "-", name.lower()).strip("-_")
+    return slug or "survey"
+
+
+# YAML ------------------------------------------------------------------------------------------
+
+def survey_yaml(definition: dict[str, Any], comment: str) -> str:
+    """A definition as heard's YAML: one key a line, choices one a line as flow mappings."""
+    document = CommentedMap(definition)
+    document.yaml_set_start_comment(comment)
+    document["questions"] = [_with_flow_choices(question) for question in definition["questions"]]
+    yaml = YAML()
+    yaml.width = 4096
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.allow_unicode = True
+    out = io.StringIO()
+    yaml.dump(document, out)
+    return out.getvalue()
+
+
+def _with_flow_choices(question: dict[str, Any]) -> dict[str, Any]:
+    if not question.get("choices"):
+        return question
+    choices = [CommentedMap(choice) for choice in question["choices"]]
+    for choice in choices:
+        choice.fa.set_flow_style()
+    return {**question, "choices": choices}
+
+
+def check_xlsform(data: bytes) -> list[str]:
+    """pyxform's warnings for an XLSForm it converts to an XForm; XLSFormError if it cannot."""
+    warnings: list[str] = []
+    try:
+        convert(io.BytesIO(data), warnings=warnings, file_type=".xlsx")
+    except (PyXFormError, ValueError, KeyError) as error:
+        raise XLSFormError([f"pyxform cannot convert the exported form: {error}"]) from None
+    return warnings
+
+
+# export ----------------------------------------------------------------------------------------
+
+def xlsform_of(survey: Survey) -> bytes:
+    """The survey as an XLSForm (.xlsx bytes): survey, choices and settings sheets, a
+    `label::Name (code)` column per language; heard's ids are the form's names."""
+    languages = survey.languages
+    columns = [f"::{language_name(code, reader='en')} ({code})" for code in languages]
+    survey_rows: list[list[Any]] = []
+    choice_rows: list[list[Any]] = []
+    ids = {question.id for question in survey.questions}
+    gate = None
+    yes_no = _free("yes_no", set(ids))  # the list of yesno questions (and consent)
+    if survey.intro:
+        survey_rows.append(["note", _free("intro", ids), *_in(survey.intro, languages), "", ""])
+    if survey.consent:
+        consent = _free("consent", ids)
+        survey_rows.append([f"select_one {yes_no}", consent, *_in(survey.consent, languages),
+                            "yes", ""])
+        gate = f"${{{consent}}} = 'yes'"
+    uses_yes_no = bool(survey.consent)
+    for question in survey.questions:
+        kind = _xlsform_type(question, choice_rows, yes_no, languages)
+        uses_yes_no = uses_yes_no or question.type == "yesno"
+        try:
+            relevant = to_xpath(question.when) if question.when else ""
+        except XPathError as error:
+            raise XLSFormError([f"question '{question.id}': when: {error}"]) from None
+        relevant = _both(gate, relevant) or ""
+        required = "" if question.optional or not question.answerable else "yes"
+        survey_rows.append([kind, question.id, *_in(question.text, languages), required,
+                            relevant, _constraint_of(question)])
+    if uses_yes_no:
+        for value, word in (("yes", "Yes"), ("no", "No")):  # in heard's own words
+            choice_rows.append([yes_no, value, *(translator(code).gettext(word)
+                                                 for code in languages)])
+    if survey.closing:
+        survey_rows.append(["note", _free("closing", ids), *_in(survey.closing, languages),
+                            "", "", ""])
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "survey"
+    sheet.append(["type", "name", *(f"label{column}" for column in columns), "required",
+                  "relevant", "constraint"])
+    for row in survey_rows:
+        sheet.append(row)
+    choices = book.create_sheet("choices")
+    choices.append(["list_name", "name", *(f"label{column}" for column in columns)])
+    for row in choice_rows:
+        choices.append(row)
+    settings = book.create_sheet("settings")
+    settings.append(["form_title", "form_id", "version", "default_language"])
+    settings.append([survey.title[survey.default_language], survey.id, str(survey.version),
+                     columns[0].removeprefix("::")])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _in(texts: dict[str, str], languages: list[str]) -> list[str]:
+    return [texts[code] for code in languages]
+
+
+def _free(name: str, taken: set[str]) -> str:
+    """`name`, or name_2, ... where a question already has it."""
+    unique, count = name, 1
+    while unique in taken:
+        count += 1
+        unique = f"{name}_{count}"
+    taken.add(unique)
+    return unique
+
+
+def _xlsform_type(question: Question, choice_rows: list[list[Any]], yes_no: str,
+                  languages: list[str]) -> str:
+    """The XLSForm type of a question; a choice list of its own (named by its id) on the
+    choices sheet."""
+    if question.type in ("choice", "multi"):
+        for choice in question.choices or []:
+            choice_rows.append([question.id, choice.value, *_in(choice.text, languages)])
+        return f"{'select_one' if question.type == 'choice' else 'select_multiple'} " \
+               f"{question.id}"
+    if question.type == "yesno":
+        return f"select_one {yes_no}"
+    if question.type == "number":
+        return "decimal" if question.decimal else "integer"
+    return question.type  # text, note
+
+
+def _constraint_of(question: Question) -> str:
+    """min, max and max_length as the XLSForm constraint that says the same."""
+    parts = []
+    if question.min is not None:
+        parts.append(f". >= {_number(question.min)}")
+    if question.max is not None:
+        parts.append(f". <= {_number(question.max)}")
+    if question.max_length is not None:
+        parts.append(f"string-length(.) <= {question.max_length}")
+    return " and ".join(parts)
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if value == int(value) else str(value)
