@@ -95,6 +95,16 @@ def survey_of(row: SurveyVersion) -> Survey:
     return _parse(row.content_hash, row)
 
 
+def survey_at(db: Session, survey_pk: int) -> Survey | None:
+    """Survey version `survey_pk`; its definition (kilobytes of JSON) is read only the first
+    time this process meets its hash (a call asks on every key press)."""
+    content_hash = db.scalar(select(SurveyVersion.content_hash)
+                             .where(SurveyVersion.id == survey_pk))
+    if content_hash is None:
+        return None
+    return _BY_HASH.get(content_hash) or survey_of(db.get_one(SurveyVersion, survey_pk))
+
+
 def survey_of_round(db: Session, round_: Round) -> Survey:
     """The survey version a round runs (rounds keep the version they were created with)."""
     return survey_of(db.get_one(SurveyVersion, round_.survey_pk))

@@ -13,7 +13,6 @@ import logging
 from dataclasses import dataclass, replace
 
 from sqlalchemy import insert, select
-from sqlalchemy.orm import Session
 
 from surveys import catalog
 from surveys.actions import Converse
@@ -24,7 +23,7 @@ from surveys.i18n import Translator, language_name, translator
 from surveys.messages import Inbound
 from surveys.model import Question, Survey
 from surveys.settings import Settings
-from surveys.tables import Contact, OutboxMessage, SurveyVersion
+from surveys.tables import Contact, OutboxMessage
 from voice import pack, prompts, render
 from voice.adapter import CHANNEL, STOP, MenuAsked
 from voice.render import Voice
@@ -158,7 +157,7 @@ def menu(runtime: Runtime, settings: Settings, asked: MenuAsked) -> str:
     """The star key's menu, one key: what each does; no key, and the question is asked again."""
     with session_scope(runtime.database_url) as db:
         survey_pk, lang = where_they_are(db, CHANNEL, asked.address)
-        survey = _version(db, survey_pk) if survey_pk is not None else None
+        survey = catalog.survey_at(db, survey_pk) if survey_pk is not None else None
     voices = settings.voice_languages
     lang = lang or walk_in_language(voices, None, asked.address) or _first(voices)
     voice = voice_for(runtime, settings, lang, survey)
@@ -235,9 +234,4 @@ def _survey(runtime: Runtime, survey_pk: int | None) -> Survey | None:
     if survey_pk is None:
         return None
     with session_scope(runtime.database_url) as db:
-        return _version(db, survey_pk)
-
-
-def _version(db: Session, survey_pk: int) -> Survey | None:
-    row = db.get(SurveyVersion, survey_pk)
-    return catalog.survey_of(row) if row is not None else None
+        return catalog.survey_at(db, survey_pk)
