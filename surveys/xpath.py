@@ -47,6 +47,7 @@ _TOKEN = re.compile(r"""\s*(?:
 OR, AND, NOT, COMPARE, SUM, PRODUCT, ATOM = range(1, 8)
 _COMPARISONS = {"=": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _TEXT_TYPES = ("choice", "yesno", "text", "multi")
+_COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,8 @@ class _Parser:
             self.take()
             return self._function(text)
         if kind == "word" and self.scope.choice_columns:
+            if not _COLUMN.match(text):
+                raise XPathError(f"the column '{text}': heard's tags are letters, digits and _")
             return _Term(f"choice.{text}", kind="column")
         raise XPathError(f"unexpected {text!r}" if text else "the expression ends too soon")
 
@@ -229,7 +232,7 @@ def _as_compared(literal: _Term, other: _Term, op: str) -> _Term:
     if literal.kind not in ("string", "number") or other.kind not in ("name", "column"):
         return literal
     value = literal.value or ""
-    if value == "" and op in ("=", "!="):
+    if value == "" and op in ("=", "!=") and other.kind != "column":  # a tag's '' is a value
         return _Term("null", kind="bool")
     if other.qtype == "multi" and op in ("=", "!="):
         return _Term(repr(value.split()))
