@@ -32,7 +32,7 @@ from ruamel.yaml.comments import CommentedMap
 
 from surveys.conditions import LITERAL_NAMES
 from surveys.i18n import canonical, is_language, language_name, translator
-from surveys.model import Question, Survey
+from surveys.model import PIPED, Question, Survey
 from surveys.validation import SurveyError, parse_survey
 from surveys.xpath import Scope, XPathError, to_heard, to_xpath
 
@@ -778,63 +778,75 @@ def check_xlsform(data: bytes) -> list[str]:
 
 def xlsform_of(survey: Survey) -> bytes:
     """The survey as an XLSForm (.xlsx bytes): survey, choices and settings sheets, a
-    `label::Name (code)` column per language; heard's ids are the form's names."""
+    `label::Name (code)` column per language (hints and constraint messages too); heard's ids
+    are the form's names, `{q}` in a text is `${q}`."""
     languages = survey.languages
-    columns = [f"::{language_name(code, reader='en')} ({code})" for code in languages]
-    survey_rows: list[list[Any]] = []
-    choice_rows: list[list[Any]] = []
+    names = [f"{language_name(code, reader='en')} ({code})" for code in languages]
+    survey_rows: list[dict[str, Any]] = []
+    choice_rows: list[dict[str, Any]] = []
     ids = {question.id for question in survey.questions}
     gate = None
     yes_no = _free("yes_no", set(ids))  # the list of yesno questions (and consent)
     if survey.intro:
-        survey_rows.append(["note", _free("intro", ids), *_in(survey.intro, languages), "", ""])
+        survey_rows.append({"type": "note", "name": _free("intro", ids),
+                            **_in("label", survey.intro, languages, names)})
     if survey.consent:
         consent = _free("consent", ids)
-        survey_rows.append([f"select_one {yes_no}", consent, *_in(survey.consent, languages),
-                            "yes", ""])
+        survey_rows.append({"type": f"select_one {yes_no}", "name": consent,
+                            **_in("label", survey.consent, languages, names), "required": "yes"})
         gate = f"${{{consent}}} = 'yes'"
     uses_yes_no = bool(survey.consent)
     for question in survey.questions:
-        kind = _xlsform_type(question, choice_rows, yes_no, languages)
-        uses_yes_no = uses_yes_no or question.type == "yesno"
         try:
-            relevant = to_xpath(question.when) if question.when else ""
+            row = _row_of(question, choice_rows, yes_no, languages, names)
+            relevant = _both(gate, to_xpath(question.when) if question.when else None)
         except XPathError as error:
-            raise XLSFormError([f"question '{question.id}': when: {error}"]) from None
-        relevant = _both(gate, relevant) or ""
-        required = "" if question.optional or not question.answerable else "yes"
-        survey_rows.append([kind, question.id, *_in(question.text, languages), required,
-                            relevant, _constraint_of(question)])
+            raise XLSFormError([f"question '{question.id}': {error}"]) from None
+        uses_yes_no = uses_yes_no or question.type == "yesno"
+        survey_rows.append({**row, **({"relevant": relevant} if relevant else {})})
     if uses_yes_no:
         for value, word in (("yes", "Yes"), ("no", "No")):  # in heard's own words
-            choice_rows.append([yes_no, value, *(translator(code).gettext(word)
-                                                 for code in languages)])
+            choice_rows.append({"list_name": yes_no, "name": value, **_in(
+                "label", {code: translator(code).gettext(word) for code in languages},
+                languages, names)})
     if survey.closing:
-        survey_rows.append(["note", _free("closing", ids), *_in(survey.closing, languages),
-                            "", "", ""])
+        survey_rows.append({"type": "note", "name": _free("closing", ids),
+                            **_in("label", survey.closing, languages, names)})
     book = Workbook()
     sheet = book.active
     assert sheet is not None
     sheet.title = "survey"
-    sheet.append(["type", "name", *(f"label{column}" for column in columns), "required",
-                  "relevant", "constraint"])
-    for row in survey_rows:
-        sheet.append(row)
-    choices = book.create_sheet("choices")
-    choices.append(["list_name", "name", *(f"label{column}" for column in columns)])
-    for row in choice_rows:
-        choices.append(row)
+    _sheet(sheet, ["type", "name", *(f"label::{name}" for name in names)], survey_rows)
+    _sheet(book.create_sheet("choices"),
+           ["list_name", "name", *(f"label::{name}" for name in names)], choice_rows)
     settings = book.create_sheet("settings")
     settings.append(["form_title", "form_id", "version", "default_language"])
     settings.append([survey.title[survey.default_language], survey.id, str(survey.version),
-                     columns[0].removeprefix("::")])
+                     names[0]])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
 
 
-def _in(texts: dict[str, str], languages: list[str]) -> list[str]:
-    return [texts[code] for code in languages]
+def _sheet(sheet: Any, first: list[str], rows: list[dict[str, Any]]) -> None:
+    """Rows as a sheet: the `first` columns, then every other column a row uses, in order."""
+    columns = list(dict.fromkeys([*first, *(column for row in rows for column in row)]))
+    sheet.append(columns)
+    for row in rows:
+        sheet.append([row.get(column, "") for column in columns])
+
+
+def _in(column: str, texts: dict[str, str], languages: list[str],
+        names: list[str]) -> dict[str, str]:
+    """`column::Name (code)` per language, `{q}` written as XLSForm's `${q}`."""
+    return {f"{column}::{name}": _xlsform_piping(texts[code])
+            for code, name in zip(languages, names, strict=True)}
+
+
+def _xlsform_piping(text: str) -> str:
+    """`{q}` as `${q}`, `{{` and `}}` as braces."""
+    return PIPED.sub(lambda found: f"${{{found.group(1)}}}" if found.group(1) else
+                     found.group()[0], text)
 
 
 def _free(name: str, taken: set[str]) -> str:
@@ -847,31 +859,71 @@ def _free(name: str, taken: set[str]) -> str:
     return unique
 
 
-def _xlsform_type(question: Question, choice_rows: list[list[Any]], yes_no: str,
-                  languages: list[str]) -> str:
-    """The XLSForm type of a question; a choice list of its own (named by its id) on the
-    choices sheet."""
+def _row_of(question: Question, choice_rows: list[dict[str, Any]], yes_no: str,
+            languages: list[str], names: list[str]) -> dict[str, Any]:
+    """The question's survey sheet row (its choices, in a list named by its id, go on the
+    choices sheet); XPathError names an expression XPath cannot say."""
+    row: dict[str, Any] = {"type": _xlsform_type(question, yes_no), "name": question.id}
+    if question.said:
+        row.update(_in("label", question.text, languages, names))
+    if question.hint:
+        row.update(_in("hint", question.hint, languages, names))
+    if question.asked and not question.optional:
+        row["required"] = "yes"
+    constraint = _constraint_of(question)
+    if constraint:
+        row["constraint"] = constraint
+    if question.constraint_message:
+        row.update(_in("constraint_message", question.constraint_message, languages, names))
+    if question.calculate:
+        row["calculation"] = to_xpath(question.calculate)
+    if question.type == "rating":
+        row["parameters"] = f"start=1 end={question.points} step=1"
+        row.update({f"{RATING_LABELS}::{name}": " | ".join(
+            f"{point} = {words}" for point, words in sorted(question.labels[code].items()))
+            for code, name in zip(languages, names, strict=True) if code in question.labels})
+    if question.choice_filter:
+        row["choice_filter"] = to_xpath(question.choice_filter)
+    for choice in question.choices or []:
+        choice_rows.append({"list_name": question.id, "name": choice.value,
+                            **_in("label", choice.text, languages, names),
+                            **({EXCLUSIVE: "yes"} if choice.exclusive else {}),
+                            **{tag: _cell(value) for tag, value in choice.tags.items()}})
+    return row
+
+
+def _cell(value: str | int | float | bool) -> str:
+    """A tag's value as the choices sheet's text (XPath compares them as text)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _xlsform_type(question: Question, yes_no: str) -> str:
     if question.type in ("choice", "multi"):
-        for choice in question.choices or []:
-            choice_rows.append([question.id, choice.value, *_in(choice.text, languages)])
         return f"{'select_one' if question.type == 'choice' else 'select_multiple'} " \
                f"{question.id}"
     if question.type == "yesno":
         return f"select_one {yes_no}"
     if question.type == "number":
         return "decimal" if question.decimal else "integer"
-    return question.type  # text, note
+    return "range" if question.type == "rating" else question.type  # text, note, date, calculate
 
 
 def _constraint_of(question: Question) -> str:
-    """min, max and max_length as the XLSForm constraint that says the same."""
+    """min, max, max_length and the constraint as the XLSForm constraint that says the same."""
     parts = []
-    if question.min is not None:
-        parts.append(f". >= {_number(question.min)}")
-    if question.max is not None:
-        parts.append(f". <= {_number(question.max)}")
+    for key, op in (("min", ">="), ("max", "<=")):
+        value = getattr(question, key)
+        if value is None or question.type == "rating":
+            continue
+        if question.type == "date":
+            parts.append(f". {op} {'today()' if value == 'today' else f'date({value!r})'}")
+        else:
+            parts.append(f". {op} {_number(value)}")
     if question.max_length is not None:
         parts.append(f"string-length(.) <= {question.max_length}")
+    if question.constraint:
+        rule = to_xpath(question.constraint, answer="answer")
+        parts.append(f"({rule})" if parts and " or " in rule else rule)
     return " and ".join(parts)
 
 
