@@ -3,7 +3,9 @@
 Import reads a form through pyxform's own parser (its JSON survey: labels per language, binds,
 choices, groups) and maps what a conversation can ask; whatever it cannot is reported row by row,
 never dropped silently. Export writes a form that pyxform turns into an XForm, with heard's
-question ids as XLSForm names, so answers collected either way join by question name.
+question ids as XLSForm names, so answers collected either way join by question name. Two
+columns are heard's own (pyxform passes them through, ODK ignores them): `rating_labels::Lang`
+(`1 = Very bad | 5 = Very good`) for a rating's words, and `exclusive` on the choices sheet.
 """
 
 from __future__ import annotations
@@ -37,9 +39,9 @@ from surveys.validation import SurveyError, parse_survey
 from surveys.xpath import Scope, XPathError, to_heard, to_xpath
 
 PENDING_FEATURES: frozenset[str] = frozenset()
-"""Survey-format features of issue #20 (FORMAT20) that heard's format does not accept yet: a row
-that needs one is reported as not supported yet. The mapping to their keys is written below;
-once the engine that reads them is merged, empty this set to switch it on."""
+"""Survey-format features ("hint", "constraint", "choice_filter", "calculate", "date", "rating",
+"piping") whose rows are reported as not supported yet instead of mapped: none since heard's
+engine reads them all (issue #20); a later feature can be written here before its engine."""
 
 DEFAULT = "default"  # pyxform's language of columns without ::Language
 # pyxform's own display rows for table-list groups: no question of the form's

@@ -305,6 +305,8 @@ QUESTIONS = {"sex": ("sex", "choice"), "age": ("age", "number"), "m": ("m", "mul
     ("not(selected(., 'c') and selected (., 'd'))", "not ('c' in answer and 'd' in answer)",
      Scope(QUESTIONS, current="multi")),
     ("${state} = cf", "state == choice.cf", Scope(QUESTIONS, choice_columns=True)),
+    ("cf != '' and ${state} = cf", "choice.cf != '' and state == choice.cf",
+     Scope(QUESTIONS, choice_columns=True)),  # a choice's empty cell is '', not no answer
     ("${age} * 12 + 1", "age * 12 + 1", Scope(QUESTIONS, arithmetic=True)),
     ("(${age} - 1) div 2", "(age - 1) / 2", Scope(QUESTIONS, arithmetic=True)),
 ])
@@ -321,10 +323,11 @@ def test_xpath_reads_as_heard_conditions(xpath, heard, scope):
     ("selected(${age}, '1')", "not a select question"),
     ("${age} >", "ends too soon"),
     ("${age} = # 1", "cannot read"),
+    ("${age} = cf-x", "the column 'cf-x': heard's tags are letters, digits and _"),
 ])
 def test_xpath_heard_cannot_read_says_why(xpath, why):
     with pytest.raises(XPathError, match=why):
-        to_heard(xpath, Scope(QUESTIONS))
+        to_heard(xpath, Scope(QUESTIONS, choice_columns="cf" in xpath))
 
 
 @pytest.mark.parametrize("heard,xpath", [
@@ -333,6 +336,9 @@ def test_xpath_heard_cannot_read_says_why(xpath, why):
     ("source in ['tap', 'well']", "(${source} = 'tap' or ${source} = 'well')"),
     ("'cost' not in problems", "not(selected(${problems}, 'cost'))"),
     ("a == 1 and (b == 2 or c == 3)", "${a} = 1 and (${b} = 2 or ${c} = 3)"),
+    ("choice.county == county", "county = ${county}"),
+    ("adults + children", "${adults} + ${children}"),
+    ("(a - 1) / 2 - (b - c) * -d", "(${a} - 1) div 2 - (${b} - ${c}) * -${d}"),
 ])
 def test_heard_conditions_write_as_xpath(heard, xpath):
     assert to_xpath(heard) == xpath
@@ -470,6 +476,28 @@ def test_household_survey_goes_to_odk_and_back(tmp_path):
     intro, *questions, closing = _reimported(exported, "en", tmp_path)["questions"]
     assert questions == _shape(survey)["questions"]
     assert (intro["type"], closing["text"]["en"]) == ("note", survey.closing["en"])
+
+
+def test_constraints_bound_the_answer_where_they_can_and_are_rules_otherwise(tmp_path):
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "survey"
+    sheet.append(["type", "name", "label", "constraint", "constraint_message"])
+    sheet.append(["integer", "a", "A?", ". >= 0 and (. <= 10 or . = 99)", "0-10, or 99"])
+    sheet.append(["integer", "b", "B?", ". < 5 or . > ${a}"])
+    sheet.append(["date", "c", "C?", ". > date('2024-02-28') and . <= today()"])
+    sheet.append(["date", "d", "D?", ". > today()"])
+    book.save(tmp_path / "rules.xlsx")
+    imported = read_xlsform(tmp_path / "rules.xlsx")
+    a, b, c, d = imported.definition["questions"]
+    assert (a["min"], a["constraint"], a["constraint_message"]) == (
+        0, "answer <= 10 or answer == 99", {"en": "0-10, or 99"})
+    assert b["constraint"] == "answer < 5 or answer > a" and "min" not in b
+    assert (c["min"], c["max"], "constraint" in c) == ("2024-02-29", "today", False)
+    assert "constraint" not in d and [str(problem) for problem in imported.unsupported] == [
+        "survey sheet row 5 (d): constraint: today() has no equivalent in heard's when: "
+        "language; skipping leaves out its constraint (any answer is accepted)"]
 
 
 def test_ranges_are_ratings_or_numbers(tmp_path):
