@@ -3,7 +3,9 @@
 Import reads a form through pyxform's own parser (its JSON survey: labels per language, binds,
 choices, groups) and maps what a conversation can ask; whatever it cannot is reported row by row,
 never dropped silently. Export writes a form that pyxform turns into an XForm, with heard's
-question ids as XLSForm names, so answers collected either way join by question name.
+question ids as XLSForm names, so answers collected either way join by question name. Two
+columns are heard's own (pyxform passes them through, ODK ignores them): `rating_labels::Lang`
+(`1 = Very bad | 5 = Very good`) for a rating's words, and `exclusive` on the choices sheet.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import keyword
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -31,15 +34,14 @@ from ruamel.yaml.comments import CommentedMap
 
 from surveys.conditions import LITERAL_NAMES
 from surveys.i18n import canonical, is_language, language_name, translator
-from surveys.model import Question, Survey
+from surveys.model import PIPED, Question, Survey
 from surveys.validation import SurveyError, parse_survey
 from surveys.xpath import Scope, XPathError, to_heard, to_xpath
 
-PENDING_FEATURES: frozenset[str] = frozenset(
-    {"hint", "constraint", "choice_filter", "calculate", "date", "rating", "piping"})
-"""Survey-format features of issue #20 (FORMAT20) that heard's format does not accept yet: a row
-that needs one is reported as not supported yet. The mapping to their keys is written below;
-once the engine that reads them is merged, empty this set to switch it on."""
+PENDING_FEATURES: frozenset[str] = frozenset()
+"""Survey-format features ("hint", "constraint", "choice_filter", "calculate", "date", "rating",
+"piping") whose rows are reported as not supported yet instead of mapped: none since heard's
+engine reads them all (issue #20); a later feature can be written here before its engine."""
 
 DEFAULT = "default"  # pyxform's language of columns without ::Language
 # pyxform's own display rows for table-list groups: no question of the form's
@@ -49,6 +51,8 @@ _ID_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _VALUE_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
 _PIPED = re.compile(r"\$\{\s*([^}\s]+)\s*\}")
 _TRUE = {"yes", "true", "true()", "1"}
+RATING_LABELS = "rating_labels"  # heard's own survey column: a rating's words for its points
+EXCLUSIVE = "exclusive"  # heard's own choices column: a multi choice never chosen with others
 
 # Why a kind of XLSForm question has no conversation (pyxform's bind type or control tag → why)
 _CANNOT_ASK = {
@@ -334,37 +338,78 @@ class _Reader:
         condition = _both(when, to_heard(relevant, Scope(self.known)) if relevant else None)
         if condition:
             question["when"] = condition
-        if kind not in ("note", "calculate") and str(bind.get("required", "")).strip().lower() \
-                not in _TRUE:
+        if kind not in ("note", "calculate") and not _is_true(bind.get("required")):
             question["optional"] = True
-        if str(bind.get("readonly", "")).strip().lower() in _TRUE and kind not in ("note",
-                                                                                 "calculate"):
+        if _is_true(bind.get("readonly")) and kind not in ("note", "calculate"):
             raise _CannotMap("a read-only field shows a value and asks nothing: heard has no "
                              "such question")
         self._constraint(question, bind, row, name)
         hint = self._localized(element.get("hint"), row)
         if hint and self._needs("hint", row, name, "a hint under the question", "its hint"):
-            question["hint"] = self._piped(hint, row, name)
+            self._hint(question, self._piped(hint, row, name), row, name)
+        if kind == "rating":
+            self._rating_labels(question, element, row, name)
+
+    def _hint(self, question: dict[str, Any], hint: dict[str, str], row: int | None,
+              name: str) -> None:
+        """A hint under the question; a note's goes on a line of its text (heard's hints are
+        for questions people answer), a calculation's is never shown."""
+        if question["type"] == "calculate":
+            self.notes.append(f"survey sheet row {row} ({name}): its hint is left out (a "
+                              "calculation is never shown)")
+        elif question["type"] == "note":
+            question["text"] = {lang: f"{text}\n{hint[lang]}"
+                                for lang, text in question["text"].items()}
+            self.notes.append(f"survey sheet row {row} ({name}): its hint is the last line of "
+                              "the note (heard's hints are for questions people answer)")
+        else:
+            question["hint"] = hint
+
+    def _rating_labels(self, question: dict[str, Any], element: dict[str, Any],
+                       row: int | None, name: str) -> None:
+        """heard's own `rating_labels` column (`1 = Very bad | 5 = Very good`) as `labels`."""
+        texts = self._localized(element.get(RATING_LABELS), row)
+        if not texts:
+            return
+        labels: dict[str, dict[int, str]] = {}
+        for lang, text in texts.items():
+            for part in text.split("|"):
+                point, equals, words = part.partition("=")
+                if not equals or not point.strip().isdigit() or not words.strip():
+                    self._skip(row, name, f"{RATING_LABELS} {text!r}: each point reads "
+                               "'N = words', points apart with |", "the rating's labels")
+                    return
+                labels.setdefault(lang, {})[int(point)] = words.strip()
+        question["labels"] = labels
 
     def _constraint(self, question: dict[str, Any], bind: dict[str, Any], row: int | None,
                     name: str) -> None:
+        """The parts of a constraint that only bound the answer as min, max or max_length; the
+        rest as heard's constraint with its message."""
         constraint = bind.get("constraint")
         if not constraint:
             return
-        bounds = _bounds(constraint, question["type"], question.get("decimal", False))
-        if bounds is not None:
-            question.update(bounds)
+        kind, left_out = question["type"], "its constraint (any answer is accepted)"
+        if kind in ("note", "calculate"):
+            self._skip(row, name, f"constraint {constraint!r}: a {kind} has no answer to "
+                       "constrain", left_out)
+            return
+        bounds, rest = _bounds(constraint, kind, question.get("decimal", False))
+        question.update(bounds)
+        message = self._localized(bind.get("jr:constraintMsg"), row)
+        if not rest:
+            if message:
+                self.notes.append(f"survey sheet row {row} ({name}): its constraint_message "
+                                  "is left out: heard says the allowed range itself, in the "
+                                  "person's language")
             return
         try:
-            rule = to_heard(constraint, Scope(self.known, current=question["type"]))
+            rule = to_heard(rest, Scope(self.known, current=kind))
         except XPathError as error:
-            self._skip(row, name, f"constraint: {error}", "its constraint (any answer is "
-                       "accepted)")
+            self._skip(row, name, f"constraint: {error}", left_out)
             return
-        if self._needs("constraint", row, name, f"constraint {constraint!r}",
-                       "its constraint (any answer is accepted)"):
+        if self._needs("constraint", row, name, f"constraint {constraint!r}", left_out):
             question["constraint"] = rule
-            message = self._localized(bind.get("jr:constraintMsg"), row)
             if message:
                 question["constraint_message"] = self._piped(message, row, name)
 
@@ -393,26 +438,46 @@ class _Reader:
                 raise _CannotMap(f"choice name {value!r}: heard's choice values are letters, "
                                  "digits, _ . and -")
             entry: dict[str, Any] = {"value": value, "text": self._piped(text, row, name)}
+            if question["type"] == "multi" and _is_true(choice.get(EXCLUSIVE)):
+                entry["exclusive"] = True
             choices.append(entry)
         question["choices"] = choices
         choice_filter = element.get("choice_filter")
-        if not choice_filter:
-            return
+        if choice_filter:
+            self._choice_filter(question, str(choice_filter), listed, row, name)
+
+    def _choice_filter(self, question: dict[str, Any], choice_filter: str,
+                       listed: list[dict[str, Any]], row: int | None, name: str) -> None:
+        """The filter in heard's words, the choices sheet's columns it reads as each choice's
+        tags: a choice without a value there has '' (as XPath reads an empty cell)."""
+        left_out = "its choice filter (every choice is offered)"
         try:
             rule = to_heard(choice_filter, Scope(self.known, choice_columns=True))
         except XPathError as error:
-            self._skip(row, name, f"choice_filter: {error}", "its choice filter (every "
-                       "choice is offered)")
+            self._skip(row, name, f"choice_filter: {error}", left_out)
             return
-        if self._needs("choice_filter", row, name, f"choice_filter {choice_filter!r}",
-                       "its choice filter (every choice is offered)"):
-            question["choice_filter"] = rule
-            columns = set(re.findall(r"choice\.(\w+)", rule))
-            for entry, choice in zip(choices, listed, strict=True):
-                tags = {column: str(choice[column]) for column in sorted(columns)
-                        if column in choice}
-                if tags:
-                    entry["tags"] = tags
+        columns = sorted(set(re.findall(r"\bchoice\.(\w+)", rule)))
+        for column in columns:
+            if not any(column in choice for choice in listed):
+                self._skip(row, name, f"choice_filter {choice_filter!r} reads the column "
+                           f"'{column}', which the choices sheet does not have (an unquoted "
+                           f"word is a column; '{column}' in quotes is the text)", left_out)
+                return
+            if column in ("label", "media", "image", "audio", "video"):
+                self._skip(row, name, f"choice_filter {choice_filter!r} reads the choices' "
+                           f"{column}: heard filters on the other columns' values", left_out)
+                return
+        if not self._needs("choice_filter", row, name, f"choice_filter {choice_filter!r}",
+                           left_out):
+            return
+        question["choice_filter"] = rule
+        for entry, choice in zip(question["choices"], listed, strict=True):
+            entry["tags"] = {column: str(choice.get(column, "")) for column in columns}
+            missing = [column for column in columns if column not in choice]
+            if missing:
+                self.notes.append(f"survey sheet row {row} ({name}): choice '{entry['value']}' "
+                                  f"has no {', '.join(missing)}: its filter reads '' there, as "
+                                  "ODK does")
 
     def _piped(self, texts: dict[str, str], row: int | None, name: str) -> dict[str, str]:
         """`${q}` in a text as FORMAT20's `{q}` (piping); reported while that is pending."""
@@ -554,42 +619,83 @@ def _range(question: dict[str, Any], parameters: dict[str, Any]) -> None:
 
 
 _BOUND = re.compile(r"^\s*(?:(?P<dot>\.|string-length\(\s*\.\s*\))\s*(?P<op><=|>=|<|>)\s*"
-                    r"(?P<value>-?\d+(?:\.\d+)?|today\(\))|(?P<rvalue>-?\d+(?:\.\d+)?|today\(\))"
-                    r"\s*(?P<rop><=|>=|<|>)\s*(?P<rdot>\.|string-length\(\s*\.\s*\)))\s*$")
+                    r"(?P<value>{value})|(?P<rvalue>{value})\s*(?P<rop><=|>=|<|>)\s*"
+                    r"(?P<rdot>\.|string-length\(\s*\.\s*\)))\s*$".format(
+                        value=r"-?\d+(?:\.\d+)?|today\(\s*\)|date\(\s*'\d{4}-\d\d-\d\d'\s*\)"))
 _FLIPPED = {"<": ">", ">": "<", "<=": ">=", ">=": "<="}
+_DAY = re.compile(r"\d{4}-\d\d-\d\d")
 
 
-def _bounds(constraint: str, kind: str, decimal: bool) -> dict[str, Any] | None:
-    """A constraint that only bounds the answer (`. >= 0 and . <= 120`, `string-length(.) <=
-    160`, `. <= today()`) as heard's min, max or max_length; None for any other."""
+def _bounds(constraint: str, kind: str, decimal: bool) -> tuple[dict[str, Any], str]:
+    """The parts of a constraint (`. >= 0 and . <= ${x}`) that only bound the answer as heard's
+    min, max or max_length (`. >= 0`, `string-length(.) <= 160`, `. <= today()`), and the
+    rest (`. <= ${x}`; '' when nothing is left)."""
+    parts = _conjuncts(constraint)
     bounds: dict[str, Any] = {}
-    for part in re.split(r"\band\b", constraint):
-        found = _BOUND.match(part)
-        if found is None:
-            return None
-        if found["dot"]:
-            target, op, value = found["dot"], found["op"], found["value"]
+    rest = []
+    for part in parts:
+        bound = _bound(part, kind, decimal)
+        if bound is None or bound[0] in bounds:
+            rest.append(part)
         else:
-            target, op, value = found["rdot"], _FLIPPED[found["rop"]], found["rvalue"]
-        length = target.startswith("string-length")
-        if length != (kind == "text") or (value == "today()") != (kind == "date"):
-            return None
-        if kind == "date":
-            bounds["min" if ">" in op else "max"] = "today"
-            continue
-        number = float(value)
-        strict = op in ("<", ">")
-        if strict and (decimal or number != int(number)):
-            return None  # 10.51 < . has no heard min: it is a constraint
-        number = number + (1 if op == ">" else -1 if op == "<" else 0)
-        number = int(number) if number == int(number) else number
-        if length:
-            if op.startswith(">"):
-                return None
-            bounds["max_length"] = number
-        else:
-            bounds["min" if op.startswith(">") else "max"] = number
-    return bounds or None
+            bounds[bound[0]] = bound[1]
+    return bounds, " and ".join(rest)
+
+
+def _conjuncts(xpath: str) -> list[str]:
+    """`a and (b or c) and d` as its parts joined by a top-level `and` (the whole when an `or`
+    is top-level too: `a or b and c` is no conjunction)."""
+    parts, depth, start, quote = [], 0, 0, ""
+    for found in re.finditer(r"'|\"|\(|\)|\b(?:and|or)\b", xpath):
+        token = found.group()
+        if quote:
+            quote = "" if token == quote else quote
+        elif token in "'\"":
+            quote = token
+        elif token in "()":
+            depth += 1 if token == "(" else -1
+        elif depth == 0 and token == "or":
+            return [xpath.strip()]
+        elif depth == 0:
+            parts.append(xpath[start:found.start()].strip())
+            start = found.end()
+    return [*parts, xpath[start:].strip()]
+
+
+def _bound(part: str, kind: str, decimal: bool) -> tuple[str, Any] | None:
+    """('min' | 'max' | 'max_length', value) for one comparison of the answer with a
+    constant, None for any other part."""
+    found = _BOUND.match(part)
+    if found is None or kind not in ("number", "text", "date"):
+        return None
+    if found["dot"]:
+        target, op, value = found["dot"], found["op"], found["value"]
+    else:
+        target, op, value = found["rdot"], _FLIPPED[found["rop"]], found["rvalue"]
+    length = target.startswith("string-length")
+    is_day = value.startswith(("today", "date"))
+    if length != (kind == "text") or is_day != (kind == "date"):
+        return None
+    key = "min" if op.startswith(">") else "max"
+    if is_day:
+        day = _DAY.search(value)
+        if day is None:  # today(): heard's `today` is inclusive, so `. > today()` stays a rule
+            return (key, "today") if op in ("<=", ">=") else None
+        shift = {">": 1, "<": -1}.get(op, 0)
+        return key, (date.fromisoformat(day.group()) + timedelta(days=shift)).isoformat()
+    number = float(value)
+    strict = op in ("<", ">")
+    if strict and (decimal or number != int(number)):
+        return None  # 10.51 < . has no heard min: it is a constraint
+    number = number + (1 if op == ">" else -1 if op == "<" else 0)
+    bound = int(number) if number == int(number) else number
+    if length:
+        return ("max_length", bound) if key == "max" else None
+    return key, bound
+
+
+def _is_true(value: Any) -> bool:
+    return str(value or "").strip().lower() in _TRUE
 
 
 @cache
@@ -674,63 +780,75 @@ def check_xlsform(data: bytes) -> list[str]:
 
 def xlsform_of(survey: Survey) -> bytes:
     """The survey as an XLSForm (.xlsx bytes): survey, choices and settings sheets, a
-    `label::Name (code)` column per language; heard's ids are the form's names."""
+    `label::Name (code)` column per language (hints and constraint messages too); heard's ids
+    are the form's names, `{q}` in a text is `${q}`."""
     languages = survey.languages
-    columns = [f"::{language_name(code, reader='en')} ({code})" for code in languages]
-    survey_rows: list[list[Any]] = []
-    choice_rows: list[list[Any]] = []
+    names = [f"{language_name(code, reader='en')} ({code})" for code in languages]
+    survey_rows: list[dict[str, Any]] = []
+    choice_rows: list[dict[str, Any]] = []
     ids = {question.id for question in survey.questions}
     gate = None
     yes_no = _free("yes_no", set(ids))  # the list of yesno questions (and consent)
     if survey.intro:
-        survey_rows.append(["note", _free("intro", ids), *_in(survey.intro, languages), "", ""])
+        survey_rows.append({"type": "note", "name": _free("intro", ids),
+                            **_in("label", survey.intro, languages, names)})
     if survey.consent:
         consent = _free("consent", ids)
-        survey_rows.append([f"select_one {yes_no}", consent, *_in(survey.consent, languages),
-                            "yes", ""])
+        survey_rows.append({"type": f"select_one {yes_no}", "name": consent,
+                            **_in("label", survey.consent, languages, names), "required": "yes"})
         gate = f"${{{consent}}} = 'yes'"
     uses_yes_no = bool(survey.consent)
     for question in survey.questions:
-        kind = _xlsform_type(question, choice_rows, yes_no, languages)
-        uses_yes_no = uses_yes_no or question.type == "yesno"
         try:
-            relevant = to_xpath(question.when) if question.when else ""
+            row = _row_of(question, choice_rows, yes_no, languages, names)
+            relevant = _both(gate, to_xpath(question.when) if question.when else None)
         except XPathError as error:
-            raise XLSFormError([f"question '{question.id}': when: {error}"]) from None
-        relevant = _both(gate, relevant) or ""
-        required = "" if question.optional or not question.answerable else "yes"
-        survey_rows.append([kind, question.id, *_in(question.text, languages), required,
-                            relevant, _constraint_of(question)])
+            raise XLSFormError([f"question '{question.id}': {error}"]) from None
+        uses_yes_no = uses_yes_no or question.type == "yesno"
+        survey_rows.append({**row, **({"relevant": relevant} if relevant else {})})
     if uses_yes_no:
         for value, word in (("yes", "Yes"), ("no", "No")):  # in heard's own words
-            choice_rows.append([yes_no, value, *(translator(code).gettext(word)
-                                                 for code in languages)])
+            choice_rows.append({"list_name": yes_no, "name": value, **_in(
+                "label", {code: translator(code).gettext(word) for code in languages},
+                languages, names)})
     if survey.closing:
-        survey_rows.append(["note", _free("closing", ids), *_in(survey.closing, languages),
-                            "", "", ""])
+        survey_rows.append({"type": "note", "name": _free("closing", ids),
+                            **_in("label", survey.closing, languages, names)})
     book = Workbook()
     sheet = book.active
     assert sheet is not None
     sheet.title = "survey"
-    sheet.append(["type", "name", *(f"label{column}" for column in columns), "required",
-                  "relevant", "constraint"])
-    for row in survey_rows:
-        sheet.append(row)
-    choices = book.create_sheet("choices")
-    choices.append(["list_name", "name", *(f"label{column}" for column in columns)])
-    for row in choice_rows:
-        choices.append(row)
+    _sheet(sheet, ["type", "name", *(f"label::{name}" for name in names)], survey_rows)
+    _sheet(book.create_sheet("choices"),
+           ["list_name", "name", *(f"label::{name}" for name in names)], choice_rows)
     settings = book.create_sheet("settings")
     settings.append(["form_title", "form_id", "version", "default_language"])
     settings.append([survey.title[survey.default_language], survey.id, str(survey.version),
-                     columns[0].removeprefix("::")])
+                     names[0]])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
 
 
-def _in(texts: dict[str, str], languages: list[str]) -> list[str]:
-    return [texts[code] for code in languages]
+def _sheet(sheet: Any, first: list[str], rows: list[dict[str, Any]]) -> None:
+    """Rows as a sheet: the `first` columns, then every other column a row uses, in order."""
+    columns = list(dict.fromkeys([*first, *(column for row in rows for column in row)]))
+    sheet.append(columns)
+    for row in rows:
+        sheet.append([row.get(column, "") for column in columns])
+
+
+def _in(column: str, texts: dict[str, str], languages: list[str],
+        names: list[str]) -> dict[str, str]:
+    """`column::Name (code)` per language, `{q}` written as XLSForm's `${q}`."""
+    return {f"{column}::{name}": _xlsform_piping(texts[code])
+            for code, name in zip(languages, names, strict=True)}
+
+
+def _xlsform_piping(text: str) -> str:
+    """`{q}` as `${q}`, `{{` and `}}` as braces."""
+    return PIPED.sub(lambda found: f"${{{found.group(1)}}}" if found.group(1) else
+                     found.group()[0], text)
 
 
 def _free(name: str, taken: set[str]) -> str:
@@ -743,31 +861,71 @@ def _free(name: str, taken: set[str]) -> str:
     return unique
 
 
-def _xlsform_type(question: Question, choice_rows: list[list[Any]], yes_no: str,
-                  languages: list[str]) -> str:
-    """The XLSForm type of a question; a choice list of its own (named by its id) on the
-    choices sheet."""
+def _row_of(question: Question, choice_rows: list[dict[str, Any]], yes_no: str,
+            languages: list[str], names: list[str]) -> dict[str, Any]:
+    """The question's survey sheet row (its choices, in a list named by its id, go on the
+    choices sheet); XPathError names an expression XPath cannot say."""
+    row: dict[str, Any] = {"type": _xlsform_type(question, yes_no), "name": question.id}
+    if question.said:
+        row.update(_in("label", question.text, languages, names))
+    if question.hint:
+        row.update(_in("hint", question.hint, languages, names))
+    if question.asked and not question.optional:
+        row["required"] = "yes"
+    constraint = _constraint_of(question)
+    if constraint:
+        row["constraint"] = constraint
+    if question.constraint_message:
+        row.update(_in("constraint_message", question.constraint_message, languages, names))
+    if question.calculate:
+        row["calculation"] = to_xpath(question.calculate)
+    if question.type == "rating":
+        row["parameters"] = f"start=1 end={question.points} step=1"
+        row.update({f"{RATING_LABELS}::{name}": " | ".join(
+            f"{point} = {words}" for point, words in sorted(question.labels[code].items()))
+            for code, name in zip(languages, names, strict=True) if code in question.labels})
+    if question.choice_filter:
+        row["choice_filter"] = to_xpath(question.choice_filter)
+    for choice in question.choices or []:
+        choice_rows.append({"list_name": question.id, "name": choice.value,
+                            **_in("label", choice.text, languages, names),
+                            **({EXCLUSIVE: "yes"} if choice.exclusive else {}),
+                            **{tag: _cell(value) for tag, value in choice.tags.items()}})
+    return row
+
+
+def _cell(value: str | int | float | bool) -> str:
+    """A tag's value as the choices sheet's text (XPath compares them as text)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _xlsform_type(question: Question, yes_no: str) -> str:
     if question.type in ("choice", "multi"):
-        for choice in question.choices or []:
-            choice_rows.append([question.id, choice.value, *_in(choice.text, languages)])
         return f"{'select_one' if question.type == 'choice' else 'select_multiple'} " \
                f"{question.id}"
     if question.type == "yesno":
         return f"select_one {yes_no}"
     if question.type == "number":
         return "decimal" if question.decimal else "integer"
-    return question.type  # text, note
+    return "range" if question.type == "rating" else question.type  # text, note, date, calculate
 
 
 def _constraint_of(question: Question) -> str:
-    """min, max and max_length as the XLSForm constraint that says the same."""
+    """min, max, max_length and the constraint as the XLSForm constraint that says the same."""
     parts = []
-    if question.min is not None:
-        parts.append(f". >= {_number(question.min)}")
-    if question.max is not None:
-        parts.append(f". <= {_number(question.max)}")
+    for key, op in (("min", ">="), ("max", "<=")):
+        value = getattr(question, key)
+        if value is None or question.type == "rating":
+            continue
+        if question.type == "date":
+            parts.append(f". {op} {'today()' if value == 'today' else f'date({value!r})'}")
+        else:
+            parts.append(f". {op} {_number(value)}")
     if question.max_length is not None:
         parts.append(f"string-length(.) <= {question.max_length}")
+    if question.constraint:
+        rule = to_xpath(question.constraint, answer="answer")
+        parts.append(f"({rule})" if parts and " or " in rule else rule)
     return " and ".join(parts)
 
 

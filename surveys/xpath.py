@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from surveys.conditions import LITERAL_NAMES, parse_condition
+from surveys.conditions import LITERAL_NAMES
 
 
 class XPathError(ValueError):
@@ -47,6 +47,7 @@ _TOKEN = re.compile(r"""\s*(?:
 OR, AND, NOT, COMPARE, SUM, PRODUCT, ATOM = range(1, 8)
 _COMPARISONS = {"=": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _TEXT_TYPES = ("choice", "yesno", "text", "multi")
+_COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,8 @@ class _Parser:
             self.take()
             return self._function(text)
         if kind == "word" and self.scope.choice_columns:
+            if not _COLUMN.match(text):
+                raise XPathError(f"the column '{text}': heard's tags are letters, digits and _")
             return _Term(f"choice.{text}", kind="column")
         raise XPathError(f"unexpected {text!r}" if text else "the expression ends too soon")
 
@@ -229,7 +232,7 @@ def _as_compared(literal: _Term, other: _Term, op: str) -> _Term:
     if literal.kind not in ("string", "number") or other.kind not in ("name", "column"):
         return literal
     value = literal.value or ""
-    if value == "" and op in ("=", "!="):
+    if value == "" and op in ("=", "!=") and other.kind != "column":  # a tag's '' is a value
         return _Term("null", kind="bool")
     if other.qtype == "multi" and op in ("=", "!="):
         return _Term(repr(value.split()))
@@ -250,13 +253,20 @@ def to_heard(xpath: str, scope: Scope) -> str:
 
 # heard → XPath -------------------------------------------------------------------------------
 
+_XPATH_ARITHMETIC = {ast.Add: ("+", 1), ast.Sub: ("-", 1), ast.Mult: ("*", 2),
+                     ast.Div: ("div", 2)}  # operator → (XPath's word, precedence)
 _XPATH_COMPARE = {ast.Eq: "=", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">",
                   ast.GtE: ">="}
 
 
-def to_xpath(condition: str, answer: str | None = None) -> str:
-    """heard's when: expression as XLSForm XPath (`answer` names `.`, in a constraint)."""
-    return _xpath(parse_condition(condition).tree, answer)
+def to_xpath(expression: str, answer: str | None = None) -> str:
+    """heard's when:, constraint, choice_filter or calculate expression as XLSForm XPath
+    (`answer` names `.`, in a constraint); what XPath cannot say is an XPathError."""
+    try:
+        tree = ast.parse(expression.strip(), mode="eval").body
+    except SyntaxError as error:
+        raise XPathError(f"invalid expression {expression!r}: {error.msg}") from None
+    return _xpath(tree, answer)
 
 
 def _xpath(node: ast.AST, answer: str | None) -> str:
@@ -279,6 +289,14 @@ def _xpath(node: ast.AST, answer: str | None) -> str:
                 value = LITERAL_NAMES[name]
                 return "''" if value is None else f"{str(value).lower()}()"
             return "." if name == answer else f"${{{name}}}"
+        case ast.Attribute(value=ast.Name(id="choice"), attr=tag):
+            return tag  # a choice_filter's choice.<tag>: the choices sheet's column
+        case ast.BinOp(left=left, op=op, right=right) if type(op) in _XPATH_ARITHMETIC:
+            word, precedence = _XPATH_ARITHMETIC[type(op)]
+            return f"{_operand(left, precedence, answer)} {word} " \
+                   f"{_operand(right, precedence + 1, answer)}"
+        case ast.UnaryOp(op=ast.USub(), operand=operand):
+            return f"-{_operand(operand, 3, answer)}"
         case ast.Constant(value=bool(value)):
             return f"{str(value).lower()}()"
         case ast.Constant(value=str(value)):
@@ -286,6 +304,14 @@ def _xpath(node: ast.AST, answer: str | None) -> str:
         case ast.Constant(value=value):
             return repr(value)
     raise XPathError(f"{type(node).__name__} has no XPath equivalent here")
+
+
+def _operand(node: ast.expr, precedence: int, answer: str | None) -> str:
+    """An arithmetic operand, in parentheses where it binds looser than its operator (`a - (b
+    - c)` keeps them on the right)."""
+    text = _xpath(node, answer)
+    own = _XPATH_ARITHMETIC.get(type(node.op), ("", 3))[1] if isinstance(node, ast.BinOp) else 3
+    return f"({text})" if own < precedence else text
 
 
 def _grouped(node: ast.AST, answer: str | None) -> str:
