@@ -154,9 +154,13 @@ def _spss_format(export: Export, name: str) -> str:
         return "F16.4" if kind != "rating" else "F4.0"
     if kind == "datetime":
         return "A20"  # ISO 8601 text, 'Z' for UTC
+    if name == "_uuid":
+        return "A36"
     if kind in ("choice", "yesno", "date"):
         return "A64"
-    return "A4000"  # free text, a multi's values, a community, a profile
+    if kind == "text" and export.book.question(name) is None:
+        return "A255"  # a contact's, a community, a profile field
+    return "A4000"  # free text, a multi's values
 
 
 def _kind(export: Export, name: str) -> str:
