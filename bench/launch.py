@@ -66,8 +66,11 @@ def tables_ceiling() -> float:
     cursor = raw.cursor()
     copied: list[tuple[str, bytes]] = []
     for table in (SurveySession.__table__, OutboxMessage.__table__):
-        columns = ", ".join(column.name for column in table.columns if column.name != "id")
-        with cursor.copy(f"COPY {table.name} ({columns}) TO STDOUT") as copy:
+        names = [column.name for column in table.columns if column.name != "id"]
+        columns = ", ".join(names)
+        read = ", ".join("gen_random_uuid()::text" if name == "uuid" else name  # (unique)
+                         for name in names)
+        with cursor.copy(f"COPY (SELECT {read} FROM {table.name}) TO STDOUT") as copy:
             copied.append((f"COPY {table.name} ({columns}) FROM STDIN", b"".join(copy)))
     began = time.perf_counter()
     for statement, data in copied:

@@ -1,6 +1,7 @@
 """Erase a person on request: their personal data goes, their anonymous answers stay.
 
-What goes: the address (replaced by a random token nobody can turn back into it), the profile,
+What goes: the address (replaced by a random token nobody can turn back into it), the profile
+(and its copies on the sessions),
 every free-text answer (people write names and places in them) and the raw text of every answer,
 their recordings (spoken answers: their voice; surveys.recordings), and the text, address and
 payload of their inbox and outbox messages (and the provider's id of each sent one: Telegram's
@@ -76,6 +77,8 @@ def erase(db: Session, contact: Contact) -> Erased:
     contact.address, contact.profile = token, {}
     contact.opted_out, contact.unreachable = True, "erased"
     blanked = _blank_free_text(db, contact.id)
+    db.execute(update(SessionRow).where(SessionRow.contact_id == contact.id)
+               .values(profile={}))  # the copies kept for exports
     spoken = recordings.forget(db, Recording.contact_id == contact.id)
     kept = db.scalar(select(func.count()).select_from(StoredAnswer).join(
         SessionRow, SessionRow.id == StoredAnswer.session_id).where(

@@ -1,11 +1,14 @@
-"""A round's answers as one table: one row per session, one column per question.
+"""A round's (or a whole survey's) answers as one table: one row per session, one column per
+question, and the codebook (surveys.codebook) that says what each column means.
 
 Columns: metadata first (all named with a leading underscore), then the questions in the order
 of the newest survey version, then questions only older versions asked. A multi question is one
 cell of space-separated values plus one 0/1 column per choice named `question/choice`, the ODK
 Central and Kobo convention; notes have no column. `_profile.<field>` columns are only for the
-declared profile fields (surveys.profile_fields) the round's contacts have: an undeclared key is
-never read out, whatever a contact's profile holds.
+declared profile fields (surveys.profile_fields) the sessions' profiles have: an undeclared key is
+never read out, whatever a contact's profile holds. A profile is the one the session kept when
+it was answered (sessions.profile), else, for sessions from before migration 0021, the
+contact's current one.
 
 Rows are read in chunks of sessions (keyset on the session id, one short transaction per chunk,
 each chunk's answers aggregated by the database), so memory stays flat however large the round,
@@ -18,17 +21,16 @@ import csv
 import json
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from sqlalchemy import Text, bindparam, cast, func, select, text
+from sqlalchemy import ColumnElement, Text, bindparam, cast, func, select, true, union
 from sqlalchemy.orm import Session
 
 from surveys import catalog
+from surveys.codebook import Codebook, CodedQuestion, codebook, columns_of, header_of, table
 from surveys.database import get_engine
-from surveys.i18n import translator
-from surveys.model import Question, Survey
 from surveys.profile_fields import declared_profile_fields
 from surveys.pseudonym import pseudonymizer
 from surveys.tables import Contact, Json, Round, StoredAnswer, SurveyVersion
@@ -48,31 +50,27 @@ class NoSuchRound(ExportError):
     """The round asked for does not exist."""
 
 
+class NoSuchSurvey(ExportError):
+    """The survey (or version) asked for does not exist."""
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
     free_text: bool = False  # typed or imported by people: defused in spreadsheets
-
-
-@dataclass(frozen=True)
-class Asked:
-    """One question's columns: the union of its versions, with labels when asked for."""
-
-    id: str
-    type: str
-    choices: tuple[str, ...] = ()
-    labels: dict[str, str] = field(default_factory=dict)  # value → label; empty: values
+    header: str | None = None  # its header with --labels (a question's text), else its name
 
 
 @dataclass
 class Export:
-    """The columns of one round's export and the rows under them, read lazily."""
+    """The columns of one round's (or survey's) export and the rows under them, read lazily."""
 
     database_url: str
-    round_id: int
+    title: str  # 'round 12', 'survey water': the sheet's name, the files' subject
+    sessions: ColumnElement[bool]  # which sessions are its rows
     key: bytes
     columns: list[Column]
-    asked: list[Asked]
+    book: Codebook
     profile_keys: list[str]
     versions: dict[int, int]  # survey row id → version number
     with_addresses: bool = False
@@ -82,12 +80,26 @@ class Export:
     def names(self) -> list[str]:
         return [column.name for column in self.columns]
 
-    def rows(self, after: int = 0, limit: int | None = None,
-             chunk: int = CHUNK) -> Iterator[list[Any]]:
-        """Rows of sessions with id > `after`, by id; at most `limit` of them."""
+    @property
+    def headers(self) -> list[str]:
+        """The header row of a csv or xlsx export: names, or with --labels question texts."""
+        return [column.header or column.name for column in self.columns]
+
+    @property
+    def codebook(self) -> Codebook:
+        """The codebook of every column of this export, metadata included."""
+        return self.book.model_copy(update={"columns": self.names})
+
+    def codebook_table(self) -> list[list[str]]:
+        return table(self.book, self.names)
+
+    def rows(self, after: int = 0, limit: int | None = None, chunk: int = CHUNK,
+             moment: Callable[[datetime | None], Any] | None = None) -> Iterator[list[Any]]:
+        """Rows of sessions with id > `after`, by id; at most `limit` of them. Times are ISO
+        text in UTC, or what `moment` makes of them."""
         engine = get_engine(self.database_url)
         query = self._chunk_query(engine.dialect.name)
-        row = self._row_maker()
+        row = self._row_maker(moment or _iso)
         left = limit
         while left is None or left > 0:
             size = chunk if left is None else min(chunk, left)
@@ -110,36 +122,46 @@ class Export:
         """One chunk of sessions with their contact and answers; JSON comes back as text,
         parsed here with json.loads (twice as fast as the driver's JSON loader)."""
         language = func.coalesce(SessionRow.state["lang"].as_string(), Contact.language)
-        return (select(SessionRow.id, Contact.id, Contact.address, Contact.channel, language,
-                       Contact.community, cast(Contact.profile, Text), SessionRow.survey_pk,
-                       SessionRow.status, SessionRow.started_at, SessionRow.completed_at,
+        profiles = (cast(SessionRow.profile, Text), cast(Contact.profile, Text)) \
+            if self.profile_keys else ()
+        return (select(SessionRow.id, SessionRow.uuid, Contact.id, Contact.address,
+                       Contact.channel, language, Contact.community, *profiles,
+                       SessionRow.round_id, SessionRow.survey_pk, SessionRow.status,
+                       SessionRow.started_at, SessionRow.completed_at,
                        cast(_answers_object(dialect), Text))
                 .join(Contact, Contact.id == SessionRow.contact_id)
-                .where(SessionRow.round_id == self.round_id,
-                       SessionRow.id > bindparam("after"))
+                .where(self.sessions, SessionRow.id > bindparam("after"))
                 .order_by(SessionRow.id).limit(bindparam("size")))
 
-    def _row_maker(self) -> Callable[[Any], list[Any]]:
+    def _row_maker(self, moment: Callable[[datetime | None], Any]) -> Callable[[Any], list[Any]]:
         """The function turning one fetched record into one row, with everything that does not
         change from row to row looked up once: this loop runs once per session."""
         name_of = pseudonymizer(self.key)
         addresses, profile_keys, versions = self.with_addresses, self.profile_keys, self.versions
-        plan = [(asked.id, asked.type == "multi", asked.labels, asked.choices)
-                for asked in self.asked]
-        joiner = "; " if self.labels else " "
+        lang = self.labels
+        plan = [(question.id, question.type == "multi",
+                 question.labels_in(lang) if lang else {},
+                 [choice.value for choice in question.choices]
+                 if question.type == "multi" else [])
+                for question in self.book.questions]
+        joiner = "; " if lang else " "
         loads = json.loads
 
         def row(record: Any) -> list[Any]:
-            (session, contact, address, channel, language, community, profile, survey_pk, status,
-             started, completed, answers) = record
-            cells = [session, name_of(contact), address] if addresses else [
-                session, name_of(contact)]
+            session, uuid, contact, address, channel, language, community = record[:7]
+            cells = [session, uuid, name_of(contact), address] if addresses else [
+                session, uuid, name_of(contact)]
             cells += (channel, language, community)
             if profile_keys:
-                profile = loads(profile) if profile else None
+                kept, current = record[7:9]
+                profile = loads(kept) if kept else None
+                if not isinstance(profile, dict):  # a session from before migration 0021
+                    profile = loads(current) if current else None
                 get = profile.get if isinstance(profile, dict) else {}.get
                 cells += [get(name) for name in profile_keys]
-            cells += (versions.get(survey_pk), status, _iso(started), _iso(completed))
+            round_id, survey_pk, status, started, completed, answers = record[-6:]
+            cells += (round_id, versions.get(survey_pk), status, moment(started),
+                      moment(completed) if status == "completed" else None)
             given = loads(answers) if answers else None
             get = given.get if isinstance(given, dict) else {}.get
             for question, multi, labels, choices in plan:
@@ -174,21 +196,44 @@ def open_export(database_url: str, round_id: int, key: bytes, labels: str | None
                               .where(SessionRow.round_id == round_id)))
         rows = db.scalars(select(SurveyVersion).where(
             SurveyVersion.id.in_(used | {round_row.survey_pk}))).all()
-        rows = sorted(rows, key=lambda row: (row.version, row.id), reverse=True)
-        surveys = [catalog.survey_of(row) for row in rows]
-        profile_keys = _profile_keys(db, round_id, declared_profile_fields(db, surveys))
-    if labels is not None and not any(labels in survey.languages for survey in surveys):
-        have = sorted({lang for survey in surveys for lang in survey.languages})
-        raise ExportError(f"no survey of round {round_id} is in language {labels!r} "
-                          f"(it has {', '.join(have)})")
-    asked = questions_of(surveys, labels)
+        return _plan(db, database_url, f"round {round_id}", SessionRow.round_id == round_id,
+                     list(rows), key, labels, with_addresses)
+
+
+def open_survey_export(database_url: str, survey_id: str, key: bytes,
+                       labels: str | None = None, with_addresses: bool = False) -> Export:
+    """Plan the export of every round of survey `survey_id`, whichever version each session
+    answered: one table (`_round` and `_survey_version` tell the rows apart). Sessions outside
+    a round (the simulator's) are not in it."""
+    engine = get_engine(database_url)
+    with Session(engine) as db:
+        rows = db.scalars(select(SurveyVersion).where(SurveyVersion.survey_id == survey_id)).all()
+        if not rows:
+            raise NoSuchSurvey(f"no survey {survey_id!r}")
+        sessions = SessionRow.survey_pk.in_([row.id for row in rows]) & \
+            SessionRow.round_id.is_not(None)
+        return _plan(db, database_url, f"survey {survey_id}", sessions, list(rows), key,
+                     labels, with_addresses)
+
+
+def _plan(db: Session, database_url: str, title: str, sessions: ColumnElement[bool],
+          rows: list[SurveyVersion], key: bytes, labels: str | None,
+          with_addresses: bool) -> Export:
+    """The columns of an export of `sessions`, answering the survey versions `rows`."""
+    rows = sorted(rows, key=lambda row: (row.version, row.id), reverse=True)
+    surveys = [catalog.survey_of(row) for row in rows]
+    profile_keys = _profile_keys(db, sessions, declared_profile_fields(db, surveys))
+    book = codebook(surveys)
+    if labels is not None and labels not in book.languages:
+        raise ExportError(f"no survey of {title} is in language {labels!r} "
+                          f"(it has {', '.join(sorted(book.languages))})")
     columns = _metadata(profile_keys, with_addresses) + [
-        column for question in asked for column in _columns(question)]
+        column for question in book.questions for column in _columns(question, labels)]
     names = [column.name for column in columns]
     if len(set(names)) != len(names):
         twice = sorted({name for name in names if names.count(name) > 1})
         raise ExportError(f"column name(s) used twice: {', '.join(twice)}")
-    return Export(database_url, round_id, key, columns, asked, profile_keys,
+    return Export(database_url, title, sessions, key, columns, book, profile_keys,
                   {row.id: row.version for row in rows}, with_addresses, labels)
 
 
@@ -199,53 +244,29 @@ def find_round(db: Session, reference: str) -> Round | None:
     return db.scalars(select(Round).where(Round.code == reference)).first()
 
 
-def questions_of(surveys: list[Survey], labels: str | None = None) -> list[Asked]:
-    """Answerable questions of every version, newest first: the newest's order, then any
-    question only an older version asked; choices are the union the same way."""
-    found: dict[str, list[Question]] = {}
-    for survey in surveys:
-        for question in survey.questions:
-            if question.answerable:
-                found.setdefault(question.id, []).append(question)
-    return [_asked(versions, labels) for versions in found.values()]
-
-
-def _asked(versions: list[Question], labels: str | None) -> Asked:
-    newest = versions[0]
-    if newest.type == "yesno":
-        t = translator(labels or "en")
-        named = {"yes": t.gettext("Yes"), "no": t.gettext("No")} if labels else {}
-        return Asked(newest.id, newest.type, ("yes", "no"), named)
-    values: list[str] = []
-    named = {}
-    for question in versions:
-        for choice in question.choices or []:
-            if choice.value not in values:
-                values.append(choice.value)
-            if labels and labels in choice.text:
-                named.setdefault(choice.value, choice.text[labels])
-    return Asked(newest.id, newest.type, tuple(values), named)
-
-
 def _metadata(profile_keys: list[str], with_addresses: bool) -> list[Column]:
-    names = ["_session", "_contact"] + (["_address"] if with_addresses else [])
+    names = ["_session", "_uuid", "_contact"] + (["_address"] if with_addresses else [])
     columns = [Column(name) for name in names]
     if with_addresses:
         columns[-1] = Column("_address", free_text=True)
     columns += [Column("_channel"), Column("_language"), Column("_community", free_text=True)]
     columns += [Column(f"_profile.{name}", free_text=True) for name in profile_keys]
     columns += [Column(name) for name in
-                ("_survey_version", "_status", "_started_at", "_completed_at")]
+                ("_round", "_survey_version", "_status", "_started_at", "_completed_at")]
     return columns
 
 
-def _columns(asked: Asked) -> list[Column]:
+TIMES = ("_started_at", "_completed_at")
+
+
+def _columns(question: CodedQuestion, labels: str | None) -> list[Column]:
     """StoredAnswer cells count as free text whatever the type: a question that was `text` in an
     older version keeps its typed answers. Only strings are ever defused, never numbers."""
-    own = Column(asked.id, free_text=True)
-    if asked.type == "multi":
-        return [own] + [Column(f"{asked.id}/{value}") for value in asked.choices]
-    return [own]
+    names = columns_of(question)
+    choices = [None] + [choice.value for choice in question.choices][:len(names) - 1]
+    return [Column(name, free_text=choice is None,
+                   header=header_of(question, labels, choice) if labels else None)
+            for name, choice in zip(names, choices, strict=True)]
 
 
 def _answers_object(dialect: str) -> Any:
@@ -258,16 +279,30 @@ def _answers_object(dialect: str) -> Any:
     return select(aggregate).where(StoredAnswer.session_id == SessionRow.id).scalar_subquery()
 
 
-def _profile_keys(db: Session, round_id: int, declared: set[str]) -> list[str]:
-    """The declared keys the round's contacts' profiles have, sorted: one column each."""
-    contacts = "SELECT contact_id FROM sessions WHERE round_id = :round"
+def _profile_keys(db: Session, sessions: ColumnElement[bool], declared: set[str]) -> list[str]:
+    """The declared keys the sessions' kept profiles and their contacts' profiles have, sorted:
+    one column each."""
+    if not declared:
+        return []
+    contacts = select(SessionRow.contact_id).where(sessions)
     if db.get_bind().dialect.name == "postgresql":
-        query = ("SELECT DISTINCT jsonb_object_keys(profile) FROM contacts WHERE id IN "
-                 f"({contacts}) AND jsonb_typeof(profile) = 'object'")
+        def keys(profile: Any) -> Any:
+            return func.jsonb_object_keys(profile).label("key")
+
+        found = union(
+            select(keys(Contact.profile)).where(Contact.id.in_(contacts),
+                                                func.jsonb_typeof(Contact.profile) == "object"),
+            select(keys(SessionRow.profile)).where(
+                sessions, func.jsonb_typeof(SessionRow.profile) == "object"))
     else:
-        query = ("SELECT DISTINCT j.key FROM contacts c, json_each(c.profile) j WHERE c.id IN "
-                 f"({contacts}) AND json_type(c.profile) = 'object'")
-    return sorted(key for key in db.scalars(text(query), {"round": round_id}) if key in declared)
+        of_contact = func.json_each(Contact.profile).table_valued("key")
+        of_session = func.json_each(SessionRow.profile).table_valued("key")
+        found = union(
+            select(of_contact.c.key).select_from(Contact).join(of_contact, true())
+            .where(Contact.id.in_(contacts), func.json_type(Contact.profile) == "object"),
+            select(of_session.c.key).select_from(SessionRow).join(of_session, true())
+            .where(sessions, func.json_type(SessionRow.profile) == "object"))
+    return sorted(key for key in db.scalars(select(found.subquery().c.key)) if key in declared)
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -289,30 +324,39 @@ def defuse(value: str) -> str:
     return value
 
 
-def _spreadsheet_rows(export: Export, text_cell: Any) -> Iterator[list[Any]]:
-    """Rows with free text defused (and made fit for the format by `text_cell`)."""
+def _spreadsheet_rows(export: Export, text_cell: Callable[[str], Any],
+                      moment: Callable[[datetime | None], Any] | None = None
+                      ) -> Iterator[list[Any]]:
+    """Rows with free text made fit for the format by `text_cell`."""
     free = [index for index, column in enumerate(export.columns) if column.free_text]
-    for row in export.rows():
+    for row in export.rows(moment=moment):
         for index in free:
             value = row[index]
             if isinstance(value, str):
-                row[index] = text_cell(defuse(value))
+                row[index] = text_cell(value)
         yield row
 
 
 def write_csv(export: Export, handle: IO[str]) -> int:
-    """RFC 4180 CSV, row by row; returns the number of rows."""
+    """RFC 4180 CSV, row by row, free text defused; returns the number of rows."""
     writer = csv.writer(handle)
-    writer.writerow(export.names)
+    writer.writerow([defuse(header) for header in export.headers])
     count = 0
-    for row in _spreadsheet_rows(export, str):
+    for row in _spreadsheet_rows(export, defuse):
         writer.writerow(row)
         count += 1
     return count
 
 
+def write_codebook_csv(export: Export, handle: IO[str]) -> None:
+    """The codebook table (surveys.codebook.table) as CSV, beside a csv export."""
+    csv.writer(handle).writerows([defuse(cell) for cell in row]
+                                 for row in export.codebook_table())
+
+
 def write_jsonl(export: Export, handle: IO[str]) -> int:
-    """One JSON object per line, keys in column order, values typed (numbers stay numbers)."""
+    """One JSON object per line, keys in column order (names, never --labels' texts: keys must
+    be unique), values typed (numbers stay numbers)."""
     count = 0
     for record in export.records():
         handle.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -320,23 +364,63 @@ def write_jsonl(export: Export, handle: IO[str]) -> int:
     return count
 
 
+def write_codebook_json(export: Export, handle: IO[str]) -> None:
+    """The codebook (surveys.codebook.Codebook, every column of the export) as JSON."""
+    handle.write(export.codebook.model_dump_json(indent=1) + "\n")
+
+
 def write_xlsx(export: Export, handle: IO[bytes] | str) -> int:
-    """An .xlsx workbook in openpyxl's write-only mode: rows go to disk as they come."""
+    """An .xlsx workbook in openpyxl's write-only mode: rows go to disk as they come, then a
+    `codebook` sheet. Text is a text cell, never a formula (so no leading '); times are
+    datetimes in UTC; numbers are numbers."""
     from openpyxl import Workbook
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(f"round {export.round_id}")
-    sheet.append(export.names)
+    sheet = workbook.create_sheet(export.title)
+    text = _text_cells(sheet)
+    sheet.append([text(header) for header in export.headers])
     count = 0
-    for row in _spreadsheet_rows(export, lambda value: ILLEGAL_CHARACTERS_RE.sub("", value)):
+    for row in _spreadsheet_rows(export, text, _excel_time):
         count += 1
         if count >= XLSX_MAX_ROWS:
             raise ExportError(f"a sheet holds at most {XLSX_MAX_ROWS - 1:,} rows under its "
-                              "header: export this round as csv or jsonl")
+                              f"header: export this {export.title.split()[0]} as csv or jsonl")
         sheet.append(row)
+    book = workbook.create_sheet("codebook")
+    text = _text_cells(book)
+    for line in export.codebook_table():
+        book.append([text(cell) for cell in line])
     workbook.save(handle)
     return count
 
 
+def _text_cells(sheet: Any) -> Callable[[str], Any]:
+    """The cell for a text in `sheet`: a plain string, or (when a spreadsheet would read it as
+    a formula or an error) a cell typed as text; characters XML cannot hold are dropped."""
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
+
+    def cell(value: str) -> Any:
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)
+        if not value.startswith("=") and value not in ERROR_CODES:
+            return value
+        typed = WriteOnlyCell(sheet, value)
+        typed.data_type = "s"  # an inline string: shown as typed, never run
+        return typed
+
+    return cell
+
+
+def _excel_time(moment: datetime | None) -> datetime | None:
+    """A time as Excel holds it: no time zone (these are UTC), to the second."""
+    if moment is None:
+        return None
+    if moment.utcoffset():
+        moment = moment.astimezone(UTC)
+    return moment.replace(tzinfo=None, microsecond=0)
+
+
 WRITERS = {"csv": write_csv, "jsonl": write_jsonl, "xlsx": write_xlsx}
+CODEBOOKS = {"csv": ("codebook.csv", write_codebook_csv),
+             "jsonl": ("codebook.json", write_codebook_json)}
+"""A csv or jsonl export's codebook file, beside it as <name>.<suffix>; xlsx has a sheet."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from uuid import uuid4
 
 from sqlalchemy import (
     JSON,
@@ -42,6 +43,11 @@ Id = BigInteger().with_variant(Integer(), "sqlite")  # SQLite only autoincrement
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def new_uuid() -> str:
+    """A session's id for analysts: the same in every export, on every server."""
+    return str(uuid4())
 
 
 class Base(DeclarativeBase):
@@ -150,7 +156,8 @@ class SurveySession(Base):
 
     __tablename__ = "sessions"
     __table_args__ = (Index("ix_sessions_contact_status", "contact_id", "status"),
-                      Index("ix_sessions_round", "round_id", "id"))
+                      Index("ix_sessions_round", "round_id", "id"),
+                      UniqueConstraint("uuid", name="uq_sessions_uuid"))
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
@@ -163,6 +170,9 @@ class SurveySession(Base):
     completed_at: Mapped[datetime | None] = mapped_column()
     reminded_at: Mapped[datetime | None] = mapped_column()  # the last reminder's
     reminders: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # policy's
+    uuid: Mapped[str] = mapped_column(String(36), default=new_uuid)  # exports' `_uuid`
+    # the contact's profile as it was when this session was answered (None: before 0021)
+    profile: Mapped[dict[str, Any] | None] = mapped_column()
 
 
 class StoredAnswer(Base):

@@ -40,8 +40,9 @@ CONVERSATIONS = {  # address → what they reply after "hi" and consent
 }
 V1_QUESTIONS = ["source", "source_other", "days", "problems", "problems/dirty", "problems/far",
                 "problems/cost", "safe", "litres"]
-METADATA = ["_session", "_contact", "_channel", "_language", "_community", "_profile.district",
-            "_survey_version", "_status", "_started_at", "_completed_at"]
+METADATA = ["_session", "_uuid", "_contact", "_channel", "_language", "_community",
+            "_profile.district", "_round", "_survey_version", "_status", "_started_at",
+            "_completed_at"]
 
 
 def _cli() -> typer.Typer:
@@ -86,6 +87,8 @@ def round_id(runtime, water) -> int:
         amina = db.scalars(select(Contact).where(Contact.address == "amina")).one()
         # `name`: what an import kept before profile fields had to be declared
         amina.profile, amina.community = {"district": "North", "name": "Amina Y"}, "riverside"
+        for session in db.scalars(select(SessionRow).where(SessionRow.contact_id == amina.id)):
+            session.profile = None  # as answered before migration 0021: her profile now is read
         declare_profile_fields(db, ["district"])
         di = Contact(channel="sms", address="+254700000001", language="sw", profile={},
                      community="=cmd|' /C calc'!A0")
@@ -161,11 +164,11 @@ def test_xlsx_is_readable_and_keeps_numbers_numeric(runtime, round_id, tmp_path)
     sheet = load_workbook(out, read_only=True).active
     table = [list(row) for row in sheet.iter_rows(values_only=True)]
     header, first = table[0], dict(zip(table[0], table[1], strict=True))
-    assert header[:2] == ["_session", "_contact"]
-    assert first["source_other"] == "'" + HYPERLINK
+    assert header[:3] == ["_session", "_uuid", "_contact"]
+    assert first["source_other"] == HYPERLINK  # a text cell: never run, no ' shown
     assert first["litres"] == -3 and first["days"] == 5 and first["problems/dirty"] == 1
     assert len(table) == 5
-    assert table[4][header.index("source_other")] == "'@cmd"  # control characters dropped
+    assert table[4][header.index("source_other")] == "@cmd"  # control characters dropped
 
 
 def test_jsonl_lines_are_typed_objects(runtime, round_id, tmp_path):
@@ -175,7 +178,7 @@ def test_jsonl_lines_are_typed_objects(runtime, round_id, tmp_path):
     assert len(rows) == 4
     assert rows[0]["litres"] == -3 and rows[0]["source_other"] == HYPERLINK  # data, not a sheet
     assert rows[0]["problems"] == "dirty cost" and rows[0]["problems/cost"] == 1
-    assert list(rows[0])[:2] == ["_session", "_contact"]
+    assert list(rows[0])[:3] == ["_session", "_uuid", "_contact"]
     piped = CliRunner().invoke(_cli(), ["export", str(round_id), "--out", "-", "-f", "jsonl"])
     assert [json.loads(line) for line in piped.stdout.splitlines()] == rows
 
@@ -184,7 +187,10 @@ def test_labels_in_bengali(runtime, round_id, tmp_path):
     out = tmp_path / "bn.csv"
     result = heard("export", str(round_id), "--out", str(out), "--labels", "bn")
     assert result.exit_code == 0, result.output
-    amina, bo, _, di = read_csv(out)
+    header, *lines = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
+    assert header[:3] == METADATA[:3] and "আপনি কোথা থেকে পানি পান?" in header  # texts as headers
+    names = open_export(runtime.database_url, round_id, b"key").names
+    amina, bo, _, di = [dict(zip(names, line, strict=True)) for line in lines]
     assert amina["source"] == "অন্যান্য" and bo["source"] == "বাড়িতে কল"
     assert amina["problems"] == "নোংরা পানি; টাকা লাগে" and amina["problems/dirty"] == "1"
     assert di["problems"] == "অনেক দূরে; দুর্গন্ধ"
@@ -222,7 +228,7 @@ def test_cli_with_addresses_warns_and_adds_the_column(runtime, round_id, tmp_pat
     assert result.exit_code == 0 and "personal data" in result.output
     rows = read_csv(out)
     assert [row["_address"] for row in rows] == ["amina", "bo", "cy", "+254700000001"]
-    assert list(rows[0])[:3] == ["_session", "_contact", "_address"]
+    assert list(rows[0])[:4] == ["_session", "_uuid", "_contact", "_address"]
     assert out.stat().st_mode & 0o777 == 0o600
 
 
@@ -263,7 +269,7 @@ def test_api_needs_an_analyst_and_addresses_need_an_admin(runtime, round_id):
     assert get("facilitator").status_code == 403
     assert get("analyst", with_addresses="true").status_code == 403
     page = get("analyst").json()
-    assert page["columns"][:2] == ["_session", "_contact"] and page["next"] is None
+    assert page["columns"][:3] == ["_session", "_uuid", "_contact"] and page["next"] is None
     assert len(page["responses"]) == 4 and "_address" not in page["responses"][0]
     assert page["responses"][0]["litres"] == -3
     assert page["responses"][0]["_profile.district"] == "North"

@@ -105,7 +105,7 @@ def test_import_keeps_declared_gender_and_no_name_reaches_the_database_or_an_exp
         values_only=True)]
     gender = sheet[0].index("_profile.gender")
     assert [row[gender] for row in sheet[1:]] == ["female", "male"]
-    assert_gender_and_no_name(sheet[0], json.dumps(sheet, ensure_ascii=False))
+    assert_gender_and_no_name(sheet[0], json.dumps(sheet, ensure_ascii=False, default=str))
     records = [json.loads(line) for line in jsonl_file.read_text(encoding="utf-8").splitlines()]
     assert [record["_profile.gender"] for record in records] == ["female", "male"]
     assert_gender_and_no_name(list(records[0]), jsonl_file.read_text(encoding="utf-8"))

@@ -34,6 +34,7 @@ from surveys.tables import (
     StoredAnswer,
     SurveySession,
     SurveyVersion,
+    new_uuid,
     utcnow,
 )
 from surveys.words import keypad_digits
@@ -234,6 +235,8 @@ class Batch:
             session = self.new_session(contact, decision.opens, decision.result)
         if session is not None and decision.result is not None:
             self.save_step(session, decision.result, message)
+            if "profile" in decision.contact or session.status in FINISHED:
+                session.profile = dict(contact.profile or {})  # as answered, for exports
         self.write_outbox(contact, message, decision.replies)
 
     def new_session(self, contact: Contact, opening: Opening,
@@ -241,7 +244,8 @@ class Batch:
         now = utcnow()
         session = SurveySession(contact_id=contact.id, survey_pk=opening.survey_pk,
                                 round_id=opening.round_id, state=result.state,
-                                status=result.state["status"], started_at=now, updated_at=now)
+                                status=result.state["status"], started_at=now, updated_at=now,
+                                uuid=new_uuid())
         self.db.add(session)
         self.sessions[contact.id].append(session)
         return session

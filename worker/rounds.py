@@ -52,6 +52,7 @@ from surveys.tables import (
     StoredAnswer,
     SurveySession,
     SurveyVersion,
+    new_uuid,
     utcnow,
 )
 from voice.minutes import seconds_to_hear
@@ -650,7 +651,7 @@ class _Invitations:
         due: dict[int, datetime] = {}
         for contact in contacts:
             session, replies = self._shared(contact.language, contact.channel)
-            sessions.append(((contact.id,), session))
+            sessions.append(((contact.id, new_uuid()), session))
             own: tuple[Any, ...] = (contact.id, contact.address)
             if self.pace is not None:  # (a pending row's next_attempt_at: when it is queued)
                 due[contact.id] = self.pace.due(self.built)
@@ -679,7 +680,8 @@ def _write_chunk(database_url: str, redis: Redis, enqueue: Enqueue, chunk: _Chun
     paced launch's each for when its first contact is due)."""
     own = ["contact_id", "address"] + (["next_attempt_at"] if chunk.due is not None else [])
     with session_scope(database_url) as db:
-        bulk_insert_shared(db, SurveySession.__table__, ["contact_id"], chunk.sessions)
+        bulk_insert_shared(db, SurveySession.__table__, ["contact_id", "uuid"],
+                           chunk.sessions)
         outbox_ids = bulk_insert_shared(db, OutboxMessage.__table__, own, chunk.messages,
                                         ids=True)
     contact_ids = [values[0] for values, _ in chunk.messages]
