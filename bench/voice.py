@@ -4,7 +4,7 @@ Ceiling, in the same run: uvicorn + FastAPI reading the same form and answering 
 TwiML with no I/O (bench/echo_app.py). heard: `heard serve --workers 0` on the benchmark's
 PostgreSQL and Redis (bench/pipeline.py), an open round of water-access. Each caller walks in:
 the call begins (step 0), the round's code on the keys, then every question answered with
-keys (a number, a multiple choice, an optional text question skipped on the way), each
+keys (a number, a multiple choice) or aloud (the question in words: a `<Record>`), each
 request signed as Twilio signs it (X-Twilio-Signature over the Gather's action URL). First as
 fast as heard answers (its max throughput), then paced at half of the lower of that and the
 ceiling, from CALLERS concurrent callers: p50 and p99 response times (goal: p99 < 100 ms).
@@ -48,6 +48,7 @@ PORT = 8795
 PUBLIC = f"http://127.0.0.1:{PORT}"
 # consent yes, gender, age, source (public tap), minutes to fetch, daily yes, problems 1 and 3
 KEYS = ["1", "2", "2", "2", "15#", "1", "13#"]
+SPOKEN = "(spoken)"  # a step answered aloud (the optional question in words): a recording
 
 
 def main() -> None:
@@ -117,7 +118,10 @@ def probe(port: int, code: str) -> list[tuple[str, str | None]]:
             "X-Twilio-Signature": _signature(path, form)})
         response.raise_for_status()
         root = ET.fromstring(response.content)
-        gather = root.find("Gather")
+        gather, record = root.find("Gather"), root.find("Record")
+        if record is not None:  # a question in words: answered aloud, a recording
+            steps.append((record.get("action", "").removeprefix(PUBLIC), SPOKEN))
+            continue
         if gather is None:
             said = [say.text for say in root.iter("Say")]
             assert root[-1].tag == "Hangup" and next(presses, None) is None, said
@@ -141,6 +145,11 @@ def call(steps: list[tuple[str, str | None]], sid: str, number: int) -> list[byt
 def _form(sid: str, number: int, keys: str | None) -> dict[str, str]:
     form = {"CallSid": sid, "AccountSid": "AC" + "0" * 32, "From": f"+14152{number:06d}",
             "To": "+15005550006", "CallStatus": "in-progress", "Direction": "inbound"}
+    if keys == SPOKEN:  # Twilio's <Record> action post: the call's own recording
+        recording = f"RE{number:032x}"
+        return form | {"RecordingSid": recording, "RecordingDuration": "4",
+                       "RecordingUrl": "https://api.twilio.com/2010-04-01/Accounts/AC"
+                                       f"{'0' * 32}/Recordings/{recording}"}
     return form | ({"Digits": keys} if keys is not None else {})
 
 
