@@ -92,6 +92,12 @@ def complete(recorded: dict[str, str], lang: str) -> bool:
     return all(t.gettext(msgid) in recorded for msgid in PHRASES)
 
 
+def recorded_in(db: Session, lang: str) -> bool:
+    """Whether every phrase is recorded in `lang`: a call in it needs no voice."""
+    have = set(db.scalars(select(VoicePrompt.key).where(VoicePrompt.lang == lang)))
+    return all(key_of(msgid) in have for msgid in PHRASES)
+
+
 def import_pack(db: Session, folder: Path) -> dict[str, int]:
     """Store every `<lang>/<key>.wav|mp3` under `folder`: how many per language. A file that is
     not a phrase's, or does not play, is a MediaError naming it (nothing is stored then)."""

@@ -86,7 +86,7 @@ def twilio_voice_sender() -> Sender:
 def pack_complete(lang: str) -> bool:
     """Whether heard's own phrases are all recorded in `lang` (a call without a voice)."""
     with session_scope(runtime().database_url) as db:
-        return pack.complete(pack.recorded_phrases(db, lang, ""), lang)
+        return pack.recorded_in(db, lang)
 
 
 def twilio_voice_finder() -> Finder:

@@ -69,8 +69,7 @@ def complete_packs(languages: list[str]) -> frozenset[str]:
     in one needs no voice. None where the database cannot be read (validate still works)."""
     try:
         with session_scope(runtime_for_cli().database_url) as db:
-            return frozenset(lang for lang in languages
-                             if pack.complete(pack.recorded_phrases(db, lang, ""), lang))
+            return frozenset(lang for lang in languages if pack.recorded_in(db, lang))
     except SQLAlchemyError:
         return frozenset()
 
