@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from heard.guards import MAX_UPLOAD
 from heard.routes.auth import Admin, Facilitator, bearer_in
 from heard.routes.deps import RowId, get_runtime
-from heard.routes.problems import AUTHORIZED, errors
+from heard.routes.problems import AUTHORIZED, BODY, errors
 from heard.routes.round_answers import (
     Closed,
     LaunchPlan,
@@ -147,7 +147,7 @@ async def _body_text(request: Request) -> str:
         raise HTTPException(400, f"the upload is not UTF-8 text: {error}") from None
 
 
-@router.post("/contacts/import", tags=["contacts"], responses=errors(400, 413), openapi_extra={
+@router.post("/contacts/import", tags=["contacts"], responses=errors(*BODY), openapi_extra={
     "requestBody": {"content": {
         "text/csv": {"schema": {"type": "string"}},
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
@@ -176,7 +176,7 @@ async def import_contacts(
                         notice=report.dropped_notice("the `profile` parameter"))
 
 
-@router.post("/surveys", status_code=201, tags=["surveys"], responses=errors(400, 413),
+@router.post("/surveys", status_code=201, tags=["surveys"], responses=errors(*BODY),
              openapi_extra={
     "requestBody": {"content": {"application/yaml": {"schema": {"type": "string"}}}}})
 async def upload_survey(request: Request, runtime: RuntimeDep, _: Facilitator) -> StoredSurvey:
@@ -190,7 +190,7 @@ async def upload_survey(request: Request, runtime: RuntimeDep, _: Facilitator) -
         return StoredSurvey(id=row.survey_id, version=row.version, content_hash=row.content_hash)
 
 
-@router.post("/rounds", status_code=201, tags=["rounds"], responses=errors(404))
+@router.post("/rounds", status_code=201, tags=["rounds"], responses=errors(*BODY, 404))
 def create_round(body: RoundIn, request: Request, runtime: RuntimeDep,
                  _: Facilitator) -> RoundOut:
     token = bearer_in(request)
@@ -334,7 +334,7 @@ def unpublish_round(round_id: RowId, runtime: RuntimeDep, _: Facilitator) -> Wit
     return Withdrawn(withdrawn=was_public)
 
 
-@router.post("/tokens", status_code=201, tags=["admin"])
+@router.post("/tokens", status_code=201, tags=["admin"], responses=errors(*BODY))
 def new_token(runtime: RuntimeDep, _: Admin,
               body: Annotated[TokenIn, Body()]) -> NewToken:
     """A new token, shown this once; it works until revoked, or for `expires`."""

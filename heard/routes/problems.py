@@ -47,6 +47,7 @@ WHY = {
          "try again shortly",
 }
 AUTHORIZED = (401, 403, 422)  # what any route behind a token may answer
+BODY = (400, 413)  # what any route reading a body may answer: not JSON (or YAML, CSV), too large
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:

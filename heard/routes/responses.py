@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from heard.routes.auth import Analyst, bearer, bearer_in
-from heard.routes.deps import MAX_ID, get_runtime
+from heard.routes.deps import MAX_ID, MAX_NUMBER, RowId, get_runtime
 from heard.routes.problems import AUTHORIZED, errors
 from heard.routes.round_answers import examples
 from surveys import catalog
@@ -77,7 +77,7 @@ Token = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 @router.get("/rounds/{round_id}/responses", response_model=ResponsePage,
             responses=errors(404, 503))
 def responses(
-    round_id: int,
+    round_id: RowId,
     request: Request,
     role: Analyst,
     runtime: Annotated[Runtime, Depends(get_runtime)],
@@ -135,7 +135,7 @@ def survey_responses(
             responses=errors(404))
 def survey_version(
     survey_id: Annotated[str, Path(max_length=128)],
-    version: Annotated[int, Path(ge=1, le=MAX_ID)],
+    version: Annotated[int, Path(ge=1, le=MAX_NUMBER)],
     role: Analyst,
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> Codebook:

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from heard.routes.auth import bearer, require_role
 from heard.routes.console.base import ACTING, SESSION_COOKIE
 from heard.routes.deps import get_runtime
-from heard.routes.problems import AUTHORIZED, errors
+from heard.routes.problems import AUTHORIZED, BODY, errors
 from heard.routes.round_answers import examples
 from surveys import catalog
 from surveys.actions import Converse
@@ -122,7 +122,7 @@ def list_surveys(runtime: RuntimeDep) -> list[SurveySummary]:
 
 
 @router.post("/api/v1/simulate", status_code=202, tags=["simulator"], dependencies=Allowed,
-             responses=REFUSED)
+             responses=REFUSED | errors(*BODY))
 async def simulate(message: SimulatedMessage, runtime: RuntimeDep) -> Accepted:
     if not await _known(runtime.database_url, message.survey):
         raise HTTPException(404, f"unknown survey {message.survey!r}: see GET /api/v1/surveys")
