@@ -20,6 +20,7 @@ from redis import Redis
 from surveys import audit
 from surveys.contact_import import (
     ImportReport,
+    analyze_contacts,
     chunked,
     parse_contacts,
     store_contacts,
@@ -121,6 +122,7 @@ def import_pending(database_url: str, redis: Redis, import_id: str) -> PendingIm
                          merged=report.merged_duplicates, bad_rows=len(report.errors),
                          dropped_columns=len(report.dropped_columns),
                          profile_fields=len(report.profile_fields))
+        analyze_contacts(database_url, report)
     except Exception:
         pending.status = FAILED
         save(redis, pending, again=True)

@@ -30,7 +30,7 @@ from surveys import catalog, spans
 from surveys.channels import channel as channel_named
 from surveys.channels import importable, keypads, trials
 from surveys.contact_import import language_code
-from surveys.database import session_scope
+from surveys.database import analyze, session_scope
 from surveys.engine import (
     FINISHED,
     Reply,
@@ -59,6 +59,7 @@ from voice.minutes import seconds_to_hear
 from worker.outbox import outbox_fields, outbox_row, reply_body, sms_text
 
 CHUNK = 5000
+WRITTEN_TABLES = (SurveySession.__tablename__, OutboxMessage.__tablename__)  # by a launch
 CONTACTS_PER_SEND_JOB = 100
 # a paced launch's send jobs are queued this much before their contacts are due: rq's scheduler
 # moves jobs once a second, and a sender with nothing queued loses its slots for good
@@ -596,6 +597,7 @@ def launch(database_url: str, redis: Redis, round_id: int, enqueue: Enqueue,
             writing.append(writers.submit(_write_chunk, database_url, redis, enqueue, chunk))
         while writing:
             invited += _written(writing.popleft(), progress)
+    analyze(database_url, WRITTEN_TABLES, invited)  # the round's sessions were not there
     return invited
 
 
@@ -809,6 +811,7 @@ def _send_reminders(database_url: str, redis: Redis, survey: Survey, rows: Seque
             enqueue(redis, batch)
         if progress:
             progress(len(chunk))
+    analyze(database_url, WRITTEN_TABLES, len(rows))
 
 
 def due_rounds(db: Session, now: datetime) -> tuple[list[int], list[int]]:

@@ -15,9 +15,8 @@ from surveys.contact_import import (
     parse_contacts,
     profile_columns,
     read_spreadsheet,
-    store_contacts,
+    save_contacts,
 )
-from surveys.database import session_scope
 
 app = typer.Typer(help="Contacts: import from CSV, erase on request.", no_args_is_help=True)
 
@@ -50,8 +49,7 @@ def import_contacts(
         raise typer.Exit(1) from None
     columns = _columns(text, profile or (), column) if column else None
     contacts, report = parse_contacts(text, region, profile or (), columns=columns)
-    with session_scope(runtime_for_cli().database_url) as db:
-        store_contacts(db, contacts, report)
+    save_contacts(runtime_for_cli().database_url, contacts, report)
     for problem in report.errors:
         echo_err(f"{file}:{problem}")
     notice = report.dropped_notice()
