@@ -13,7 +13,7 @@ import json
 import logging
 import secrets
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from redis import Redis
 
@@ -80,7 +80,7 @@ def pending_import(redis: Redis, import_id: str, user_id: int | None) -> Pending
 def uploaded_text(redis: Redis, import_id: str) -> str | None:
     """The file's text while it is kept (until imported, or an hour)."""
     found = redis.get(_text_key(import_id))
-    return None if found is None else found.decode()
+    return None if found is None else cast(bytes, found).decode()  # not decode_responses
 
 
 def save(redis: Redis, pending: PendingImport, *, again: bool = False) -> None:

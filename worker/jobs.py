@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from functools import wraps
@@ -97,7 +97,7 @@ def drain_inbox() -> int:
     return handled
 
 
-def _process_claimed(db: Session, claimed: list[int],
+def _process_claimed(db: Session, claimed: Sequence[int],
                      failed: set[int]) -> tuple[list[int], int]:
     """The batch at once; if anything in it fails, again one message at a time, so the bad
     one is found and only it is left (logged) for the sweeper. (Outbox ids, rows processed.)"""
@@ -195,7 +195,7 @@ class Before(NamedTuple):
     attempts: int
 
 
-def _send(current: Runtime, rows: Select[tuple[OutboxMessage]],
+def _send(current: Runtime, rows: Select[OutboxMessage],
           wanted: Callable[[OutboxMessage], bool] = lambda message: True,
           ) -> tuple[list[str], TransientSendError | None]:
     """Send these rows, each contact's oldest first: (their statuses, the transient error
@@ -327,7 +327,7 @@ def _record_on(db: Session, message: OutboxMessage,
     else:
         message.status, message.error = "failed", str(outcome)
         message.error_code = outcome.code
-        marks = {"opted_out": True} if outcome.opt_out else {}
+        marks: dict[str, bool | str] = {"opted_out": True} if outcome.opt_out else {}
         if outcome.unreachable:
             marks["unreachable"] = outcome.unreachable
         if marks and message.contact_id is not None:
@@ -368,8 +368,8 @@ def _retry_interval(message: OutboxMessage) -> int:
 
 def _zone_of(message: OutboxMessage, contact: Contact | None) -> ZoneInfo | None:
     """The recipient's time zone, for quiet hours."""
-    return zone_for(message.channel, message.address, contact and contact.time_zone,
-                    contact and contact.community)
+    return zone_for(message.channel, message.address, contact.time_zone if contact else None,
+                    contact.community if contact else None)
 
 
 def _must_not_send(contact: Contact, message: OutboxMessage) -> bool:
@@ -550,7 +550,7 @@ def _process_stuck(current: Runtime, inbox_id: int) -> None:
     enqueue_outbound(current.redis, outbox_ids, contact)
 
 
-def _unprocessed_before(cutoff: datetime, limit: int) -> Select[tuple[int]]:
+def _unprocessed_before(cutoff: datetime, limit: int) -> Select[int]:
     return (select(InboxMessage.id)
             .where(InboxMessage.processed_at.is_(None), InboxMessage.received_at < cutoff)
             .order_by(InboxMessage.id).limit(limit))

@@ -63,7 +63,7 @@ def _taken(redis: Redis, keys: list[str], token: str, milliseconds: int) -> set[
         return {key for key, took in zip(keys, pipe.execute(), strict=True) if took}
 
 
-def _each(redis: Redis, lua: str, keys: list[str], *args: object) -> set[str]:
+def _each(redis: Redis, lua: str, keys: list[str], *args: str | int) -> set[str]:
     """`lua` run on each key in one round trip: the keys it returned true for."""
     if not keys:
         return set()

@@ -20,10 +20,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, cast
 
 from redis import Redis
-from sqlalchemy import and_, exists, func, select, true, update
+from sqlalchemy import ColumnElement, CursorResult, and_, exists, func, select, true, update
 from sqlalchemy.orm import Session
 
 from surveys import catalog, spans
@@ -164,8 +164,8 @@ def _eligible(round_: Round) -> Any:
 
 
 def _reachable(round_: Round) -> Any:
-    conditions = [Contact.consent.is_(True), Contact.opted_out.is_(False),
-                  Contact.unreachable.is_(None)]
+    conditions: list[ColumnElement[bool]] = [
+        Contact.consent.is_(True), Contact.opted_out.is_(False), Contact.unreachable.is_(None)]
     if round_.community:
         conditions.append(Contact.community == round_.community)
     targeted = Target.of(round_.target).clause()
@@ -221,7 +221,7 @@ class Target:
         negation counts those it leaves out); None: everyone."""
         if not self:
             return None
-        conditions = [true()]
+        conditions: list[ColumnElement[bool]] = [true()]
         if self.languages:
             conditions += [Contact.language.is_not(None),
                            Contact.language.in_(self.languages)]
@@ -501,7 +501,7 @@ def _explain_left_out(db: Session, round_: Round, plan: Plan) -> None:
     from difflib import get_close_matches
 
     real = Contact.channel.not_in(trials())
-    remaining = [real]
+    remaining: list[ColumnElement[bool]] = [real]
     for reason, condition in LEFT_OUT:
         clause = condition(round_)
         if clause is None:
@@ -515,8 +515,9 @@ def _explain_left_out(db: Session, round_: Round, plan: Plan) -> None:
         present = db.scalar(select(func.count()).select_from(Contact)
                             .where(real, Contact.community == round_.community)) or 0
         if not present:
-            names = dict(db.execute(select(Contact.community, func.count()).where(
-                real, Contact.community.is_not(None)).group_by(Contact.community)).all())
+            names = cast(dict[str, int], dict(db.execute(  # NULL communities left out
+                select(Contact.community, func.count()).where(
+                    real, Contact.community.is_not(None)).group_by(Contact.community)).all()))
             near = get_close_matches(round_.community.lower(),
                                      [name.lower() for name in names], n=1, cutoff=0.6)
             found = next((name for name in names if near and name.lower() == near[0]), None)
@@ -834,7 +835,7 @@ def close_round(db: Session, round_id: int) -> int:
                         .where(SurveySession.round_id == round_id,
                                SurveySession.status.not_in(FINISHED))
                         .values(status="expired", updated_at=utcnow()))
-    return result.rowcount or 0
+    return cast(CursorResult[Any], result).rowcount or 0
 
 
 @dataclass

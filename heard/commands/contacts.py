@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import typer
@@ -51,8 +52,8 @@ def import_contacts(
     contacts, report = parse_contacts(text, region, profile or (), columns=columns)
     with session_scope(runtime_for_cli().database_url) as db:
         store_contacts(db, contacts, report)
-    for error in report.errors:
-        echo_err(f"{file}:{error}")
+    for problem in report.errors:
+        echo_err(f"{file}:{problem}")
     notice = report.dropped_notice()
     if notice:
         echo_err(f"{file}: {notice}")
@@ -60,7 +61,7 @@ def import_contacts(
     raise typer.Exit(1 if report.errors and not contacts else 0)
 
 
-def _columns(text: str, profile: list[str], given: list[str]) -> dict[str, str]:
+def _columns(text: str, profile: Iterable[str], given: list[str]) -> dict[str, str]:
     """heard's reading of the headers (and --profile), with each --column put over it."""
     names = [name for name, _ in header_and_samples(text, 0)]
     columns = guess_columns(names, profile_columns(profile))

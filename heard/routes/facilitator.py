@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
@@ -208,8 +208,9 @@ def launch_round(round_id: RowId, runtime: RuntimeDep, _: Facilitator,
             except rounds.RoundError as error:  # a job that would only fail in the worker
                 raise HTTPException(409, str(error)) from None
     settings = get_settings()
-    left_out = {"not_invited": dict(plan.left_out), "community_hint": plan.community_hint,
-                "quickest_seconds": plan.quickest(settings.sms_per_second).total_seconds()}
+    left_out: dict[str, Any] = {
+        "not_invited": dict(plan.left_out), "community_hint": plan.community_hint,
+        "quickest_seconds": plan.quickest(settings.sms_per_second).total_seconds()}
     if dry_run:
         prices = rounds.prices_of(settings)
         low, high = plan.cost(prices)

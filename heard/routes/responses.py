@@ -80,7 +80,7 @@ def responses(
     plan = _planned(lambda key: open_export(runtime.database_url, round_id, key, labels=labels,
                                             with_addresses=with_addresses), runtime)
     rows, following = _page(plan, request, after, limit)
-    record_api_call(runtime.database_url, token and token.credentials, role,
+    record_api_call(runtime.database_url, token.credentials if token else None, role,
                     export_action(with_addresses), round_id, format="json", rows=len(rows),
                     after=after, limit=limit, labels=labels)
     return ResponsePage(round=round_id, columns=plan.names, responses=rows, next=following)
@@ -109,7 +109,7 @@ def survey_responses(
         runtime.database_url, survey_id, key, labels=labels, with_addresses=with_addresses),
         runtime)
     rows, following = _page(plan, request, after, limit)
-    record_api_call(runtime.database_url, token and token.credentials, role,
+    record_api_call(runtime.database_url, token.credentials if token else None, role,
                     export_action(with_addresses), None, survey=survey_id, format="json",
                     rows=len(rows), after=after, limit=limit, labels=labels)
     return SurveyResponsePage(survey=survey_id, columns=plan.names, responses=rows,
