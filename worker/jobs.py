@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from redis import Redis
 from sqlalchemy import Select, and_, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from surveys.database import patiently, session_scope
 from surveys.phone import without_numbers
@@ -298,6 +298,8 @@ def _record(database_url: str, outcomes: dict[int, Sent | TransientSendError | P
     with session_scope(database_url) as db:
         found = {message.id: message for message in db.scalars(
             select(OutboxMessage).where(OutboxMessage.id.in_(outcomes.keys() | put_back.keys()))
+            .options(load_only(OutboxMessage.status, OutboxMessage.attempts,  # the rest (the
+                               OutboxMessage.contact_id))  # reply) only where a refusal needs it
             .order_by(OutboxMessage.id).with_for_update())}
         for outbox_id, before in put_back.items():
             message = found.get(outbox_id)
