@@ -34,7 +34,6 @@ from surveys.tables import (
     Round,
     StoredAnswer,
     SurveySession,
-    SurveyVersion,
     new_uuid,
     utcnow,
 )
@@ -217,10 +216,11 @@ class Batch:
         return self._latest[survey_id]
 
     def survey(self, survey_pk: int) -> Survey:
-        if survey_pk not in self._surveys:  # read once per batch
-            row = self.db.get(SurveyVersion, survey_pk)
-            assert row is not None, f"survey version {survey_pk} is gone"  # a foreign key keeps it
-            self._surveys[survey_pk] = catalog.survey_of(row)
+        if survey_pk not in self._surveys:  # read once per batch (its definition once a process)
+            survey = catalog.survey_at(self.db, survey_pk)
+            assert survey is not None, f"survey version {survey_pk} is gone"  # a foreign key
+            # keeps it
+            self._surveys[survey_pk] = survey
         return self._surveys[survey_pk]
 
     # -- one message ---------------------------------------------------------------------------
