@@ -51,6 +51,7 @@ class Handled:
     contacts: list[ContactKey] = field(default_factory=list)
     outbox_ids: list[int] = field(default_factory=list)
     messages: int = 0  # inbox rows processed (the claimed ones and earlier ones of theirs)
+    outcomes: dict[int, str | None] = field(default_factory=dict)  # of each row processed
 
 
 def process(db: Session, inbox_id: int,
@@ -83,7 +84,9 @@ def process_batch(db: Session, inbox_ids: Sequence[int], skip_locked: bool = Fal
                 message.processed_at = now
     outbox_ids = batch.write()
     _remember_when_they_wrote(db, contacts, pending)
-    return Handled(list(pending), outbox_ids, sum(map(len, pending.values())))
+    return Handled(list(pending), outbox_ids, sum(map(len, pending.values())),
+                   {message.id: message.outcome for messages in pending.values()
+                    for message in messages})
 
 
 def _remember_when_they_wrote(db: Session, contacts: dict[ContactKey, Contact],
