@@ -87,7 +87,7 @@ def steps_of(db: Session, callback: Callback) -> list[Step]:
 def _turned(runtime: Runtime, callback: Callback, inbound: Inbound, newest: Step,
             page: int) -> str:
     """An input that turns a page: recorded (nothing for the engine), the page shown."""
-    inbound.payload |= {"page": page, "shows": newest.shows}
+    inbound.payload.update(page=page, shows=newest.shows)
     with session_scope(runtime.database_url) as db:
         record_handled(db, inbound, PAGE)
     return screens_of(runtime, callback.address, newest.shows).answer(page)
