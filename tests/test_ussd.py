@@ -11,10 +11,14 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from typer.testing import CliRunner
 
+from heard.commands.rounds import app as round_cli
+from heard.commands.survey import app as survey_cli
 from surveys import catalog
 from surveys.database import session_scope
-from surveys.tables import Contact, InboxMessage, OutboxMessage, SurveySession
+from surveys.tables import Contact, InboxMessage, OutboxMessage, Round, SurveySession
+from surveys.tokens import create_token
 from surveys.validation import load_survey
 from surveys.words import keypad_digits
 from tests.pipeline import answers, client_for, count, drain
@@ -30,6 +34,8 @@ KENYA = "+254712345678"  # Swahili first
 USA = "+14155550123"  # a country heard has no language for: the survey's first (English)
 MALAWI = "+265991234567"  # Chichewa
 HERE = Path(__file__).parent / "data" / "ussd"
+WATER = HERE.parent / "water.yaml"
+EXAMPLES = HERE.parent.parent.parent / "surveys" / "examples"
 
 
 @pytest.fixture
@@ -355,3 +361,66 @@ def dropped(client, session_id: str, status: str = "Incomplete", phone: str = US
         "phoneNumber": phone, "status": status, "durationInMillis": "45000",
         "hopsCount": "3", "input": "", "lastAppResponse": "", "errorMessage": "", "cost": "0"})
 
+
+
+# --- the round setting, the CLI and the API ----------------------------------------------
+
+def test_the_cli_and_the_api_create_a_round_that_goes_on_by_sms(runtime, ussd):
+    made = CliRunner().invoke(round_cli, ["create", "--survey", str(WATER),
+                                          "--ussd-continue", "sms"])
+    assert made.exit_code == 0, made.output
+    assert "a USSD session that times out goes on by sms" in made.output
+    refused = CliRunner().invoke(round_cli, ["create", "--survey", str(WATER),
+                                             "--ussd-continue", "fax"])
+    assert refused.exit_code == 1
+    assert "--ussd-continue: 'fax' is not one of ussd, sms" in refused.output
+    client = client_for(runtime)
+    with session_scope(runtime.database_url) as db:
+        headers = {"Authorization": f"Bearer {create_token(db, 'facilitator', 'f')}"}
+        assert db.scalars(select(Round.ussd_continue)).all() == ["sms"]
+    created = client.post("/api/v1/rounds", headers=headers,
+                          json={"survey": "test-water", "ussd_continue": "sms"})
+    assert created.status_code == 201 and created.json()["ussd_continue"] == "sms"
+    plain = client.post("/api/v1/rounds", headers=headers, json={"survey": "test-water"})
+    assert plain.json()["ussd_continue"] == "ussd"
+    wrong = client.post("/api/v1/rounds", headers=headers,
+                        json={"survey": "test-water", "ussd_continue": "fax"})
+    assert wrong.status_code == 422 and "ussd_continue" in wrong.text
+
+
+# --- validate: USSD screens per language ---------------------------------------------------
+
+def test_validate_reports_paged_screens_and_refuses_a_short_text_too_long(tmp_path):
+    result = CliRunner().invoke(survey_cli, ["validate", str(HERE / "clinic.yaml"),
+                                             str(EXAMPLES / "water-access.yaml")])
+    assert result.exit_code == 0, result.output
+    assert "clinic.yaml: USSD screens: ny 0 of 3 questions paged, en 0 of 3" in result.output
+    assert ("water-access.yaml: USSD screens: en 2 of 9 questions paged (question 'source' "
+            "(2), question 'problems' (2))") in result.output
+    long = tmp_path / "long.yaml"
+    long.write_text((HERE / "clinic.yaml").read_text().replace(
+        "short: {ny: Chipatala chiti munapitako komaliza?",
+        "short: {ny: " + "Chipatala chiti munapitako komaliza " * 6 + "?"))
+    result = CliRunner().invoke(survey_cli, ["validate", str(long)])
+    assert result.exit_code == 1
+    assert ("long.yaml: error: question 'visit' short (ny) takes 2 USSD screens: shorten it "
+            "to fit one") in result.output
+    piped = tmp_path / "piped.yaml"
+    piped.write_text((HERE / "clinic.yaml").read_text().replace(
+        "short: {ny: Munapita", "short: {xx: Munapita").replace(
+        "text: {ny: Munapita liti?, en: When did you go?}",
+        "text: {ny: Munapita liti?, en: When did you go?}\n    short: {fr: Quand?}"))
+    result = CliRunner().invoke(survey_cli, ["validate", str(piped)])
+    assert result.exit_code == 1
+    assert "question 'when' short: language 'fr' is not in the survey's languages" in (
+        result.output)
+
+
+def test_nothing_is_sent_to_a_ussd_contact_outside_their_session():
+    from surveys.tables import OutboxMessage as Row
+    from ussd.sender import ussd_sender
+    from worker.senders import PermanentSendError
+
+    with pytest.raises(PermanentSendError) as refused:
+        ussd_sender()(Row(channel="ussd", address=USA, text="Reminder"))
+    assert refused.value.code == "ussd_no_push"

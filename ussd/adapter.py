@@ -19,7 +19,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sms.adapter import BadPayload
+from surveys.actions import Converse, Decline
 from surveys.i18n import ascii_digits
+from surveys.messages import BadInbound, Inbound
 from surveys.phone import InvalidPhoneNumber, to_e164
 
 CHANNEL = "ussd"
@@ -27,6 +29,7 @@ MORE = "98"  # the next page of a screen too long for one
 BACK = "0"  # the page before, or on a first page the question before
 BACK_IN_NUMBERS = "00"  # where 0 is an answer
 CONTINUE = "1"  # a page of messages only (an intro): on to the next
+PAGE = "page"  # what a page turned is recorded as (handled: nothing for the engine)
 BACK_COMMAND, REJOIN = "back", "start"  # the engine's words (English works in every language)
 SESSION_ID = re.compile(r"[\w.:-]{1,100}", re.ASCII)
 MAX_TEXT = 2000
@@ -126,6 +129,25 @@ def meaning(typed: str, shown: Shown) -> PageTo | Say:
     if shown.multi_choices and len(keys) > 1 and keys.isdigit() and shown.multi_choices < 10:
         return Say(" ".join(keys))  # 135: options 1, 3 and 5
     return Say(typed.strip())
+
+
+def action_for(callback: Callback, located: Located, turn: PageTo | Say,
+               shows: int | None = None) -> Converse | Decline:
+    """The callback as an action: a message for the conversation, stepped at once (the
+    session's first resumes where the person stopped), or a page turned of the screen that
+    step `shows` answered, recorded as handled."""
+    payload: dict[str, object] = {"seen": len(callback.text), "step": located.step}
+    if isinstance(turn, PageTo):
+        payload |= {"page": turn.page, "shows": shows}
+    elif located.step == 0:
+        payload["resume"] = True
+    try:
+        inbound = Inbound(CHANNEL, callback.address, turn.text if isinstance(turn, Say) else "",
+                          f"{callback.session_id}:{located.step}", payload=payload)
+    except BadInbound as error:
+        raise BadPayload(str(error).replace("provider_id", "sessionId").replace(
+            "address", "phoneNumber")) from None
+    return Decline(inbound, PAGE) if isinstance(turn, PageTo) else Converse(inbound)
 
 
 # Africa's Talking's end-of-session notification: how a session ended

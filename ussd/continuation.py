@@ -25,7 +25,6 @@ from worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
 BY_SMS = "sms"
-WAYS = ("ussd", BY_SMS)  # a round's ussd_continue
 
 
 def continue_elsewhere(runtime: Runtime, end: SessionEnded) -> bool:

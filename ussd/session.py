@@ -20,21 +20,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from surveys import catalog
-from surveys.actions import Converse
+from surveys.actions import Decline
 from surveys.conversation import walk_in_language
 from surveys.database import session_scope
 from surveys.i18n import shipped_languages, translator
-from surveys.messages import Inbound
 from surveys.settings import Settings
 from surveys.tables import InboxMessage, OutboxMessage
-from ussd.adapter import CHANNEL, Callback, PageTo, locate, meaning
+from ussd.adapter import CHANNEL, Callback, PageTo, Say, action_for, locate, meaning
 from ussd.screens import Screens, one_screen, survey_screens
 from worker.outbox import stored_reply
-from worker.pipeline import converse, record_handled, where_they_are
+from worker.pipeline import converse, decline, where_they_are
 from worker.runtime import Runtime
 
 OUTSIDE = frozenset({"no_survey", "help"})  # in no survey: asked for a round's code
-PAGE = "page"  # the outcome of an input that only turned a page
 
 
 @dataclass(frozen=True)
@@ -55,21 +53,20 @@ def respond(runtime: Runtime, settings: Settings, callback: Callback) -> str:
     located = locate([step.seen for step in steps], callback.text)
     if located.replay:
         return screen_of(runtime, callback.address, steps[located.step])
-    inbound = Inbound(CHANNEL, callback.address, "", f"{callback.session_id}:{located.step}",
-                      payload={"seen": len(callback.text), "step": located.step})
-    if steps:
-        newest = steps[-1]
-        screens = screens_of(runtime, callback.address, newest.shows)
-        turn = meaning(located.input, screens.shown(newest.page))
-        if isinstance(turn, PageTo):
-            return _turned(runtime, callback, inbound, newest, turn.page)
-        text = turn.text
-    else:  # the session opens: where they left off, or the round its service code opens
-        text = settings.ussd_rounds.get(callback.service_code, "") if not located.input \
-            else located.input
-        inbound.payload["resume"] = True
-    answered = converse(runtime, Converse(Inbound(
-        CHANNEL, callback.address, text, inbound.provider_id, payload=inbound.payload)))
+    if not steps:  # the session opens: where they left off, or the round its code opens
+        turn: PageTo | Say = Say(located.input or settings.ussd_rounds.get(
+            callback.service_code, ""))
+        shows = None
+    else:
+        shows = steps[-1].shows
+        turn = meaning(located.input, screens_of(runtime, callback.address, shows).shown(
+            steps[-1].page))
+    action = action_for(callback, located, turn, shows)
+    if isinstance(action, Decline):  # a page turned: recorded, nothing for the engine
+        decline(runtime, action)
+        return screens_of(runtime, callback.address, steps[-1].shows).answer(
+            action.inbound.payload["page"])
+    answered = converse(runtime, action)
     return screens_for(runtime, callback.address, answered.outcome, answered.said,
                        opening=not steps).answer(0)
 
@@ -82,15 +79,6 @@ def steps_of(db: Session, callback: Callback) -> list[Step]:
         .order_by(InboxMessage.id)).all()
     return [Step(row.id, int(row.payload.get("seen", 0)), int(row.payload.get("page", 0)),
                  int(row.payload.get("shows", row.id))) for row in rows]
-
-
-def _turned(runtime: Runtime, callback: Callback, inbound: Inbound, newest: Step,
-            page: int) -> str:
-    """An input that turns a page: recorded (nothing for the engine), the page shown."""
-    inbound.payload.update(page=page, shows=newest.shows)
-    with session_scope(runtime.database_url) as db:
-        record_handled(db, inbound, PAGE)
-    return screens_of(runtime, callback.address, newest.shows).answer(page)
 
 
 def screen_of(runtime: Runtime, address: str, step: Step) -> str:
