@@ -21,6 +21,7 @@ from surveys.tables import Contact, InboxMessage, OutboxMessage, Round, SurveySe
 from surveys.tokens import create_token
 from surveys.validation import load_survey
 from surveys.words import keypad_digits
+from tests.cases import CaseFile, inbox_row, queued
 from tests.pipeline import answers, client_for, count, drain
 from tests.test_sms import TOKEN, sms
 from ussd.adapter import PageTo, Say, Shown, locate, meaning
@@ -424,3 +425,32 @@ def test_nothing_is_sent_to_a_ussd_contact_outside_their_session():
     with pytest.raises(PermanentSendError) as refused:
         ussd_sender()(Row(channel="ussd", address=USA, text="Reminder"))
     assert refused.value.code == "ussd_no_push"
+
+
+# --- the labelled webhook cases ------------------------------------------------------------
+
+CASES = CaseFile(HERE / "incoming.json")
+
+
+@pytest.mark.parametrize("case", CASES.params())
+def test_ussd_case(runtime, ussd, case):
+    """tests/data/ussd/incoming.json: form → status → answer → the step's inbox row → the
+    jobs queued (none: a session is answered inline)."""
+    client = client_for(runtime)
+    if case.get("round"):
+        survey = case["round"] if isinstance(case["round"], str) else "test-water"
+        open_round(runtime, survey, "WATER367")
+    form = case["form"]
+    for text in case.get("before", []):
+        assert client.post(WEBHOOK, data=form | {"text": text}).status_code == 200
+    runtime.redis.flushdb()  # the case's own jobs only
+    path = WEBHOOK.replace(SECRET, case.get("secret", SECRET)) + case.get("path", "")
+    for _ in range(case.get("repeat", 1)):
+        response = client.post(path, data=form)
+    answer = (response.json() if response.headers.get("content-type", "").startswith(
+        "application/json") else response.text)
+    got: dict[str, Any] = {
+        "status": response.status_code, "response": answer,
+        "inbox": inbox_row(runtime, "ussd", case.get("provider_id", f"{form['sessionId']}:0")),
+        "queued": queued(runtime)}
+    CASES.check(case, got)
