@@ -24,6 +24,7 @@ from surveys.actions import Decline
 from surveys.conversation import walk_in_language
 from surveys.database import session_scope
 from surveys.i18n import shipped_languages, translator
+from surveys.model import Survey
 from surveys.settings import Settings
 from surveys.tables import InboxMessage, OutboxMessage
 from ussd.adapter import CHANNEL, Callback, PageTo, Say, action_for, locate, meaning
@@ -50,25 +51,27 @@ def respond(runtime: Runtime, settings: Settings, callback: Callback) -> str:
     """AT's answer to `callback`: "CON " and the screen, or "END " and the last one."""
     with session_scope(runtime.database_url) as db:
         steps = steps_of(db, callback)
-    located = locate([step.seen for step in steps], callback.text)
-    if located.replay:
-        return screen_of(runtime, callback.address, steps[located.step])
-    if not steps:  # the session opens: where they left off, or the round its code opens
+        located = locate([step.seen for step in steps], callback.text)
+        if located.replay:  # answered as it was
+            step = steps[located.step]
+            return screens_of(db, callback.address, step.shows).answer(step.page)
+        shows = steps[-1].shows if steps else None
+        previous = screens_of(db, callback.address, shows) if shows is not None else None
+    if previous is None:  # the session opens: where they left off, or the round its code opens
         turn: PageTo | Say = Say(located.input or settings.ussd_rounds.get(
             callback.service_code, ""))
-        shows = None
     else:
-        shows = steps[-1].shows
-        turn = meaning(located.input, screens_of(runtime, callback.address, shows).shown(
-            steps[-1].page))
+        turn = meaning(located.input, previous.shown(steps[-1].page))
     action = action_for(callback, located, turn, shows)
-    if isinstance(action, Decline):  # a page turned: recorded, nothing for the engine
+    if isinstance(action, Decline) and previous is not None:  # a page turned: nothing to step
         decline(runtime, action)
-        return screens_of(runtime, callback.address, steps[-1].shows).answer(
-            action.inbound.payload["page"])
+        return previous.answer(action.inbound.payload["page"])
     answered = converse(runtime, action)
-    return screens_for(runtime, callback.address, answered.outcome, answered.said,
-                       opening=not steps).answer(0)
+    with session_scope(runtime.database_url) as db:
+        survey = (catalog.survey_at(db, answered.survey_pk) if answered.survey_pk is not None
+                  else None)
+    return screens_for(callback.address, answered.outcome, answered.said, survey,
+                       answered.language, opening=not steps).answer(0)
 
 
 def steps_of(db: Session, callback: Callback) -> list[Step]:
@@ -81,28 +84,22 @@ def steps_of(db: Session, callback: Callback) -> list[Step]:
                  int(row.payload.get("shows", row.id))) for row in rows]
 
 
-def screen_of(runtime: Runtime, address: str, step: Step) -> str:
-    """The answer a recorded step got, again."""
-    return screens_of(runtime, address, step.shows).answer(step.page)
+def screens_of(db: Session, address: str, inbox_id: int) -> Screens:
+    """The screen a recorded step showed, from its stored replies."""
+    outcome, payload = db.execute(select(InboxMessage.outcome, InboxMessage.payload)
+                                  .where(InboxMessage.id == inbox_id)).one()
+    said = list(db.scalars(select(OutboxMessage.reply).where(
+        OutboxMessage.inbox_id == inbox_id).order_by(OutboxMessage.seq)))
+    survey_pk, language = where_they_are(db, CHANNEL, address)
+    survey = catalog.survey_at(db, survey_pk) if survey_pk is not None else None
+    return screens_for(address, outcome, said, survey, language,
+                       opening=int(payload.get("step", 0)) == 0)
 
 
-def screens_of(runtime: Runtime, address: str, inbox_id: int) -> Screens:
-    """The screen a recorded engine step showed, from its stored replies."""
-    with session_scope(runtime.database_url) as db:
-        outcome, payload = db.execute(select(InboxMessage.outcome, InboxMessage.payload)
-                                      .where(InboxMessage.id == inbox_id)).one()
-        said = list(db.scalars(select(OutboxMessage.reply).where(
-            OutboxMessage.inbox_id == inbox_id).order_by(OutboxMessage.seq)))
-    return screens_for(runtime, address, outcome, said, opening=int(payload.get("step", 0)) == 0)
-
-
-def screens_for(runtime: Runtime, address: str, outcome: str | None,
-                said: list[dict[str, Any]], opening: bool) -> Screens:
+def screens_for(address: str, outcome: str | None, said: list[dict[str, Any]],
+                survey: Survey | None, language: str | None, opening: bool) -> Screens:
     """A step's replies as a screen; for one in no survey, heard's own words: a round's code
     asked for (again), or, for one who opted out, whether to take part again."""
-    with session_scope(runtime.database_url) as db:
-        survey_pk, language = where_they_are(db, CHANNEL, address)
-        survey = catalog.survey_at(db, survey_pk) if survey_pk is not None else None
     lang = language or walk_in_language(shipped_languages(), None, address) or "en"
     if outcome in OUTSIDE or (outcome == "opted_out" and not said):
         t = translator(lang)
@@ -115,6 +112,5 @@ def screens_for(runtime: Runtime, address: str, outcome: str | None,
                               "That code is not for a survey that is open now. Enter it "
                               "again."), t, lang)
     words = survey.words_for(lang) if survey is not None else lang
-    return survey_screens([stored_reply(body) for body in said],
-                          survey, lang, translator(words))
-
+    return survey_screens([stored_reply(body) for body in said], survey, lang,
+                          translator(words))
