@@ -17,6 +17,7 @@ from heard.commands.rounds import app as round_cli
 from heard.commands.survey import app as survey_cli
 from surveys import catalog
 from surveys.database import session_scope
+from surveys.engine import start
 from surveys.tables import Contact, InboxMessage, OutboxMessage, Round, SurveySession
 from surveys.tokens import create_token
 from surveys.validation import load_survey
@@ -25,6 +26,7 @@ from tests.cases import CaseFile, inbox_row, queued
 from tests.pipeline import answers, client_for, count, drain
 from tests.test_sms import TOKEN, sms
 from ussd.adapter import PageTo, Say, Shown, locate, meaning
+from ussd.fit import question_screens
 from ussd.screens import fits
 from worker import rounds
 
@@ -454,3 +456,21 @@ def test_ussd_case(runtime, ussd, case):
         "inbox": inbox_row(runtime, "ussd", case.get("provider_id", f"{form['sessionId']}:0")),
         "queued": queued(runtime)}
     CASES.check(case, got)
+
+
+def test_every_screen_of_the_examples_fits_and_twenty_question_screens_need_pages():
+    """heard's own examples: every page fits a screen (182 GSM-7 or 80 UCS-2 characters); the
+    first screen's question is never cut off behind its intro; 20 question screens page."""
+    paged = 0
+    for path in sorted(EXAMPLES.glob("*.yaml")):
+        survey = load_survey(path)
+        for lang in survey.languages:
+            screens = question_screens(survey, lang)
+            for what, screen in screens:
+                assert all(fits(page) for page in screen.pages), (path.name, lang, what)
+            first, asked = screens[0][1], start(survey, lang, ask_consent=True).replies[-1]
+            if len(first.pages) > 1:  # the intro on its own page(s); the question begins one
+                assert first.pages[first.messages_only].startswith(asked.text[:20]), (
+                    path.name, lang)
+            paged += sum(len(screen.pages) > 1 for _, screen in screens[1:])
+    assert paged == 20
