@@ -63,8 +63,9 @@ def respond(runtime: Runtime, settings: Settings, callback: Callback) -> str:
     else:
         turn = meaning(located.input, previous.shown(steps[-1].page))
     action = action_for(callback, located, turn, shows)
-    if isinstance(action, Decline) and previous is not None:  # a page turned: nothing to step
+    if isinstance(action, Decline):  # a page turned: nothing to step
         decline(runtime, action)
+        assert previous is not None  # (only a screen shown has pages to turn)
         return previous.answer(action.inbound.payload["page"])
     answered = converse(runtime, action)
     with session_scope(runtime.database_url) as db:
