@@ -18,6 +18,7 @@ from heard.commands.survey import app as survey_cli
 from surveys import catalog
 from surveys.database import session_scope
 from surveys.engine import start
+from surveys.settings import SettingError, get_settings
 from surveys.tables import Contact, InboxMessage, OutboxMessage, Round, SurveySession
 from surveys.tokens import create_token
 from surveys.validation import load_survey
@@ -474,3 +475,21 @@ def test_every_screen_of_the_examples_fits_and_twenty_question_screens_need_page
                     path.name, lang)
             paged += sum(len(screen.pages) > 1 for _, screen in screens[1:])
     assert paged == 20
+
+
+@pytest.mark.parametrize(("name", "value", "problem"), [
+    ("HEARD_USSD_ROUNDS", "384123=WATER367", "'384123=WATER367' is not service code=round code"),
+    ("HEARD_USSD_ROUNDS", "*384*123#=", "'*384*123#=' is not service code=round code"),
+    ("HEARD_USSD_SECRET", "short", "HEARD_USSD_SECRET='short': expected a secret of at least "
+                                   "16 characters"),
+])
+def test_a_bad_ussd_setting_names_its_variable(monkeypatch, name, value, problem):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingError) as refused:
+        get_settings()
+    assert problem in str(refused.value)
+
+
+def test_ussd_rounds_are_read_into_service_codes_and_round_codes(monkeypatch):
+    monkeypatch.setenv("HEARD_USSD_ROUNDS", "*384*123#=water367, *384*124*1#=MAJI123")
+    assert get_settings().ussd_rounds == {"*384*123#": "WATER367", "*384*124*1#": "MAJI123"}
