@@ -17,7 +17,8 @@ from heard.commands.rounds import app as round_cli
 from heard.commands.survey import app as survey_cli
 from surveys import catalog
 from surveys.database import session_scope
-from surveys.engine import start
+from surveys.engine import question_reply, start
+from surveys.i18n import translator
 from surveys.settings import SettingError, get_settings
 from surveys.tables import Contact, InboxMessage, OutboxMessage, Round, SurveySession
 from surveys.tokens import create_token
@@ -28,7 +29,7 @@ from tests.pipeline import answers, client_for, count, drain
 from tests.test_sms import TOKEN, sms
 from ussd.adapter import PageTo, Say, Shown, locate, meaning
 from ussd.fit import question_screens
-from ussd.screens import fits
+from ussd.screens import fits, survey_screens
 from worker import rounds
 
 SECRET = "a-secret-of-our-own-123"
@@ -493,3 +494,18 @@ def test_a_bad_ussd_setting_names_its_variable(monkeypatch, name, value, problem
 def test_ussd_rounds_are_read_into_service_codes_and_round_codes(monkeypatch):
     monkeypatch.setenv("HEARD_USSD_ROUNDS", "*384*123#=water367, *384*124*1#=MAJI123")
     assert get_settings().ussd_rounds == {"*384*123#": "WATER367", "*384*124*1#": "MAJI123"}
+
+
+def test_a_long_number_question_pages_back_with_00_as_0_is_an_answer():
+    survey = load_survey(HERE.parent / "water.yaml")
+    days = survey.question("days").model_copy(update={"text": {
+        lang: "How many days a week is there water at the place where you get it? " * 3
+        for lang in survey.languages}})
+    reply = question_reply(days, "en", "en")
+    screens = survey_screens([reply], survey, "en", translator("en"))
+    assert len(screens.pages) == 2 and screens.back_key == "00"
+    assert screens.pages[0].endswith("\n98 More\n00 Back")
+    assert screens.pages[1].endswith("\n00 Back")
+    assert meaning("00", screens.shown(1)) == PageTo(0)
+    assert meaning("0", screens.shown(1)) == Say("0")  # the answer 0
+    assert meaning("00", screens.shown(0)) == Say("back")

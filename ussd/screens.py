@@ -136,17 +136,21 @@ def paginate(told: list[list[str]], asked: list[str], t: Translator, lang: str,
     """The pages of messages `told` then a question `asked` (its lines; none: no question),
     with how many first pages show messages only. All on one page when it fits; else the
     messages have pages of their own ("1 Continue") and the question its own ("98 More")."""
+    # TRANSLATORS: a USSD screen's key back (a page, or the question before), "0 Back"
     back_word = t.gettext("Back")
     back_line = f"{localize_digits(back, lang)} {back_word}" if back else None
     lines = [line for block in told for line in block] + asked
     whole = "\n".join(lines + ([back_line] if back_line else []))
     if fits(whole):
         return (whole,), 0
-    more_word = t.gettext("More")  # TRANSLATORS: a USSD screen's next page key, "98 More"
-    go_on_word = t.gettext("Continue")  # (from an introduction on to the question)
+    # TRANSLATORS: a USSD screen's key to its next page, shown as "98 More"
+    more_word = t.gettext("More")
+    # TRANSLATORS: a USSD screen's key from an introduction on to the question, "1 Continue"
+    go_on_word = t.gettext("Continue")
     more = f"{localize_digits(MORE, lang)} {more_word}"
     go_on = f"{localize_digits(CONTINUE, lang)} {go_on_word}"
-    page_back = f"{localize_digits(BACK, lang)} {back_word}"
+    # a page back takes the screen's own back key (00 where 0 is an answer)
+    page_back = f"{localize_digits(back or BACK, lang)} {back_word}"
     everything = "\n".join([whole, more, go_on, page_back])
     ucs2, size = not gsm7(everything), screen_size(everything)
     pages: list[str] = []
