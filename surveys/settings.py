@@ -108,6 +108,15 @@ class Settings(BaseSettings):
     call_back: Annotated[bool, _env("HEARD_VOICE_CALL_BACK", "true or false")] = False
     price_per_call_minute: Annotated[float, _env(
         "HEARD_PRICE_PER_CALL_MINUTE", "a price, a number from 0, e.g. 0.014", ge=0)] = 0.014
+    # USSD through Africa's Talking (ussd/): its callbacks are not signed, so their URL holds this
+    # secret (/ussd/africastalking/<secret>); unset, every USSD callback is refused
+    ussd_secret: Annotated[str | None, _env(
+        "HEARD_USSD_SECRET", "a secret of at least 16 characters", min_length=16)] = None
+    # a service code that opens one round at once, as if its code were typed:
+    # "*384*123#=WATER367"; a code not here asks the person for a round's code
+    ussd_rounds: Annotated[dict[str, str], NoDecode, _env(
+        "HEARD_USSD_ROUNDS",
+        "service code=round code, separated by commas, e.g. *384*123#=WATER367")] = {}
     # Rounds
     price_per_segment: Annotated[float, _env(
         "HEARD_PRICE_PER_SEGMENT", "a price, a number from 0, e.g. 0.0079", ge=0)] = 0.0079
@@ -136,6 +145,12 @@ class Settings(BaseSettings):
     def _read_voice_languages(cls, value: Any) -> Any:
         """The variable's text read into {language: "tag[:voice]"}."""
         return voice_languages(value) if isinstance(value, str) else value
+
+    @field_validator("ussd_rounds", mode="before")
+    @classmethod
+    def _read_ussd_rounds(cls, value: Any) -> Any:
+        """The variable's text read into {service code: round code}."""
+        return ussd_rounds(value) if isinstance(value, str) else value
 
     @field_validator("call_retry_minutes", mode="before")
     @classmethod
@@ -229,6 +244,22 @@ def voice_languages(value: str) -> dict[str, str]:
             raise ValueError(f"{pair!r} is not language=BCP-47 tag[:voice] (e.g. sw=sw-KE or "
                              f"en=en-US:Polly.Joanna)")
         found[matched["lang"].lower()] = pair.split("=", 1)[1]
+    return found
+
+
+_USSD_CODE = re.compile(r"\*[0-9*]+#")
+
+
+def ussd_rounds(value: str) -> dict[str, str]:
+    """`*384*123#=WATER367,...` as {"*384*123#": "WATER367"}; a ValueError naming the first
+    pair that is not a service code (star, digits and stars, hash) and a round's code."""
+    found: dict[str, str] = {}
+    for pair in filter(None, (part.strip() for part in value.split(","))):
+        code, _, round_code = (part.strip() for part in pair.partition("="))
+        if not _USSD_CODE.fullmatch(code) or not round_code.isalnum():
+            raise ValueError(f"{pair!r} is not service code=round code (e.g. "
+                             f"*384*123#=WATER367)")
+        found[code] = round_code.upper()
     return found
 
 

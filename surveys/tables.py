@@ -136,6 +136,9 @@ class Round(Base):
     # whom it invites beyond its community: {"languages": [...], "channels": [...],
     # "profile": {field: [values]}}, each part optional (None: everyone; worker.rounds.Target)
     target: Mapped[dict[str, Any] | None] = mapped_column(Json, nullable=True)
+    # how a USSD session that timed out goes on: "ussd" (dialled again, at the next question)
+    # or "sms" (the next question comes by SMS at once; ussd.continuation)
+    ussd_continue: Mapped[str] = mapped_column(String(8), default="ussd", server_default="ussd")
 
 
 class Release(Base):

@@ -20,7 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any, NamedTuple, Protocol, cast
+from typing import Any, Literal, NamedTuple, Protocol, cast
 
 from redis import Redis
 from sqlalchemy import ColumnElement, CursorResult, and_, exists, func, select, true, update
@@ -96,11 +96,18 @@ class NotOpen(RoundError):
                          status=t.gettext(str(self.values["status"])))
 
 
+# how a round's USSD session that timed out goes on: dialled again, or by SMS at once
+UssdContinue = Literal["ussd", "sms"]
+USSD_CONTINUE: tuple[str, ...] = UssdContinue.__args__  # type: ignore[attr-defined]
+
+
 def create_round(db: Session, survey_row: SurveyVersion, community: str | None,
                  opens_at: datetime | None = None, closes_at: datetime | None = None,
-                 reminder_hours: Sequence[int] = (), target: Target | None = None) -> Round:
-    """A new open round of this survey version (inviting only its `target`, when given);
-    RoundError for times that cannot be."""
+                 reminder_hours: Sequence[int] = (), target: Target | None = None,
+                 ussd_continue: UssdContinue = "ussd") -> Round:
+    """A new open round of this survey version (inviting only its `target`, when given; a
+    USSD session of it that times out goes on as `ussd_continue` says); RoundError for times
+    that cannot be."""
     opens_at, closes_at, now = _in_utc(opens_at), _in_utc(closes_at), utcnow()
     if opens_at and closes_at and closes_at <= opens_at:
         raise RoundError("the round would close ({closes} UTC) before it opens ({opens} UTC): "
@@ -115,7 +122,7 @@ def create_round(db: Session, survey_row: SurveyVersion, community: str | None,
                          hours=", ".join(str(hours) for hours in reminder_hours))
     round_ = Round(survey_pk=survey_row.id, community=community, status=status,
                    code=_new_code(db, survey_row.survey_id), opens_at=opens_at,
-                   closes_at=closes_at)
+                   closes_at=closes_at, ussd_continue=ussd_continue)
     if reminder_hours:  # (left out, the column is NULL: None would be stored as JSON null)
         round_.reminder_hours = sorted(set(reminder_hours))
     if target:  # (likewise)

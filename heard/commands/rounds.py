@@ -58,6 +58,9 @@ def create(
     profile: list[str] = typer.Option(  # noqa: B008
         [], help="Invite only people with these profile values (repeatable; all must hold), "
                  "e.g. gender=female or village=kibera,soweto."),
+    ussd_continue: str = typer.Option(
+        "ussd", help="A USSD session that timed out goes on when the person dials again (ussd) or "
+             "at once by SMS (sms)."),
 ) -> None:
     """Create a round (for its community, or only some of its people: --language, --channel,
     --profile); prints its id, SMS join keyword and Telegram deep link."""
@@ -68,15 +71,22 @@ def create(
         raise typer.Exit(1) from None
     opens_at, closes_at = _when(opens, "--opens"), _when(closes, "--closes")
     hours = _hours(remind_after)
+    if ussd_continue not in rounds.USSD_CONTINUE:
+        echo_err(f"--ussd-continue: {ussd_continue!r} is not one of "
+                 f"{', '.join(rounds.USSD_CONTINUE)}")
+        raise typer.Exit(1)
     with session_scope(runtime_for_cli().database_url) as db, exits_on(rounds.RoundError):
         row = catalog.register(db, definition)
         target = rounds.target_for(db, definition, language, channel,
                                    rounds.parse_profile_values(profile))
-        round_ = rounds.create_round(db, row, community, opens_at, closes_at, hours, target)
+        round_ = rounds.create_round(db, row, community, opens_at, closes_at, hours, target,
+                                     ussd_continue)  # type: ignore[arg-type]
         typer.echo(f"round {round_.id}: {row.survey_id} v{row.version}, community "
                    f"{community or '(everyone)'}" + (f", only {target.described()}"
                                                      if target else ""))
         typer.echo(f"  join by SMS: text {round_.code}")
+        if ussd_continue != "ussd":
+            typer.echo(f"  a USSD session that times out goes on by {ussd_continue}")
         typer.echo(f"  join on Telegram: https://t.me/{get_settings().telegram_bot_username}"
                    f"?start={round_.code}")
 

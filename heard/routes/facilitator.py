@@ -37,6 +37,7 @@ from surveys.tokens import ROLES, create_token, token_hash
 from surveys.validation import SurveyError, parse_survey
 from worker import rounds
 from worker.queues import enqueue_launch, enqueue_outbound
+from worker.rounds import UssdContinue
 from worker.runtime import Runtime
 from worker.share import close_and_share, share
 
@@ -92,6 +93,9 @@ class RoundIn(BaseModel):
     profile: dict[str, list[str]] = Field(
         default={}, description="Invite only people with these values of declared profile "
                                 "fields, e.g. {\"gender\": [\"female\"]}: each field must match")
+    ussd_continue: UssdContinue = Field(
+        default="ussd", description="A USSD session that timed out goes on when the person "
+                                    "dials again (ussd) or at once by SMS (sms)")
 
 
 class RoundOut(BaseModel):
@@ -110,6 +114,7 @@ class RoundOut(BaseModel):
     community: str | None
     status: str
     code: str | None
+    ussd_continue: str = "ussd"
     target: dict[str, list[str] | dict[str, list[str]]] | None = Field(
         default=None, description="Whom it invites beyond its community (null: everyone)")
     totals: dict[str, int] = {}
@@ -205,7 +210,7 @@ def create_round(body: RoundIn, request: Request, runtime: RuntimeDep,
             target = rounds.target_for(db, catalog.survey_of(row), body.languages,
                                        body.channels, body.profile)
             round_ = rounds.create_round(db, row, body.community, body.opens_at, body.closes_at,
-                                         body.remind_after_hours, target)
+                                         body.remind_after_hours, target, body.ussd_continue)
         except rounds.RoundError as error:
             raise HTTPException(422, str(error)) from None
         round_id = round_.id
@@ -363,7 +368,7 @@ def _round_out(runtime: Runtime, round_id: int, details: bool = True) -> RoundOu
             raise HTTPException(404, str(error)) from None
         out = RoundOut(id=round_.id, survey=row.survey_id, version=row.version,
                        community=round_.community, status=round_.status, code=round_.code,
-                       target=round_.target)
+                       ussd_continue=round_.ussd_continue, target=round_.target)
     if report is not None:
         out.totals = dict(report.totals)
         out.by_language_and_channel = [
