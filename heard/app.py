@@ -20,6 +20,7 @@ from heard.routes import (
     responses,
     simulator,
 )
+from sms.africastalking_webhook import router as africastalking_router
 from sms.webhook import router as sms_router
 from surveys.settings import get_settings
 from voice.audio import router as audio_router
@@ -51,6 +52,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     # Routes are matched in order: the webhooks, which take most requests, come first.
     app.include_router(sms_router)
+    app.include_router(africastalking_router)
     app.include_router(voice_router)
     app.include_router(audio_router)
     app.include_router(telegram_router)

@@ -14,6 +14,7 @@ from heard.guards import MAX_UPLOAD
 from heard.routes.auth import Admin, Facilitator, bearer_in
 from heard.routes.deps import RowId, get_runtime
 from surveys import catalog, release
+from surveys.airtime import AirtimeError, parse_airtime, shown
 from surveys.contact_import import parse_contacts, read_spreadsheet, store_contacts
 from surveys.database import session_scope
 from surveys.settings import get_settings
@@ -63,6 +64,12 @@ class RoundIn(BaseModel):
     profile: dict[str, list[str]] = Field(
         default={}, description="Invite only people with these values of declared profile "
                                 "fields, e.g. {\"gender\": [\"female\"]}: each field must match")
+    airtime: str | None = Field(
+        default=None, description="Thank each who completes with this airtime through Africa's "
+                                  "Talking, e.g. \"KES 10\" (once per person; needs a budget)")
+    airtime_budget: str | None = Field(
+        default=None, description="The most the round's airtime may cost in all, e.g. \"5000\" "
+                                  "(in the airtime's currency)")
 
 
 class RoundOut(BaseModel):
@@ -81,6 +88,8 @@ class RoundOut(BaseModel):
     # calls: estimated minutes for those invited (typical, longest); made, answered, not
     # answered, and the minutes they took
     calls: dict[str, int] = {}
+    # airtime thank-yous: currency, each, budget, spent (as "KES 10.00") and top-ups by status
+    airtime: dict[str, str | dict[str, int]] | None = None
 
 
 class TokenIn(BaseModel):
@@ -163,9 +172,11 @@ def create_round(body: RoundIn, request: Request, runtime: RuntimeDep,
         try:
             target = rounds.target_for(db, catalog.survey_of(row), body.languages,
                                        body.channels, body.profile)
+            thanks = (parse_airtime(body.airtime or "", body.airtime_budget)
+                      if body.airtime or body.airtime_budget else None)
             round_ = rounds.create_round(db, row, body.community, body.opens_at, body.closes_at,
-                                         body.remind_after_hours, target)
-        except rounds.RoundError as error:
+                                         body.remind_after_hours, target, thanks)
+        except (rounds.RoundError, AirtimeError) as error:
             raise HTTPException(422, str(error)) from None
         round_id = round_.id
     return _round_out(runtime, round_id)
@@ -335,4 +346,10 @@ def _round_out(runtime: Runtime, round_id: int, details: bool = True) -> RoundOu
                      "estimated_minutes_longest": report.calls["longest"],
                      **{what: report.calls[what]
                         for what in ("made", "answered", "unanswered", "minutes")}}
+        if report.airtime is not None:
+            given = report.airtime
+            out.airtime = {"each": shown(given.currency, given.amount),
+                           "budget": shown(given.currency, given.budget),
+                           "spent": shown(given.currency, given.spent),
+                           "top_ups": dict(given.by_status)}
     return out
