@@ -16,7 +16,6 @@ from surveys.settings import SettingError, get_settings
 from surveys.tables import Contact, InboxMessage, OutboxMessage, SurveySession
 from tests.cases import CaseFile, answered, inbox_row, queued
 from tests.fakes.africastalking_api import API_KEY, FakeAfricasTalking, fake_africastalking
-from tests.fakes.twilio_api import FakeTwilio
 from tests.pipeline import answers, client_for, count, drain
 from tests.test_sms import AMINA, RAHIMA, launched, sms
 from tests.test_sms import twilio as twilio  # noqa: F401 - the fixture, for Twilio's countries
@@ -122,7 +121,8 @@ def test_a_conversation_through_at_end_to_end(runtime, at):
     assert at_sms(client, AMINA, "WATER367", "ATin1").status_code == 200
     drain(runtime)
     assert at.bodies_to(AMINA) == [  # a Kenyan number: in Swahili
-        "Maswali matano kuhusu maji.\nJibu LANG kubadilisha lugha.", "Unakubali?\n1 Ndiyo\n2 Hapana"]
+        "Maswali matano kuhusu maji.\nJibu LANG kubadilisha lugha.",
+        "Unakubali?\n1 Ndiyo\n2 Hapana"]
     at_sms(client, AMINA, "1", "ATin2")
     drain(runtime)
     assert at.bodies_to(AMINA)[-1].startswith("Unapata maji wapi?")
@@ -140,7 +140,8 @@ def test_a_conversation_through_at_end_to_end(runtime, at):
     assert _delivery(runtime, last)["error_code"] == "DeliveryFailure"
 
 
-def test_twilio_and_at_messages_of_one_person_are_one_conversation(runtime, at, twilio):  # noqa: F811
+def test_twilio_and_at_messages_of_one_person_are_one_conversation(
+        runtime, at, twilio):  # noqa: F811
     """A Kenyan who wrote to a Twilio number first goes on through AT: one contact, one
     session, the answers of both."""
     client = client_for(runtime)
