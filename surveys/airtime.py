@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-_AMOUNT = re.compile(r"(?P<currency>[A-Za-z]{3})\s*(?P<value>\d+(?:\.\d{1,2})?)")
+_AMOUNT = re.compile(r"(?P<currency>[A-Za-z]{3})\s*(?P<value>\d+(?:\.\d+)?)")
 
 
 class AirtimeError(ValueError):

@@ -6,7 +6,8 @@ cost, messageId}]; POST /version1/airtime/send (username, recipients as JSON; Id
 header) → 201 with numSent, totalAmount, errorMessage and responses[{phoneNumber, amount,
 status, requestId, errorMessage}]. A wrong apiKey is a 401 in plain text, as AT answers it.
 Tests queue a recipient's refusals (a statusCode, or an HTTP status for the whole request) and
-read back every request; an Idempotency-Key seen before tops up nobody again.
+read back every request; an Idempotency-Key seen before tops up nobody again (AT's first answer
+comes back), and a top-up's answer may be lost (made, then answered 500).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class FakeAfricasTalking:
     failures: dict[str, list[int | tuple[str, int]]] = field(default_factory=dict)
     airtime_failures: dict[str, list[str | tuple[str, int]]] = field(default_factory=dict)
     keys: dict[str, dict[str, object]] = field(default_factory=dict)  # Idempotency-Key → answer
+    lose_answers: int = 0  # the next top-ups are made, but answered 500 (the answer lost)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def fail(self, to: str, *codes: int | tuple[str, int]) -> None:
@@ -127,6 +129,10 @@ def _handler(fake: FakeAfricasTalking) -> type[BaseHTTPRequestHandler]:
                           "totalDiscount": f"{currency} 0.0000", "responses": [response]}
                 if key:
                     fake.keys[key] = answer
+                lost = fake.lose_answers > 0
+                fake.lose_answers -= int(lost)
+            if lost:
+                return self._text(500, "Internal Server Error")
             send_json(self, 201, answer)
 
         def _text(self, status: int, text: str) -> None:
