@@ -131,6 +131,20 @@ def test_a_top_up_whose_answer_was_lost_is_not_made_twice(runtime, at):  # noqa:
         at.airtime[0]["requestId"])
 
 
+def test_a_top_up_whose_job_was_lost_with_redis_is_sent_by_the_sweeper(runtime, at,  # noqa: F811
+                                                                       monkeypatch):
+    monkeypatch.setenv("HEARD_SWEEP_AFTER_SECONDS", "0")
+    client = client_for(runtime)
+    airtime_round(runtime)
+    at.fail_airtime(AMINA, ("http", 503))
+    complete(client, runtime, AMINA)
+    assert rewards(runtime)[0]["status"] == "sending"
+    runtime.redis.flushdb()  # its retry went with Redis
+    jobs.sweep()
+    drain(runtime)
+    assert rewards(runtime)[0]["status"] == "sent" and len(at.airtime) == 1
+
+
 def test_a_round_without_airtime_gives_none(runtime, at):  # noqa: F811
     client = client_for(runtime)
     airtime_round(runtime, airtime=None)
