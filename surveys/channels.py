@@ -60,7 +60,8 @@ class Channel:
 
 
 CHANNELS: dict[str, Channel] = {channel.name: channel for channel in (
-    Channel("sms", "sms.sender:twilio_sender", "sms.sender:twilio_finder", sms_text=True,
+    # Twilio's or Africa's Talking's, by the number's country (sms/providers.py)
+    Channel("sms", "sms.providers:sms_sender", "sms.providers:sms_finder", sms_text=True,
             phone_addresses=True),
     Channel("whatsapp", "sms.sender:twilio_sender", "sms.sender:twilio_finder",
             sms_text=True, phone_addresses=True, reply_window=timedelta(hours=24),

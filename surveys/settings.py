@@ -73,6 +73,26 @@ class Settings(BaseSettings):
         "HEARD_SMS_PER_SECOND", "messages a second, a number above 0, e.g. 1", gt=0)] = 1.0
     default_region: Annotated[str, _env(
         "HEARD_DEFAULT_REGION", "a country code, e.g. KE")] = ""
+    # Africa's Talking (sms/africastalking.py): a second SMS provider, chosen per country
+    africastalking_username: Annotated[str | None, _env(
+        "AFRICASTALKING_USERNAME", "the app's username (sandbox for the sandbox)")] = None
+    africastalking_api_key: Annotated[str | None, _env(
+        "AFRICASTALKING_API_KEY", "an API key")] = None
+    africastalking_from: Annotated[str | None, _env(
+        "AFRICASTALKING_FROM", "a short code or sender id")] = None
+    africastalking_api_base_url: Annotated[str | None, _env(
+        "AFRICASTALKING_API_BASE_URL", "a URL")] = None
+    # AT does not sign its callbacks: their URLs carry this secret (/sms/africastalking/SECRET)
+    africastalking_callback_secret: Annotated[str | None, _env(
+        "AFRICASTALKING_CALLBACK_SECRET", "a secret of 16 characters or more",
+        min_length=16)] = None
+    africastalking_sms_per_second: Annotated[float, _env(
+        "AFRICASTALKING_SMS_PER_SECOND", "messages a second, a number above 0, e.g. 10",
+        gt=0)] = 10.0
+    # which provider sends SMS to a number of each country ("KE=africastalking,default=twilio")
+    sms_providers: Annotated[dict[str, str], NoDecode, _env(
+        "HEARD_SMS_PROVIDERS",
+        "COUNTRY=provider separated by commas, e.g. KE=africastalking,default=twilio")] = {}
     # WhatsApp outside the person's 24-hour window (sms/whatsapp.py): the Content API template
     # of each purpose and language ("invitation:sw" → "HX..."), and SMS where WhatsApp refuses
     whatsapp_templates: Annotated[dict[str, str], NoDecode, _env(
@@ -139,6 +159,12 @@ class Settings(BaseSettings):
     def _read_templates(cls, value: Any) -> Any:
         """The variable's text read into {"purpose:language": ContentSid}."""
         return whatsapp_templates(value) if isinstance(value, str) else value
+
+    @field_validator("sms_providers", mode="before")
+    @classmethod
+    def _read_sms_providers(cls, value: Any) -> Any:
+        """The variable's text read into {"KE": "africastalking", "default": "twilio"}."""
+        return sms_providers(value) if isinstance(value, str) else value
 
     @field_validator("voice_languages", mode="before")
     @classmethod
@@ -227,6 +253,25 @@ def community_time_zones(value: str) -> dict[str, str]:
             raise ValueError(f"{pair!r} is not community=Time/Zone with an IANA time zone "
                              f"(e.g. kibera=Africa/Nairobi)") from None
         found[community.lower()] = zone
+    return found
+
+
+SMS_PROVIDERS = ("twilio", "africastalking")
+
+
+def sms_providers(value: str) -> dict[str, str]:
+    """`KE=africastalking,default=twilio` as {"KE": "africastalking", "default": "twilio"}; a
+    ValueError naming the first pair that is not a country code (or default) and a provider."""
+    found: dict[str, str] = {}
+    for pair in filter(None, (part.strip() for part in value.split(","))):
+        country, _, provider = (part.strip() for part in pair.partition("="))
+        key = "default" if country.lower() == "default" else country.upper()
+        if not (key == "default" or re.fullmatch("[A-Z]{2}", key)) or (
+                provider.lower() not in SMS_PROVIDERS):
+            raise ValueError(f"{pair!r} is not COUNTRY=provider with a two-letter country code "
+                             f"(or default) and one of {', '.join(SMS_PROVIDERS)} "
+                             f"(e.g. KE=africastalking)")
+        found[key] = provider.lower()
     return found
 
 

@@ -28,6 +28,7 @@ from heard.routes.round_answers import (
     examples,
 )
 from surveys import catalog, release
+from surveys.airtime import AirtimeError, parse_airtime, shown
 from surveys.contact_import import parse_contacts, read_spreadsheet, save_contacts
 from surveys.database import session_scope
 from surveys.settings import get_settings
@@ -96,6 +97,12 @@ class RoundIn(BaseModel):
     ussd_continue: UssdContinue = Field(
         default="ussd", description="A USSD session that timed out goes on when the person "
                                     "dials again (ussd) or at once by SMS (sms)")
+    airtime: str | None = Field(
+        default=None, description="Thank each who completes with this airtime through Africa's "
+                                  "Talking, e.g. \"KES 10\" (once per person; needs a budget)")
+    airtime_budget: str | None = Field(
+        default=None, description="The most the round's airtime may cost in all, e.g. \"5000\" "
+                                  "(in the airtime's currency)")
 
 
 class RoundOut(BaseModel):
@@ -124,6 +131,8 @@ class RoundOut(BaseModel):
     # calls: estimated minutes for those invited (typical, longest); made, answered, not
     # answered, and the minutes they took
     calls: dict[str, int] = {}
+    # airtime thank-yous: currency, each, budget, spent (as "KES 10.00") and top-ups by status
+    airtime: dict[str, str | dict[str, int]] | None = None
 
 
 class TokenIn(BaseModel):
@@ -209,9 +218,12 @@ def create_round(body: RoundIn, request: Request, runtime: RuntimeDep,
         try:
             target = rounds.target_for(db, catalog.survey_of(row), body.languages,
                                        body.channels, body.profile)
+            thanks = (parse_airtime(body.airtime or "", body.airtime_budget)
+                      if body.airtime or body.airtime_budget else None)
             round_ = rounds.create_round(db, row, body.community, body.opens_at, body.closes_at,
-                                         body.remind_after_hours, target, body.ussd_continue)
-        except rounds.RoundError as error:
+                                         body.remind_after_hours, target, body.ussd_continue,
+                                         thanks)
+        except (rounds.RoundError, AirtimeError) as error:
             raise HTTPException(422, str(error)) from None
         round_id = round_.id
     return _round_out(runtime, round_id)
@@ -383,4 +395,10 @@ def _round_out(runtime: Runtime, round_id: int, details: bool = True) -> RoundOu
                      "estimated_minutes_longest": report.calls["longest"],
                      **{what: report.calls[what]
                         for what in ("made", "answered", "unanswered", "minutes")}}
+        if report.airtime is not None:
+            given = report.airtime
+            out.airtime = {"each": shown(given.currency, given.amount),
+                           "budget": shown(given.currency, given.budget),
+                           "spent": shown(given.currency, given.spent),
+                           "top_ups": dict(given.by_status)}
     return out
