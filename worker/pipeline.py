@@ -45,7 +45,7 @@ from surveys.tables import (
 from surveys.tables import Recording as RecordingRow
 from worker.inbound import process_batch
 from worker.ingest import inbox_row, ingest, ingest_async
-from worker.queues import enqueue_recording_fetch
+from worker.queues import enqueue_airtime, enqueue_recording_fetch
 from worker.runtime import Runtime
 from worker.senders import refused
 
@@ -101,6 +101,7 @@ def converse(runtime: Runtime, action: Converse) -> Answered:
     re-delivered request (same provider id) steps nothing and gets the same replies."""
     inbound = action.inbound
     fetch: str | None = None
+    reward_ids: list[int] = []
     with session_scope(runtime.database_url) as db:
         inbox_id = insert_ignore(db, InboxMessage.__table__, inbox_row(inbound),
                                  conflict=["channel", "provider_id"],
@@ -119,6 +120,7 @@ def converse(runtime: Runtime, action: Converse) -> Answered:
             if action.recording is not None:
                 fetch = _same_recording_once(db, inbox_id, action.recording)
             handled = process_batch(db, [inbox_id])
+            reward_ids = handled.reward_ids
             if fetch is not None and action.recording is not None:
                 _keep_recording(db, inbound.channel, inbound.address, action.recording)
             said = db.execute(update(OutboxMessage).where(  # the answer carries them: sent
@@ -132,6 +134,7 @@ def converse(runtime: Runtime, action: Converse) -> Answered:
                             [row.reply for row in rows], outcome, survey_pk, language)
     if fetch is not None:  # once committed: the job finds the row
         enqueue_recording_fetch(runtime.redis, fetch)
+    enqueue_airtime(runtime.redis, reward_ids)  # a completion's thank-you, if the round gives one
     return answered
 
 
