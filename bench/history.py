@@ -32,7 +32,7 @@ from surveys.tables import Base, Round
 
 SERVER = os.environ.get("BENCH_GROWTH_SERVER", "postgresql://postgres@127.0.0.1:5432")
 EMPTY_URL = normalize_database_url(f"{SERVER}/heard_growth_empty")
-REDIS_URL = os.environ.get("BENCH_GROWTH_REDIS_URL", "redis://127.0.0.1:6379/13")
+REDIS_URL = os.environ.get("BENCH_GROWTH_REDIS_URL", "redis://127.0.0.1:6379/15")
 ANSWERS_PER_SESSION = 10  # bench/export.py's survey: two questions of each kind
 GENERATOR = "1"  # bump when what is generated changes: kept databases are made again
 HISTORY_ROUND = "growth-history"  # the code of the round that holds the history's answers

@@ -226,11 +226,15 @@ def end_to_end_rate(redis: Redis, env: dict[str, str], workers: int, count: int,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                  for _ in range(workers)]
     while True:
+        stopped = all(process.poll() is not None for process in processes)
         with session_scope(database_url) as db:
             left = db.scalar(select(func.count()).select_from(InboxMessage)
                              .where(InboxMessage.processed_at.is_(None)))
         if not left:
             break
+        if stopped:
+            raise RuntimeError(f"the burst workers stopped with {left} messages unprocessed: "
+                               "their drain jobs went (another program flushed Redis?)")
         time.sleep(0.05)
     elapsed = time.perf_counter() - began
     worker_cpu = sum(cpu_seconds(pid=process.pid) for process in processes)
