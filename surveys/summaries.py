@@ -329,6 +329,10 @@ class _Sql:
     summary_tally, the round's answers counted by question, value and groups in the only pass
     over the answers table. Choice counts, multi elements and number values are then read from
     the tally, a few thousand rows, instead of from the answers once each.
+
+    Answers are read within the round's range of session ids (its first to its last): on a
+    database with years of other rounds, the planner then reads the round's stretch of the
+    answers index instead of every answer ever given (bench/growth.py).
     """
 
     def __init__(self, dialect: str, dimensions: tuple[str, ...]):
@@ -348,10 +352,13 @@ class _Sql:
         """
         settings = self._tune(db, {"jit": "off", "work_mem": "64MB",
                                    "default_statistics_target": "10"})
-        self._create(db, "summary_people", *self._people(round_id))
+        first, last = db.execute(select(func.min(SurveySession.id), func.max(SurveySession.id))
+                                 .where(SurveySession.round_id == round_id)).one()
+        span = {"first": first or 0, "last": last or 0}
+        self._create(db, "summary_people", *self._people(round_id, span))
         if self.postgres:  # true group counts, so the tally is hashed, not sorted
             db.execute(text(f"ANALYZE {self.schema}.summary_people"))
-        self._create(db, "summary_tally", self._tally(), {"valued_ids": valued_ids},
+        self._create(db, "summary_tally", self._tally(), {"valued_ids": valued_ids, **span},
                      ("valued_ids",))
         yield
         for table in ("summary_tally", "summary_people"):
@@ -393,9 +400,9 @@ class _Sql:
             f" AND {self._type('value')} IN ('number', 'integer', 'real')"
         ).bindparams(_ids("number_ids"))
 
-    def _people(self, round_id: int) -> tuple[str, dict[str, Any]]:
+    def _people(self, round_id: int, span: dict[str, int]) -> tuple[str, dict[str, Any]]:
         """Each session of the round with its group in every dimension: g0, g1, ..."""
-        columns, joins, params = [], [], {"round_id": round_id}
+        columns, joins, params = [], [], {"round_id": round_id, **span}
         for index, name in enumerate(self.dimensions):
             if name == COMMUNITY:
                 columns.append(f"c.community AS g{index}")
@@ -406,7 +413,8 @@ class _Sql:
                        else f"CAST(json_extract(c.profile, :p{index}) AS TEXT)")
             columns.append(f"COALESCE({self._text(f'd{index}.value')}, {profile}) AS g{index}")
             joins.append(f"LEFT JOIN answers d{index} ON d{index}.session_id = s.id"
-                         f" AND d{index}.question_id = :d{index} AND NOT d{index}.skipped")
+                         f" AND d{index}.question_id = :d{index} AND NOT d{index}.skipped"
+                         f" AND d{index}.session_id BETWEEN :first AND :last")
         return ("SELECT s.id AS session_id" + "".join(f", {column}" for column in columns)
                 + " FROM sessions s JOIN contacts c ON c.id = s.contact_id "
                 + " ".join(joins) + " WHERE s.round_id = :round_id"), params
@@ -420,7 +428,8 @@ class _Sql:
         return ("SELECT a.question_id, CASE WHEN a.question_id IN :valued_ids THEN a.value END"
                 f" AS value{self._groups('p.')}, count(*) AS n FROM {self.schema}.summary_people p"
                 " JOIN answers a ON a.session_id = p.session_id"
-                " WHERE NOT a.skipped AND a.value IS NOT NULL AND (a.question_id IN :valued_ids"
+                " WHERE a.session_id BETWEEN :first AND :last"
+                " AND NOT a.skipped AND a.value IS NOT NULL AND (a.question_id IN :valued_ids"
                 f" OR {self._type('a.value')} <> 'null') GROUP BY 1, 2"
                 + "".join(f", {index + 3}" for index in range(len(self.dimensions))))
 
