@@ -26,11 +26,12 @@ from typing import Any
 
 from sqlalchemy import String, bindparam, exists, func, select, text
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import expression
 
 from surveys import catalog
 from surveys.model import Question, Survey
 from surveys.suppression import TOTAL, Key, suppress_linked
-from surveys.tables import Contact, Round, StoredAnswer, SurveySession
+from surveys.tables import Round, StoredAnswer, SurveySession
 
 NOT_GIVEN = ""  # the group of people with no value for a dimension (choice values are never "")
 COMMUNITY = "community"
@@ -136,9 +137,14 @@ def summarise(db: Session, round_id: int, k: int | None = None) -> RoundSummary:
             if ids["multi"] else []
         numbers = db.execute(sql.numbers(), {"number_ids": ids["number"]}).all() \
             if ids["number"] else []
+        participants = db.scalar(select(func.count()).select_from(
+            participating(round_id).subquery())) or 0
+        by_community: dict[str, int] = {}
+        if COMMUNITY in dimensions:
+            for community, count in db.execute(sql.participants_by(
+                    dimensions.index(COMMUNITY), participating(round_id).subquery())):
+                by_community[_group(community)] = by_community.get(_group(community), 0) + count
     stats = _number_stats(numbers, dimensions)
-    participants = db.scalar(select(func.count()).select_from(
-        participating(round_id).subquery())) or 0
     tables = _tables(answered, dimensions, counts, elements, stats, survey)
     questions = {}
     for question in answered:
@@ -149,13 +155,6 @@ def summarise(db: Session, round_id: int, k: int | None = None) -> RoundSummary:
                             hidden[name or ""], table.stats) for name, table in linked.items()}
         questions[question.id] = QuestionSummary(
             question, done.pop(None), {name: done[name] for name in dimensions if name in done})
-    by_community: dict[str, int] = {}
-    if COMMUNITY in dimensions:
-        sessions = participating(round_id).subquery()
-        for community, count in db.execute(
-                select(Contact.community, func.count()).join(
-                    sessions, sessions.c.contact_id == Contact.id).group_by(Contact.community)):
-            by_community[_group(community)] = by_community.get(_group(community), 0) + count
     return RoundSummary(round_id, round_row.community, survey, k, participants, dimensions,
                         questions, _joint(counts, elements, ids["choice"]), by_community)
 
@@ -347,11 +346,14 @@ class _Sql:
         `valued_ids`: the questions counted by value (choice, multi, number); any other answer
         (free text) is counted as a respondent only. On PostgreSQL, meanwhile: no JIT
         compilation (it costs more than these one-pass statements gain), more memory for sorts
-        and hashes, and a small ANALYZE sample (enough to see how few groups there are). On an
-        error nothing is undone here: the transaction's rollback undoes it all.
+        and hashes, a small ANALYZE sample (enough to see how few groups there are), and index
+        reads priced as on an SSD or in cache (random_page_cost 1.1, not 4): a round's
+        contacts are then looked up by id, not found by reading every contact (bench/growth.py).
+        On an error nothing is undone here: the transaction's rollback undoes it all.
         """
         settings = self._tune(db, {"jit": "off", "work_mem": "64MB",
-                                   "default_statistics_target": "10"})
+                                   "default_statistics_target": "10",
+                                   "random_page_cost": "1.1"})
         first, last = db.execute(select(func.min(SurveySession.id), func.max(SurveySession.id))
                                  .where(SurveySession.round_id == round_id)).one()
         span = {"first": first or 0, "last": last or 0}
@@ -400,6 +402,15 @@ class _Sql:
             f" AND {self._type('value')} IN ('number', 'integer', 'real')"
         ).bindparams(_ids("number_ids"))
 
+    def participants_by(self, index: int, sessions: Any) -> Any:
+        """Participants (of `sessions`) counted by their group in dimension `index`, read
+        from summary_people (whose contacts are already looked up)."""
+        people = expression.table("summary_people", expression.column("session_id"),
+                                  expression.column(f"g{index}"), schema=self.schema)
+        group = people.c[f"g{index}"]
+        return (select(group, func.count()).join(sessions, sessions.c.id == people.c.session_id)
+                .group_by(group))
+
     def _people(self, round_id: int, span: dict[str, int]) -> tuple[str, dict[str, Any]]:
         """Each session of the round with its group in every dimension: g0, g1, ..."""
         columns, joins, params = [], [], {"round_id": round_id, **span}
@@ -415,8 +426,13 @@ class _Sql:
             joins.append(f"LEFT JOIN answers d{index} ON d{index}.session_id = s.id"
                          f" AND d{index}.question_id = :d{index} AND NOT d{index}.skipped"
                          f" AND d{index}.session_id BETWEEN :first AND :last")
+        # each session's contact looked up by id (OFFSET 0 keeps PostgreSQL from making it a
+        # hash join that reads every contact: the cost stays the round's, not the table's)
+        contact = ("JOIN LATERAL (SELECT community, profile FROM contacts WHERE id = s.contact_id"
+                   " OFFSET 0) AS c ON true" if self.postgres
+                   else "JOIN contacts c ON c.id = s.contact_id")
         return ("SELECT s.id AS session_id" + "".join(f", {column}" for column in columns)
-                + " FROM sessions s JOIN contacts c ON c.id = s.contact_id "
+                + f" FROM sessions s {contact} "
                 + " ".join(joins) + " WHERE s.round_id = :round_id"), params
 
     def _tally(self) -> str:
