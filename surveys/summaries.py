@@ -346,14 +346,11 @@ class _Sql:
         `valued_ids`: the questions counted by value (choice, multi, number); any other answer
         (free text) is counted as a respondent only. On PostgreSQL, meanwhile: no JIT
         compilation (it costs more than these one-pass statements gain), more memory for sorts
-        and hashes, a small ANALYZE sample (enough to see how few groups there are), and index
-        reads priced as on an SSD or in cache (random_page_cost 1.1, not 4): a round's
-        contacts are then looked up by id, not found by reading every contact (bench/growth.py).
-        On an error nothing is undone here: the transaction's rollback undoes it all.
+        and hashes, and a small ANALYZE sample (enough to see how few groups there are). On an
+        error nothing is undone here: the transaction's rollback undoes it all.
         """
         settings = self._tune(db, {"jit": "off", "work_mem": "64MB",
-                                   "default_statistics_target": "10",
-                                   "random_page_cost": "1.1"})
+                                   "default_statistics_target": "10"})
         first, last = db.execute(select(func.min(SurveySession.id), func.max(SurveySession.id))
                                  .where(SurveySession.round_id == round_id)).one()
         span = {"first": first or 0, "last": last or 0}

@@ -536,3 +536,14 @@ def test_another_rounds_answers_between_this_rounds_sessions_are_not_counted(dat
     expected = Counter(answer[1] for answer in ANSWERS) + Counter(["tap"])
     assert {value: source.raw(TOTAL, value) for value in source.values} == expected
     assert summary.participants == 21
+
+
+def test_a_round_open_to_every_community_counts_its_participants_by_community(database_url):
+    round_id = build_round(database_url)
+    with session_scope(database_url) as db:
+        db.get_one(Round, round_id).community = None  # open to all: community is a dimension
+        db.add(Contact(channel="sms", address="+254700000096", community="Mathare"))
+    with session_scope(database_url) as db:
+        summary = summarise(db, round_id, k=K)
+    assert "community" in summary.dimensions
+    assert summary.participants_by == {"Kibera": 20}  # not the idle invitee
