@@ -346,11 +346,13 @@ class _Sql:
         `valued_ids`: the questions counted by value (choice, multi, number); any other answer
         (free text) is counted as a respondent only. On PostgreSQL, meanwhile: no JIT
         compilation (it costs more than these one-pass statements gain), more memory for sorts
-        and hashes, and a small ANALYZE sample (enough to see how few groups there are). On an
-        error nothing is undone here: the transaction's rollback undoes it all.
+        and hashes, a small ANALYZE sample (enough to see how few groups there are), and no
+        sorting where hashing will do: within the round's span the planner expects few answers
+        and would sort them by JSON value (2.6× slower than hashing at 100,000 answers among
+        10,000,000). On an error nothing is undone here: the transaction's rollback undoes it.
         """
         settings = self._tune(db, {"jit": "off", "work_mem": "64MB",
-                                   "default_statistics_target": "10"})
+                                   "default_statistics_target": "10", "enable_sort": "off"})
         first, last = db.execute(select(func.min(SurveySession.id), func.max(SurveySession.id))
                                  .where(SurveySession.round_id == round_id)).one()
         span = {"first": first or 0, "last": last or 0}
