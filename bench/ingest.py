@@ -4,8 +4,9 @@ Ceilings, in the same run: uvicorn + FastAPI reading each webhook's body as hear
 answering as heard does, with no I/O (bench/echo_app.py), driven by the same requests. heard:
 `heard serve --workers 0` on the benchmark's PostgreSQL and Redis, every request signed as its
 provider signs it (X-Twilio-Signature; Telegram's secret token header), each one stored in the
-inbox and a drain queued. The figures count only requests answered 2xx; the rows are counted
-at the end, and a missing one fails the benchmark.
+inbox and a drain queued. Beside each rate, the server process's CPU time per request (whatever
+else runs on the machine, this is heard's own cost). A request not answered 2xx fails the
+benchmark, and so does a row missing at the end.
 
 Environment: BENCH_DATABASE_URL, BENCH_REDIS_URL, BENCH_MESSAGES (see bench/pipeline.py).
 """
@@ -25,6 +26,7 @@ from bench.pipeline import (
     REDIS_URL,
     ROOT,
     TWILIO_TOKEN,
+    cpu_seconds,
     create_database,
     http_ingest_rate,
     messages,
@@ -32,6 +34,7 @@ from bench.pipeline import (
     server,
     twilio_ingest_rate,
 )
+from bench.voice import server_pid
 from bot.webhook import PATH as TELEGRAM_PATH
 from bot.webhook import SECRET_HEADER
 from surveys.database import migrate, session_scope
@@ -58,6 +61,18 @@ def telegram_ingest_rate(port: int, count: int) -> float:
     return http_load.run("127.0.0.1", port, requests[200:], HTTP_CONNECTIONS)
 
 
+def measured(port: int, prefix: str) -> dict[str, tuple[float, float]]:
+    """Per webhook: (requests per second, the server process's CPU µs per request)."""
+    pid = server_pid(port)
+    rates: dict[str, tuple[float, float]] = {}
+    for channel, rate in (("simulator", lambda: http_ingest_rate(port, MESSAGES, prefix)),
+                          ("sms", lambda: twilio_ingest_rate(port, MESSAGES)),
+                          ("telegram", lambda: telegram_ingest_rate(port, MESSAGES))):
+        before = cpu_seconds(pid=pid)
+        rates[channel] = rate(), (cpu_seconds(pid=pid) - before) / MESSAGES * 1e6
+    return rates
+
+
 def stored(channel: str) -> int:
     with session_scope(DATABASE_URL) as db:
         return db.scalar(select(func.count()).select_from(InboxMessage)
@@ -77,23 +92,20 @@ def main() -> None:
           f"{MESSAGES} requests each, {HTTP_CONNECTIONS} keep-alive connections "
           f"(bench/http_load.py, on the same cores)")
     with server(PORT, env, "bench.echo_app:app") as port:
-        ceilings = {"simulator": http_ingest_rate(port, MESSAGES, "c"),
-                    "sms": twilio_ingest_rate(port, MESSAGES),
-                    "telegram": telegram_ingest_rate(port, MESSAGES)}
+        ceilings = measured(port, "c")
     reset(redis)
     with server(PORT, env) as port:
-        rates = {"simulator": http_ingest_rate(port, MESSAGES, "h"),
-                 "sms": twilio_ingest_rate(port, MESSAGES),
-                 "telegram": telegram_ingest_rate(port, MESSAGES)}
+        rates = measured(port, "h")
     names = {"simulator": "POST /api/v1/simulate (JSON)",
              "sms": "POST /sms/twilio (signed form)",
              "telegram": "POST /telegram/webhook (secret token)"}
     missing = []
-    for channel, rate in rates.items():
-        ceiling = ceilings[channel]
+    for channel, (rate, cpu) in rates.items():
+        ceiling, bare = ceilings[channel]
         print(f"  {names[channel]}: {rate:,.0f} req/s = {rate / ceiling:.0%} of its ceiling "
               f"{ceiling:,.0f} req/s (goal {GOAL:.0%}: "
-              f"{'met' if rate >= GOAL * ceiling else 'NOT met'})")
+              f"{'met' if rate >= GOAL * ceiling else 'NOT met'}); server CPU {cpu:,.0f} µs "
+              f"a request = {cpu / bare:.1f}× the ceiling's {bare:,.0f} µs")
         count = stored(channel)
         if count != MESSAGES:
             missing.append(f"{channel}: {count} of {MESSAGES} rows stored")
