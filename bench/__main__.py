@@ -6,9 +6,12 @@ import sys
 
 from bench import (
     console,
+    embedded,
     engine_step,
     export,
     fault_drill,
+    ingest,
+    latency,
     launch,
     pacing,
     pipeline,
@@ -20,7 +23,8 @@ BENCHMARKS = {"engine": engine_step.main, "pipeline": pipeline.main,
               "launch": launch.main,
               "export": export.main, "summary": summary.main, "faults": fault_drill.main,
               "pacing": pacing.main, "console": console.main,
-              "voice": voice.main}
+              "voice": voice.main, "ingest": ingest.main, "latency": latency.main,
+              "embedded": embedded.main}
 
 if __name__ == "__main__":
     names = sys.argv[1:] or list(BENCHMARKS)
