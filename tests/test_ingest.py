@@ -78,3 +78,41 @@ def test_a_database_error_reaches_every_caller_of_the_group(runtime, monkeypatch
         ingest(runtime.database_url, runtime.redis, simulated(1, "p-1"))
     monkeypatch.undo()
     assert ingest(runtime.database_url, runtime.redis, simulated(1, "p-1")) is not None
+
+
+def test_callers_on_an_event_loop_each_hear_their_own_id(runtime):
+    """ingest_async: a group's futures on one loop resolved together, each with its own row."""
+    import asyncio
+
+    client_for(runtime)
+
+    async def all_at_once() -> list[int | None]:
+        return await asyncio.gather(*(
+            ingest_module.ingest_async(runtime.database_url, runtime.redis,
+                                       simulated(number, f"a-{number % 30}"))
+            for number in range(40)))
+
+    ids = asyncio.run(all_at_once())
+    assert ids[30:] == [None] * 10  # the second of each provider id is a re-delivery
+    assert len(set(ids[:30])) == 30 and None not in ids[:30]
+    assert count(runtime, InboxMessage) == 30
+
+
+def test_sqlite_writers_wait_for_the_write_lock_instead_of_failing(runtime, caplog):
+    """The embedded default: a webhook's group commit arriving while a worker holds SQLite's
+    write lock waits for it (WAL, BEGIN IMMEDIATE, busy_timeout): no "database is locked"."""
+    if not runtime.database_url.startswith("sqlite"):
+        pytest.skip("SQLite's single write lock")
+    client_for(runtime)
+    engine = get_engine(runtime.database_url)
+    with ThreadPoolExecutor(20) as pool, engine.connect() as worker:
+        worker.exec_driver_sql("UPDATE inbox SET outcome = outcome")  # BEGIN IMMEDIATE first
+        calls = [pool.submit(ingest, runtime.database_url, runtime.redis,
+                             simulated(number, f"s-{number}")) for number in range(20)]
+        time.sleep(1.5)
+        assert not any(call.done() for call in calls)  # waiting, not failed
+        worker.commit()
+        ids = [call.result(timeout=30) for call in calls]
+    assert None not in ids and len(set(ids)) == 20
+    assert count(runtime, InboxMessage) == 20
+    assert "database is locked" not in caplog.text  # not even retried: waited for
