@@ -43,8 +43,9 @@ def test_requests_that_arrive_during_a_commit_share_the_next_one(runtime):
             inserts.append(sum(1 for name in parameters if name.startswith("channel"))
                            if isinstance(parameters, dict) else len(parameters))
 
-    def all_arrived() -> bool:  # one group is being written, the rest wait for it
-        return len(inserts) == 1 and inserts[0] + committer._waiting.qsize() == 20
+    def all_arrived() -> bool:  # one group per lane is being written, the rest wait for it
+        waiting = sum(lane._waiting.qsize() for lane in committer.lanes)
+        return len(inserts) == len(committer.lanes) and sum(inserts) + waiting == 20
 
     engine = get_engine(runtime.database_url)
     committer = ingest_module._committer(runtime.database_url, runtime.redis)
@@ -61,7 +62,8 @@ def test_requests_that_arrive_during_a_commit_share_the_next_one(runtime):
             ids = [call.result(timeout=30) for call in calls]
     finally:
         event.remove(engine, "before_cursor_execute", counted)
-    assert len(inserts) <= 2 and sum(inserts) == 20  # the first group, then all that waited
+    # per lane, the first group, then all that waited
+    assert len(inserts) <= 2 * len(committer.lanes) and sum(inserts) == 20
     assert len({inbox_id for inbox_id in ids if inbox_id is not None}) == 15
     assert ids.count(None) == 5  # provider ids sent twice
     assert count(runtime, InboxMessage) == 15
@@ -89,7 +91,7 @@ def test_callers_on_an_event_loop_each_hear_their_own_id(runtime):
     async def all_at_once() -> list[int | None]:
         return await asyncio.gather(*(
             ingest_module.ingest_async(runtime.database_url, runtime.redis,
-                                       simulated(number, f"a-{number % 30}"))
+                                       simulated(number % 30, f"a-{number % 30}"))
             for number in range(40)))
 
     ids = asyncio.run(all_at_once())
