@@ -265,7 +265,7 @@ def get_settings() -> Settings:
 
 
 @lru_cache(maxsize=16)
-def _settings_for(values: tuple[str | None, ...]) -> Settings:
+def _settings_for(values: tuple[object, ...]) -> Settings:
     try:
         return Settings()
     except ValidationError as error:
