@@ -8,10 +8,13 @@ from collections.abc import Callable
 
 from bench import (
     console,
+    embedded,
     engine_step,
     export,
     fault_drill,
     growth,
+    ingest,
+    latency,
     launch,
     pacing,
     pipeline,
@@ -24,7 +27,8 @@ from bench import (
 BENCHMARKS: dict[str, Callable[[], None]] = {
     "engine": engine_step.main, "pipeline": pipeline.main, "launch": launch.main,
     "export": export.main, "summary": summary.main, "faults": fault_drill.main,
-    "pacing": pacing.main, "console": console.main, "voice": voice.main, "ussd": ussd.main}
+    "pacing": pacing.main, "console": console.main, "voice": voice.main, "ussd": ussd.main,
+    "ingest": ingest.main, "latency": latency.main, "embedded": embedded.main}
 WITH_OPTIONS: dict[str, Callable[[list[str]], None]] = {"growth": growth.main, "scale": scale.main}
 
 

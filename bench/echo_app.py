@@ -1,16 +1,18 @@
-"""The HTTP ceiling: the simulator endpoint's request and response models with no I/O at all.
+"""The HTTP ceilings: each webhook's request read and answer written as heard does, no I/O at all.
 
 Served by the same uvicorn as heard, so the difference to heard's figure is heard's own work.
 """
 
 from __future__ import annotations
 
+import json
 from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse
 
 from heard.routes.simulator import Accepted, SimulatedMessage
+from sms.webhook import EMPTY_TWIML
 from voice.render import Voice, gathering
 
 app = FastAPI()
@@ -25,6 +27,20 @@ QUESTION_SCREEN = "CON Where do you get water?\n1 Tap at home\n2 Public well\n3 
 @app.post("/api/v1/simulate", status_code=202)
 def simulate(message: SimulatedMessage) -> Accepted:
     return Accepted(inbox_id=1, duplicate=False)
+
+
+@app.post("/sms/twilio")
+async def sms(request: Request) -> Response:
+    """The SMS webhook's ceiling: its form read as heard reads it, the empty TwiML answer."""
+    dict(parse_qsl((await request.body()).decode(), keep_blank_values=True))
+    return Response(EMPTY_TWIML, media_type="text/xml")
+
+
+@app.post("/telegram/webhook")
+async def telegram(request: Request) -> dict[str, str]:
+    """The Telegram webhook's ceiling: its JSON update read, a small JSON answer."""
+    json.loads(await request.body())
+    return {"outcome": "stored"}
 
 
 @app.get("/live", response_class=HTMLResponse)

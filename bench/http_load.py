@@ -53,14 +53,18 @@ async def _response(reader: asyncio.StreamReader) -> bytes:
     """The body of the next response; RuntimeError for a status of 300 or more."""
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
-    length = 0
-    for line in head.split(b"\r\n"):
-        if line[:15].lower() == b"content-length:":
-            length = int(line[15:])
-    body = await reader.readexactly(length)
+    body = await reader.readexactly(content_length(head))
     if status >= 300:
         raise RuntimeError(f"HTTP {status}: {body[:200]!r}")
     return body
+
+
+def content_length(head: bytes) -> int:
+    """The Content-Length of a request's or response's head (0 when it has none)."""
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            return int(line[15:])
+    return 0
 
 
 def run(host: str, port: int, requests: Sequence[bytes], connections: int = 32) -> float:
@@ -114,3 +118,41 @@ def run_sequences(host: str, port: int, sequences: Sequence[Sequence[bytes]],
     began = time.perf_counter()
     asyncio.run(all_of_them())
     return len(times) / (time.perf_counter() - began), times
+
+
+def run_timed(host: str, port: int, timed: Sequence[tuple[float, bytes]],
+              connections: int) -> tuple[float, float, list[float]]:
+    """Each (offset in s, request) sent at its offset from the start, in that order, on the
+    first of `connections` keep-alive connections free (open loop: a late answer delays no
+    later request while a connection is free); (the start, as time.perf_counter(), the most a
+    request left late, each response time in s counted from its offset)."""
+    pending = iter(timed)
+    times: list[float] = []
+    latest = 0.0
+
+    async def connection() -> None:
+        nonlocal latest
+        reader, writer = await asyncio.open_connection(host, port)
+        answered = time.perf_counter()
+        try:
+            for offset, request in pending:
+                due = began + offset
+                await asyncio.sleep(due - time.perf_counter())
+                sent = time.perf_counter()
+                latest = max(latest, sent - due)
+                if reader.at_eof() or sent - answered > IDLE_SECONDS:  # closed, or soon
+                    writer.close()
+                    reader, writer = await asyncio.open_connection(host, port)
+                writer.write(request)
+                await _response(reader)
+                answered = time.perf_counter()
+                times.append(answered - due)
+        finally:
+            writer.close()
+
+    async def all_of_them() -> None:
+        await asyncio.gather(*(connection() for _ in range(connections)))
+
+    began = time.perf_counter() + 0.5  # the connections open first
+    asyncio.run(all_of_them())
+    return began, latest, times

@@ -156,14 +156,16 @@ def ingest_rate(redis: Redis, count: int, callers: int) -> float:
 
 @contextmanager
 def server(port: int, env: dict[str, str], app: str | None = None,  # type: ignore[no-untyped-def]
-           processes: int = 1):
-    """heard serve (no rq workers, no access log), or uvicorn serving `app`."""
+           processes: int = 1, workers: int | None = 0, log: Path | None = None):
+    """heard serve (`workers` rq workers, none by default, None: as many as it chooses; no
+    access log), or uvicorn serving `app`; its output written to `log`, else dropped."""
     command = ([sys.executable, "-m", "uvicorn", app, "--port", str(port), "--log-level",
                 "warning", "--no-access-log", "--workers", str(processes)] if app else
-               [sys.executable, "-m", "heard", "serve", "--port", str(port), "--workers", "0",
-                "--no-access-log", "--http-workers", str(processes)])
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+               [sys.executable, "-m", "heard", "serve", "--port", str(port), "--no-access-log",
+                "--http-workers", str(processes),
+                *(["--workers", str(workers)] if workers is not None else [])])
+    output = log.open("wb") if log else subprocess.DEVNULL
+    process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -176,6 +178,8 @@ def server(port: int, env: dict[str, str], app: str | None = None,  # type: igno
     finally:
         process.terminate()
         process.wait(timeout=15)
+        if log:
+            output.close()  # type: ignore[union-attr]
 
 
 TWILIO_TOKEN = "bench-auth-token"  # the server under test checks signatures with it

@@ -9,12 +9,15 @@ webhook ~1 ms, a call to Telegram from here a round trip.
 
 from __future__ import annotations
 
+from starlette.concurrency import run_in_threadpool
+
 from bot import actions
 from bot.adapter import CHANNEL, Acknowledge, Chore, Toggle, read_update
 from bot.language import chat_language
-from surveys.actions import Action
+from surveys.actions import Action, Store
 from surveys.database import session_scope
 from worker.pipeline import perform as perform_action
+from worker.pipeline import perform_async
 from worker.runtime import Runtime
 
 
@@ -24,6 +27,18 @@ def handle_update(runtime: Runtime, update: object) -> str:
     outcome = "ignored: nothing to do"
     for action in read_update(update):
         outcome = perform(runtime, action)
+    return outcome
+
+
+async def handle_update_async(runtime: Runtime, update: object) -> str:
+    """`handle_update` for the webhook: a message joins the next group commit from the event
+    loop, without holding a thread while it waits; anything else runs in a thread."""
+    outcome = "ignored: nothing to do"
+    for action in read_update(update):
+        if isinstance(action, Store):
+            outcome = await perform_async(runtime, action)
+        else:
+            outcome = await run_in_threadpool(perform, runtime, action)
     return outcome
 
 

@@ -6,10 +6,9 @@ import hmac
 import json
 
 from fastapi import APIRouter, HTTPException, Request
-from starlette.concurrency import run_in_threadpool
 
 from bot.adapter import NotAnUpdate
-from bot.dispatch import handle_update
+from bot.dispatch import handle_update_async
 from surveys.settings import get_settings
 from worker.runtime import Runtime
 
@@ -35,7 +34,7 @@ async def telegram_webhook(request: Request) -> dict[str, str]:
         raise HTTPException(400, f"request body is not valid JSON: {error}") from error
     runtime: Runtime = request.app.state.runtime
     try:
-        outcome = await run_in_threadpool(handle_update, runtime, update)
+        outcome = await handle_update_async(runtime, update)
     except NotAnUpdate as error:
         raise HTTPException(400, str(error)) from error
     return {"outcome": outcome}

@@ -337,11 +337,11 @@ def get_settings() -> Settings:
     Made once per set of values (validating them costs ~1 ms, and every webhook asks): the
     variables are looked up each time, so a changed environment is seen at once.
     """
-    return _settings_for(tuple(os.environ.get(name) for name in _VARIABLES))
+    return _settings_for(_values())
 
 
 @lru_cache(maxsize=16)
-def _settings_for(values: tuple[str | None, ...]) -> Settings:
+def _settings_for(values: tuple[object, ...]) -> Settings:
     try:
         return Settings()
     except ValidationError as error:
@@ -355,3 +355,14 @@ def _settings_for(values: tuple[str | None, ...]) -> Settings:
 
 
 _VARIABLES = tuple(str(field.validation_alias) for field in Settings.model_fields.values())
+_ENCODED = tuple(os.environ.encodekey(name) for name in _VARIABLES)
+
+
+def _values() -> tuple[object, ...]:
+    """The variables' values, as the key of the settings they make: read from os.environ's own
+    dict where it has one (a dict lookup per variable, not an encode and a decode), as every
+    webhook asks."""
+    raw = getattr(os.environ, "_data", None)
+    if isinstance(raw, dict):
+        return tuple(map(raw.get, _ENCODED))
+    return tuple(os.environ.get(name) for name in _VARIABLES)
