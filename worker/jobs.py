@@ -23,6 +23,7 @@ from surveys.quiet_hours import held_until, zone_for
 from surveys.settings import get_settings
 from surveys.tables import STILL_TO_SEND, Contact, InboxMessage, OutboxMessage, Round, utcnow
 from worker import inbound
+from worker.metrics import count_provider_error
 from worker.pipeline import apply_early_statuses
 from worker.queues import (
     DRAIN_FLAG,
@@ -234,8 +235,14 @@ def send_outbound(outbox_id: int) -> str:
         message.status, message.dispatched_at = "dispatching", utcnow()
         message.attempts += 1
     outcome = _dispatch(message)
+    if not isinstance(outcome, Sent) and outcome.code is not None:  # the provider's refusal
+        count_provider_error(current.redis, message.channel, outcome.code)
     status = patiently(lambda: _record(current.database_url, outbox_id, outcome),
                        RECORD_PATIENCE, f"the outcome of sending outbox {outbox_id}")
+    log.info(f"outbox {status}", extra={
+        "outbox_id": outbox_id, "inbox_id": message.inbox_id, "channel": message.channel,
+        "provider_id": outcome.provider_id if isinstance(outcome, Sent) else None,
+        "status": status, "error_code": None if isinstance(outcome, Sent) else outcome.code})
     if isinstance(outcome, TransientSendError) and status == "retrying":
         raise outcome
     return status

@@ -24,8 +24,9 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 
 
 def _logging() -> None:
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from heard.logs import configure
+
+    configure()
 
 
 @db_app.command("upgrade")
@@ -52,7 +53,7 @@ def serve(
     import uvicorn
 
     from heard.app import create_app
-    from heard.guards import access_log_config
+    from heard.logs import log_config
     from worker.sweeper import start_in_background
 
     _logging()
@@ -77,7 +78,7 @@ def serve(
         if count:
             start_in_background(current.redis, max(5, settings.sweep_after_seconds // 2))
         options: dict[str, Any] = {"host": host, "port": port, "log_level": "info",
-                                   "access_log": access_log, "log_config": access_log_config()}
+                                   "access_log": access_log, "log_config": log_config()}
         if http_workers > 1:  # each process builds its app from the same settings
             os.environ.update(env)
             uvicorn.run("heard.app:app_from_settings", factory=True, workers=http_workers,
