@@ -33,6 +33,17 @@ class TextFormatter(logging.Formatter):
         return f"{first} {ids}{newline}{rest}"
 
 
+def formatter_for(log_format: str) -> logging.Formatter:
+    """JSON: one object a line, `time`, `level`, `logger`, `message`, then the event's ids
+    (and `exc_info` with a traceback); text: the classic line, ids as key=value."""
+    if log_format == "json":
+        from pythonjsonlogger.json import JsonFormatter
+
+        return JsonFormatter("{levelname}{name}{message}", style="{", timestamp="time",
+                             rename_fields={"levelname": "level", "name": "logger"})
+    return TextFormatter(TEXT_FORMAT)
+
+
 def log_config(log_format: str | None = None, level: str = "INFO") -> dict[str, Any]:
     """A dictConfig for the root logger and uvicorn's: one handler (stderr), one formatter.
 
@@ -40,12 +51,7 @@ def log_config(log_format: str | None = None, level: str = "INFO") -> dict[str, 
     forked) logs as the parent does; the access log hides `?token=` sign-in tokens."""
     from heard.guards import HideTokens
 
-    chosen = log_format or get_settings().log_format_used()
-    formatter: dict[str, Any] = (
-        {"()": "pythonjsonlogger.json.JsonFormatter",
-         "fmt": "{asctime}{levelname}{name}{message}", "style": "{",
-         "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"}}
-        if chosen == "json" else {"()": TextFormatter, "fmt": TEXT_FORMAT})
+    formatter = {"()": formatter_for, "log_format": log_format or get_settings().log_format_used()}
     handler = {"class": "logging.StreamHandler", "formatter": "heard",
                "stream": "ext://sys.stderr"}
     return {
