@@ -1,9 +1,10 @@
 """How every heard process logs: one line per event, JSON (HEARD_LOG_FORMAT=json) or text.
 
 A message is followed through the logs by the ids its events carry (`extra=`): `inbox_id`,
-`outbox_id`, `channel`, `round_id`, `provider_id` (Twilio's message or call sid, a Telegram
-message id), `status`, `error_code`, `outcome`. No event carries an address or a text: those
-are personal data, and logs are read by more people than the database is.
+`outbox_id` (`outbox_ids`: a message's replies), `channel`, `round_id`, `provider_id`
+(Twilio's message or call sid, a Telegram message id), `status`, `error_code`, `outcome`. No
+event carries an address or a text: those are personal data, and logs are read by more people
+than the database is.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from typing import Any
 from surveys.settings import get_settings
 
 # the ids an event may carry, in the order the text format writes them
-EVENT_FIELDS = ("inbox_id", "outbox_id", "channel", "round_id", "provider_id", "status",
-                "error_code", "outcome", "count")
+EVENT_FIELDS = ("inbox_id", "outbox_id", "outbox_ids", "channel", "round_id", "provider_id",
+                "status", "error_code", "outcome", "count")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 

@@ -144,8 +144,7 @@ def test_json_logs_follow_a_message_and_show_no_number_or_text(runtime, provider
     (processed,) = [event for event in logged if event["message"] == "inbox processed"
                     and event.get("inbox_id") == inbox_id]
     assert processed["round_id"] is not None and processed["outcome"]
-    written = [event["outbox_id"] for event in logged
-               if event["message"] == "outbox written" and event.get("inbox_id") == inbox_id]
+    written = processed["outbox_ids"]
     (sent,) = [event for event in logged if event["message"] == "outbox sent"
                and event.get("outbox_id") in written]
     assert sent["provider_id"] == reply_sid and sent["inbox_id"] == inbox_id

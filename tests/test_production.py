@@ -204,8 +204,8 @@ def check_metrics(scraped: dict[Any, float], url: str, twilio: FakeTwilio, inbou
 
 
 def follow_one_message(lines: list[str], twilio: FakeTwilio) -> None:
-    """Answer 3's webhook → its inbox row → the reply's outbox row → Twilio's sid → the status
-    callback, by the ids the JSON lines carry; and no line shows her number or a text."""
+    """Answer 3's webhook → its inbox row → its replies' outbox rows → Twilio's sids → the
+    status callbacks, by the ids the JSON lines carry; and no line shows her number or a text."""
     events = [json.loads(line) for line in lines]  # every line is one JSON object
     (stored,) = [event for event in events if event["message"] == "inbox stored"
                  and event.get("provider_id") == "SMprod03"]
@@ -213,8 +213,7 @@ def follow_one_message(lines: list[str], twilio: FakeTwilio) -> None:
     (processed,) = [event for event in events if event["message"] == "inbox processed"
                     and event.get("inbox_id") == inbox_id]
     assert processed["channel"] == "sms" and processed["round_id"] is not None
-    written = {event["outbox_id"] for event in events if event["message"] == "outbox written"
-               and event.get("inbox_id") == inbox_id}
+    written = set(processed["outbox_ids"])
     assert written
     sent = [event for event in events
             if event["message"] == "outbox sent" and event.get("outbox_id") in written]

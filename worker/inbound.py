@@ -89,17 +89,18 @@ def process_batch(db: Session, inbox_ids: list[int], skip_locked: bool = False) 
 
 def _log_handled(pending: dict[ContactKey, list[InboxMessage]], batch: Batch,
                  outbox_ids: list[int]) -> None:
-    """One line per message handled and per reply written, by their ids (no address, no
+    """One line per message handled, with the outbox ids of its replies (no address, no
     text): how a message is followed from its webhook to the provider's delivery report."""
+    if not log.isEnabledFor(logging.INFO):
+        return
+    replies: dict[int | None, list[int]] = defaultdict(list)
+    for row, outbox_id in zip(batch.outbox, outbox_ids, strict=True):
+        replies[row["inbox_id"]].append(outbox_id)
     for messages in pending.values():
         for message in messages:
             log.info("inbox processed", extra={
-                "inbox_id": message.id, "channel": message.channel,
-                "outcome": message.outcome, "round_id": batch.round_of.get(message.id)})
-    for row, outbox_id in zip(batch.outbox, outbox_ids, strict=True):
-        log.info("outbox written", extra={
-            "outbox_id": outbox_id, "inbox_id": row["inbox_id"], "channel": row["channel"],
-            "round_id": batch.round_of.get(row["inbox_id"])})
+                "inbox_id": message.id, "channel": message.channel, "outcome": message.outcome,
+                "round_id": batch.round_of.get(message.id), "outbox_ids": replies[message.id]})
 
 
 def _remember_when_they_wrote(db: Session, contacts: dict[ContactKey, Contact],
