@@ -10,6 +10,7 @@ from bench import (
     export,
     fault_drill,
     launch,
+    logs,
     pacing,
     pipeline,
     summary,
@@ -20,7 +21,7 @@ BENCHMARKS = {"engine": engine_step.main, "pipeline": pipeline.main,
               "launch": launch.main,
               "export": export.main, "summary": summary.main, "faults": fault_drill.main,
               "pacing": pacing.main, "console": console.main,
-              "voice": voice.main}
+              "voice": voice.main, "logs": logs.main}
 
 if __name__ == "__main__":
     names = sys.argv[1:] or list(BENCHMARKS)

@@ -45,14 +45,16 @@ def formatter_for(log_format: str) -> logging.Formatter:
     return TextFormatter(TEXT_FORMAT)
 
 
-def log_config(log_format: str | None = None, level: str = "INFO") -> dict[str, Any]:
+def log_config(log_format: str | None = None, level: str | None = None) -> dict[str, Any]:
     """A dictConfig for the root logger and uvicorn's: one handler (stderr), one formatter.
 
     Given to uvicorn as its log_config, so each of `--http-workers N` processes (spawned, not
     forked) logs as the parent does; the access log hides `?token=` sign-in tokens."""
     from heard.guards import HideTokens
 
-    formatter = {"()": formatter_for, "log_format": log_format or get_settings().log_format_used()}
+    settings = get_settings()
+    level = level or settings.log_level
+    formatter = {"()": formatter_for, "log_format": log_format or settings.log_format_used()}
     handler = {"class": "logging.StreamHandler", "formatter": "heard",
                "stream": "ext://sys.stderr"}
     return {
@@ -70,6 +72,6 @@ def log_config(log_format: str | None = None, level: str = "INFO") -> dict[str, 
     }
 
 
-def configure(level: str = "INFO") -> None:
-    """This process's logging, as HEARD_LOG_FORMAT says."""
-    logging.config.dictConfig(log_config(level=level))
+def configure() -> None:
+    """This process's logging, as HEARD_LOG_FORMAT and HEARD_LOG_LEVEL say."""
+    logging.config.dictConfig(log_config())

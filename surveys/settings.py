@@ -126,6 +126,8 @@ class Settings(BaseSettings):
     # text; /metrics only for a scraper sending this bearer token (unset: no /metrics)
     log_format: Annotated[Literal["json", "text"] | None, _env(
         "HEARD_LOG_FORMAT", "json or text")] = None
+    log_level: Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], _env(
+        "HEARD_LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR")] = "INFO"
     metrics_token: Annotated[str | None, _env("HEARD_METRICS_TOKEN", "a secret")] = None
     # Retention: as given, read through retention_days() (a bad value stops only the purge)
     retention: Annotated[str | None, _env(RETENTION_ENV, "a whole number of days")] = None

@@ -14,9 +14,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from rq import Queue
 from sqlalchemy import func, select
 
-from heard.logs import formatter_for
+from heard.logs import formatter_for, log_config
 from surveys.database import session_scope
 from surveys.messages import Inbound
+from surveys.settings import SettingError
 from surveys.tables import STILL_TO_SEND, InboxMessage, OutboxMessage
 from tests.fakes.twilio_api import FakeTwilio
 from tests.pipeline import client_for, drain
@@ -168,3 +169,31 @@ def test_a_message_received_and_never_processed_is_the_backlog(runtime, provider
     scraped = scrape(client)
     assert scraped[("heard_inbox_backlog", ())] == 0
     assert scraped[("heard_inbox_backlog_oldest_seconds", ())] == 0
+
+
+def test_log_settings_choose_the_format_and_level(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("HEARD_LOG_FORMAT", raising=False)
+    monkeypatch.delenv("HEARD_LOG_LEVEL", raising=False)
+    assert log_config()["formatters"]["heard"]["log_format"] == "text"  # a laptop
+    assert log_config()["root"]["level"] == "INFO"
+    monkeypatch.setenv("DATABASE_URL", "postgresql://heard@db/heard")
+    assert log_config()["formatters"]["heard"]["log_format"] == "json"  # production
+    monkeypatch.setenv("HEARD_LOG_FORMAT", "text")
+    monkeypatch.setenv("HEARD_LOG_LEVEL", "WARNING")
+    assert log_config()["formatters"]["heard"]["log_format"] == "text"
+    assert log_config()["root"]["level"] == "WARNING"
+    monkeypatch.setenv("HEARD_LOG_FORMAT", "xml")
+    with pytest.raises(SettingError, match="HEARD_LOG_FORMAT='xml'"):
+        log_config()
+
+
+def test_text_lines_carry_the_same_ids_as_key_value():
+    record = logging.LogRecord("worker.jobs", logging.INFO, __file__, 1, "outbox sent", None,
+                               None)
+    record.outbox_id, record.provider_id, record.channel = 42, "SMabc", "sms"
+    line = formatter_for("text").format(record)
+    assert line.endswith("worker.jobs: outbox sent outbox_id=42 channel=sms provider_id=SMabc")
+    assert json.loads(formatter_for("json").format(record)) | {"time": None} == {
+        "time": None, "level": "INFO", "logger": "worker.jobs", "message": "outbox sent",
+        "outbox_id": 42, "provider_id": "SMabc", "channel": "sms"}

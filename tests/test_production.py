@@ -42,6 +42,7 @@ REFUSED = "+254733000111"  # Twilio answers 21211 for this one
 # consent, gender, age group, water source, daily, problems, comment: water-access's questions
 ANSWERS = ["1", "1", "2", "1", "yes", "1 3", "skip"]
 CLOSING = "Thank you!"
+LAYOUT = ("migrate", "web", "worker-1", "worker-2", "cron")
 
 
 @pytest.fixture
@@ -94,10 +95,10 @@ class Layout:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
 
-    def log_lines(self) -> list[str]:
-        """Every line the layout's processes logged (stderr), all of them."""
-        return [line for path in sorted(self.logs.glob("*.err"))
-                for line in path.read_text(encoding="utf-8").splitlines()]
+    def log_lines(self, *names: str) -> list[str]:
+        """Every line these processes (default: all, the commands run too) logged on stderr."""
+        paths = [self.logs / f"{name}.err" for name in names] or sorted(self.logs.glob("*.err"))
+        return [line for path in paths for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 def signed(client: httpx.Client, path: str, form: dict[str, str]) -> httpx.Response:
@@ -118,7 +119,8 @@ def test_a_round_on_the_production_layout(layout_env: dict[str, Any]):
         run_round(layout, twilio, url)
     finally:
         layout.stop()
-    follow_one_message(layout.log_lines(), twilio)
+    follow_one_message(layout.log_lines(*LAYOUT), twilio)
+    no_number_or_text(layout.log_lines(), twilio)
 
 
 def run_round(layout: Layout, twilio: FakeTwilio, url: str) -> None:
@@ -170,9 +172,8 @@ def run_round(layout: Layout, twilio: FakeTwilio, url: str) -> None:
         for _ in range(4):  # whichever HTTP process answers, the same figures
             scraped = samples(client.get("/metrics", headers=headers).text)
             check_metrics(scraped, url, twilio, inbound, statuses)
-    for name, process in layout.processes.items():
-        if name in ("web", "worker-1", "worker-2", "cron"):
-            assert process.poll() is None, f"{name} exited"
+    for name in LAYOUT[1:]:
+        assert layout.processes[name].poll() is None, f"{name} exited"
 
 
 def check_metrics(scraped: dict[Any, float], url: str, twilio: FakeTwilio, inbound: int,
@@ -225,6 +226,8 @@ def follow_one_message(lines: list[str], twilio: FakeTwilio) -> None:
     assert {event["outbox_id"] for event in delivered} == written
     assert {event["status"] for event in delivered} == {"delivered"}
 
+
+def no_number_or_text(lines: list[str], twilio: FakeTwilio) -> None:
     everything = "\n".join(lines)
     for number in (AMINA, REFUSED):
         assert number[-9:] not in everything, "a phone number in the logs"
