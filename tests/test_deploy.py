@@ -7,6 +7,8 @@ from __future__ import annotations
 import configparser
 import json
 import re
+import shutil
+import subprocess
 import sys
 import tomllib
 from pathlib import Path
@@ -191,3 +193,21 @@ def test_the_alerts_name_only_metrics_heard_shows(runtime, monkeypatch):
     assert named - shown == set()
     assert {"heard_inbox_backlog_oldest_seconds", "heard_provider_errors_total",
             "heard_rq_queue_jobs"} <= named  # a stale backlog, failing sends, a growing queue
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze here")
+def test_systemd_accepts_the_units(tmp_path: Path):
+    """systemd's own check of every unit (the venv's path made this machine's heard)."""
+    heard = Path(sys.executable).with_name("heard")
+    for source in UNITS.glob("*.service"):
+        name = source.name.replace("@.", "@1.")  # an instance of the template
+        (tmp_path / name).write_text(source.read_text().replace("/opt/heard/venv/bin/heard",
+                                                                str(heard)))
+    (tmp_path / "broken.service").write_text("[Service]\nExecStart=/nowhere/heard serve\n")
+    for unit_file in sorted(tmp_path.glob("*.service")):
+        checked = subprocess.run(["systemd-analyze", "verify", "--man=no", str(unit_file)],
+                                 capture_output=True, text=True, timeout=60, cwd=tmp_path)
+        if unit_file.name == "broken.service":
+            assert checked.returncode != 0  # the check does refuse a bad unit
+        else:
+            assert (checked.returncode, checked.stderr) == (0, ""), unit_file.name
