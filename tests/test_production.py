@@ -57,8 +57,9 @@ def layout_env(tmp_path: Path, redis_server_url: str, redis) -> Iterator[dict[st
             "TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_AUTH_TOKEN": TOKEN,
             "TWILIO_FROM": FROM, "TWILIO_API_BASE_URL": twilio.url, "PUBLIC_BASE_URL": PUBLIC,
             "HEARD_SMS_PER_SECOND": "1000", "HEARD_DEFAULT_REGION": "KE"}
-        for name in ("HEARD_SURVEYS_DIR", "PROMETHEUS_MULTIPROC_DIR", "HEARD_SIMULATOR"):
+        for name in ("HEARD_SURVEYS_DIR", "HEARD_SIMULATOR"):
             env.pop(name, None)
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path / "metrics")  # as heard-web.service
         yield {"env": env, "twilio": twilio, "database_url": database_url, "logs": tmp_path}
         get_engine(database_url).dispose()
 
@@ -145,7 +146,9 @@ def run_round(layout: Layout, twilio: FakeTwilio, url: str) -> None:
     layout.run("launch", "round", "launch", str(round_id))
 
     inbound = statuses = 0
-    with httpx.Client(base_url=base, timeout=30) as client:
+    # a connection per request, so both HTTP processes take some
+    fresh = httpx.Limits(max_keepalive_connections=0)
+    with httpx.Client(base_url=base, timeout=30, limits=fresh) as client:
         wait_for(lambda: len(twilio.by_to.get(AMINA, ())) >= 2, what="the invitation")
         for step, answer in enumerate(ANSWERS):
             seen = len(twilio.by_to[AMINA])
@@ -174,6 +177,9 @@ def run_round(layout: Layout, twilio: FakeTwilio, url: str) -> None:
             check_metrics(scraped, url, twilio, inbound, statuses)
     for name in LAYOUT[1:]:
         assert layout.processes[name].poll() is None, f"{name} exited"
+    served = {path.stem.rsplit("_", 1)[-1] for path in (layout.logs / "metrics").glob(
+        "histogram_*.db")}
+    assert len(served) == 2, served  # both HTTP processes answered, and /metrics added them up
 
 
 def check_metrics(scraped: dict[Any, float], url: str, twilio: FakeTwilio, inbound: int,
