@@ -33,6 +33,7 @@ def main() -> None:
             rate, _, _ = end_to_end_rate(redis, env | {"HEARD_LOG_LEVEL": level,
                                                        "HEARD_LOG_FORMAT": "json"}, 1, MESSAGES)
             rates[level].append(rate)
+            print(f"  {level}: {rate:,.0f} msg/s", flush=True)
     quiet, logged = max(rates["WARNING"]), max(rates["INFO"])
     print(f"  warnings only: {quiet:,.0f} msg/s; a JSON line per step: {logged:,.0f} msg/s = "
           f"{logged / quiet:.0%} of the quiet rate (best of {ROUNDS} each)")
