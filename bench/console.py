@@ -28,7 +28,9 @@ POLL_SECONDS = 5  # console_round.html's script
 def main() -> None:
     redis = with_contacts(CONTACTS)
     with session_scope(DATABASE_URL) as db:
-        round_id = rounds.create_round(db, catalog.latest(db, "water-access"), "bench").id
+        survey = catalog.latest(db, "water-access")
+        assert survey is not None  # reset() registered it
+        round_id = rounds.create_round(db, survey, "bench").id
         user = create_user(db, "bench-facilitator", "bench password 1", "facilitator",
                            ["bench"])
         cookie = start_session(db, user)

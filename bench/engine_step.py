@@ -12,6 +12,7 @@ from pathlib import Path
 
 from surveys.engine import start, step
 from surveys.i18n import keywords, localize_digits
+from surveys.model import Survey
 from surveys.validation import load_survey, parse_survey
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "surveys" / "examples"
@@ -26,7 +27,7 @@ def _typed_in(lang: str) -> list[str]:
     return [localize_digits(text, lang) if text != "yes" else yes for text in CONVERSATION]
 
 
-def _per_step(survey, texts: list[str], lang: str, rounds: int) -> float:
+def _per_step(survey: Survey, texts: list[str], lang: str, rounds: int) -> float:
     steps = 0
     began = time.perf_counter()
     for _ in range(rounds):

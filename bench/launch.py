@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import os
 import time
+from typing import cast
 
 from redis import Redis
-from sqlalchemy import text
+from sqlalchemy import Table, text
 
 from bench.pipeline import DATABASE_URL, REDIS_URL, create_database, reset
 from surveys import catalog
@@ -65,7 +66,7 @@ def tables_ceiling() -> float:
     raw = get_engine(DATABASE_URL).raw_connection()
     cursor = raw.cursor()
     copied: list[tuple[str, bytes]] = []
-    for table in (SurveySession.__table__, OutboxMessage.__table__):
+    for table in (cast(Table, SurveySession.__table__), cast(Table, OutboxMessage.__table__)):
         names = [column.name for column in table.columns if column.name != "id"]
         columns = ", ".join(names)
         read = ", ".join("gen_random_uuid()::text" if name == "uuid" else name  # (unique)
@@ -96,7 +97,9 @@ def with_contacts(count: int) -> Redis:
 def main() -> None:
     redis = with_contacts(CONTACTS)
     with session_scope(DATABASE_URL) as db:
-        round_id = rounds.create_round(db, catalog.latest(db, "water-access"), "bench").id
+        survey = catalog.latest(db, "water-access")
+        assert survey is not None  # reset() registered it
+        round_id = rounds.create_round(db, survey, "bench").id
     began = time.perf_counter()
     invited = rounds.launch(DATABASE_URL, redis, round_id, enqueue_outbound)
     elapsed = time.perf_counter() - began

@@ -89,7 +89,9 @@ def launch_and_wait(contacts: int, limit: float | None,
     with session_scope(DATABASE_URL) as db:
         db.execute(text("UPDATE contacts SET community = CASE WHEN id <= :n THEN 'bench' "
                         "ELSE 'later' END"), {"n": contacts})
-        round_id = rounds.create_round(db, catalog.latest(db, "water-access"), "bench").id
+        survey = catalog.latest(db, "water-access")
+        assert survey is not None  # reset() registered it
+        round_id = rounds.create_round(db, survey, "bench").id
         messages = rounds.plan_launch(db, round_id).total("messages")
     over = timedelta(seconds=messages / limit) if limit else None
     began = time.monotonic()

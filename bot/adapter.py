@@ -147,7 +147,7 @@ def _callback(update_id: int, query: object) -> Actions:
     if not isinstance(query, Mapping) or not isinstance(query.get("id"), str):
         raise NotAnUpdate("callback_query without an id")
     query_id = query["id"]
-    sender = query.get("from") if isinstance(query.get("from"), Mapping) else {}
+    sender = query["from"] if isinstance(query.get("from"), Mapping) else {}
     message = query.get("message")
     if isinstance(message, Mapping) and isinstance(message.get("chat"), Mapping):
         origin = _read_message(update_id, message)

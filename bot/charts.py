@@ -246,7 +246,7 @@ class _Setter:
         return text[:end].rstrip() + ELLIPSIS
 
 
-def _shaping(direction: str, language: str | None) -> dict[str, str]:
+def _shaping(direction: str, language: str | None) -> dict[str, Any]:
     """Raqm's direction and language for a text (the basic layout knows neither)."""
     if not RAQM:
         return {}
@@ -405,7 +405,7 @@ def _segments(data: bytes, at: int) -> list[tuple[int, int]]:
     deltas = struct.unpack_from(f">{count}H", data, at + 16 + 4 * count)
     lookups = at + 16 + 6 * count
     offsets = struct.unpack_from(f">{count}H", data, lookups)
-    ranges = []
+    ranges: list[tuple[int, int]] = []
     for index, (start, end, delta, offset) in enumerate(zip(starts, ends, deltas, offsets,
                                                             strict=True)):
         if start == 0xFFFF:

@@ -14,7 +14,7 @@ import os
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TypedDict, TypeVar, Unpack
 
 from telegram import Bot
 from telegram.request import HTTPXRequest
@@ -30,7 +30,16 @@ class NotConfigured(RuntimeError):
     """TELEGRAM_BOT_TOKEN is not set."""
 
 
-def make_bot(settings: Settings | None = None, **request: float) -> Bot:
+class Timeouts(TypedDict, total=False):
+    """What a caller may set on the bot's HTTPXRequest, in seconds."""
+
+    read_timeout: float
+    write_timeout: float
+    connect_timeout: float
+    pool_timeout: float
+
+
+def make_bot(settings: Settings | None = None, **request: Unpack[Timeouts]) -> Bot:
     """A `Bot` for TELEGRAM_BOT_TOKEN at TELEGRAM_API_BASE_URL (a local Bot API server or a
     test double; PTB appends the token, or fills in ``{token}``)."""
     settings = settings or get_settings()

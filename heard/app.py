@@ -79,7 +79,7 @@ def create_app(runtime: Runtime) -> FastAPI:
             swagger_css_url=f"{SWAGGER_UI}/swagger-ui.css",
             swagger_favicon_url=f"{SWAGGER_UI}/favicon-32x32.png",
             swagger_ui_parameters={"deepLinking": False})
-        html = page.body.decode().replace("<html>", '<html lang="en">', 1)
+        html = bytes(page.body).decode().replace("<html>", '<html lang="en">', 1)
         return HTMLResponse(html.replace("</head>", SWAGGER_UI_CONTRAST, 1))
 
     app.add_middleware(Guard, max_body_bytes=get_settings().max_body_bytes, uploads={

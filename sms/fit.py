@@ -36,7 +36,7 @@ def long_messages(survey: Survey) -> list[str]:
 
 def max_segments(survey: Survey) -> dict[str, tuple[int, str]]:
     """Per language: the most segments any one message of the survey costs, and its encoding."""
-    result = {}
+    result: dict[str, tuple[int, str]] = {}
     for lang in survey.languages:
         counted = [count_segments(text) for _, text in survey_messages(survey, lang)]
         worst = max(counted, key=lambda segments: segments.count)

@@ -21,6 +21,7 @@ from surveys.tokens import token_hash
 EXPORT, REVEAL_ADDRESS, ERASE, PURGE = "export", "reveal_address", "erase", "purge"
 RECORDING = "recording"  # a spoken answer's audio, fetched: its id and size
 IMPORT_CONTACTS = "import_contacts"  # counts only: rows, created, updated, bad rows
+REQUEUE_FAILED = "requeue_failed"  # an admin put failed jobs back on their queues
 SWEEPER = "system:sweeper"
 
 

@@ -29,7 +29,7 @@ class CodedChoice(BaseModel):
     value: str = Field(description="As exported (without --labels)")
     label: dict[str, str] = Field(description="Its text per language")
     exclusive: bool = False
-    tags: dict[str, TagValue] = Field({}, description="What a choice_filter reads")
+    tags: dict[str, TagValue] = Field(default={}, description="What a choice_filter reads")
 
 
 class CodedQuestion(BaseModel):

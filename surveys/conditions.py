@@ -182,7 +182,7 @@ def _arithmetic(op: ast.operator, left: Any, right: Any) -> int | float | None:
     if not (_is_number(left) and _is_number(right)):
         return None
     try:
-        return _ARITHMETIC[type(op)](left, right)  # type: ignore[no-any-return]
+        return _ARITHMETIC[type(op)](left, right)
     except (ZeroDivisionError, OverflowError):
         return None
 

@@ -30,6 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from surveys.channels import importable
+from surveys.database import analyze, session_scope
 from surveys.i18n import keywords, language_name, normalize, shipped_languages
 from surveys.phone import InvalidPhoneNumber, to_e164
 from surveys.profile_fields import declare_profile_fields
@@ -466,6 +467,20 @@ def store_contacts(db: Session, contacts: list[ImportedContact], report: ImportR
             _update(found, item)
             report.updated += 1
         db.flush()
+
+
+def save_contacts(database_url: str, contacts: list[ImportedContact],
+                  report: ImportReport) -> None:
+    """Store `contacts` in one transaction, then refresh the statistics of a table it grew
+    or changed much (the launch that follows an import plans its queries on them)."""
+    with session_scope(database_url) as db:
+        store_contacts(db, contacts, report)
+    analyze_contacts(database_url, report)
+
+
+def analyze_contacts(database_url: str, report: ImportReport) -> None:
+    """ANALYZE the contacts after an import that wrote many of them."""
+    analyze(database_url, [Contact.__tablename__], report.created + report.updated)
 
 
 def count_known(db: Session, contacts: list[ImportedContact]) -> int:

@@ -287,7 +287,7 @@ def _opening(contact: Person, survey: Survey, app_language: str | None,
     return result
 
 
-def _language_of(contact: Person, survey: Survey, app_language: str | None) -> str:
+def _language_of(contact: Person, survey: Survey, app_language: str | None) -> str | None:
     """The person's language: as known, else a walk-in's app's or their number's country's."""
     address = contact.address if channel_named(contact.channel).phone_addresses else None
     return contact.language or walk_in_language(survey.languages, app_language, address)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
@@ -20,6 +20,10 @@ from sqlalchemy.orm import Session, sessionmaker
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# Rows a bulk write must touch before its tables' planner statistics are refreshed at once;
+# autovacuum's own threshold (10% of the table, checked once a minute) comes too late for
+# the queries that follow a launch or an import of many contacts.
+ANALYZE_AFTER_ROWS = 1000
 
 
 @cache
@@ -66,6 +70,21 @@ def session_scope(url: str) -> Iterator[Session]:
     """One transaction: committed when the block ends, rolled back if it raises."""
     with _session_factory(url).begin() as session:
         yield session
+
+
+def analyze(url: str, tables: Sequence[str], rows: int) -> bool:
+    """Fresh planner statistics for `tables` after a bulk write of `rows` rows (committed),
+    so the next queries are planned for the rows now there, not the few there were; whether
+    it ran (not for fewer than ANALYZE_AFTER_ROWS rows)."""
+    if rows < ANALYZE_AFTER_ROWS:
+        return False
+    engine = get_engine(url)
+    quote = engine.dialect.identifier_preparer.quote
+    with engine.begin() as connection:  # (PostgreSQL and SQLite alike analyze in a transaction)
+        for table in tables:
+            connection.exec_driver_sql(f"ANALYZE {quote(table)}")
+    log.info("analyzed %s after %d rows", ", ".join(tables), rows)
+    return True
 
 
 def migrate(url: str, revision: str = "head", downgrade: bool = False) -> None:

@@ -174,6 +174,8 @@ class _Solver:
                                 np.full(at_most.shape[0], -highspy.kHighsInf)])
         upper = np.concatenate([self.values, np.zeros(links.shape[0] + at_most.shape[0])])
         self.columns = np.arange(model.unknowns, dtype=np.int32)
+        # changeRowsBounds, getBasicVariables and getBasisSolve are highspy's (1.15) but not
+        # in its stubs: each call is `type: ignore[attr-defined]`
         self.highs = highspy.Highs()
         self.highs.setOptionValue("output_flag", False)
         self.highs.setOptionValue("simplex_strategy", 4)  # primal: a new objective keeps
@@ -218,7 +220,7 @@ class _Solver:
         lower = np.where(small, 0.0, -highspy.kHighsInf)
         upper = np.array([self.figures[index].k - 1 if few else highspy.kHighsInf
                           for index, few in zip(new, small, strict=True)], dtype=float)
-        self.highs.changeRowsBounds(len(new), rows, lower, upper)
+        self.highs.changeRowsBounds(len(new), rows, lower, upper)  # type: ignore[attr-defined]
         self.row_lower[rows] = lower
         self.row_upper[rows] = upper
         self.hidden.update((index, hidden[index]) for index in new)
@@ -275,7 +277,7 @@ class _Solver:
         """How much the objective improves if each binding figure may move, until the basis
         changes (a ratio test along the basis' own direction): what hiding it gains, at
         least. Degenerate programs give 0 for many; ties go to the other criteria."""
-        _, basic = self.highs.getBasicVariables()
+        _, basic = self.highs.getBasicVariables()  # type: ignore[attr-defined]
         is_column = basic >= 0
         columns = basic[is_column]
         rows = -basic[~is_column] - 1
@@ -292,7 +294,7 @@ class _Solver:
         for row in binding:
             unit = np.zeros(len(basic))
             unit[row] = 1.0
-            _, direction = self.highs.getBasisSolve(unit)
+            _, direction = self.highs.getBasisSolve(unit)  # type: ignore[attr-defined]
             best = 0.0
             for step in (direction, -direction):
                 change = float(cost @ step)
@@ -318,7 +320,9 @@ def _rows(pairs: Sequence[tuple[Sequence[int], Sequence[int]]], width: int) -> c
             rows.append(row)
             columns.append(column)
             data.append(-1.0)
-    return coo_matrix((data, (rows, columns)), shape=(len(pairs), width)).tocsr()
+    # scipy takes any array_like here; scipy-stubs asks for ndarrays
+    return coo_matrix((data, (rows, columns)),  # type: ignore[arg-type]
+                      shape=(len(pairs), width)).tocsr()
 
 
 def _stack(*parts: csr_matrix) -> csr_matrix:

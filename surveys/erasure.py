@@ -18,8 +18,9 @@ import contextlib
 import secrets
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from typing import Any, cast
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import CursorResult, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from surveys import audit, catalog, recordings
@@ -86,15 +87,15 @@ def erase(db: Session, contact: Contact) -> Erased:
     theirs = (InboxMessage.channel == contact.channel) & (InboxMessage.address == old_address)
     db.execute(update(InboxMessage).where(theirs, InboxMessage.processed_at.is_(None))
                .values(processed_at=utcnow(), outcome="erased"))  # never answered now
-    inbox = db.execute(update(InboxMessage).where(theirs).values(
-        address=token, text="", payload={})).rowcount
+    inbox = cast(CursorResult[Any], db.execute(update(InboxMessage).where(theirs).values(
+        address=token, text="", payload={}))).rowcount
     mine = or_(OutboxMessage.contact_id == contact.id,
                (OutboxMessage.channel == contact.channel) & (OutboxMessage.address == old_address))
-    suppressed = db.execute(update(OutboxMessage).where(
+    suppressed = cast(CursorResult[Any], db.execute(update(OutboxMessage).where(
         mine, OutboxMessage.status.in_(STILL_TO_SEND)).values(status="suppressed")
-    ).rowcount
-    outbox = db.execute(update(OutboxMessage).where(mine).values(
-        address=token, text="", reply={}, error=None, provider_id=None)).rowcount
+    )).rowcount
+    outbox = cast(CursorResult[Any], db.execute(update(OutboxMessage).where(mine).values(
+        address=token, text="", reply={}, error=None, provider_id=None))).rowcount
     db.flush()
     return Erased(contact.id, contact.channel, token, kept, blanked, inbox, outbox, suppressed,
                   spoken)
@@ -116,9 +117,9 @@ def _blank_free_text(db: Session, contact_id: int) -> int:
         survey = catalog.survey_of(version) if version is not None else None
         texts = [q.id for q in survey.questions if q.type == "text"] if survey else []
         if texts:
-            blanked += db.execute(update(StoredAnswer).where(
+            blanked += cast(CursorResult[Any], db.execute(update(StoredAnswer).where(
                 StoredAnswer.session_id == session.id, StoredAnswer.question_id.in_(texts),
-                StoredAnswer.skipped.is_(False)).values(value=None)).rowcount
+                StoredAnswer.skipped.is_(False)).values(value=None))).rowcount
             state = dict(session.state)
             state["answers"] = {key: None if key in texts else value
                                 for key, value in (state.get("answers") or {}).items()}

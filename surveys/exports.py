@@ -420,7 +420,8 @@ def _excel_time(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=None, microsecond=0)
 
 
-WRITERS = {"csv": write_csv, "jsonl": write_jsonl, "xlsx": write_xlsx}
+WRITERS: dict[str, Callable[[Export, Any], int]] = {  # handle: text, or binary or a path for xlsx
+    "csv": write_csv, "jsonl": write_jsonl, "xlsx": write_xlsx}
 CODEBOOKS = {"csv": ("codebook.csv", write_codebook_csv),
              "jsonl": ("codebook.json", write_codebook_json)}
 """A csv or jsonl export's codebook file, beside it as <name>.<suffix>; xlsx has a sheet."""

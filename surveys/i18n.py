@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 import pycountry
 from babel import Locale, UnknownLocaleError
@@ -178,7 +179,8 @@ class Translator:
     def span(self, value: timedelta) -> str:
         """A length of time in words, to the second ("2 hours 5 minutes", "4 seconds")."""
         seconds = round(value.total_seconds())
-        parts = [(seconds // 3600, "hour"), (seconds % 3600 // 60, "minute"),
+        parts: list[tuple[int, Literal["hour", "minute", "second"]]] = [
+                 (seconds // 3600, "hour"), (seconds % 3600 // 60, "minute"),
                  (seconds % 60, "second")]
         said = [format_timedelta(timedelta(**{f"{unit}s": amount}), granularity=unit,
                                  threshold=1000, format="long", locale=babel_locale(self.lang))

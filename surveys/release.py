@@ -319,7 +319,7 @@ class _Layout:
                         found.append((scope, question.id, dimension, groups))
         return found
 
-    def _keep_only(self, dimensions: set[str]) -> None:
+    def _keep_only(self, dimensions: set[str | None]) -> None:
         """Model people by the dimensions some published table uses, and no others (each
         one more multiplies the unknowns)."""
         kept = [position for position, name in enumerate(self.dimensions) if name in dimensions]

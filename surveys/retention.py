@@ -20,9 +20,9 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Subquery, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, Subquery, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from surveys import audit, recordings
@@ -168,8 +168,8 @@ def _kept(reply: Any) -> dict[str, Any]:
 def _update(db: Session, model: Any, rows: ColumnElement[bool], **values: Any) -> int:
     """The expiry is part of `rows`, so it is checked again as rows are updated: a purge
     running at the same time blanks each row once, and counts it once."""
-    return db.execute(update(model).where(rows).values(**values)
-                      .execution_options(synchronize_session=False)).rowcount
+    return cast(CursorResult[Any], db.execute(update(model).where(rows).values(**values)
+                      .execution_options(synchronize_session=False))).rowcount
 
 
 SIMULATOR_DAYS = 1  # a simulated conversation is a trial run: gone a day after its last message

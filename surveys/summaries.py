@@ -219,7 +219,7 @@ def as_dict(summary: RoundSummary, public: bool) -> dict[str, Any]:
     def figure(table: Table, group: str, value: str) -> int | None:
         return table.count(group, value) if public else table.raw(group, value)
 
-    def stats(table: Table, group: str) -> dict[str, float] | None:
+    def stats(table: Table, group: str) -> dict[str, float | None] | None:
         found = table.stat(group) if public else table.stats.get(group)
         return None if found is None else {
             "count": found.count, "mean": found.mean, "median": found.median,
@@ -395,7 +395,8 @@ class _Sql:
 
     def _people(self, round_id: int) -> tuple[str, dict[str, Any]]:
         """Each session of the round with its group in every dimension: g0, g1, ..."""
-        columns, joins, params = [], [], {"round_id": round_id}
+        columns, joins = [], []
+        params: dict[str, Any] = {"round_id": round_id}
         for index, name in enumerate(self.dimensions):
             if name == COMMUNITY:
                 columns.append(f"c.community AS g{index}")

@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel
 from ruamel.yaml import YAML
@@ -229,9 +229,10 @@ def write_xlsx(survey: Survey, listed: list[Row], lang: str, source_lang: str) -
     """One sheet: id, source, translation, status; texts a spreadsheet would run as a formula
     defused (a leading ', taken off again on import)."""
     from openpyxl import Workbook
+    from openpyxl.worksheet.worksheet import Worksheet
 
     workbook = Workbook()
-    sheet = workbook.active
+    sheet = cast(Worksheet, workbook.active)  # a new workbook's one sheet, never None
     sheet.title = f"{survey.id} {lang}"[:31]
     sheet.append(["id", f"source: {source_lang}", f"translation: {lang}", "status"])
     for row in listed:

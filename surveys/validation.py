@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard, cast
 
 from pydantic import ValidationError
 from ruamel.yaml import YAML
@@ -432,8 +432,8 @@ def _check_words_apart(question: dict, loc: Loc, label: str) -> Iterator[tuple[L
         if not isinstance(choice, dict):
             continue
         value = str(choice.get("value"))
-        texts = choice.get("text") if isinstance(choice.get("text"), dict) else {}
-        aliases = choice.get("aliases") if isinstance(choice.get("aliases"), dict) else {}
+        texts = choice["text"] if isinstance(choice.get("text"), dict) else {}
+        aliases = choice["aliases"] if isinstance(choice.get("aliases"), dict) else {}
         words = [(str(lang), str(text)) for lang, text in texts.items()]
         words += [(str(lang), str(word)) for lang, listed in aliases.items()
                   for word in _as_list(listed)]
@@ -496,10 +496,11 @@ def _position(raw: Any, loc: Loc, key: bool = False) -> tuple[int, int]:
     for part in loc:
         try:
             if isinstance(node, dict) and part in node:
-                line, column = node.lc.key(part) if key else node.lc.value(part)
+                lc = cast(Any, node).lc  # ruamel's CommentedMap, typed as the dict it is
+                line, column = lc.key(part) if key else lc.value(part)
                 node = node[part]
             elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-                line, column = node.lc.item(part)
+                line, column = cast(Any, node).lc.item(part)
                 node = node[part]
             else:
                 break
@@ -530,5 +531,5 @@ def _as_dict(value: Any) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from surveys.conditions import LITERAL_NAMES
@@ -104,7 +104,7 @@ class _Parser:
     def conjunction(self) -> _Term:
         return self._joined("and", AND, self.comparison)
 
-    def _joined(self, word: str, precedence: int, operand) -> _Term:
+    def _joined(self, word: str, precedence: int, operand: Callable[[], _Term]) -> _Term:
         terms = [operand()]
         while self.peek() == ("word", word):
             self.take()

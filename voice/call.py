@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass, replace
 
 from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
 
 from surveys import catalog
 from surveys.actions import Converse
@@ -63,7 +64,8 @@ def answer(runtime: Runtime, settings: Settings, action: Converse) -> str:
     if answered.outcome in OUTSIDE or (answered.outcome == "opted_out" and not answered.said):
         lang = (answered.language
                 or walk_in_language(voices, None, action.inbound.address) or _first(voices))
-        voice = voice_for(runtime, settings, lang)
+        with session_scope(runtime.database_url) as db:
+            voice = voice_for(db, settings, lang)
         if voice is None:
             return refusal(lang, voices)
         if answered.outcome == "opted_out":  # they had asked us to stop
@@ -72,8 +74,9 @@ def answer(runtime: Runtime, settings: Settings, action: Converse) -> str:
         return join_prompt(translator(lang), voice, next_step, welcome=welcome,
                            silence=silence)
     lang = answered.language or "en"
-    survey = _survey(runtime, answered.survey_pk)
-    voice = voice_for(runtime, settings, lang, survey)
+    with session_scope(runtime.database_url) as db:  # one transaction for what is said
+        survey = catalog.survey_at(db, answered.survey_pk) if answered.survey_pk else None
+        voice = voice_for(db, settings, lang, survey)
     if voice is None:
         log.warning("a call in %s, which has no voice (HEARD_VOICE_LANGUAGES) and not every "
                     "prompt recorded: refused", lang)
@@ -158,9 +161,9 @@ def menu(runtime: Runtime, settings: Settings, asked: MenuAsked) -> str:
     with session_scope(runtime.database_url) as db:
         survey_pk, lang = where_they_are(db, CHANNEL, asked.address)
         survey = catalog.survey_at(db, survey_pk) if survey_pk is not None else None
-    voices = settings.voice_languages
-    lang = lang or walk_in_language(voices, None, asked.address) or _first(voices)
-    voice = voice_for(runtime, settings, lang, survey)
+        voices = settings.voice_languages
+        lang = lang or walk_in_language(voices, None, asked.address) or _first(voices)
+        voice = voice_for(db, settings, lang, survey)
     if voice is None:
         return refusal(lang, voices)
     t = translator(survey.words_for(lang) if survey is not None else lang)
@@ -190,13 +193,12 @@ def _opted_out(t: Translator, voice: Voice, next_step: str) -> str:
     return render.gathering([said], voice, next_step + "&rejoin=1", one_key=True)
 
 
-def voice_for(runtime: Runtime, settings: Settings, lang: str,
+def voice_for(db: Session, settings: Settings, lang: str,
               survey: Survey | None = None) -> Voice | None:
     """How a call is heard in `lang`: its voice (HEARD_VOICE_LANGUAGES) and its recorded
     phrases (voice.pack); None where it cannot be heard: no voice, and not every phrase and
     prompt of `survey` recorded."""
-    with session_scope(runtime.database_url) as db:
-        phrases = pack.recorded_phrases(db, lang, settings.public_base_url)
+    phrases = pack.recorded_phrases(db, lang, settings.public_base_url)
     if not prompts.callable_in(survey, lang, settings.voice_languages,
                                pack.complete(phrases, lang)):
         return None
@@ -228,10 +230,3 @@ def _asked(survey: Survey, replies: list[Reply]) -> Question | None:
         return None
     return survey.question(last.question_id) if last.question_id in survey.question_index \
         else None
-
-
-def _survey(runtime: Runtime, survey_pk: int | None) -> Survey | None:
-    if survey_pk is None:
-        return None
-    with session_scope(runtime.database_url) as db:
-        return catalog.survey_at(db, survey_pk)

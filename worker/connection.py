@@ -55,8 +55,8 @@ def _termination_held() -> Iterator[None]:
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
-        for number in caught[:1]:
-            signal.raise_signal(number)
+        for arrived in caught[:1]:
+            signal.raise_signal(arrived)
 
 
 def stop_embedded(data_dir: Path) -> None:

@@ -13,13 +13,14 @@ import json
 import logging
 import secrets
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from redis import Redis
 
 from surveys import audit
 from surveys.contact_import import (
     ImportReport,
+    analyze_contacts,
     chunked,
     parse_contacts,
     store_contacts,
@@ -80,7 +81,7 @@ def pending_import(redis: Redis, import_id: str, user_id: int | None) -> Pending
 def uploaded_text(redis: Redis, import_id: str) -> str | None:
     """The file's text while it is kept (until imported, or an hour)."""
     found = redis.get(_text_key(import_id))
-    return None if found is None else found.decode()
+    return None if found is None else cast(bytes, found).decode()  # not decode_responses
 
 
 def save(redis: Redis, pending: PendingImport, *, again: bool = False) -> None:
@@ -121,6 +122,7 @@ def import_pending(database_url: str, redis: Redis, import_id: str) -> PendingIm
                          merged=report.merged_duplicates, bad_rows=len(report.errors),
                          dropped_columns=len(report.dropped_columns),
                          profile_fields=len(report.profile_fields))
+        analyze_contacts(database_url, report)
     except Exception:
         pending.status = FAILED
         save(redis, pending, again=True)

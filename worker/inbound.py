@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +34,6 @@ from surveys.tables import (
     Round,
     StoredAnswer,
     SurveySession,
-    SurveyVersion,
     new_uuid,
     utcnow,
 )
@@ -64,7 +64,7 @@ def process(db: Session, inbox_id: int,
     return (handled.contacts[0] if handled.contacts else None), handled.outbox_ids
 
 
-def process_batch(db: Session, inbox_ids: list[int], skip_locked: bool = False) -> Handled:
+def process_batch(db: Session, inbox_ids: Sequence[int], skip_locked: bool = False) -> Handled:
     """Handle these inbox rows, and every earlier unprocessed row of their contacts, in order."""
     heads = db.execute(select(InboxMessage.channel, InboxMessage.address)
                        .where(InboxMessage.id.in_(inbox_ids),
@@ -218,7 +218,7 @@ class Batch:
         if self._rounds is None:  # open and scheduled rounds are few: read once per batch
             self._rounds = {round_.code: round_ for round_ in self.db.scalars(
                 select(Round).where(Round.status.in_(("open", "scheduled")),
-                                    Round.code.is_not(None)))}
+                                    Round.code.is_not(None))) if round_.code is not None}
         return self._rounds.get(code)
 
     def round_by_keys(self, digits: str) -> Round | None:
@@ -234,10 +234,11 @@ class Batch:
         return self._latest[survey_id]
 
     def survey(self, survey_pk: int) -> Survey:
-        if survey_pk not in self._surveys:  # read once per batch
-            row = self.db.get(SurveyVersion, survey_pk)
-            assert row is not None, f"survey version {survey_pk} is gone"  # a foreign key keeps it
-            self._surveys[survey_pk] = catalog.survey_of(row)
+        if survey_pk not in self._surveys:  # read once per batch (its definition once a process)
+            survey = catalog.survey_at(self.db, survey_pk)
+            assert survey is not None, f"survey version {survey_pk} is gone"  # a foreign key
+            # keeps it
+            self._surveys[survey_pk] = survey
         return self._surveys[survey_pk]
 
     # -- one message ---------------------------------------------------------------------------

@@ -3,26 +3,24 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from functools import wraps
 from typing import NamedTuple, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 from redis import Redis
-from redis.exceptions import LockError, RedisError
 from sqlalchemy import Select, and_, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from surveys.database import patiently, session_scope
 from surveys.phone import without_numbers
 from surveys.quiet_hours import held_until, zone_for
 from surveys.settings import get_settings
 from surveys.tables import STILL_TO_SEND, Contact, InboxMessage, OutboxMessage, Round, utcnow
-from worker import inbound
+from worker import inbound, locks
 from worker.metrics import count_provider_error
 from worker.pipeline import apply_early_statuses
 from worker.queues import (
@@ -100,7 +98,7 @@ def drain_inbox() -> int:
     return handled
 
 
-def _process_claimed(db: Session, claimed: list[int],
+def _process_claimed(db: Session, claimed: Sequence[int],
                      failed: set[int]) -> tuple[list[int], int]:
     """The batch at once; if anything in it fails, again one message at a time, so the bad
     one is found and only it is left (logged) for the sweeper. (Outbox ids, rows processed.)"""
@@ -132,19 +130,28 @@ def send_outbound_batch(outbox_ids: list[int]) -> list[str]:
     Whichever job runs first, a contact's messages leave in the order they were written: a
     Redis lock per contact serializes senders, and each sends everything pending up to its
     rows. A transient error raises (rq retries); rows already sent are skipped on the retry.
+    The whole batch is readied in one transaction and recorded in another, so a row costs its
+    provider call and a share of a few statements, not two transactions of its own.
     """
     current = migrated_runtime()
     with session_scope(current.database_url) as db:
-        newest = db.execute(select(OutboxMessage.contact_id, func.max(OutboxMessage.id))
-                            .where(OutboxMessage.id.in_(outbox_ids))
-                            .group_by(OutboxMessage.contact_id)).all()
+        newest: dict[int | None, int] = {contact_id: max_id for contact_id, max_id in db.execute(
+            select(OutboxMessage.contact_id, func.max(OutboxMessage.id))
+            .where(OutboxMessage.id.in_(outbox_ids)).group_by(OutboxMessage.contact_id))}
     statuses: list[str] = []
     retry_later: TransientSendError | None = None
-    for contact_id, max_id in newest:
-        try:
-            statuses += _send_pending(current, contact_id, max_id)
-        except TransientSendError as error:  # this contact waits; the others still get theirs
-            retry_later = error
+    with _send_locks(current.redis, list(newest)) as held:
+        if held:
+            wanted = or_(OutboxMessage.contact_id.in_(set(held) - {None}),
+                         *([OutboxMessage.contact_id.is_(None)] if None in held else []))
+            statuses, retry_later = _send(current, select(OutboxMessage).where(
+                wanted, OutboxMessage.status.in_(STILL_TO_SEND),
+                OutboxMessage.id <= max((newest[contact_id] for contact_id in held), default=0)),
+                lambda message: message.id <= newest[message.contact_id])
+    busy = set(newest) - set(held)
+    if busy and retry_later is None:  # they wait; the others got theirs
+        retry_later = TransientSendError(f"contacts {sorted(busy, key=str)} are being sent to "
+                                         "by another worker")
     if retry_later is not None:
         raise retry_later
     return statuses
@@ -156,96 +163,134 @@ GRACE = timedelta(seconds=2)  # a drain takes a row, and a send's two commits
 # are this close together, but for a fault
 
 
-def _send_pending(current: Runtime, contact_id: int | None, max_id: int) -> list[str]:
-    """A contact's pending messages, oldest first, under their send lock (one sender each)."""
-    with _send_lock(current.redis, contact_id):
-        with session_scope(current.database_url) as db:
-            pending = db.scalars(
-                select(OutboxMessage.id)
-                .where(OutboxMessage.contact_id.is_(None) if contact_id is None
-                       else OutboxMessage.contact_id == contact_id,
-                       OutboxMessage.status.in_(STILL_TO_SEND),
-                       OutboxMessage.id <= max_id)
-                .order_by(OutboxMessage.id)).all()
-        return [send_outbound(outbox_id) for outbox_id in pending]
-
-
 def send_lock_key(contact_id: int | None) -> str:
     return f"heard:sending:{contact_id}"
 
 
 @contextmanager
-def _send_lock(redis: Redis, contact_id: int | None) -> Iterator[None]:
-    """The contact's send lock, kept alive by a thread while it is held: however long a
-    provider takes it stays held, and a killed sender's lock is gone within seconds."""
-    lock = redis.lock(send_lock_key(contact_id), timeout=SEND_LOCK_SECONDS,
-                      blocking_timeout=SEND_LOCK_WAIT, thread_local=False)
-    if not lock.acquire():
-        raise TransientSendError(f"contact {contact_id} is being sent to by another worker")
-    released = threading.Event()
-
-    def renew() -> None:
-        while not released.wait(SEND_LOCK_SECONDS / 3):
-            try:
-                lock.reacquire()
-            except LockError:  # expired (Redis was away): the rows' statuses still keep
-                return  # each message from going twice
-            except RedisError as error:
-                log.warning("send lock of contact %s not renewed: %s", contact_id, error)
-
-    keeper = threading.Thread(target=renew, name=f"send-lock-{contact_id}", daemon=True)
-    keeper.start()
-    try:
-        yield
-    finally:
-        released.set()
-        keeper.join()
-        with suppress(LockError, RedisError):
-            lock.release()
+def _send_locks(redis: Redis, contact_ids: list[int | None]) -> Iterator[list[int | None]]:
+    """Those of these contacts whose send lock can be had within SEND_LOCK_WAIT, held while
+    the block runs: however long a provider takes; a killed sender's are gone within seconds."""
+    keys = {send_lock_key(contact_id): contact_id for contact_id in contact_ids}
+    with locks.held(redis, list(keys), SEND_LOCK_SECONDS, SEND_LOCK_WAIT) as got:
+        yield [contact_id for key, contact_id in keys.items() if key in got]
 
 
 def send_outbound(outbox_id: int) -> str:
-    """Send one outbox row through its channel; transient errors raise so rq retries.
+    """Send one outbox row through its channel; transient errors raise so rq retries."""
+    statuses, retry_later = _send(migrated_runtime(),
+                                  select(OutboxMessage).where(OutboxMessage.id == outbox_id))
+    if retry_later is not None:
+        raise retry_later
+    if not statuses:
+        log.warning("outbox %s: no such row", outbox_id)
+        return "missing"
+    return statuses[0]
 
-    The provider is called between two commits: one saying the send began (`dispatching`),
-    one recording how it ended. Only a holder of the contact's send lock calls this, so a row
-    found `dispatching` is one whose sender was killed or lost the database mid-call: the
-    provider is asked whether it went out before it is sent again.
+
+class Before(NamedTuple):
+    """A readied row as it was, to put back if its turn never came."""
+
+    status: str
+    dispatched_at: datetime | None
+    attempts: int
+
+
+def _send(current: Runtime, rows: Select[OutboxMessage],
+          wanted: Callable[[OutboxMessage], bool] = lambda message: True,
+          ) -> tuple[list[str], TransientSendError | None]:
+    """Send these rows, each contact's oldest first: (their statuses, the transient error
+    that stopped a contact, to be retried). Only a holder of their contacts' send locks calls
+    this (or a test, for one row).
+
+    Each provider call falls between two commits: the one saying the send began
+    (`dispatching`) and the one recording how it ended. So a row found `dispatching` is one
+    whose sender was killed or lost the database mid-call: the provider is asked whether it
+    went out before it is sent again. A contact whose send failed for now sends nothing more
+    this time: its later rows go back as they were.
     """
-    current = migrated_runtime()
+    statuses: dict[int, str] = {}
+    ready: dict[int | None, list[tuple[OutboxMessage, Before]]] = {}
     with session_scope(current.database_url) as db:
-        message = db.get(OutboxMessage, outbox_id, with_for_update=True)
-        if message is None:
-            log.warning("outbox %s: no such row", outbox_id)
-            return "missing"
-        if message.status not in STILL_TO_SEND:
-            return message.status
-        if message.status == "dispatching" and _went_out(db, message):
-            return message.status
-        if message.contact_id is not None and _must_not_send(db, message):
-            message.status = "suppressed"
-            return "suppressed"
-        waits = None if message.inbox_id is not None else held_until(  # not a reply: it may
-            get_settings().quiet_hours, _zone_of(db, message), utcnow())  # wait
-        if waits is not None:
-            message.status, message.next_attempt_at = "retrying", waits
-            message.error = f"quiet hours where they live: sent after {waits:%Y-%m-%d %H:%M} UTC"
-            return message.status
-        prepare(db, message)  # (WhatsApp: a template outside the person's window)
-        message.status, message.dispatched_at = "dispatching", utcnow()
-        message.attempts += 1
-    outcome = _dispatch(message)
-    if not isinstance(outcome, Sent) and outcome.code is not None:  # the provider's refusal
-        count_provider_error(current.redis, message.channel, outcome.code)
-    status = patiently(lambda: _record(current.database_url, outbox_id, outcome),
-                       RECORD_PATIENCE, f"the outcome of sending outbox {outbox_id}")
-    log.info(f"outbox {status}", extra={
-        "outbox_id": outbox_id, "inbox_id": message.inbox_id, "channel": message.channel,
-        "provider_id": outcome.provider_id if isinstance(outcome, Sent) else None,
-        "status": status, "error_code": None if isinstance(outcome, Sent) else outcome.code})
-    if isinstance(outcome, TransientSendError) and status == "retrying":
-        raise outcome
-    return status
+        found = db.scalars(rows.order_by(OutboxMessage.id).with_for_update())
+        messages = [message for message in found if wanted(message)]
+        contact_ids = {message.contact_id for message in messages} - {None}
+        contacts = {contact.id: contact for contact in db.scalars(
+            select(Contact).where(Contact.id.in_(contact_ids)))} if contact_ids else {}
+        for message in messages:
+            before = Before(message.status, message.dispatched_at, message.attempts)
+            if _readied(db, message, contacts.get(message.contact_id or 0)):
+                ready.setdefault(message.contact_id, []).append((message, before))
+            statuses[message.id] = message.status
+    outcomes: dict[int, Sent | TransientSendError | PermanentSendError] = {}
+    put_back: dict[int, Before] = {}
+    checked_again: list[int] = []  # after a refusal that marked the person (opted out)
+    for queue in ready.values():
+        for position, (message, _) in enumerate(queue):
+            outcomes[message.id] = outcome = _dispatch(message)
+            if not isinstance(outcome, Sent) and outcome.code is not None:  # the provider's
+                count_provider_error(current.redis, message.channel, outcome.code)  # refusal
+            if isinstance(outcome, TransientSendError) or _marks_them(outcome):
+                put_back |= {later.id: before for later, before in queue[position + 1:]}
+                if not isinstance(outcome, TransientSendError):
+                    checked_again += [later.id for later, _ in queue[position + 1:]]
+                break
+    if outcomes or put_back:
+        statuses |= patiently(lambda: _record(current.database_url, outcomes, put_back),
+                              RECORD_PATIENCE, f"the outcome of sending outbox {sorted(outcomes)}")
+        _log_sends([message for queue in ready.values() for message, _ in queue
+                    if message.id in outcomes], outcomes, statuses)
+    retry_later = next((outcome for outbox_id, outcome in outcomes.items()
+                        if isinstance(outcome, TransientSendError)
+                        and statuses[outbox_id] == "retrying"), None)
+    if checked_again:  # what is left of theirs, checked against the marks
+        again, error = _send(current, select(OutboxMessage).where(
+            OutboxMessage.id.in_(checked_again)))
+        statuses |= dict(zip(sorted(checked_again), again, strict=True))
+        retry_later = retry_later or error
+    return [statuses[message.id] for message in messages], retry_later
+
+
+def _log_sends(messages: list[OutboxMessage],
+               outcomes: dict[int, Sent | TransientSendError | PermanentSendError],
+               statuses: dict[int, str]) -> None:
+    """One line per provider call, by ids: the outbox row, the message it answers, the
+    provider's id of what it sent (Twilio's sid), or its error code."""
+    for message in messages:
+        outcome = outcomes[message.id]
+        provider_id, code = ((outcome.provider_id, None) if isinstance(outcome, Sent)
+                             else (None, outcome.code))
+        log.info(f"outbox {statuses[message.id]}", extra={
+            "outbox_id": message.id, "inbox_id": message.inbox_id, "channel": message.channel,
+            "provider_id": provider_id, "status": statuses[message.id], "error_code": code})
+
+
+def _marks_them(outcome: Sent | TransientSendError | PermanentSendError) -> bool:
+    """A refusal saying something about the person (opted out, unreachable): their later
+    messages are checked again before any goes."""
+    return isinstance(outcome, PermanentSendError) and bool(outcome.opt_out or outcome.unreachable)
+
+
+def _readied(db: Session, message: OutboxMessage, contact: Contact | None) -> bool:
+    """Whether the row is to be sent now: then it is marked `dispatching`; else its status
+    says why not (sent meanwhile, found at the provider, suppressed, held for quiet hours)."""
+    if message.status not in STILL_TO_SEND:
+        return False
+    if message.status == "dispatching" and _went_out(db, message):
+        return False
+    if contact is not None and _must_not_send(contact, message):
+        message.status = "suppressed"
+        return False
+    waits = None if message.inbox_id is not None else held_until(  # not a reply: it may
+        get_settings().quiet_hours, _zone_of(message, contact), utcnow())  # wait
+    if waits is not None:
+        message.status, message.next_attempt_at = "retrying", waits
+        message.error = f"quiet hours where they live: sent after {waits:%Y-%m-%d %H:%M} UTC"
+        return False
+    prepare(db, message)  # (WhatsApp: a template outside the person's window)
+    message.status, message.dispatched_at = "dispatching", utcnow()
+    message.attempts += 1
+    return True
 
 
 RECORD_PATIENCE = 5.0  # seconds a send's outcome waits for an unreachable database; then the
@@ -264,33 +309,54 @@ def _dispatch(message: OutboxMessage) -> Sent | TransientSendError | PermanentSe
         return error
 
 
-def _record(database_url: str, outbox_id: int,
-            outcome: Sent | TransientSendError | PermanentSendError) -> str:
-    """How the send ended, on its row and, for errors about the person, their contact."""
+def _record(database_url: str, outcomes: dict[int, Sent | TransientSendError | PermanentSendError],
+            put_back: dict[int, Before]) -> dict[int, str]:
+    """How the sends ended, on their rows and, for errors about the person, their contacts;
+    rows whose turn never came, as they were. (Each row's status.)"""
+    statuses: dict[int, str] = {}
     with session_scope(database_url) as db:
-        message = db.get(OutboxMessage, outbox_id, with_for_update=True)
-        if message is None or message.status != "dispatching":  # erased meanwhile
-            return "missing" if message is None else message.status
-        message.next_attempt_at = None
-        if isinstance(outcome, Sent):
-            message.provider_id = outcome.provider_id
-            message.status, message.sent_at, message.error = "sent", utcnow(), None
-        elif isinstance(outcome, TransientSendError):
-            message.status, message.error = "retrying", str(outcome)
-            message.next_attempt_at = utcnow() + timedelta(seconds=_retry_interval(message))
-        else:
-            message.status, message.error = "failed", str(outcome)
-            message.error_code = outcome.code
-            marks = {"opted_out": True} if outcome.opt_out else {}
-            if outcome.unreachable:
-                marks["unreachable"] = outcome.unreachable
-            if marks and message.contact_id is not None:
-                db.execute(update(Contact).where(Contact.id == message.contact_id)
-                           .values(**marks))
-            log.warning("outbox %s: permanent failure %s: %s", outbox_id, outcome.code,
-                        without_numbers(str(outcome)))
-            refused(db, message)  # (WhatsApp: SMS instead, where that is on)
-        return message.status
+        found = {message.id: message for message in db.scalars(
+            select(OutboxMessage).where(OutboxMessage.id.in_(outcomes.keys() | put_back.keys()))
+            .options(load_only(OutboxMessage.status, OutboxMessage.attempts,  # the rest (the
+                               OutboxMessage.contact_id))  # reply) only where a refusal needs it
+            .order_by(OutboxMessage.id).with_for_update())}
+        for outbox_id, before in put_back.items():
+            message = found.get(outbox_id)
+            if message is not None and message.status == "dispatching":
+                message.status, message.dispatched_at, message.attempts = before
+            statuses[outbox_id] = "missing" if message is None else message.status
+        for outbox_id, outcome in outcomes.items():
+            message = found.get(outbox_id)
+            if message is None or message.status != "dispatching":  # erased meanwhile
+                statuses[outbox_id] = "missing" if message is None else message.status
+                continue
+            _record_on(db, message, outcome)
+            statuses[outbox_id] = message.status
+    return statuses
+
+
+def _record_on(db: Session, message: OutboxMessage,
+               outcome: Sent | TransientSendError | PermanentSendError) -> None:
+    """How one send ended, on its row and, for errors about the person, their contact."""
+    message.next_attempt_at = None
+    if isinstance(outcome, Sent):
+        message.provider_id = outcome.provider_id
+        message.status, message.sent_at, message.error = "sent", utcnow(), None
+    elif isinstance(outcome, TransientSendError):
+        message.status, message.error = "retrying", str(outcome)
+        message.next_attempt_at = utcnow() + timedelta(seconds=_retry_interval(message))
+    else:
+        message.status, message.error = "failed", str(outcome)
+        message.error_code = outcome.code
+        marks: dict[str, bool | str] = {"opted_out": True} if outcome.opt_out else {}
+        if outcome.unreachable:
+            marks["unreachable"] = outcome.unreachable
+        if marks and message.contact_id is not None:
+            db.execute(update(Contact).where(Contact.id == message.contact_id)
+                       .values(**marks))
+        log.warning("outbox %s: permanent failure %s: %s", message.id, outcome.code,
+                    without_numbers(str(outcome)))
+        refused(db, message)  # (WhatsApp: SMS instead, where that is on)
 
 
 def _went_out(db: Session, message: OutboxMessage) -> bool:
@@ -321,18 +387,14 @@ def _retry_interval(message: OutboxMessage) -> int:
     return int(intervals[min(max(message.attempts, 1), len(intervals)) - 1])
 
 
-def _zone_of(db: Session, message: OutboxMessage) -> ZoneInfo | None:
-    """The recipient's time zone, for quiet hours (their contact is loaded already)."""
-    contact = db.get(Contact, message.contact_id) if message.contact_id is not None else None
-    return zone_for(message.channel, message.address, contact and contact.time_zone,
-                    contact and contact.community)
+def _zone_of(message: OutboxMessage, contact: Contact | None) -> ZoneInfo | None:
+    """The recipient's time zone, for quiet hours."""
+    return zone_for(message.channel, message.address, contact.time_zone if contact else None,
+                    contact.community if contact else None)
 
 
-def _must_not_send(db: Session, message: OutboxMessage) -> bool:
+def _must_not_send(contact: Contact, message: OutboxMessage) -> bool:
     """Nothing goes to an opted-out or unreachable contact but the opt-out confirmation."""
-    contact = db.get(Contact, message.contact_id)
-    if contact is None:
-        return False
     if contact.unreachable:
         return True
     return contact.opted_out and not message.reply.get("after_opt_out")
@@ -509,7 +571,7 @@ def _process_stuck(current: Runtime, inbox_id: int) -> None:
     enqueue_outbound(current.redis, outbox_ids, contact)
 
 
-def _unprocessed_before(cutoff: datetime, limit: int) -> Select[tuple[int]]:
+def _unprocessed_before(cutoff: datetime, limit: int) -> Select[int]:
     return (select(InboxMessage.id)
             .where(InboxMessage.processed_at.is_(None), InboxMessage.received_at < cutoff)
             .order_by(InboxMessage.id).limit(limit))

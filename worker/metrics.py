@@ -29,13 +29,18 @@ def count_provider_error(redis: Redis, channel: str, code: str) -> None:
 
 def provider_errors(redis: Redis) -> dict[tuple[str, str], int]:
     """{(channel, code): errors} since Redis last lost its data."""
-    counted = redis.hgetall(PROVIDER_ERRORS)
-    return {tuple(field.decode().split("|", 1)): int(value)  # type: ignore[misc]
-            for field, value in counted.items()}
+    counted = {_text(field): int(value) for field, value in redis.hgetall(PROVIDER_ERRORS).items()}
+    return {(field.partition("|")[0], field.partition("|")[2]): count
+            for field, count in counted.items()}
 
 
 def send_slots(redis: Redis) -> dict[str, tuple[int, float]]:
     """{limit: (slots taken, its rate a second)} of every limit a sender took slots of."""
-    taken = {field.decode(): int(value) for field, value in redis.hgetall(SEND_SLOTS).items()}
-    rates = {field.decode(): float(value) for field, value in redis.hgetall(SEND_LIMITS).items()}
+    taken = {_text(field): int(value) for field, value in redis.hgetall(SEND_SLOTS).items()}
+    rates = {_text(field): float(value) for field, value in redis.hgetall(SEND_LIMITS).items()}
     return {limit: (count, rates.get(limit, 0.0)) for limit, count in taken.items()}
+
+
+def _text(field: bytes | str) -> str:
+    """A hash field as text, whether the connection decodes responses or not."""
+    return field.decode() if isinstance(field, bytes) else field

@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -202,10 +202,9 @@ def opt_out(runtime: Runtime, channel: str, address: str) -> str:
     """Opt the contact out, as a refusal on sending would: their queued messages are
     suppressed."""
     with session_scope(runtime.database_url) as db:
-        changed = db.execute(update(Contact).where(Contact.channel == channel,
-                                                   Contact.address == address,
-                                                   Contact.opted_out.is_(False))
-                             .values(opted_out=True)).rowcount
+        changed = cast(CursorResult[Any], db.execute(update(Contact).where(
+            Contact.channel == channel, Contact.address == address,
+            Contact.opted_out.is_(False)).values(opted_out=True))).rowcount
     log.info("%s contact opted out through the provider: %s changed", channel, changed)
     return "opted out" if changed else "ignored: no such contact"
 

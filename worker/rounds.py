@@ -20,17 +20,17 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, cast
 
 from redis import Redis
-from sqlalchemy import and_, exists, func, select, true, update
+from sqlalchemy import ColumnElement, CursorResult, and_, exists, func, select, true, update
 from sqlalchemy.orm import Session
 
 from surveys import catalog, spans
 from surveys.channels import channel as channel_named
 from surveys.channels import importable, keypads, trials
 from surveys.contact_import import language_code
-from surveys.database import session_scope
+from surveys.database import analyze, session_scope
 from surveys.engine import (
     FINISHED,
     Reply,
@@ -59,6 +59,7 @@ from voice.minutes import seconds_to_hear
 from worker.outbox import outbox_fields, outbox_row, reply_body, sms_text
 
 CHUNK = 5000
+WRITTEN_TABLES = (SurveySession.__tablename__, OutboxMessage.__tablename__)  # by a launch
 CONTACTS_PER_SEND_JOB = 100
 # a paced launch's send jobs are queued this much before their contacts are due: rq's scheduler
 # moves jobs once a second, and a sender with nothing queued loses its slots for good
@@ -164,8 +165,8 @@ def _eligible(round_: Round) -> Any:
 
 
 def _reachable(round_: Round) -> Any:
-    conditions = [Contact.consent.is_(True), Contact.opted_out.is_(False),
-                  Contact.unreachable.is_(None)]
+    conditions: list[ColumnElement[bool]] = [
+        Contact.consent.is_(True), Contact.opted_out.is_(False), Contact.unreachable.is_(None)]
     if round_.community:
         conditions.append(Contact.community == round_.community)
     targeted = Target.of(round_.target).clause()
@@ -221,7 +222,7 @@ class Target:
         negation counts those it leaves out); None: everyone."""
         if not self:
             return None
-        conditions = [true()]
+        conditions: list[ColumnElement[bool]] = [true()]
         if self.languages:
             conditions += [Contact.language.is_not(None),
                            Contact.language.in_(self.languages)]
@@ -501,7 +502,7 @@ def _explain_left_out(db: Session, round_: Round, plan: Plan) -> None:
     from difflib import get_close_matches
 
     real = Contact.channel.not_in(trials())
-    remaining = [real]
+    remaining: list[ColumnElement[bool]] = [real]
     for reason, condition in LEFT_OUT:
         clause = condition(round_)
         if clause is None:
@@ -515,8 +516,9 @@ def _explain_left_out(db: Session, round_: Round, plan: Plan) -> None:
         present = db.scalar(select(func.count()).select_from(Contact)
                             .where(real, Contact.community == round_.community)) or 0
         if not present:
-            names = dict(db.execute(select(Contact.community, func.count()).where(
-                real, Contact.community.is_not(None)).group_by(Contact.community)).all())
+            names = cast(dict[str, int], dict(db.execute(  # NULL communities left out
+                select(Contact.community, func.count()).where(
+                    real, Contact.community.is_not(None)).group_by(Contact.community)).all()))
             near = get_close_matches(round_.community.lower(),
                                      [name.lower() for name in names], n=1, cutoff=0.6)
             found = next((name for name in names if near and name.lower() == near[0]), None)
@@ -595,6 +597,7 @@ def launch(database_url: str, redis: Redis, round_id: int, enqueue: Enqueue,
             writing.append(writers.submit(_write_chunk, database_url, redis, enqueue, chunk))
         while writing:
             invited += _written(writing.popleft(), progress)
+    analyze(database_url, WRITTEN_TABLES, invited)  # the round's sessions were not there
     return invited
 
 
@@ -808,6 +811,7 @@ def _send_reminders(database_url: str, redis: Redis, survey: Survey, rows: Seque
             enqueue(redis, batch)
         if progress:
             progress(len(chunk))
+    analyze(database_url, WRITTEN_TABLES, len(rows))
 
 
 def due_rounds(db: Session, now: datetime) -> tuple[list[int], list[int]]:
@@ -834,7 +838,7 @@ def close_round(db: Session, round_id: int) -> int:
                         .where(SurveySession.round_id == round_id,
                                SurveySession.status.not_in(FINISHED))
                         .values(status="expired", updated_at=utcnow()))
-    return result.rowcount or 0
+    return cast(CursorResult[Any], result).rowcount or 0
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import typer
@@ -14,9 +15,8 @@ from surveys.contact_import import (
     parse_contacts,
     profile_columns,
     read_spreadsheet,
-    store_contacts,
+    save_contacts,
 )
-from surveys.database import session_scope
 
 app = typer.Typer(help="Contacts: import from CSV, erase on request.", no_args_is_help=True)
 
@@ -49,10 +49,9 @@ def import_contacts(
         raise typer.Exit(1) from None
     columns = _columns(text, profile or (), column) if column else None
     contacts, report = parse_contacts(text, region, profile or (), columns=columns)
-    with session_scope(runtime_for_cli().database_url) as db:
-        store_contacts(db, contacts, report)
-    for error in report.errors:
-        echo_err(f"{file}:{error}")
+    save_contacts(runtime_for_cli().database_url, contacts, report)
+    for problem in report.errors:
+        echo_err(f"{file}:{problem}")
     notice = report.dropped_notice()
     if notice:
         echo_err(f"{file}: {notice}")
@@ -60,7 +59,7 @@ def import_contacts(
     raise typer.Exit(1 if report.errors and not contacts else 0)
 
 
-def _columns(text: str, profile: list[str], given: list[str]) -> dict[str, str]:
+def _columns(text: str, profile: Iterable[str], given: list[str]) -> dict[str, str]:
     """heard's reading of the headers (and --profile), with each --column put over it."""
     names = [name for name, _ in header_and_samples(text, 0)]
     columns = guess_columns(names, profile_columns(profile))

@@ -9,7 +9,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from heard.routes.deps import get_runtime
+from heard.routes.deps import MAX_ID, get_runtime
 from surveys.database import session_scope
 from surveys.tables import Round
 from surveys.tokens import Bearer, bearer_of, refusal
@@ -36,13 +36,20 @@ def require_role(*roles: str) -> Callable[..., str]:
             if found.role != "admin" and found.role not in roles:
                 raise HTTPException(403, f"this needs the {' or '.join(roles)} role; "
                                          f"your token is {found.role}")
-            round_id = request.path_params.get("round_id")
-            if round_id is not None and not round_in_scope(db, found, int(round_id)):
+            round_id = _row_id(request.path_params.get("round_id"))
+            if round_id is not None and not round_in_scope(db, found, round_id):
                 raise HTTPException(404, f"no round {round_id}")  # (as if it did not exist)
         request.state.bearer = found
         return found.role
 
     return check
+
+
+def _row_id(text: str | None) -> int | None:
+    """A path's id as the route will read it; None for one it will refuse (a 422 naming it)."""
+    if text is None or not text.isascii() or not text.isdigit():
+        return None
+    return int(text) if 1 <= int(text) <= MAX_ID else None
 
 
 def round_in_scope(db: Session, found: Bearer, round_id: int) -> bool:

@@ -28,6 +28,8 @@ from sqlalchemy.orm import Session
 
 from heard.routes.auth import Reader, round_in_scope
 from heard.routes.deps import RowId, get_runtime
+from heard.routes.problems import AUTHORIZED, errors
+from heard.routes.round_answers import SummaryFigures
 from surveys import catalog
 from surveys.database import session_scope
 from surveys.i18n import translator
@@ -57,7 +59,8 @@ COOKIE = "heard_dashboard"  # the analyst's token, HttpOnly: scripts and other s
 SIGNED_IN_SECONDS = 8 * 3600
 
 
-@router.get("/api/v1/rounds/{round_id}/summary", tags=["rounds"])
+@router.get("/api/v1/rounds/{round_id}/summary", tags=["rounds"], response_model=SummaryFigures,
+            response_model_exclude_unset=True, responses=errors(*AUTHORIZED, 404, 409))
 def round_summary(round_id: RowId, role: Reader, runtime: RuntimeDep,
                   public: bool = Query(False, description="Only what may be published"),
                   community: str | None = Query(None, description="One community's release")

@@ -11,6 +11,7 @@ from worker.runtime import Runtime
 
 MAX_ID = 2**63 - 1  # the database's BIGINT: a larger id is a 422 naming it, not a 500
 RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
+MAX_NUMBER = 2**31 - 1  # the database's INTEGER (a survey's version)
 
 
 async def get_runtime(request: Request) -> Runtime:

@@ -4,17 +4,31 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from heard.guards import MAX_UPLOAD
 from heard.routes.auth import Admin, Facilitator, bearer_in
 from heard.routes.deps import RowId, get_runtime
+from heard.routes.problems import AUTHORIZED, BODY, errors
+from heard.routes.round_answers import (
+    Closed,
+    LaunchPlan,
+    LaunchQueued,
+    NewToken,
+    PlanLine,
+    Published,
+    Reminded,
+    Shared,
+    Withdrawn,
+    examples,
+)
 from surveys import catalog, release
-from surveys.contact_import import parse_contacts, read_spreadsheet, store_contacts
+from surveys.contact_import import parse_contacts, read_spreadsheet, save_contacts
 from surveys.database import session_scope
 from surveys.settings import get_settings
 from surveys.spans import parse_span
@@ -26,11 +40,18 @@ from worker.queues import enqueue_launch, enqueue_outbound
 from worker.runtime import Runtime
 from worker.share import close_and_share, share
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=errors(*AUTHORIZED))
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
 class ImportResult(BaseModel):
+    model_config = examples({
+        "rows": 3, "created": 2, "updated": 0, "merged_duplicates": 0,
+        "errors": [{"line": 4, "message": "phone: '0712' is not a phone number"}],
+        "profile_fields": ["gender"], "dropped_columns": ["name"],
+        "notice": "dropped the columns name: declare them with the `profile` parameter "
+                  "to keep them"})
+
     rows: int
     created: int
     updated: int
@@ -43,12 +64,20 @@ class ImportResult(BaseModel):
 
 
 class StoredSurvey(BaseModel):
+    model_config = examples({"id": "water-access", "version": 2,
+                             "content_hash": "9f86d081884c7d65..."})
+
     id: str
     version: int
     content_hash: str
 
 
 class RoundIn(BaseModel):
+    model_config = examples({"survey": "water-access", "community": "kibera",
+                             "closes_at": "2027-03-01T18:00:00Z", "remind_after_hours": [24],
+                             "languages": ["sw"], "channels": ["sms"],
+                             "profile": {"gender": ["female"]}})
+
     survey: str = Field(description="Survey id (its newest stored version is used)")
     community: str | None = None
     opens_at: datetime | None = None
@@ -66,6 +95,15 @@ class RoundIn(BaseModel):
 
 
 class RoundOut(BaseModel):
+    model_config = examples({
+        "id": 7, "survey": "water-access", "version": 2, "community": "kibera",
+        "status": "open", "code": "WATER7", "target": None,
+        "totals": {"invited": 120, "started": 80, "completed": 64},
+        "by_language_and_channel": [{"language": "sw", "channel": "sms", "invited": 120}],
+        "not_delivered": [{"channel": "sms", "error_code": "30003", "messages": 2}],
+        "sms_segments": {"estimated_typical": 960, "estimated_longest": 1320, "spent": 700},
+        "calls": {}})
+
     id: int
     survey: str
     version: int
@@ -84,6 +122,9 @@ class RoundOut(BaseModel):
 
 
 class TokenIn(BaseModel):
+    model_config = examples({"role": "analyst", "name": "kobo sync",
+                             "communities": ["kibera"], "expires": "90d"})
+
     role: str = Field(description=f"One of: {', '.join(ROLES)}")
     name: str = ""
     communities: list[str] = Field(
@@ -106,7 +147,7 @@ async def _body_text(request: Request) -> str:
         raise HTTPException(400, f"the upload is not UTF-8 text: {error}") from None
 
 
-@router.post("/contacts/import", tags=["contacts"], openapi_extra={
+@router.post("/contacts/import", tags=["contacts"], responses=errors(*BODY), openapi_extra={
     "requestBody": {"content": {
         "text/csv": {"schema": {"type": "string"}},
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
@@ -126,8 +167,7 @@ async def import_contacts(
         raise HTTPException(400, f"the upload is not a CSV or XLSX file: {error}") from None
     contacts, report = parse_contacts(text, region, profile or (),
                                       communities=bearer_in(request).communities)
-    with session_scope(runtime.database_url) as db:
-        store_contacts(db, contacts, report)
+    await run_in_threadpool(save_contacts, runtime.database_url, contacts, report)
     return ImportResult(rows=report.rows, created=report.created, updated=report.updated,
                         merged_duplicates=report.merged_duplicates,
                         errors=[{"line": e.line, "message": e.message} for e in report.errors],
@@ -136,7 +176,8 @@ async def import_contacts(
                         notice=report.dropped_notice("the `profile` parameter"))
 
 
-@router.post("/surveys", status_code=201, tags=["surveys"], openapi_extra={
+@router.post("/surveys", status_code=201, tags=["surveys"], responses=errors(*BODY),
+             openapi_extra={
     "requestBody": {"content": {"application/yaml": {"schema": {"type": "string"}}}}})
 async def upload_survey(request: Request, runtime: RuntimeDep, _: Facilitator) -> StoredSurvey:
     """A survey YAML body. Invalid → 422 listing every problem as LINE:COL: message."""
@@ -149,7 +190,7 @@ async def upload_survey(request: Request, runtime: RuntimeDep, _: Facilitator) -
         return StoredSurvey(id=row.survey_id, version=row.version, content_hash=row.content_hash)
 
 
-@router.post("/rounds", status_code=201, tags=["rounds"])
+@router.post("/rounds", status_code=201, tags=["rounds"], responses=errors(*BODY, 404))
 def create_round(body: RoundIn, request: Request, runtime: RuntimeDep,
                  _: Facilitator) -> RoundOut:
     token = bearer_in(request)
@@ -181,17 +222,18 @@ def list_rounds(request: Request, runtime: RuntimeDep, _: Facilitator) -> list[R
     return [_round_out(runtime, round_id, details=False) for round_id in ids]
 
 
-@router.get("/rounds/{round_id}", tags=["rounds"])
+@router.get("/rounds/{round_id}", tags=["rounds"], responses=errors(404))
 def round_status(round_id: RowId, runtime: RuntimeDep, _: Facilitator) -> RoundOut:
     return _round_out(runtime, round_id)
 
 
-@router.post("/rounds/{round_id}/launch", status_code=202, tags=["rounds"])
+@router.post("/rounds/{round_id}/launch", status_code=202, tags=["rounds"],
+             responses=errors(404, 409))
 def launch_round(round_id: RowId, runtime: RuntimeDep, _: Facilitator,
                  dry_run: bool = False,
                  over: Annotated[str | None, Query(
                      description="Spread the invitations evenly over this long, e.g. 2h")]
-                 = None) -> dict[str, object]:
+                 = None) -> LaunchPlan | LaunchQueued:
     """Dry run: messages and segments per language and channel. Otherwise queued as a job."""
     try:
         span = rounds.parse_span(over) if over is not None else None
@@ -208,29 +250,30 @@ def launch_round(round_id: RowId, runtime: RuntimeDep, _: Facilitator,
             except rounds.RoundError as error:  # a job that would only fail in the worker
                 raise HTTPException(409, str(error)) from None
     settings = get_settings()
-    left_out = {"not_invited": dict(plan.left_out), "community_hint": plan.community_hint,
-                "quickest_seconds": plan.quickest(settings.sms_per_second).total_seconds()}
+    left_out: dict[str, Any] = {
+        "not_invited": dict(plan.left_out), "community_hint": plan.community_hint,
+        "quickest_seconds": plan.quickest(settings.sms_per_second).total_seconds()}
     if dry_run:
         prices = rounds.prices_of(settings)
         low, high = plan.cost(prices)
-        return {"plan": [{**plan.rows[(line.language, line.channel)], **asdict(line)}
-                         for line in plan.lines(prices)],
-                "currency": settings.currency, "price_per_segment": prices["segments"],
-                "price_per_call_minute": prices["minutes"],
-                "cost_typical": low, "cost_longest": high,
-                "invitation_cost": plan.invitation_cost(prices)} | left_out
+        return LaunchPlan(
+            plan=[PlanLine.model_validate({**plan.rows[(line.language, line.channel)],
+                                         **asdict(line)}) for line in plan.lines(prices)],
+            currency=settings.currency, price_per_segment=prices["segments"],
+            price_per_call_minute=prices["minutes"], cost_typical=low, cost_longest=high,
+            invitation_cost=plan.invitation_cost(prices), **left_out)
     enqueue_launch(runtime.redis, round_id, span)
-    return {"queued": True, "contacts": plan.total("contacts"),
-            "over_seconds": span.total_seconds() if span else None} | left_out
+    return LaunchQueued(queued=True, contacts=plan.total("contacts"),
+                        over_seconds=span.total_seconds() if span else None, **left_out)
 
 
-@router.post("/rounds/{round_id}/remind", tags=["rounds"])
+@router.post("/rounds/{round_id}/remind", tags=["rounds"], responses=errors(404, 409))
 def remind_round(round_id: RowId, runtime: RuntimeDep, _: Facilitator,
                  again: Annotated[bool, Query(
                      description="Remind those reminded in the last 20 hours too")] = False,
                  who: Annotated[str, Query(
                      description="all, not-started (answered nothing yet) or part-way")]
-                 = "all") -> dict[str, int]:
+                 = "all") -> Reminded:
     if who not in rounds.WHO:
         raise HTTPException(422, f"who: one of {', '.join(rounds.WHO)}, not {who!r}")
     try:
@@ -238,26 +281,26 @@ def remind_round(round_id: RowId, runtime: RuntimeDep, _: Facilitator,
                              again=again, who=who)
     except rounds.RoundError as error:
         raise HTTPException(409, str(error)) from None
-    return done._asdict()
+    return Reminded(**done._asdict())
 
 
-@router.post("/rounds/{round_id}/close", tags=["rounds"])
-def close_round(round_id: RowId, runtime: RuntimeDep, _: Facilitator) -> dict[str, int]:
+@router.post("/rounds/{round_id}/close", tags=["rounds"], responses=errors(404))
+def close_round(round_id: RowId, runtime: RuntimeDep, _: Facilitator) -> Closed:
     """Close the round (open sessions expire) and send its results to its participants."""
     try:
         expired, shared = close_and_share(runtime.database_url, runtime.redis, round_id)
     except rounds.RoundError as error:
         raise HTTPException(404, str(error)) from None
-    return {"expired_sessions": expired, "results_queued": shared.messages}
+    return Closed(expired_sessions=expired, results_queued=shared.messages)
 
 
-@router.post("/rounds/{round_id}/share", tags=["rounds"])
+@router.post("/rounds/{round_id}/share", tags=["rounds"], responses=errors(404, 409))
 def share_round(round_id: RowId, runtime: RuntimeDep, _: Facilitator,
                 again: Annotated[bool, Query(
                     description="Send again to people who already got these results")] = False,
                 min_cell: Annotated[int | None, Query(
                     ge=1, description="Fewest people a figure may stand for")] = None,
-                ) -> dict[str, int]:
+                ) -> Shared:
     """Send the round's results to everyone who took part (as `heard round share`)."""
     try:
         report = share(runtime.database_url, runtime.redis, round_id, min_cell, again)
@@ -265,11 +308,11 @@ def share_round(round_id: RowId, runtime: RuntimeDep, _: Facilitator,
         raise HTTPException(404, str(error)) from None
     except release.NotYetReleased as error:
         raise HTTPException(409, str(error)) from None
-    return asdict(report)
+    return Shared(**asdict(report))
 
 
-@router.post("/rounds/{round_id}/publish", tags=["rounds"])
-def publish_round(round_id: RowId, runtime: RuntimeDep, _: Facilitator) -> dict[str, str]:
+@router.post("/rounds/{round_id}/publish", tags=["rounds"], responses=errors(404, 409))
+def publish_round(round_id: RowId, runtime: RuntimeDep, _: Facilitator) -> Published:
     """Make the round's results public: its release, at a new unguessable address."""
     with session_scope(runtime.database_url) as db:
         try:
@@ -278,23 +321,23 @@ def publish_round(round_id: RowId, runtime: RuntimeDep, _: Facilitator) -> dict[
             raise HTTPException(404, str(error)) from None
         except release.NotYetReleased as error:
             raise HTTPException(409, str(error)) from None
-    return {"url": get_settings().public_base_url.rstrip("/") + path}
+    return Published(url=get_settings().public_base_url.rstrip("/") + path)
 
 
-@router.post("/rounds/{round_id}/unpublish", tags=["rounds"])
-def unpublish_round(round_id: RowId, runtime: RuntimeDep, _: Facilitator) -> dict[str, bool]:
+@router.post("/rounds/{round_id}/unpublish", tags=["rounds"], responses=errors(404))
+def unpublish_round(round_id: RowId, runtime: RuntimeDep, _: Facilitator) -> Withdrawn:
     """Withdraw the public page: its address stops working for good."""
     with session_scope(runtime.database_url) as db:
         try:
             was_public = release.unpublish(db, round_id)
         except LookupError as error:
             raise HTTPException(404, str(error)) from None
-    return {"withdrawn": was_public}
+    return Withdrawn(withdrawn=was_public)
 
 
-@router.post("/tokens", status_code=201, tags=["admin"])
+@router.post("/tokens", status_code=201, tags=["admin"], responses=errors(*BODY))
 def new_token(runtime: RuntimeDep, _: Admin,
-              body: Annotated[TokenIn, Body()]) -> dict[str, str | None]:
+              body: Annotated[TokenIn, Body()]) -> NewToken:
     """A new token, shown this once; it works until revoked, or for `expires`."""
     try:
         lasts = parse_span(body.expires) if body.expires else None
@@ -307,8 +350,8 @@ def new_token(runtime: RuntimeDep, _: Admin,
                 ApiToken.token_hash == token_hash(token))).one()
     except ValueError as error:
         raise HTTPException(422, str(error)) from None
-    return {"token": token, "role": body.role,
-            "expires_at": expires_at.isoformat() if expires_at else None}
+    return NewToken(token=token, role=body.role,
+                    expires_at=expires_at.isoformat() if expires_at else None)
 
 
 def _round_out(runtime: Runtime, round_id: int, details: bool = True) -> RoundOut:

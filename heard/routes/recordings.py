@@ -16,19 +16,20 @@ from sqlalchemy import select
 
 from heard.routes.auth import Analyst, bearer, bearer_in
 from heard.routes.deps import get_runtime
+from heard.routes.problems import AUTHORIZED, errors, media
 from surveys import recordings
 from surveys.audit import RECORDING, record_api_call
 from surveys.database import session_scope
 from surveys.tables import Recording, Round
 from worker.runtime import Runtime
 
-router = APIRouter(prefix="/api/v1", tags=["analysts"])
+router = APIRouter(prefix="/api/v1", tags=["analysts"], responses=errors(*AUTHORIZED))
 NOT_FETCHED_RETRY_SECONDS = 60
 
 
 @router.get("/recordings/{recording_id}", response_class=Response,
-            responses={200: {"content": {"audio/x-wav": {}},
-                             "description": "The recording's audio, as Twilio made it"}})
+            responses=media("audio/x-wav", "The recording's audio, as Twilio made it")
+            | errors(404, 503))
 def recording(
     request: Request,
     role: Analyst,

@@ -17,7 +17,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from heard.routes.auth import Analyst, bearer, bearer_in
-from heard.routes.deps import MAX_ID, get_runtime
+from heard.routes.deps import MAX_ID, MAX_NUMBER, RowId, get_runtime
+from heard.routes.problems import AUTHORIZED, errors
+from heard.routes.round_answers import examples
 from surveys import catalog
 from surveys.audit import export_action, record_api_call
 from surveys.codebook import Codebook, codebook
@@ -35,7 +37,7 @@ from surveys.settings import get_settings
 from surveys.tables import SurveyVersion
 from worker.runtime import Runtime
 
-router = APIRouter(prefix="/api/v1", tags=["analysts"])
+router = APIRouter(prefix="/api/v1", tags=["analysts"], responses=errors(*AUTHORIZED))
 
 
 class Page(BaseModel):
@@ -45,10 +47,21 @@ class Page(BaseModel):
 
 
 class ResponsePage(Page):
+    model_config = examples({
+        "round": 7, "columns": ["_session", "_contact", "_language", "source"],
+        "responses": [{"_session": 41, "_contact": "c_5e1d0c", "_language": "sw",
+                       "source": "tap"}],
+        "next": "https://heard.example.org/api/v1/rounds/7/responses?after=41"})
+
     round: int
 
 
 class SurveyResponsePage(Page):
+    model_config = examples({
+        "survey": "water-access", "columns": ["_session", "_round", "_survey_version", "source"],
+        "responses": [{"_session": 41, "_round": 7, "_survey_version": 2, "source": "tap"}],
+        "next": None})
+
     survey: str
 
 
@@ -61,9 +74,10 @@ WithAddresses = Annotated[bool, Query(description="Phone numbers and chat ids (a
 Token = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-@router.get("/rounds/{round_id}/responses", response_model=ResponsePage)
+@router.get("/rounds/{round_id}/responses", response_model=ResponsePage,
+            responses=errors(404, 503))
 def responses(
-    round_id: int,
+    round_id: RowId,
     request: Request,
     role: Analyst,
     runtime: Annotated[Runtime, Depends(get_runtime)],
@@ -80,13 +94,14 @@ def responses(
     plan = _planned(lambda key: open_export(runtime.database_url, round_id, key, labels=labels,
                                             with_addresses=with_addresses), runtime)
     rows, following = _page(plan, request, after, limit)
-    record_api_call(runtime.database_url, token and token.credentials, role,
+    record_api_call(runtime.database_url, token.credentials if token else None, role,
                     export_action(with_addresses), round_id, format="json", rows=len(rows),
                     after=after, limit=limit, labels=labels)
     return ResponsePage(round=round_id, columns=plan.names, responses=rows, next=following)
 
 
-@router.get("/surveys/{survey_id}/responses", response_model=SurveyResponsePage)
+@router.get("/surveys/{survey_id}/responses", response_model=SurveyResponsePage,
+            responses=errors(404, 503))
 def survey_responses(
     survey_id: Annotated[str, Path(max_length=128)],
     request: Request,
@@ -109,17 +124,18 @@ def survey_responses(
         runtime.database_url, survey_id, key, labels=labels, with_addresses=with_addresses),
         runtime)
     rows, following = _page(plan, request, after, limit)
-    record_api_call(runtime.database_url, token and token.credentials, role,
+    record_api_call(runtime.database_url, token.credentials if token else None, role,
                     export_action(with_addresses), None, survey=survey_id, format="json",
                     rows=len(rows), after=after, limit=limit, labels=labels)
     return SurveyResponsePage(survey=survey_id, columns=plan.names, responses=rows,
                               next=following)
 
 
-@router.get("/surveys/{survey_id}/versions/{version}", response_model=Codebook)
+@router.get("/surveys/{survey_id}/versions/{version}", response_model=Codebook,
+            responses=errors(404))
 def survey_version(
     survey_id: Annotated[str, Path(max_length=128)],
-    version: Annotated[int, Path(ge=1, le=MAX_ID)],
+    version: Annotated[int, Path(ge=1, le=MAX_NUMBER)],
     role: Analyst,
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> Codebook:

@@ -17,6 +17,8 @@ from starlette.concurrency import run_in_threadpool
 from heard.routes.auth import bearer, require_role
 from heard.routes.console.base import ACTING, SESSION_COOKIE
 from heard.routes.deps import get_runtime
+from heard.routes.problems import AUTHORIZED, BODY, errors
+from heard.routes.round_answers import examples
 from surveys import catalog
 from surveys.actions import Converse
 from surveys.database import session_scope
@@ -55,12 +57,16 @@ def _console_may_try(database_url: str, cookie: str | None) -> bool:
 
 router = APIRouter()
 Allowed = [Depends(simulator_allowed)]
+REFUSED = errors(*AUTHORIZED, 404)  # 404: the simulator is off (or the survey unknown)
 CHANNEL = "simulator"
 PAGE = Path(__file__).resolve().parent.parent / "static" / "simulator.html"
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
 class SimulatedMessage(BaseModel):
+    model_config = examples({"survey": "water-access", "address": "amina", "text": "hi",
+                             "reply": True})
+
     survey: str = Field(min_length=1, max_length=128, description="Survey id, e.g. water-access")
     address: str = Field(min_length=1, max_length=255, description="Any name for the contact")
     text: str = Field(max_length=MAX_TEXT)
@@ -72,18 +78,27 @@ class SimulatedMessage(BaseModel):
 
 
 class Accepted(BaseModel):
+    model_config = examples({"inbox_id": 12, "duplicate": False,
+                             "replies": ["Where does your water come from?\n1 Tap\n2 Well"]})
+
     inbox_id: int | None
     duplicate: bool
     replies: list[str] | None = None
 
 
 class ConversationLine(BaseModel):
+    model_config = examples({"direction": "out", "text": "Where does your water come from?",
+                             "at": "2027-02-01T09:30:00Z"})
+
     direction: Literal["in", "out"]
     text: str
     at: datetime
 
 
 class SurveySummary(BaseModel):
+    model_config = examples({"id": "water-access", "version": 2, "title": "Water access",
+                             "languages": ["en", "sw"]})
+
     id: str
     version: int
     title: str
@@ -106,7 +121,8 @@ def list_surveys(runtime: RuntimeDep) -> list[SurveySummary]:
                           languages=s.languages) for s in surveys]
 
 
-@router.post("/api/v1/simulate", status_code=202, tags=["simulator"], dependencies=Allowed)
+@router.post("/api/v1/simulate", status_code=202, tags=["simulator"], dependencies=Allowed,
+             responses=REFUSED | errors(*BODY))
 async def simulate(message: SimulatedMessage, runtime: RuntimeDep) -> Accepted:
     if not await _known(runtime.database_url, message.survey):
         raise HTTPException(404, f"unknown survey {message.survey!r}: see GET /api/v1/surveys")
@@ -142,7 +158,8 @@ def _latest_version(database_url: str, survey_id: str) -> int | None:
         return row.version if row else None
 
 
-@router.get("/api/v1/simulate/{address}", tags=["simulator"], dependencies=Allowed)
+@router.get("/api/v1/simulate/{address}", tags=["simulator"], dependencies=Allowed,
+            responses=REFUSED)
 def conversation(address: str, runtime: RuntimeDep) -> list[ConversationLine]:
     with session_scope(runtime.database_url) as db:
         inbound = db.execute(select(InboxMessage.id, InboxMessage.text, InboxMessage.received_at)

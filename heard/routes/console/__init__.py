@@ -7,6 +7,7 @@ from heard.routes.console import (
     contact_pages,
     door,
     import_pages,
+    queue_pages,
     round_pages,
     survey_pages,
     token_pages,
@@ -14,7 +15,8 @@ from heard.routes.console import (
 from heard.routes.console.base import SESSION_COOKIE, Refused, refused
 from heard.routes.console.door import FORM_COOKIE, SIGN_IN_ATTEMPTS, SIGN_IN_WINDOW
 
-PARTS = (door, round_pages, survey_pages, contact_pages, import_pages, token_pages)
+PARTS = (door, round_pages, survey_pages, contact_pages, import_pages, token_pages,
+         queue_pages)
 router = APIRouter(include_in_schema=False)
 for part in PARTS:
     router.include_router(part.router)

@@ -112,8 +112,9 @@ def page(template: str, lang: str, **context: Any) -> str:
     may choose, each in its own name; other languages named as the user says them."""
     t = translator(lang)
     return TEMPLATES.get_template(template).render(
-        _=t.gettext, number=t.number, lang=lang, direction=direction_of(lang),
-        languages=_languages(), language_named=lambda code: _named(code, lang), **context)
+        _=t.gettext, ngettext=t.ngettext, number=t.number, span=t.span, lang=lang,
+        direction=direction_of(lang), languages=_languages(),
+        language_named=lambda code: _named(code, lang), **context)
 
 
 @cache

@@ -11,7 +11,7 @@ Revision ID: 0007
 Revises: 0006
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -76,7 +76,7 @@ def _profile_question_ids(connection: sa.Connection) -> set[str]:
     return found
 
 
-def _batches(connection: sa.Connection, table: Any) -> Iterator[list[Any]]:
+def _batches(connection: sa.Connection, table: Any) -> Iterator[Sequence[Any]]:
     """(id, JSON column) rows of `table` by id, BATCH at a time, so memory stays flat."""
     id_column, json_column = table.c
     last = 0
