@@ -10,13 +10,16 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from heard.metrics import exposition
 from heard.routes.deps import get_runtime, request_settings
+from heard.routes.problems import errors, media
 from surveys.settings import Settings
 from worker.runtime import Runtime
 
 router = APIRouter()
 
 
-@router.get("/metrics", tags=["health"], response_class=Response)
+@router.get("/metrics", tags=["health"], response_class=Response, responses={
+    **media(CONTENT_TYPE_LATEST.split(";")[0], "The figures, in Prometheus' text format"),
+    **errors(401, 404, 503)})
 def metrics(request: Request, settings: Annotated[Settings, Depends(request_settings)],
             runtime: Annotated[Runtime, Depends(get_runtime)]) -> Response:
     """The deployment's health figures; 404 unless HEARD_METRICS_TOKEN is set, 401 without
