@@ -14,6 +14,7 @@ from bench import (
     pacing,
     pipeline,
     summary,
+    ussd,
     voice,
 )
 
@@ -21,7 +22,7 @@ BENCHMARKS = {"engine": engine_step.main, "pipeline": pipeline.main,
               "launch": launch.main,
               "export": export.main, "summary": summary.main, "faults": fault_drill.main,
               "pacing": pacing.main, "console": console.main,
-              "voice": voice.main, "logs": logs.main}
+              "voice": voice.main, "ussd": ussd.main, "logs": logs.main}
 
 if __name__ == "__main__":
     names = sys.argv[1:] or list(BENCHMARKS)

@@ -19,6 +19,8 @@ QUESTION_TWIML = gathering(["Where do you get water?", "Press 1 for Tap at home.
                            "http://127.0.0.1/voice/twilio?step=3", one_key=True,
                            silence="http://127.0.0.1/voice/twilio?step=3&silent=1")
 
+QUESTION_SCREEN = "CON Where do you get water?\n1 Tap at home\n2 Public well\n3 Other\n0 Back"
+
 
 @app.post("/api/v1/simulate", status_code=202)
 def simulate(message: SimulatedMessage) -> Accepted:
@@ -29,6 +31,13 @@ def simulate(message: SimulatedMessage) -> Accepted:
 def live() -> HTMLResponse:
     """The console's live figures' ceiling: a small HTML table, no session, no query."""
     return HTMLResponse("<h2>People</h2><table><tr><td>3</td></tr></table>")
+
+
+@app.post("/ussd/africastalking/{secret}")
+async def ussd(request: Request) -> Response:
+    """The USSD callback's ceiling: its form read as heard reads it, a question's screen."""
+    dict(parse_qsl((await request.body()).decode(), keep_blank_values=True))
+    return Response(QUESTION_SCREEN, media_type="text/plain; charset=utf-8")
 
 
 @app.post("/voice/twilio")

@@ -22,8 +22,10 @@ from heard.routes import (
     responses,
     simulator,
 )
+from sms.africastalking_webhook import router as africastalking_router
 from sms.webhook import router as sms_router
 from surveys.settings import get_settings
+from ussd.webhook import router as ussd_router
 from voice.audio import router as audio_router
 from voice.webhook import router as voice_router
 from worker.runtime import Runtime
@@ -53,7 +55,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     # Routes are matched in order: the webhooks, which take most requests, come first.
     app.include_router(sms_router)
+    app.include_router(africastalking_router)
     app.include_router(voice_router)
+    app.include_router(ussd_router)
     app.include_router(audio_router)
     app.include_router(telegram_router)
     app.include_router(simulator.router)

@@ -2,7 +2,7 @@
 
 Every module that needs to know whether a channel's replies are SMS text, whether its
 addresses are phone numbers or whether it shows pictures asks here; no other module lists
-channel names. A new channel (voice, USSD) is one entry here and its adapter package.
+channel names. A new channel is one entry here and its adapter package.
 
 Every channel package has the same shape:
 - `adapter.py`, pure: a provider's request → `surveys.actions` (Store a message, Converse for
@@ -43,6 +43,9 @@ class Channel:
     # people answer with a phone's keys (a call): a round's code is typed on the keys its
     # letters are printed on (WATER367 is 92837367), as `surveys.words.keypad_digits` spells it
     keypad: bool = False
+    # people type on a phone's keys but pay no minutes (USSD): a round's code may come as its
+    # keys' digits, as on a call
+    keyed_codes: bool = False
     # trial runs (the simulator): its people never join a real round by code, and what was
     # said is deleted a day after the last message
     trial: bool = False
@@ -57,7 +60,8 @@ class Channel:
 
 
 CHANNELS: dict[str, Channel] = {channel.name: channel for channel in (
-    Channel("sms", "sms.sender:twilio_sender", "sms.sender:twilio_finder", sms_text=True,
+    # Twilio's or Africa's Talking's, by the number's country (sms/providers.py)
+    Channel("sms", "sms.providers:sms_sender", "sms.providers:sms_finder", sms_text=True,
             phone_addresses=True),
     Channel("whatsapp", "sms.sender:twilio_sender", "sms.sender:twilio_finder",
             sms_text=True, phone_addresses=True, reply_window=timedelta(hours=24),
@@ -65,6 +69,8 @@ CHANNELS: dict[str, Channel] = {channel.name: channel for channel in (
     Channel("telegram", "bot.sender:telegram_sender", charts=True, buttons=True),
     Channel("voice", "voice.sender:twilio_voice_sender", "voice.sender:twilio_voice_finder",
             phone_addresses=True, keypad=True, refused="voice.sender:unanswered"),
+    Channel("ussd", "ussd.sender:ussd_sender", phone_addresses=True, importable=False,
+            keyed_codes=True),
     Channel("simulator", "worker.senders:simulator", importable=False, trial=True),
 )}
 UNKNOWN = Channel("unknown", "")  # a row's channel that no entry names: can do nothing special

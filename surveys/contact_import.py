@@ -166,7 +166,7 @@ def _lines(text: str | Iterable[str]) -> tuple[Iterable[str], type[csv.Dialect] 
     """The file's lines and its separator (a list of lines is read as commas)."""
     if isinstance(text, str):
         text = text.removeprefix("\ufeff")
-        return io.StringIO(text), _dialect(text)
+        return io.StringIO(text, newline=""), _dialect(text)  # as csv reads: \r ends a row too
     return text, csv.excel
 
 

@@ -156,7 +156,7 @@ def decide(contact: Person, sessions: Sequence[S], message: Said,
         welcome = [Reply(t.gettext("You will get our messages again. Reply STOP to stop."))]
     joins = not channel_named(contact.channel).trial  # simulated people stay out of rounds
     link = payload.get("start") if joins else None
-    keypad = channel_named(contact.channel).keypad
+    keypad = channel_named(contact.channel).keypad or channel_named(contact.channel).keyed_codes
     coded = (_round_by_code(surveys, str(link or message.text or ""), keypad) if joins
              else None)
     if coded is not None and coded.status == "scheduled":  # come too early

@@ -92,6 +92,11 @@ SpokenText = Literal["intro", "consent", "closing"]  # the survey's texts beside
 SPOKEN_TEXTS: tuple[str, ...] = SpokenText.__args__  # type: ignore[attr-defined]
 
 
+Shorts = dict[LanguageCode, NonEmpty]
+"""A shorter text per language (any of the survey's) for a small screen: a USSD screen shows
+it instead of the text (ussd.screens)."""
+
+
 class Choice(Strict):
     value: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]+$")]
     text: LocalText
@@ -100,6 +105,7 @@ class Choice(Strict):
     aliases: dict[str, list[NonEmpty]] = {}
     exclusive: bool = False  # a multi choice never chosen with others ("None of these")
     tags: dict[Identifier, TagValue] = {}  # what a choice_filter reads as choice.<tag>
+    short: Shorts = {}
 
 
 class Question(Strict):
@@ -107,6 +113,7 @@ class Question(Strict):
     type: QuestionType
     text: LocalText = {}  # required but for calculate (validation says so, naming the question)
     hint: LocalText | None = None  # said after the text: how to answer, what counts
+    short: Shorts = {}
     choices: list[Choice] | None = None
     when: str | None = None
     constraint: str | None = None  # an answer is taken only if it holds (`answer` is it)
@@ -325,11 +332,11 @@ def _as_before(definition: dict) -> dict:
             definition.pop(key, None)
     for question in definition.get("questions") or []:
         for key in ("audio", "hint", "constraint", "constraint_message", "choice_filter",
-                    "calculate", "labels"):
+                    "calculate", "labels", "short"):
             if not question.get(key):
                 question.pop(key, None)
         for choice in question.get("choices") or []:
-            for key in ("aliases", "exclusive", "tags"):
+            for key in ("aliases", "exclusive", "tags", "short"):
                 if not choice.get(key):
                     choice.pop(key, None)
     return definition

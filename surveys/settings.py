@@ -73,6 +73,26 @@ class Settings(BaseSettings):
         "HEARD_SMS_PER_SECOND", "messages a second, a number above 0, e.g. 1", gt=0)] = 1.0
     default_region: Annotated[str, _env(
         "HEARD_DEFAULT_REGION", "a country code, e.g. KE")] = ""
+    # Africa's Talking (sms/africastalking.py): a second SMS provider, chosen per country
+    africastalking_username: Annotated[str | None, _env(
+        "AFRICASTALKING_USERNAME", "the app's username (sandbox for the sandbox)")] = None
+    africastalking_api_key: Annotated[str | None, _env(
+        "AFRICASTALKING_API_KEY", "an API key")] = None
+    africastalking_from: Annotated[str | None, _env(
+        "AFRICASTALKING_FROM", "a short code or sender id")] = None
+    africastalking_api_base_url: Annotated[str | None, _env(
+        "AFRICASTALKING_API_BASE_URL", "a URL")] = None
+    # AT does not sign its callbacks: their URLs carry this secret (/sms/africastalking/SECRET)
+    africastalking_callback_secret: Annotated[str | None, _env(
+        "AFRICASTALKING_CALLBACK_SECRET", "a secret of 16 characters or more",
+        min_length=16)] = None
+    africastalking_sms_per_second: Annotated[float, _env(
+        "AFRICASTALKING_SMS_PER_SECOND", "messages a second, a number above 0, e.g. 10",
+        gt=0)] = 10.0
+    # which provider sends SMS to a number of each country ("KE=africastalking,default=twilio")
+    sms_providers: Annotated[dict[str, str], NoDecode, _env(
+        "HEARD_SMS_PROVIDERS",
+        "COUNTRY=provider separated by commas, e.g. KE=africastalking,default=twilio")] = {}
     # WhatsApp outside the person's 24-hour window (sms/whatsapp.py): the Content API template
     # of each purpose and language ("invitation:sw" → "HX..."), and SMS where WhatsApp refuses
     whatsapp_templates: Annotated[dict[str, str], NoDecode, _env(
@@ -108,6 +128,15 @@ class Settings(BaseSettings):
     call_back: Annotated[bool, _env("HEARD_VOICE_CALL_BACK", "true or false")] = False
     price_per_call_minute: Annotated[float, _env(
         "HEARD_PRICE_PER_CALL_MINUTE", "a price, a number from 0, e.g. 0.014", ge=0)] = 0.014
+    # USSD through Africa's Talking (ussd/): its callbacks are not signed, so their URL holds this
+    # secret (/ussd/africastalking/<secret>); unset, every USSD callback is refused
+    ussd_secret: Annotated[str | None, _env(
+        "HEARD_USSD_SECRET", "a secret of at least 16 characters", min_length=16)] = None
+    # a service code that opens one round at once, as if its code were typed:
+    # "*384*123#=WATER367"; a code not here asks the person for a round's code
+    ussd_rounds: Annotated[dict[str, str], NoDecode, _env(
+        "HEARD_USSD_ROUNDS",
+        "service code=round code, separated by commas, e.g. *384*123#=WATER367")] = {}
     # Rounds
     price_per_segment: Annotated[float, _env(
         "HEARD_PRICE_PER_SEGMENT", "a price, a number from 0, e.g. 0.0079", ge=0)] = 0.0079
@@ -138,11 +167,23 @@ class Settings(BaseSettings):
         """The variable's text read into {"purpose:language": ContentSid}."""
         return whatsapp_templates(value) if isinstance(value, str) else value
 
+    @field_validator("sms_providers", mode="before")
+    @classmethod
+    def _read_sms_providers(cls, value: Any) -> Any:
+        """The variable's text read into {"KE": "africastalking", "default": "twilio"}."""
+        return sms_providers(value) if isinstance(value, str) else value
+
     @field_validator("voice_languages", mode="before")
     @classmethod
     def _read_voice_languages(cls, value: Any) -> Any:
         """The variable's text read into {language: "tag[:voice]"}."""
         return voice_languages(value) if isinstance(value, str) else value
+
+    @field_validator("ussd_rounds", mode="before")
+    @classmethod
+    def _read_ussd_rounds(cls, value: Any) -> Any:
+        """The variable's text read into {service code: round code}."""
+        return ussd_rounds(value) if isinstance(value, str) else value
 
     @field_validator("call_retry_minutes", mode="before")
     @classmethod
@@ -226,6 +267,25 @@ def community_time_zones(value: str) -> dict[str, str]:
     return found
 
 
+SMS_PROVIDERS = ("twilio", "africastalking")
+
+
+def sms_providers(value: str) -> dict[str, str]:
+    """`KE=africastalking,default=twilio` as {"KE": "africastalking", "default": "twilio"}; a
+    ValueError naming the first pair that is not a country code (or default) and a provider."""
+    found: dict[str, str] = {}
+    for pair in filter(None, (part.strip() for part in value.split(","))):
+        country, _, provider = (part.strip() for part in pair.partition("="))
+        key = "default" if country.lower() == "default" else country.upper()
+        if not (key == "default" or re.fullmatch("[A-Z]{2}", key)) or (
+                provider.lower() not in SMS_PROVIDERS):
+            raise ValueError(f"{pair!r} is not COUNTRY=provider with a two-letter country code "
+                             f"(or default) and one of {', '.join(SMS_PROVIDERS)} "
+                             f"(e.g. KE=africastalking)")
+        found[key] = provider.lower()
+    return found
+
+
 _VOICE = re.compile(r"(?P<lang>[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]+)*)=(?P<tag>[A-Za-z]{2,3}-"
                     r"[A-Za-z0-9]+)(?::(?P<voice>[\w.-]+))?")
 
@@ -240,6 +300,22 @@ def voice_languages(value: str) -> dict[str, str]:
             raise ValueError(f"{pair!r} is not language=BCP-47 tag[:voice] (e.g. sw=sw-KE or "
                              f"en=en-US:Polly.Joanna)")
         found[matched["lang"].lower()] = pair.split("=", 1)[1]
+    return found
+
+
+_USSD_CODE = re.compile(r"\*[0-9*]+#")
+
+
+def ussd_rounds(value: str) -> dict[str, str]:
+    """`*384*123#=WATER367,...` as {"*384*123#": "WATER367"}; a ValueError naming the first
+    pair that is not a service code (star, digits and stars, hash) and a round's code."""
+    found: dict[str, str] = {}
+    for pair in filter(None, (part.strip() for part in value.split(","))):
+        code, _, round_code = (part.strip() for part in pair.partition("="))
+        if not _USSD_CODE.fullmatch(code) or not round_code.isalnum():
+            raise ValueError(f"{pair!r} is not service code=round code (e.g. "
+                             f"*384*123#=WATER367)")
+        found[code] = round_code.upper()
     return found
 
 

@@ -42,12 +42,16 @@ def upsert(db: Session, table: Any, rows: dict | list[dict], conflict: Sequence[
     db.execute(statement, rows if isinstance(rows, list) else [rows])
 
 
+COPY_FROM_ROWS = 20  # fewer rows go in one INSERT: COPY's ids and protocol cost more round trips
+
+
 def bulk_insert(db: Session, table: Any, rows: list[dict], ids: bool = False) -> list[int]:
     """Insert many rows at once: COPY on PostgreSQL (ids reserved from the table's sequence
-    first), executemany elsewhere. Returns the new ids, in row order, when `ids` is set."""
+    first) from COPY_FROM_ROWS rows, one multi-row INSERT otherwise. Returns the new ids, in
+    row order, when `ids` is set."""
     if not rows:
         return []
-    if db.get_bind().dialect.name != "postgresql":
+    if db.get_bind().dialect.name != "postgresql" or len(rows) < COPY_FROM_ROWS:
         statement = sa_insert(table)
         if ids:
             statement = statement.returning(table.c.id, sort_by_parameter_order=True)

@@ -136,6 +136,37 @@ class Round(Base):
     # whom it invites beyond its community: {"languages": [...], "channels": [...],
     # "profile": {field: [values]}}, each part optional (None: everyone; worker.rounds.Target)
     target: Mapped[dict[str, Any] | None] = mapped_column(Json, nullable=True)
+    # how a USSD session that timed out goes on: "ussd" (dialled again, at the next question)
+    # or "sms" (the next question comes by SMS at once; ussd.continuation)
+    ussd_continue: Mapped[str] = mapped_column(String(8), default="ussd", server_default="ussd")
+
+    # a thank-you top-up for each who completes (surveys/airtime.py): its currency, amount and
+    # the round's budget, in hundredths of the currency; None: no airtime
+    airtime_currency: Mapped[str | None] = mapped_column(String(3))
+    airtime_amount: Mapped[int | None] = mapped_column(Integer)
+    airtime_budget: Mapped[int | None] = mapped_column(Integer)
+
+
+class AirtimeReward(Base):
+    """A round's thank-you top-up to one person, and what became of it (worker/airtime.py):
+    pending, sending, sent, failed or over_budget; at most one per person and round."""
+
+    __tablename__ = "airtime_rewards"
+    __table_args__ = (UniqueConstraint("round_id", "contact_id",
+                                       name="uq_airtime_rewards_round_contact"),
+                      Index("ix_airtime_rewards_status", "status", "updated_at"))
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[int] = mapped_column(Integer)  # hundredths of the currency
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    provider_id: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(String(255))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Release(Base):

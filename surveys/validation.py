@@ -281,6 +281,7 @@ def _check_question(question: dict, loc: Loc, languages: list[str],
                                            f"{label} {key}")
     for key in ("text", "hint", "constraint_message"):
         yield from _check_piped(question.get(key), loc + (key,), f"{label} {key}", earlier)
+    yield from _check_shorts(question.get("short"), loc + ("short",), languages, label)
     yield from _check_expressions(question, loc, label, earlier)
     yield from _check_bounds(question, loc, label, qtype)
     if qtype == "rating":
@@ -302,6 +303,8 @@ def _check_question(question: dict, loc: Loc, languages: list[str],
                                                languages, f"{label} choice '{value}'")
                 yield from _check_piped(choice["text"], loc + ("choices", index, "text"),
                                         f"{label} choice '{value}'", earlier)
+            yield from _check_shorts(choice.get("short"), loc + ("choices", index, "short"),
+                                     languages, f"{label} choice '{value}'")
             if choice.get("exclusive") and qtype != "multi":
                 yield (loc + ("choices", index, "exclusive"),
                        f"{label} choice '{value}': 'exclusive' is only for multi questions")
@@ -313,6 +316,20 @@ def _check_question(question: dict, loc: Loc, languages: list[str],
                                f"{label} choice '{value}' aliases: language '{lang}' is not in "
                                "the survey's languages (or '*' for any)")
         yield from _check_words_apart(question, loc, label)
+
+
+def _check_shorts(shorts: object, loc: Loc, languages: list[str],
+                  label: str) -> Iterator[tuple[Loc, str]]:
+    """A `short:` text is for some of the survey's languages, and pipes nothing in (a small
+    screen shows it as written)."""
+    if not isinstance(shorts, dict):
+        return
+    for lang, text in shorts.items():
+        if lang not in languages:
+            yield loc + (lang,), (f"{label} short: language '{lang}' is not in the survey's "
+                                  f"languages")
+        elif isinstance(text, str) and piped_names(text):
+            yield loc + (lang,), f"{label} short: a short text cannot pipe answers in"
 
 
 def _check_expressions(question: dict, loc: Loc, label: str,

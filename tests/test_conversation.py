@@ -179,7 +179,7 @@ def test_every_channel_package_has_the_same_shape():
     writes = ("surveys.database", "surveys.tables", "surveys.sql", "worker.ingest")
     packages = {path.partition(".")[0] for path in (found.sender for found in CHANNELS.values())
                 if not path.startswith("worker.")}
-    assert packages == {"sms", "bot", "voice"}
+    assert packages == {"sms", "bot", "voice", "ussd"}
     for package in sorted(packages):
         adapter, webhook = (imports_of(root / package / f"{name}.py")
                             for name in ("adapter", "webhook"))

@@ -38,6 +38,7 @@ from surveys.tables import (
     utcnow,
 )
 from surveys.words import keypad_digits
+from worker.airtime import reward_completions
 from worker.outbox import outbox_row
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,8 @@ class Handled:
     contacts: list[ContactKey] = field(default_factory=list)
     outbox_ids: list[int] = field(default_factory=list)
     messages: int = 0  # inbox rows processed (the claimed ones and earlier ones of theirs)
+    reward_ids: list[int] = field(default_factory=list)  # airtime top-ups to queue on commit
+    outcomes: dict[int, str | None] = field(default_factory=dict)  # of each row processed
 
 
 def process(db: Session, inbox_id: int,
@@ -84,7 +87,9 @@ def process_batch(db: Session, inbox_ids: Sequence[int], skip_locked: bool = Fal
     outbox_ids = batch.write()
     _remember_when_they_wrote(db, contacts, pending)
     _log_handled(pending, batch, outbox_ids)
-    return Handled(list(pending), outbox_ids, sum(map(len, pending.values())))
+    return Handled(list(pending), outbox_ids, sum(map(len, pending.values())),
+                   batch.reward_ids, {message.id: message.outcome
+                                      for messages in pending.values() for message in messages})
 
 
 def _log_handled(pending: dict[ContactKey, list[InboxMessage]], batch: Batch,
@@ -199,6 +204,8 @@ class Batch:
         self._rounds: dict[str, Round] | None = None
         self._latest: dict[str, int | None] = {}
         self._surveys: dict[int, Survey] = {}
+        self.completed: list[SurveySession] = []  # in a round: perhaps thanked with airtime
+        self.reward_ids: list[int] = []
 
     def load_sessions(self, contacts: Any) -> None:
         """The sessions a message of these contacts may go to: in open rounds or the simulator."""
@@ -278,6 +285,8 @@ class Batch:
         session.updated_at = utcnow()
         if state["status"] in FINISHED and session.completed_at is None:
             session.completed_at = utcnow()
+            if state["status"] == "completed" and session.round_id is not None:
+                self.completed.append(session)
         for answer in result.answers:  # the last word per question wins, as if one by one
             self.answers[(session, answer.question_id)] = {
                 "question_id": answer.question_id, "value": answer.value, "raw": answer.raw,
@@ -310,6 +319,7 @@ class Batch:
         for session_id, question_ids in withdrawn.items():
             self.db.execute(delete(StoredAnswer).where(StoredAnswer.session_id == session_id,
                                                  StoredAnswer.question_id.in_(question_ids)))
+        self.reward_ids = reward_completions(self.db, self.completed)
         # COPY: a batch's replies are most of its rows. An inbox row is handled once (it is
         # locked, then marked processed), and unique (inbox_id, seq) guards that anyway.
         return bulk_insert(self.db, OutboxMessage.__table__, self.outbox, ids=True)

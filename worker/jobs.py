@@ -26,6 +26,7 @@ from worker.pipeline import apply_early_statuses
 from worker.queues import (
     DRAIN_FLAG,
     SEND_RETRY,
+    enqueue_airtime,
     enqueue_outbound,
     enqueue_recording_fetch,
     request_drain,
@@ -87,8 +88,9 @@ def drain_inbox() -> int:
                                         InboxMessage.id.not_in(failed))
                                  .order_by(InboxMessage.id).limit(DRAIN_BATCH)
                                  .with_for_update(skip_locked=True)).all()
-            outbox_ids, processed = _process_claimed(db, claimed, failed)
+            outbox_ids, processed, reward_ids = _process_claimed(db, claimed, failed)
         enqueue_outbound(current.redis, outbox_ids)
+        enqueue_airtime(current.redis, reward_ids)
         if not claimed:
             return handled
         handled += processed
@@ -99,28 +101,31 @@ def drain_inbox() -> int:
 
 
 def _process_claimed(db: Session, claimed: Sequence[int],
-                     failed: set[int]) -> tuple[list[int], int]:
+                     failed: set[int]) -> tuple[list[int], int, list[int]]:
     """The batch at once; if anything in it fails, again one message at a time, so the bad
-    one is found and only it is left (logged) for the sweeper. (Outbox ids, rows processed.)"""
+    one is found and only it is left (logged) for the sweeper. (Outbox ids, rows processed,
+    airtime top-ups.)"""
     try:
         with db.begin_nested():
             handled = inbound.process_batch(db, claimed, skip_locked=True)
-            return handled.outbox_ids, handled.messages
+            return handled.outbox_ids, handled.messages, handled.reward_ids
     except Exception:  # noqa: BLE001 - isolate one bad message from the batch
         log.warning("a batch of %s inbox rows failed; retrying them one by one", len(claimed),
                     exc_info=True)
     outbox_ids: list[int] = []
+    reward_ids: list[int] = []
     processed = 0
     for inbox_id in claimed:
         try:
             with db.begin_nested():
                 handled = inbound.process_batch(db, [inbox_id], skip_locked=True)
             outbox_ids += handled.outbox_ids
+            reward_ids += handled.reward_ids
             processed += handled.messages
         except Exception:  # noqa: BLE001 - isolate one bad message from the batch
             failed.add(inbox_id)
             log.exception("inbox %s: processing failed; left for the sweeper", inbox_id)
-    return outbox_ids, processed
+    return outbox_ids, processed, reward_ids
 
 
 @_waits_for_the_database
@@ -471,6 +476,14 @@ class SweepReport(NamedTuple):
 
 
 @_waits_for_the_database
+def send_airtime(reward_id: int) -> str:
+    """Send one airtime top-up (worker.airtime): at most once, within the round's budget."""
+    from worker.airtime import send_reward
+
+    return send_reward(migrated_runtime().database_url, reward_id)
+
+
+@_waits_for_the_database
 def sweep() -> SweepReport:
     """Recover rows the queue lost (Redis was down, a worker was killed): nothing is lost.
 
@@ -519,6 +532,7 @@ def sweep() -> SweepReport:
                    OutboxMessage.status.in_(("pending", "retrying")))).all()
     apply_early_statuses(current.database_url, older_than=EARLY_STATUS_DAYS)
     _requeue_recordings(current, after)
+    _requeue_airtime(current, after)
     queued = request_drain(current.redis) if stale_inbox else True
     by_contact: dict[tuple[str, str], set[int]] = {}
     for row in stale_outbox:
@@ -538,6 +552,15 @@ def sweep() -> SweepReport:
         log.info("sweeper: processed %s stuck inbox rows, re-queued %s inbox and %s outbox rows",
                  len(stuck), len(stale_inbox), len(stale_outbox))
     return SweepReport(len(stuck), len(stale_inbox), len(stale_outbox))
+
+
+def _requeue_airtime(current: Runtime, after: timedelta) -> None:
+    """Airtime top-ups still pending or sending after `after` (their job lost with Redis, or
+    given up): queued again, unless still queued or retrying; a retry of one whose answer was
+    lost asks AT again with the same Idempotency-Key."""
+    from worker.airtime import unsent
+
+    enqueue_airtime(current.redis, unsent(current.database_url, utcnow() - after, SWEEP_BATCH))
 
 
 def _requeue_recordings(current: Runtime, after: timedelta) -> None:

@@ -43,9 +43,9 @@ from surveys.tables import (
     utcnow,
 )
 from surveys.tables import Recording as RecordingRow
-from worker.inbound import process
+from worker.inbound import process_batch
 from worker.ingest import inbox_row, ingest, ingest_async
-from worker.queues import enqueue_recording_fetch
+from worker.queues import enqueue_airtime, enqueue_recording_fetch
 from worker.runtime import Runtime
 from worker.senders import refused
 
@@ -108,6 +108,7 @@ def converse(runtime: Runtime, action: Converse) -> Answered:
     re-delivered request (same provider id) steps nothing and gets the same replies."""
     inbound = action.inbound
     fetch: str | None = None
+    reward_ids: list[int] = []
     with session_scope(runtime.database_url) as db:
         inbox_id = insert_ignore(db, InboxMessage.__table__, inbox_row(inbound),
                                  conflict=["channel", "provider_id"],
@@ -118,24 +119,30 @@ def converse(runtime: Runtime, action: Converse) -> Answered:
             inbox_id = db.scalars(select(InboxMessage.id).where(
                 InboxMessage.channel == inbound.channel,
                 InboxMessage.provider_id == inbound.provider_id)).one()
+            rows = list(db.execute(select(OutboxMessage.seq, OutboxMessage.text,
+                                          OutboxMessage.reply)
+                                   .where(OutboxMessage.inbox_id == inbox_id)
+                                   .order_by(OutboxMessage.seq)))
+            outcome = db.scalar(select(InboxMessage.outcome).where(InboxMessage.id == inbox_id))
         else:
             if action.recording is not None:
                 fetch = _same_recording_once(db, inbox_id, action.recording)
-            _, outbox_ids = process(db, inbox_id)
+            handled = process_batch(db, [inbox_id])
+            reward_ids = handled.reward_ids
             if fetch is not None and action.recording is not None:
                 _keep_recording(db, inbound.channel, inbound.address, action.recording)
-            db.execute(update(OutboxMessage).where(OutboxMessage.id.in_(outbox_ids),
-                                                   OutboxMessage.inbox_id == inbox_id)
-                       .values(status="sent", sent_at=utcnow()))
-        rows = db.execute(select(OutboxMessage.text, OutboxMessage.reply)
-                          .where(OutboxMessage.inbox_id == inbox_id)
-                          .order_by(OutboxMessage.seq)).all()
-        outcome = db.scalar(select(InboxMessage.outcome).where(InboxMessage.id == inbox_id))
+            said = db.execute(update(OutboxMessage).where(  # the answer carries them: sent
+                OutboxMessage.id.in_(handled.outbox_ids), OutboxMessage.inbox_id == inbox_id)
+                .values(status="sent", sent_at=utcnow())
+                .returning(OutboxMessage.seq, OutboxMessage.text, OutboxMessage.reply)).all()
+            rows = sorted(said, key=lambda row: row.seq)
+            outcome = handled.outcomes.get(inbox_id)
         survey_pk, language = where_they_are(db, inbound.channel, inbound.address)
         answered = Answered(inbox_id, duplicate, [row.text for row in rows],
                             [row.reply for row in rows], outcome, survey_pk, language)
     if fetch is not None:  # once committed: the job finds the row
         enqueue_recording_fetch(runtime.redis, fetch)
+    enqueue_airtime(runtime.redis, reward_ids)  # a completion's thank-you, if the round gives one
     return answered
 
 

@@ -100,18 +100,30 @@ def enqueue_recording_fetch(redis: Redis, recording_id: str) -> bool:
     """Queue the job that fetches a recording from the provider and deletes it there (one job
     per recording: one already queued or retrying is left alone). False (logged) when Redis is
     unreachable: the sweeper queues it later."""
-    job_id = recording_job_id(recording_id)
+    return _enqueue_once(redis, recording_job_id(recording_id), "worker.jobs.fetch_recording",
+                         recording_id)
+
+
+def enqueue_airtime(redis: Redis, reward_ids: list[int]) -> bool:
+    """Queue the job sending each airtime top-up (one job per top-up, as for recordings);
+    False (logged) when Redis is unreachable: the sweeper queues them later."""
+    return all([_enqueue_once(redis, f"heard-airtime-{reward_id}", "worker.jobs.send_airtime",
+                              reward_id) for reward_id in reward_ids])
+
+
+def _enqueue_once(redis: Redis, job_id: str, function: str, argument: object) -> bool:
+    """Queue `function(argument)` as job `job_id`, retried, unless that job is queued or
+    retrying already."""
     try:
         if Job.exists(job_id, connection=redis) and Job.fetch(
                 job_id, connection=redis).get_status(refresh=False) in LIVE:
             return True
         Queue(DEFAULT, connection=redis).enqueue(
-            "worker.jobs.fetch_recording", recording_id, job_id=job_id, retry=FETCH_RETRY,
-            job_timeout=300, result_ttl=0)
+            function, argument, job_id=job_id, retry=FETCH_RETRY, job_timeout=300,
+            result_ttl=0)
     except NoSuchJobError:  # gone between the two reads: finished meanwhile
         return True
     except RedisError as error:
-        log.warning("recording %s kept but its fetch not queued (%s); the sweeper will",
-                    recording_id, error)
+        log.warning("%s kept but not queued (%s); the sweeper will", job_id, error)
         return False
     return True

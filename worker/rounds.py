@@ -20,13 +20,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any, NamedTuple, Protocol, cast
+from typing import Any, Literal, NamedTuple, Protocol, cast
 
 from redis import Redis
 from sqlalchemy import ColumnElement, CursorResult, and_, exists, func, select, true, update
 from sqlalchemy.orm import Session
 
 from surveys import catalog, spans
+from surveys.airtime import Airtime, shown
 from surveys.channels import channel as channel_named
 from surveys.channels import importable, keypads, trials
 from surveys.contact_import import language_code
@@ -46,6 +47,7 @@ from surveys.profile_fields import declared_profile_fields
 from surveys.settings import Settings
 from surveys.sql import Shared, bulk_insert, bulk_insert_shared
 from surveys.tables import (
+    AirtimeReward,
     Contact,
     OutboxMessage,
     Round,
@@ -56,6 +58,7 @@ from surveys.tables import (
     utcnow,
 )
 from voice.minutes import seconds_to_hear
+from worker.airtime import SPENDING
 from worker.outbox import outbox_fields, outbox_row, reply_body, sms_text
 
 CHUNK = 5000
@@ -96,11 +99,18 @@ class NotOpen(RoundError):
                          status=t.gettext(str(self.values["status"])))
 
 
+# how a round's USSD session that timed out goes on: dialled again, or by SMS at once
+UssdContinue = Literal["ussd", "sms"]
+USSD_CONTINUE: tuple[str, ...] = UssdContinue.__args__  # type: ignore[attr-defined]
+
+
 def create_round(db: Session, survey_row: SurveyVersion, community: str | None,
                  opens_at: datetime | None = None, closes_at: datetime | None = None,
-                 reminder_hours: Sequence[int] = (), target: Target | None = None) -> Round:
-    """A new open round of this survey version (inviting only its `target`, when given);
-    RoundError for times that cannot be."""
+                 reminder_hours: Sequence[int] = (), target: Target | None = None,
+                 ussd_continue: UssdContinue = "ussd", airtime: Airtime | None = None) -> Round:
+    """A new open round of this survey version (inviting only its `target`, when given; a
+    USSD session of it that times out goes on as `ussd_continue` says; each who completes
+    thanked with `airtime`, within its budget); RoundError for times that cannot be."""
     opens_at, closes_at, now = _in_utc(opens_at), _in_utc(closes_at), utcnow()
     if opens_at and closes_at and closes_at <= opens_at:
         raise RoundError("the round would close ({closes} UTC) before it opens ({opens} UTC): "
@@ -115,11 +125,14 @@ def create_round(db: Session, survey_row: SurveyVersion, community: str | None,
                          hours=", ".join(str(hours) for hours in reminder_hours))
     round_ = Round(survey_pk=survey_row.id, community=community, status=status,
                    code=_new_code(db, survey_row.survey_id), opens_at=opens_at,
-                   closes_at=closes_at)
+                   closes_at=closes_at, ussd_continue=ussd_continue)
     if reminder_hours:  # (left out, the column is NULL: None would be stored as JSON null)
         round_.reminder_hours = sorted(set(reminder_hours))
     if target:  # (likewise)
         round_.target = target.stored()
+    if airtime:
+        round_.airtime_currency, round_.airtime_amount, round_.airtime_budget = (
+            airtime.currency, airtime.amount, airtime.budget)
     db.add(round_)
     db.flush()
     return round_
@@ -858,6 +871,27 @@ class RoundStatus:
     # calls: the estimated minutes for the people invited (typical, longest path); calls
     # made, answered and not, and the minutes they took
     calls: Counter[str] = field(default_factory=Counter)
+    # airtime thank-yous (a round that gives them): top-ups by status, spent (sent or being
+    # sent) and the budget, in hundredths of `currency`
+    airtime: Airtimes | None = None
+
+
+@dataclass(frozen=True)
+class Airtimes:
+    """A round's airtime: its top-ups by status, and what was spent against its budget."""
+
+    currency: str
+    amount: int
+    budget: int
+    by_status: dict[str, int]
+    spent: int
+
+    def described(self) -> str:
+        """'airtime (KES 10.00 each): 3 sent, 1 failed; spent KES 30.00 of KES 50.00'."""
+        counts = ", ".join(f"{number} {status.replace('_', ' ')}"
+                           for status, number in sorted(self.by_status.items())) or "none yet"
+        return (f"airtime ({shown(self.currency, self.amount)} each): {counts}; spent "
+                f"{shown(self.currency, self.spent)} of {shown(self.currency, self.budget)}")
 
 
 def round_status(db: Session, round_id: int) -> RoundStatus:
@@ -905,7 +939,22 @@ def round_status(db: Session, round_id: int) -> RoundStatus:
     calls.update(_calls_made(db, theirs))
     return RoundStatus(round_.id, f"{survey_row.survey_id} v{survey_row.version}",
                        round_.community, round_.status, round_.code, totals, by_group,
-                       failures, segments, calls)
+                       failures, segments, calls, _airtimes(db, round_))
+
+
+def _airtimes(db: Session, round_: Round) -> Airtimes | None:
+    """The round's airtime top-ups by status and spend; None for a round that gives none."""
+    if not (round_.airtime_currency and round_.airtime_amount):
+        return None
+    by_status: dict[str, int] = {}
+    spent = 0
+    for status, number, amount in db.execute(
+            select(AirtimeReward.status, func.count(), func.sum(AirtimeReward.amount))
+            .where(AirtimeReward.round_id == round_.id).group_by(AirtimeReward.status)):
+        by_status[status] = number
+        spent += int(amount or 0) if status in SPENDING else 0
+    return Airtimes(round_.airtime_currency, round_.airtime_amount,
+                    round_.airtime_budget or 0, by_status, spent)
 
 
 def _calls_made(db: Session, theirs: Any) -> dict[str, int]:

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from heard.commands.common import echo_err, exits_on, runtime_for_cli
 from heard.commands.share import share
 from surveys import catalog, release
+from surveys.airtime import Airtime, AirtimeError, parse_airtime, shown
 from surveys.database import session_scope
 from surveys.settings import get_settings
 from surveys.tables import Round, SurveySession, SurveyVersion
@@ -42,6 +43,19 @@ def _hours(value: str | None) -> list[int]:
         raise typer.Exit(2) from None
 
 
+def _airtime(amount: str | None, budget: str | None) -> Airtime | None:
+    if amount is None and budget is None:
+        return None
+    if amount is None:
+        echo_err("--airtime-budget: give --airtime too, e.g. --airtime 'KES 10'")
+        raise typer.Exit(2)
+    try:
+        return parse_airtime(amount, budget)
+    except AirtimeError as error:
+        echo_err(f"--airtime: {error}")
+        raise typer.Exit(2) from None
+
+
 @app.command()
 def create(
     survey: Path = typer.Option(..., help="Survey YAML file (stored as an immutable version)."),
@@ -58,6 +72,16 @@ def create(
     profile: list[str] = typer.Option(  # noqa: B008
         [], help="Invite only people with these profile values (repeatable; all must hold), "
                  "e.g. gender=female or village=kibera,soweto."),
+    ussd_continue: str = typer.Option(
+        "ussd", help="A USSD session that timed out goes on when the person dials again (ussd) or "
+             "at once by SMS (sms)."),
+
+    airtime: str | None = typer.Option(
+        None, help="Thank each who completes with this airtime through Africa's Talking, "
+                   "e.g. 'KES 10' (once per person; needs --airtime-budget)."),
+    airtime_budget: str | None = typer.Option(
+        None, help="The most the round's airtime may cost in all, e.g. 5000 (in the "
+                   "airtime's currency): once reached, no more top-ups are sent."),
 ) -> None:
     """Create a round (for its community, or only some of its people: --language, --channel,
     --profile); prints its id, SMS join keyword and Telegram deep link."""
@@ -68,15 +92,28 @@ def create(
         raise typer.Exit(1) from None
     opens_at, closes_at = _when(opens, "--opens"), _when(closes, "--closes")
     hours = _hours(remind_after)
+    if ussd_continue not in rounds.USSD_CONTINUE:
+        echo_err(f"--ussd-continue: {ussd_continue!r} is not one of "
+                 f"{', '.join(rounds.USSD_CONTINUE)}")
+        raise typer.Exit(1)
+
+    thanks = _airtime(airtime, airtime_budget)
     with session_scope(runtime_for_cli().database_url) as db, exits_on(rounds.RoundError):
         row = catalog.register(db, definition)
         target = rounds.target_for(db, definition, language, channel,
                                    rounds.parse_profile_values(profile))
-        round_ = rounds.create_round(db, row, community, opens_at, closes_at, hours, target)
+        round_ = rounds.create_round(db, row, community, opens_at, closes_at, hours, target,
+                                     ussd_continue, thanks)  # type: ignore[arg-type]
         typer.echo(f"round {round_.id}: {row.survey_id} v{row.version}, community "
                    f"{community or '(everyone)'}" + (f", only {target.described()}"
                                                      if target else ""))
         typer.echo(f"  join by SMS: text {round_.code}")
+        if ussd_continue != "ussd":
+            typer.echo(f"  a USSD session that times out goes on by {ussd_continue}")
+
+        if thanks:
+            typer.echo(f"  airtime: {shown(thanks.currency, thanks.amount)} to each who "
+                       f"completes, {shown(thanks.currency, thanks.budget)} in all")
         typer.echo(f"  join on Telegram: https://t.me/{get_settings().telegram_bot_username}"
                    f"?start={round_.code}")
 
@@ -231,6 +268,8 @@ def status(round_id: int = typer.Argument(..., metavar="ID")) -> None:
         console.print("messages not delivered: " + ", ".join(
             f"{number} on {channel} (error {code})"
             for (channel, code), number in sorted(report.failures.items())))
+    if report.airtime:
+        console.print(report.airtime.described())
 
 
 @app.command("list")

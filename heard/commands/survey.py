@@ -16,6 +16,7 @@ from surveys.i18n import canonical, language_name
 from surveys.model import Survey
 from surveys.settings import get_settings
 from surveys.validation import SurveyError, load_survey
+from ussd.fit import short_overflows, ussd_note
 from voice import pack, prompts
 from voice.minutes import estimated_seconds
 
@@ -31,7 +32,8 @@ def validate(files: list[Path] = typer.Argument(..., help="Survey YAML files."),
                                          help="Messages over 2 SMS segments are errors.")
              ) -> None:
     """Exit 0 when every file is valid; print FILE:LINE:COL: message for each problem, and a
-    warning for each message over 2 SMS segments (an error with --strict)."""
+    warning for each message over 2 SMS segments (an error with --strict); a `short:` text
+    longer than a USSD screen is an error."""
     out = Console(highlight=False, soft_wrap=True)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     failed = False
@@ -47,8 +49,11 @@ def validate(files: list[Path] = typer.Argument(..., help="Survey YAML files."),
         out.print(describe(survey, path, packs), markup=False)
         coverage = survey_translations.coverage_note(survey)
         for note in [*system_language_notes(survey), *voice_notes(survey, packs),
-                     *([coverage] if coverage else [])]:
+                     ussd_note(survey), *([coverage] if coverage else [])]:
             out.print(f"{path}: {note}", markup=False)
+        for overflow in short_overflows(survey):  # (a short text is there to fit one screen)
+            err.print(f"{path}: error: {overflow}", markup=False)
+            failed = True
         for warning in long_messages(survey):
             err.print(f"{path}: {'error' if strict else 'warning'}: {warning}", markup=False)
             failed = failed or strict

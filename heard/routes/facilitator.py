@@ -28,6 +28,7 @@ from heard.routes.round_answers import (
     examples,
 )
 from surveys import catalog, release
+from surveys.airtime import AirtimeError, parse_airtime, shown
 from surveys.contact_import import parse_contacts, read_spreadsheet, save_contacts
 from surveys.database import session_scope
 from surveys.settings import get_settings
@@ -37,6 +38,7 @@ from surveys.tokens import ROLES, create_token, token_hash
 from surveys.validation import SurveyError, parse_survey
 from worker import rounds
 from worker.queues import enqueue_launch, enqueue_outbound
+from worker.rounds import UssdContinue
 from worker.runtime import Runtime
 from worker.share import close_and_share, share
 
@@ -92,6 +94,15 @@ class RoundIn(BaseModel):
     profile: dict[str, list[str]] = Field(
         default={}, description="Invite only people with these values of declared profile "
                                 "fields, e.g. {\"gender\": [\"female\"]}: each field must match")
+    ussd_continue: UssdContinue = Field(
+        default="ussd", description="A USSD session that timed out goes on when the person "
+                                    "dials again (ussd) or at once by SMS (sms)")
+    airtime: str | None = Field(
+        default=None, description="Thank each who completes with this airtime through Africa's "
+                                  "Talking, e.g. \"KES 10\" (once per person; needs a budget)")
+    airtime_budget: str | None = Field(
+        default=None, description="The most the round's airtime may cost in all, e.g. \"5000\" "
+                                  "(in the airtime's currency)")
 
 
 class RoundOut(BaseModel):
@@ -110,6 +121,7 @@ class RoundOut(BaseModel):
     community: str | None
     status: str
     code: str | None
+    ussd_continue: str = "ussd"
     target: dict[str, list[str] | dict[str, list[str]]] | None = Field(
         default=None, description="Whom it invites beyond its community (null: everyone)")
     totals: dict[str, int] = {}
@@ -119,6 +131,8 @@ class RoundOut(BaseModel):
     # calls: estimated minutes for those invited (typical, longest); made, answered, not
     # answered, and the minutes they took
     calls: dict[str, int] = {}
+    # airtime thank-yous: currency, each, budget, spent (as "KES 10.00") and top-ups by status
+    airtime: dict[str, str | dict[str, int]] | None = None
 
 
 class TokenIn(BaseModel):
@@ -204,9 +218,12 @@ def create_round(body: RoundIn, request: Request, runtime: RuntimeDep,
         try:
             target = rounds.target_for(db, catalog.survey_of(row), body.languages,
                                        body.channels, body.profile)
+            thanks = (parse_airtime(body.airtime or "", body.airtime_budget)
+                      if body.airtime or body.airtime_budget else None)
             round_ = rounds.create_round(db, row, body.community, body.opens_at, body.closes_at,
-                                         body.remind_after_hours, target)
-        except rounds.RoundError as error:
+                                         body.remind_after_hours, target, body.ussd_continue,
+                                         thanks)
+        except (rounds.RoundError, AirtimeError) as error:
             raise HTTPException(422, str(error)) from None
         round_id = round_.id
     return _round_out(runtime, round_id)
@@ -363,7 +380,7 @@ def _round_out(runtime: Runtime, round_id: int, details: bool = True) -> RoundOu
             raise HTTPException(404, str(error)) from None
         out = RoundOut(id=round_.id, survey=row.survey_id, version=row.version,
                        community=round_.community, status=round_.status, code=round_.code,
-                       target=round_.target)
+                       ussd_continue=round_.ussd_continue, target=round_.target)
     if report is not None:
         out.totals = dict(report.totals)
         out.by_language_and_channel = [
@@ -378,4 +395,10 @@ def _round_out(runtime: Runtime, round_id: int, details: bool = True) -> RoundOu
                      "estimated_minutes_longest": report.calls["longest"],
                      **{what: report.calls[what]
                         for what in ("made", "answered", "unanswered", "minutes")}}
+        if report.airtime is not None:
+            given = report.airtime
+            out.airtime = {"each": shown(given.currency, given.amount),
+                           "budget": shown(given.currency, given.budget),
+                           "spent": shown(given.currency, given.spent),
+                           "top_ups": dict(given.by_status)}
     return out

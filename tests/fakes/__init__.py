@@ -1,4 +1,5 @@
-"""Local fakes of provider APIs (Telegram, Twilio) that tests run the real clients against."""
+"""Local fakes of provider APIs (Telegram, Twilio, Africa's Talking) that tests run the real
+clients against."""
 
 from __future__ import annotations
 
