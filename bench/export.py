@@ -118,14 +118,15 @@ def generate(sessions: int) -> int:
     return round_id
 
 
-def copy_ceiling(round_id: int, ordered: bool) -> tuple[float, int]:
+def copy_ceiling(round_id: int, ordered: bool,
+                 database_url: str = DATABASE_URL) -> tuple[float, int]:
     """Seconds and lines for PostgreSQL to COPY the round's answers, joined, to a client."""
     query = ("COPY (SELECT s.id, c.id, c.channel, c.language, c.community, c.profile, s.status, "
              "s.started_at, s.completed_at, a.question_id, a.value FROM answers a "
              "JOIN sessions s ON s.id = a.session_id JOIN contacts c ON c.id = s.contact_id "
              f"WHERE s.round_id = {int(round_id)}{' ORDER BY a.session_id' if ordered else ''}) "
              "TO STDOUT (FORMAT csv)")
-    raw = get_engine(DATABASE_URL).raw_connection()
+    raw = get_engine(database_url).raw_connection()
     cursor = raw.cursor()
     lines = 0
     began = time.perf_counter()
@@ -139,9 +140,9 @@ def copy_ceiling(round_id: int, ordered: bool) -> tuple[float, int]:
     return seconds, lines
 
 
-def export_in_child(round_id: int, format: str) -> dict:
+def export_in_child(round_id: int, format: str, database_url: str = DATABASE_URL) -> dict:
     """Run one export in a fresh process; its seconds, rows, bytes and peak memory."""
-    env = os.environ | {"DATABASE_URL": DATABASE_URL, "HEARD_DATA_DIR": str(DATA_DIR)}
+    env = os.environ | {"DATABASE_URL": database_url, "HEARD_DATA_DIR": str(DATA_DIR)}
     result = subprocess.run([sys.executable, "-m", "bench.export", "child", str(round_id), format],
                             env=env, capture_output=True, text=True, check=True, cwd=ROOT)
     return json.loads(result.stdout.strip().splitlines()[-1])

@@ -39,9 +39,9 @@ def seed_contacts(count: int) -> None:
     raw.close()
 
 
-def copy_ceiling(rows: int) -> float:
+def copy_ceiling(rows: int, database_url: str = DATABASE_URL) -> float:
     """Seconds PostgreSQL needs to COPY `rows` outbox-sized rows into a scratch table."""
-    engine = get_engine(DATABASE_URL)
+    engine = get_engine(database_url)
     with engine.begin() as connection:
         connection.execute(text("CREATE TABLE IF NOT EXISTS bench_copy "
                                 "(a bigint, b text, c text, d jsonb)"))
@@ -60,10 +60,11 @@ def copy_ceiling(rows: int) -> float:
     return elapsed
 
 
-def tables_ceiling() -> float:
-    """Seconds PostgreSQL needs to COPY the launch's sessions and outbox rows into their own
-    tables again (new ids, every index and foreign key checked), then rolled back."""
-    raw = get_engine(DATABASE_URL).raw_connection()
+def tables_ceiling(database_url: str = DATABASE_URL, where: str = "true") -> float:
+    """Seconds PostgreSQL needs to COPY the launch's sessions and outbox rows (those `where`
+    says) into their own tables again (new ids, every index and foreign key checked), then
+    rolled back."""
+    raw = get_engine(database_url).raw_connection()
     cursor = raw.cursor()
     copied: list[tuple[str, bytes]] = []
     for table in (cast(Table, SurveySession.__table__), cast(Table, OutboxMessage.__table__)):
@@ -71,7 +72,8 @@ def tables_ceiling() -> float:
         columns = ", ".join(names)
         read = ", ".join("gen_random_uuid()::text" if name == "uuid" else name  # (unique)
                          for name in names)
-        with cursor.copy(f"COPY (SELECT {read} FROM {table.name}) TO STDOUT") as copy:
+        with cursor.copy(f"COPY (SELECT {read} FROM {table.name} WHERE {where}) TO STDOUT"
+                         ) as copy:
             copied.append((f"COPY {table.name} ({columns}) FROM STDIN", b"".join(copy)))
     began = time.perf_counter()
     for statement, data in copied:

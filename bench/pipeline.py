@@ -46,16 +46,23 @@ GOAL_WORKER_CPU = 150  # µs of worker CPU per message, handled and its reply se
 CONVERSATION = ["hi", "1", "2", "1", "yes", "1 3", "skip", "fine"]
 
 
-def reset(redis: Redis) -> None:
+def reset(redis: Redis, database_url: str | None = None) -> None:
+    """Empty every table (and `redis`); then the example survey, registered again."""
+    database_url = database_url or DATABASE_URL
     tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
-    with get_engine(DATABASE_URL).begin() as connection:
+    with get_engine(database_url).begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         else:
             for table in reversed(Base.metadata.sorted_tables):
                 connection.execute(table.delete())
     redis.flushdb()
-    with session_scope(DATABASE_URL) as db:
+    register_example(database_url)
+
+
+def register_example(database_url: str) -> None:
+    """The water-access example survey, which the conversations answer (a no-op if stored)."""
+    with session_scope(database_url) as db:
         catalog.register(db, load_survey(ROOT / "surveys" / "examples" / "water-access.yaml"))
 
 
@@ -201,27 +208,37 @@ def http_ingest_rate(port: int, count: int, prefix: str) -> float:
     return http_load.run("127.0.0.1", port, requests[200:], HTTP_CONNECTIONS)
 
 
-def end_to_end_rate(redis: Redis, env: dict[str, str], workers: int,
-                    count: int) -> tuple[float, float, float]:
+def end_to_end_rate(redis: Redis, env: dict[str, str], workers: int, count: int,
+                    database_url: str | None = None,
+                    prefix: str | None = None) -> tuple[float, float, float]:
     """(messages per second, worker CPU µs per message, PostgreSQL CPU µs per message), from
-    the inbox rows' arrival to their replies sent (the simulator's sender: no provider)."""
-    reset(redis)
-    batch = messages(count, f"e{workers}-")
+    the inbox rows' arrival to their replies sent (the simulator's sender: no provider).
+
+    With a `database_url` (the workers' DATABASE_URL in `env` must be the same) the database
+    is used as it is, not emptied first: bench/growth.py measures it full of history."""
+    if database_url is None:
+        database_url = DATABASE_URL
+        reset(redis)
+    batch = messages(count, prefix or f"e{workers}-")
     for start in range(0, len(batch), 500):
-        ingest_many(DATABASE_URL, redis, batch[start:start + 500])
+        ingest_many(database_url, redis, batch[start:start + 500])
     postgres_before = cpu_seconds("postgres")
     began = time.perf_counter()
     processes = [subprocess.Popen([sys.executable, "-m", "heard", "worker", "--burst"], env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                  for _ in range(workers)]
     while True:  # every message handled and every reply sent: the whole of a worker's work
-        with session_scope(DATABASE_URL) as db:
+        stopped = all(process.poll() is not None for process in processes)
+        with session_scope(database_url) as db:
             left = db.scalar(select(func.count()).select_from(InboxMessage)
                              .where(InboxMessage.processed_at.is_(None)))
             left = left or db.scalar(select(func.count()).select_from(OutboxMessage)
                                      .where(OutboxMessage.status.in_(STILL_TO_SEND)))
         if not left:
             break
+        if stopped:
+            raise RuntimeError(f"the burst workers stopped with {left} messages unprocessed: "
+                               "their drain jobs went (another program flushed Redis?)")
         time.sleep(0.05)
     elapsed = time.perf_counter() - began
     worker_cpu = sum(cpu_seconds(pid=process.pid) for process in processes)
@@ -256,11 +273,12 @@ def worker_startup(env: dict[str, str]) -> float:
     return time.perf_counter() - began
 
 
-def create_database() -> None:
+def create_database(database_url: str | None = None) -> None:
     """The benchmark's own database (never the tests'), created on first use."""
-    if not DATABASE_URL.startswith("postgresql"):
+    database_url = database_url or DATABASE_URL
+    if not database_url.startswith("postgresql"):
         return
-    base, name = DATABASE_URL.rsplit("/", 1)
+    base, name = database_url.rsplit("/", 1)
     admin = create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         exists = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),

@@ -56,13 +56,15 @@ class Base(DeclarativeBase):
 
 class Contact(Base):
     __tablename__ = "contacts"
-    __table_args__ = (UniqueConstraint("channel", "address"),)
+    __table_args__ = (UniqueConstraint("channel", "address"),
+                      # a launch's chunks of a community, in id order (migration 0024)
+                      Index("ix_contacts_community_id", "community", "id"))
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     channel: Mapped[str] = mapped_column(String(32))
     address: Mapped[str] = mapped_column(String(255))
     language: Mapped[str | None] = mapped_column(String(16))
-    community: Mapped[str | None] = mapped_column(String(255), index=True)
+    community: Mapped[str | None] = mapped_column(String(255))
     profile: Mapped[dict[str, Any]] = mapped_column(default=dict)
     consent: Mapped[bool | None] = mapped_column(Boolean)
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False)

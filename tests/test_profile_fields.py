@@ -8,12 +8,10 @@ migration 0007 removes what earlier imports kept undeclared.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from openpyxl import load_workbook
 from sqlalchemy import select
@@ -26,7 +24,6 @@ from surveys.database import get_engine, migrate, session_scope
 from surveys.model import Survey
 from surveys.tables import Contact, ProfileField, Round, StoredAnswer
 from surveys.tables import SurveySession as SessionRow
-from tests.conftest import postgres_schema
 from tests.pipeline import client_for
 from tests.test_exports import _api, _tokens, heard, read_csv
 
@@ -193,16 +190,6 @@ def test_a_profile_question_of_the_exported_survey_is_declared_by_the_survey(run
 
 
 # Migration 0007, from a database at revision 0006
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def unmigrated_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database (on PostgreSQL a schema of this test's own) that no migration ran on."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.sqlite3'}"
-        return
-    with postgres_schema("heard_migration") as url:
-        yield url
 
 
 OLD_CONTACTS = sa.table("contacts", *(sa.column(name) for name in (

@@ -510,3 +510,40 @@ def test_analyst_dashboard_and_api_need_an_analyst_token(runtime):
     assert sorted(source["suppressed"]) == ["river", "well"]
     assert {q["id"]: q for q in public["questions"]}["source"]["counts"] == {
         "tap": 10, "well": None, "river": None}
+
+
+def test_another_rounds_answers_between_this_rounds_sessions_are_not_counted(database_url):
+    """Answers are read within the round's span of session ids: a session of another round
+    inside it counts nowhere, the round's last session (its span's end) counts."""
+    round_id = build_round(database_url)  # ... then the other round's session (with "river")
+    with session_scope(database_url) as db:
+        this = db.get_one(Round, round_id)
+        late = Contact(channel="sms", address="+254700000097", language="en")
+        db.add(late)
+        db.flush()
+        session = SurveySession(contact_id=late.id, survey_pk=this.survey_pk, round_id=round_id,
+                                status="completed", state={"lang": "en"})
+        db.add(session)
+        db.flush()
+        db.add(StoredAnswer(session_id=session.id, question_id="source", value="tap", raw="1"))
+        ids = db.scalars(select(SurveySession.id).order_by(SurveySession.id)).all()
+        others = db.scalars(select(SurveySession.id)
+                            .where(SurveySession.round_id != round_id)).all()
+        assert others and ids[0] < others[0] < session.id  # inside the round's span
+    with session_scope(database_url) as db:
+        summary = summarise(db, round_id, k=K)
+    source = summary.questions["source"].overall
+    expected = Counter(answer[1] for answer in ANSWERS) + Counter(["tap"])
+    assert {value: source.raw(TOTAL, value) for value in source.values} == expected
+    assert summary.participants == 21
+
+
+def test_a_round_open_to_every_community_counts_its_participants_by_community(database_url):
+    round_id = build_round(database_url)
+    with session_scope(database_url) as db:
+        db.get_one(Round, round_id).community = None  # open to all: community is a dimension
+        db.add(Contact(channel="sms", address="+254700000096", community="Mathare"))
+    with session_scope(database_url) as db:
+        summary = summarise(db, round_id, k=K)
+    assert "community" in summary.dimensions
+    assert summary.participants_by == {"Kibera": 20}  # not the idle invitee
