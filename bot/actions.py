@@ -51,7 +51,8 @@ def redraw_keyboard(chat_id: int, message_id: int, keyboard: Keyboard,
     except PermanentSendError as error:
         if isinstance(error.__cause__, BadRequest) and "not modified" in str(error):
             return "unchanged"  # the same press delivered twice
-        log.info("keyboard of message %s in chat %s not redrawn: %s", message_id, chat_id, error)
+        log.info("keyboard of message %s not redrawn: %s", message_id, error)  # (a chat id
+        # is the person's address: never logged)
         return "failed"
     return "redrawn"
 

@@ -93,7 +93,8 @@ def wait_for_slot(address: str, per_chat: bool = True) -> None:
         if per_chat:
             acquire(redis, chat_key(address), PER_CHAT_PER_SECOND, burst=PER_CHAT_BURST,
                     max_wait=MAX_WAIT_SECONDS)
-        acquire(redis, BOT_KEY, PER_BOT_PER_SECOND, max_wait=MAX_WAIT_SECONDS)
+        acquire(redis, BOT_KEY, PER_BOT_PER_SECOND, max_wait=MAX_WAIT_SECONDS,
+                meter="telegram_bot")
     except RateLimited as error:
         raise TransientSendError(str(error)) from error
 
@@ -112,7 +113,8 @@ def call(method: Callable[[Bot], Awaitable[T]], address: str | None = None) -> T
         if address is not None:
             pause(runtime().redis, chat_key(address), seconds, PER_CHAT_PER_SECOND,
                   burst=PER_CHAT_BURST)
-        raise TransientSendError(f"Telegram flood control: retry after {seconds:g}s") from error
+        raise TransientSendError(f"Telegram flood control: retry after {seconds:g}s",
+                                 code="429") from error
     except Forbidden as error:
         if "deactivated" in str(error).lower():  # the account is deleted: nobody to ask again
             raise PermanentSendError(str(error), code="deactivated",
@@ -129,7 +131,7 @@ def call(method: Callable[[Bot], Awaitable[T]], address: str | None = None) -> T
     except InvalidToken as error:  # a rotated or mistyped token: fixable, so retried
         raise TransientSendError(f"Telegram refused the bot token: {error}") from error
     except (NetworkError, TelegramError) as error:  # timeouts, 5xx, connection errors
-        raise TransientSendError(f"Telegram: {error}") from error
+        raise TransientSendError(f"Telegram: {error}", code="network_or_server") from error
 
 
 def retry_after_seconds(error: RetryAfter) -> float:

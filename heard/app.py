@@ -11,11 +11,13 @@ from fastapi.staticfiles import StaticFiles
 
 from bot.webhook import router as telegram_router
 from heard.guards import FORM_MARGIN, MAX_UPLOAD, Guard
+from heard.metrics import RequestTimer
 from heard.routes import (
     console,
     dashboard,
     facilitator,
     health,
+    metrics,
     recordings,
     responses,
     simulator,
@@ -60,6 +62,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(telegram_router)
     app.include_router(simulator.router)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(facilitator.router)
     app.include_router(responses.router)
     app.include_router(recordings.router)
@@ -87,6 +90,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         path: MAX_UPLOAD + FORM_MARGIN for path in ("/api/v1/contacts/import",
                                                     "/console/contacts/imports",
                                                     "/console/surveys")})  # and recordings
+    app.add_middleware(RequestTimer)  # outermost: a request's whole time, refusals included
     return app
 
 

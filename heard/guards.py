@@ -6,7 +6,6 @@ Pure ASGI (no per-request task or copy), for the webhooks are the hot path.
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import re
@@ -124,12 +123,3 @@ class HideTokens(logging.Filter):
             record.args = tuple(args)
         return True
 
-
-def access_log_config() -> dict[str, Any]:
-    """uvicorn's logging, its access lines passed through HideTokens."""
-    from uvicorn.config import LOGGING_CONFIG
-
-    config = copy.deepcopy(LOGGING_CONFIG)
-    config.setdefault("filters", {})["hide_tokens"] = {"()": HideTokens}
-    config["handlers"]["access"]["filters"] = ["hide_tokens"]
-    return config

@@ -49,6 +49,7 @@ def vendor(package: str, version: str, integrity: str, destination: Path,
             member = archive.extractfile(f"package/{name}")
             if member is None:
                 sys.exit(f"{package} {version}: no file package/{name} in {url}")
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
             (destination / name).write_bytes(member.read())
     (destination / "SOURCE").write_text(
         f"{package} {version} from the npm registry, as published ({license_name}, see "

@@ -49,10 +49,12 @@ def post(settings: Settings, path: str, data: dict[str, str],
             path, data=data, headers={"apiKey": settings.africastalking_api_key or "",
                                       "Accept": "application/json", **(headers or {})})
     except httpx.HTTPError as error:
-        raise TransientSendError(f"Africa's Talking unreachable: {error}") from None
+        raise TransientSendError(f"Africa's Talking unreachable: {error}",
+                                 code="unreachable") from None
     if response.status_code == 429 or response.status_code >= 500:
         raise TransientSendError(f"Africa's Talking {response.status_code}: "
-                                 f"{without_numbers(response.text[:200])}")
+                                 f"{without_numbers(response.text[:200])}",
+                                 code=str(response.status_code))
     return response
 
 

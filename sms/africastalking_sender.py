@@ -29,7 +29,8 @@ def africastalking_sender() -> Sender:
         sender_id = settings.africastalking_from or form["username"]
         try:
             acquire(runtime().redis, f"heard:rate:africastalking:{sender_id}",
-                    settings.africastalking_sms_per_second, max_wait=MAX_RATE_WAIT)
+                    settings.africastalking_sms_per_second, max_wait=MAX_RATE_WAIT,
+                    meter="africastalking_messages")
         except RateLimited as error:
             raise TransientSendError(str(error)) from None
         return accepted_id(answer(post(settings, "/version1/messaging", form)))
@@ -51,6 +52,6 @@ def accepted_id(body: dict) -> str:
     meaning = refusal(code, str(recipient.get("status", "")))
     reason = f"Africa's Talking {code}: {meaning.name}"
     if meaning.transient:
-        raise TransientSendError(reason)
+        raise TransientSendError(reason, code=str(code))
     raise PermanentSendError(reason, code=str(code), opt_out=meaning.opt_out,
                              unreachable=meaning.unreachable)

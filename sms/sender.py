@@ -53,29 +53,33 @@ def twilio_sender() -> Sender:
         arguments = _arguments(settings, message)
         sender_id = settings.twilio_messaging_service_sid or settings.twilio_from or ""
         return twilio_call(lambda: client.messages.create(**arguments).sid,
-                           f"heard:rate:twilio:{sender_id}", settings.sms_per_second)
+                           f"heard:rate:twilio:{sender_id}", settings.sms_per_second,
+                           meter="twilio_messages")
 
     return send
 
 
-def twilio_call(create: Callable[[], object], rate_key: str, per_second: float) -> str:
+def twilio_call(create: Callable[[], object], rate_key: str, per_second: float,
+                meter: str) -> str:
     """`create` (a Twilio resource's creation: a message, a call) within `rate_key`'s limit
-    across every worker; the new resource's sid, or Twilio's refusal as a send error."""
+    across every worker (`meter` names it in /metrics); the new resource's sid, or Twilio's
+    refusal as a send error."""
     try:
-        acquire(runtime().redis, rate_key, per_second, max_wait=MAX_RATE_WAIT)
+        acquire(runtime().redis, rate_key, per_second, max_wait=MAX_RATE_WAIT, meter=meter)
     except RateLimited as error:
         raise TransientSendError(str(error)) from None
     try:
         return str(create())
     except TwilioRestException as error:
         if error.status == 429 or error.status >= 500 or error.code in RETRIED_CODES:
-            raise TransientSendError(f"Twilio {error.status}: {error.msg}") from None
+            raise TransientSendError(f"Twilio {error.status}: {error.msg}",
+                                     code=str(error.code or error.status)) from None
         opt_out, unreachable = contact_effect(error.code)
         raise PermanentSendError(f"Twilio {error.status} {error.code}: {error.msg}",
                                  code=str(error.code), opt_out=opt_out,
                                  unreachable=unreachable) from None
     except (TwilioException, OSError) as error:  # network: connection refused, timeout
-        raise TransientSendError(f"Twilio unreachable: {error}") from None
+        raise TransientSendError(f"Twilio unreachable: {error}", code="unreachable") from None
 
 
 def twilio_finder() -> Finder:

@@ -28,11 +28,14 @@ ANALYZE_AFTER_ROWS = 1000
 
 @cache
 def get_engine(url: str) -> Engine:
+    """The engine of `url`; its errors never show a statement's parameters (addresses and
+    texts of messages), for they are logged."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         _sqlite_writes_take_the_lock_up_front(engine)
         return engine
-    engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True,
+                           hide_parameters=True)
     # rq forks its scheduler from the worker: a pooled connection inherited by that child
     # outlives a killed worker and keeps its transaction's row locks. Close idle ones first.
     os.register_at_fork(before=engine.pool.dispose)

@@ -151,6 +151,13 @@ class Settings(BaseSettings):
     community_time_zones: Annotated[dict[str, str], NoDecode, _env(
         "HEARD_COMMUNITY_TIME_ZONES",
         "community=Time/Zone, separated by commas, e.g. kibera=Africa/Nairobi")] = {}
+    # Operations: log lines as JSON objects (the default with DATABASE_URL: production) or
+    # text; /metrics only for a scraper sending this bearer token (unset: no /metrics)
+    log_format: Annotated[Literal["json", "text"] | None, _env(
+        "HEARD_LOG_FORMAT", "json or text")] = None
+    log_level: Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], _env(
+        "HEARD_LOG_LEVEL", "DEBUG, INFO, WARNING or ERROR")] = "INFO"
+    metrics_token: Annotated[str | None, _env("HEARD_METRICS_TOKEN", "a secret")] = None
     # Retention: as given, read through retention_days() (a bad value stops only the purge)
     retention: Annotated[str | None, _env(RETENTION_ENV, "a whole number of days")] = None
 
@@ -197,6 +204,10 @@ class Settings(BaseSettings):
     def simulator_access(self) -> str:
         """open on a laptop's embedded defaults; behind a facilitator token in production."""
         return self.simulator or ("token" if self.database_url else "open")
+
+    def log_format_used(self) -> str:
+        """json in production (a DATABASE_URL), text on a laptop's embedded defaults."""
+        return self.log_format or ("json" if self.database_url else "text")
 
     def retention_days(self) -> int:
         """Days to keep message texts and addresses (0: for ever); parsed when asked for, so a

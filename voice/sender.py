@@ -78,7 +78,7 @@ def twilio_voice_sender() -> Sender:
                      "status_callback_method": "POST", "timeout": RING_SECONDS}
         return twilio_call(lambda: client.calls.create(**arguments).sid,
                            f"heard:rate:twilio-voice:{arguments['from_']}",
-                           settings.calls_per_second)
+                           settings.calls_per_second, meter="twilio_calls")
 
     return send
 

@@ -86,9 +86,26 @@ def process_batch(db: Session, inbox_ids: Sequence[int], skip_locked: bool = Fal
                 message.processed_at = now
     outbox_ids = batch.write()
     _remember_when_they_wrote(db, contacts, pending)
+    _log_handled(pending, batch, outbox_ids)
     return Handled(list(pending), outbox_ids, sum(map(len, pending.values())),
                    batch.reward_ids, {message.id: message.outcome
                                       for messages in pending.values() for message in messages})
+
+
+def _log_handled(pending: dict[ContactKey, list[InboxMessage]], batch: Batch,
+                 outbox_ids: list[int]) -> None:
+    """One line per message handled, with the outbox ids of its replies (no address, no
+    text): how a message is followed from its webhook to the provider's delivery report."""
+    if not log.isEnabledFor(logging.INFO):
+        return
+    replies: dict[int | None, list[int]] = defaultdict(list)
+    for row, outbox_id in zip(batch.outbox, outbox_ids, strict=True):
+        replies[row["inbox_id"]].append(outbox_id)
+    for messages in pending.values():
+        for message in messages:
+            log.info("inbox processed", extra={
+                "inbox_id": message.id, "channel": message.channel, "outcome": message.outcome,
+                "round_id": batch.round_of.get(message.id), "outbox_ids": replies[message.id]})
 
 
 def _remember_when_they_wrote(db: Session, contacts: dict[ContactKey, Contact],
@@ -183,6 +200,7 @@ class Batch:
         self.sessions: dict[int, list[SurveySession]] = defaultdict(list)  # oldest first
         self.answers: dict[tuple[SurveySession, str], dict[str, Any] | None] = {}
         self.outbox: list[dict[str, Any]] = []
+        self.round_of: dict[int, int | None] = {}  # inbox id -> the round it went to (logs)
         self._rounds: dict[str, Round] | None = None
         self._latest: dict[str, int | None] = {}
         self._surveys: dict[int, Survey] = {}
@@ -245,6 +263,7 @@ class Batch:
             self.save_step(session, decision.result, message)
             if "profile" in decision.contact or session.status in FINISHED:
                 session.profile = dict(contact.profile or {})  # as answered, for exports
+        self.round_of[message.id] = session.round_id if session is not None else None
         self.write_outbox(contact, message, decision.replies)
 
     def new_session(self, contact: Contact, opening: Opening,

@@ -21,6 +21,7 @@ from surveys.quiet_hours import held_until, zone_for
 from surveys.settings import get_settings
 from surveys.tables import STILL_TO_SEND, Contact, InboxMessage, OutboxMessage, Round, utcnow
 from worker import inbound, locks
+from worker.metrics import count_provider_error
 from worker.pipeline import apply_early_statuses
 from worker.queues import (
     DRAIN_FLAG,
@@ -232,6 +233,8 @@ def _send(current: Runtime, rows: Select[OutboxMessage],
     for queue in ready.values():
         for position, (message, _) in enumerate(queue):
             outcomes[message.id] = outcome = _dispatch(message)
+            if not isinstance(outcome, Sent) and outcome.code is not None:  # the provider's
+                count_provider_error(current.redis, message.channel, outcome.code)  # refusal
             if isinstance(outcome, TransientSendError) or _marks_them(outcome):
                 put_back |= {later.id: before for later, before in queue[position + 1:]}
                 if not isinstance(outcome, TransientSendError):
@@ -240,6 +243,8 @@ def _send(current: Runtime, rows: Select[OutboxMessage],
     if outcomes or put_back:
         statuses |= patiently(lambda: _record(current.database_url, outcomes, put_back),
                               RECORD_PATIENCE, f"the outcome of sending outbox {sorted(outcomes)}")
+        _log_sends([message for queue in ready.values() for message, _ in queue
+                    if message.id in outcomes], outcomes, statuses)
     retry_later = next((outcome for outbox_id, outcome in outcomes.items()
                         if isinstance(outcome, TransientSendError)
                         and statuses[outbox_id] == "retrying"), None)
@@ -249,6 +254,20 @@ def _send(current: Runtime, rows: Select[OutboxMessage],
         statuses |= dict(zip(sorted(checked_again), again, strict=True))
         retry_later = retry_later or error
     return [statuses[message.id] for message in messages], retry_later
+
+
+def _log_sends(messages: list[OutboxMessage],
+               outcomes: dict[int, Sent | TransientSendError | PermanentSendError],
+               statuses: dict[int, str]) -> None:
+    """One line per provider call, by ids: the outbox row, the message it answers, the
+    provider's id of what it sent (Twilio's sid), or its error code."""
+    for message in messages:
+        outcome = outcomes[message.id]
+        provider_id, code = ((outcome.provider_id, None) if isinstance(outcome, Sent)
+                             else (None, outcome.code))
+        log.info(f"outbox {statuses[message.id]}", extra={
+            "outbox_id": message.id, "inbox_id": message.inbox_id, "channel": message.channel,
+            "provider_id": provider_id, "status": statuses[message.id], "error_code": code})
 
 
 def _marks_them(outcome: Sent | TransientSendError | PermanentSendError) -> bool:

@@ -56,8 +56,7 @@ def perform(runtime: Runtime, action: Action) -> str:
     """Do what `action` asks; what was done, for the response and the logs."""
     match action:
         case Store(inbound):
-            stored = ingest(runtime.database_url, runtime.redis, inbound)
-            return "stored" if stored is not None else "duplicate"
+            return _stored(inbound, ingest(runtime.database_url, runtime.redis, inbound))
         case Converse():
             return f"answered with {len(converse(runtime, action).replies)} replies"
         case Decline():
@@ -74,9 +73,17 @@ def perform(runtime: Runtime, action: Action) -> str:
 async def perform_async(runtime: Runtime, action: Action) -> str:
     """`perform` for async endpoints: a message joins the next group commit without a thread."""
     if isinstance(action, Store):
-        stored = await ingest_async(runtime.database_url, runtime.redis, action.inbound)
-        return "stored" if stored is not None else "duplicate"
+        return _stored(action.inbound, await ingest_async(runtime.database_url, runtime.redis,
+                                                          action.inbound))
     return await run_in_threadpool(perform, runtime, action)
+
+
+def _stored(inbound: Inbound, inbox_id: int | None) -> str:
+    """What storing a webhook's message did, logged by its ids: the first line of its trail."""
+    outcome = "stored" if inbox_id is not None else "duplicate"
+    log.info(f"inbox {outcome}", extra={"inbox_id": inbox_id, "channel": inbound.channel,
+                                        "provider_id": inbound.provider_id})
+    return outcome
 
 
 @dataclass(frozen=True)
@@ -107,6 +114,7 @@ def converse(runtime: Runtime, action: Converse) -> Answered:
                                  conflict=["channel", "provider_id"],
                                  returning=InboxMessage.id).scalar()
         duplicate = inbox_id is None
+        _stored(inbound, inbox_id)
         if inbox_id is None:  # a re-delivery: the replies it got the first time
             inbox_id = db.scalars(select(InboxMessage.id).where(
                 InboxMessage.channel == inbound.channel,
@@ -218,12 +226,17 @@ def record_status(database_url: str, report: Status) -> bool:
                              .with_for_update()).first()
         if message is None:
             log.info("status %s for a message not known yet: kept for the sweeper",
-                     report.status)
+                     report.status, extra={"provider_id": report.provider_id,
+                                           "status": report.status})
             db.add(EarlyStatus(provider_id=report.provider_id, status=report.status,
                                error_code=report.error_code, opt_out=report.opt_out,
                                unreachable=report.unreachable))
             return False
         apply_status(db, message, report)
+        log.info("outbox status", extra={
+            "outbox_id": message.id, "inbox_id": message.inbox_id, "channel": message.channel,
+            "provider_id": report.provider_id, "status": message.status,
+            "error_code": report.error_code})
     return True
 
 

@@ -13,7 +13,11 @@ from collections.abc import Callable
 
 from redis import Redis
 
-# KEYS[1]: bucket. ARGV: interval ms, burst, max wait ms (negative: no limit).
+from worker.metrics import SEND_LIMITS, SEND_SLOTS
+
+# KEYS[1]: bucket; KEYS[2], KEYS[3]: the hashes of slots taken and rates (worker.metrics).
+# ARGV: interval ms, burst, max wait ms (negative: no limit), the limit's name in /metrics ("":
+# not counted, e.g. a per-chat bucket), its rate a second.
 # Returns {reserved (1/0), wait ms as a string}: Lua numbers would be truncated to integers.
 _ACQUIRE = """
 local t = redis.call('TIME')
@@ -28,6 +32,10 @@ if wait < 0 then wait = 0 end
 if max_wait >= 0 and wait > max_wait then return {0, tostring(wait)} end
 local next_tat = tat + interval
 redis.call('SET', KEYS[1], tostring(next_tat), 'PX', math.ceil(next_tat - now) + 1000)
+if ARGV[4] ~= '' then
+  redis.call('HINCRBY', KEYS[2], ARGV[4], 1)
+  redis.call('HSET', KEYS[3], ARGV[4], ARGV[5])
+end
 return {1, tostring(wait)}
 """
 
@@ -52,9 +60,11 @@ class RateLimited(Exception):
 
 
 def acquire(redis: Redis, key: str, rate_per_second: float, *, burst: int = 1,
-            max_wait: float | None = None, sleep: Callable[[float], None] | None = time.sleep
-            ) -> float:
+            max_wait: float | None = None, sleep: Callable[[float], None] | None = time.sleep,
+            meter: str = "") -> float:
     """Take one slot of `key` (at most `rate_per_second`, `burst` at once); the seconds waited.
+
+    A `meter` names the limit in /metrics, which shows the slots taken against the rate.
 
     Sleeps until the slot is due unless `sleep` is None (then the caller must wait the returned
     time itself). When the wait would exceed `max_wait`, nothing is reserved and `RateLimited`
@@ -64,8 +74,8 @@ def acquire(redis: Redis, key: str, rate_per_second: float, *, burst: int = 1,
         raise ValueError("rate_per_second must be positive")
     interval_ms = 1000.0 / rate_per_second
     limit_ms = -1.0 if max_wait is None else max_wait * 1000.0
-    reserved, wait_ms = redis.eval(_ACQUIRE, 1, key, repr(interval_ms), max(1, burst),
-                                   repr(limit_ms))
+    reserved, wait_ms = redis.eval(_ACQUIRE, 3, key, SEND_SLOTS, SEND_LIMITS, repr(interval_ms),
+                                   max(1, burst), repr(limit_ms), meter, repr(rate_per_second))
     wait = float(wait_ms) / 1000.0
     if not int(reserved):
         raise RateLimited(key, wait)

@@ -20,7 +20,12 @@ from surveys.tables import OutboxMessage
 
 
 class TransientSendError(Exception):
-    """Worth retrying later (rate limited, provider 5xx, network)."""
+    """Worth retrying later (rate limited, provider 5xx, network); `code` is the provider's
+    error (its code, an HTTP status, `unreachable`), None when heard itself holds it back."""
+
+    def __init__(self, message: str, code: str | None = None):
+        super().__init__(message)
+        self.code = code
 
 
 class PermanentSendError(Exception):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -20,12 +22,14 @@ from surveys.settings import get_settings
 from worker.connection import stop_embedded, url_of
 from worker.runtime import Runtime, migrated_runtime
 
+MULTIPROCESS = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's multiprocess mode (heard.metrics)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 
 
 def _logging() -> None:
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from heard.logs import configure
+
+    configure()
 
 
 @db_app.command("upgrade")
@@ -52,7 +56,7 @@ def serve(
     import uvicorn
 
     from heard.app import create_app
-    from heard.guards import access_log_config
+    from heard.logs import log_config
     from worker.sweeper import start_in_background
 
     _logging()
@@ -62,6 +66,7 @@ def serve(
     # process just ending and leaving them running
     signal.signal(signal.SIGTERM, _exit_on_signal)
     children: list[subprocess.Popen[bytes]] = []
+    made: str | None = None  # a temporary folder of request metrics, removed at the end
     try:
         current = _runtime_once_reachable()
         folder = surveys or settings.surveys_dir or catalog.EXAMPLES
@@ -77,7 +82,10 @@ def serve(
         if count:
             start_in_background(current.redis, max(5, settings.sweep_after_seconds // 2))
         options: dict[str, Any] = {"host": host, "port": port, "log_level": "info",
-                                   "access_log": access_log, "log_config": access_log_config()}
+                                   "access_log": access_log, "log_config": log_config()}
+        if http_workers > 1 or os.environ.get(MULTIPROCESS):
+            env[MULTIPROCESS] = _metrics_folder()
+            made = None if os.environ.get(MULTIPROCESS) else env[MULTIPROCESS]
         if http_workers > 1:  # each process builds its app from the same settings
             os.environ.update(env)
             uvicorn.run("heard.app:app_from_settings", factory=True, workers=http_workers,
@@ -91,6 +99,22 @@ def serve(
             child.wait(timeout=10)
         if not settings.redis_url:  # the embedded redis-server is this process's: stop it
             stop_embedded(settings.data_dir)
+        if made:
+            shutil.rmtree(made, ignore_errors=True)
+
+
+def _metrics_folder() -> str:
+    """Where `--http-workers N` processes keep their request metrics for /metrics to add up
+    (prometheus_client's multiprocess mode): PROMETHEUS_MULTIPROC_DIR emptied, else a new
+    temporary folder; a previous run's files would be counted again."""
+    given = os.environ.get(MULTIPROCESS)
+    if not given:
+        return tempfile.mkdtemp(prefix="heard-metrics-")
+    folder = Path(given)
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+    return str(folder)
 
 
 def _runtime_once_reachable() -> Runtime:
