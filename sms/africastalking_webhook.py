@@ -8,16 +8,15 @@ action and `worker.pipeline` performs it: nothing here writes.
 
 from __future__ import annotations
 
-import hmac
 import logging
 from typing import Annotated
-from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from heard.routes.deps import get_runtime, request_settings
 from sms.adapter import BadPayload
 from sms.africastalking import read_message, read_status
+from sms.webhook import check_url_secret, posted_form
 from surveys.settings import Settings
 from worker.pipeline import perform_async
 from worker.runtime import Runtime
@@ -31,18 +30,9 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 async def verified_form(secret: str, request: Request, settings: SettingsDep) -> dict[str, str]:
     """The POSTed form, once the URL's secret proves AT was given it (else 403)."""
-    expected = settings.africastalking_callback_secret
-    if not expected:
-        log.error("AFRICASTALKING_CALLBACK_SECRET is not set: refusing Africa's Talking callbacks")
-        raise HTTPException(403, "Africa's Talking callbacks are not configured "
-                                 "(AFRICASTALKING_CALLBACK_SECRET)")
-    if not hmac.compare_digest(secret.encode(), expected.encode()):
-        log.warning("Africa's Talking callback with a wrong secret")
-        raise HTTPException(403, "wrong callback secret")
-    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        body = (await request.body()).decode("utf-8", errors="replace")
-        return dict(parse_qsl(body, keep_blank_values=True))
-    return {key: str(value) for key, value in (await request.form()).items()}
+    check_url_secret(secret, settings.africastalking_callback_secret,
+                     "AFRICASTALKING_CALLBACK_SECRET", "Africa's Talking")
+    return await posted_form(request)
 
 
 Form = Annotated[dict[str, str], Depends(verified_form)]

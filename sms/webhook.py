@@ -6,6 +6,7 @@ performs it: nothing here writes.
 
 from __future__ import annotations
 
+import hmac
 import logging
 from typing import Annotated
 from urllib.parse import parse_qsl
@@ -33,12 +34,7 @@ async def verified_form(request: Request, settings: SettingsDep) -> dict[str, st
     Twilio signs the public URL it called, so behind a proxy PUBLIC_BASE_URL must be that URL's
     scheme and host.
     """
-    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        # what Twilio sends; parse_qsl is several times faster than a general form parser
-        body = (await request.body()).decode("utf-8", errors="replace")
-        form = dict(parse_qsl(body, keep_blank_values=True))
-    else:
-        form = {key: str(value) for key, value in (await request.form()).items()}
+    form = await posted_form(request)
     signature = request.headers.get("X-Twilio-Signature", "")
     url = settings.public_base_url.rstrip("/") + request.url.path
     if request.url.query:
@@ -50,6 +46,26 @@ async def verified_form(request: Request, settings: SettingsDep) -> dict[str, st
         log.warning("Twilio webhook with a missing or wrong signature for %s", url)
         raise HTTPException(403, "invalid X-Twilio-Signature")
     return form
+
+
+async def posted_form(request: Request) -> dict[str, str]:
+    """The POSTed form's fields, as providers send them (url-encoded: parse_qsl is several times
+    faster than a general form parser), or multipart."""
+    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        body = (await request.body()).decode("utf-8", errors="replace")
+        return dict(parse_qsl(body, keep_blank_values=True))
+    return {key: str(value) for key, value in (await request.form()).items()}
+
+
+def check_url_secret(secret: str, expected: str | None, variable: str, whose: str) -> None:
+    """403 unless the callback URL's `secret` is `expected` (compared in constant time): how
+    a provider that signs nothing (Africa's Talking) proves a callback is its own."""
+    if not expected:
+        log.error("%s is not set: refusing %s callbacks", variable, whose)
+        raise HTTPException(403, f"{whose} callbacks are not configured ({variable})")
+    if not hmac.compare_digest(secret.encode(), expected.encode()):
+        log.warning("%s callback with a wrong secret in its URL", whose)
+        raise HTTPException(403, f"wrong secret in the {whose} callback URL")
 
 
 Form = Annotated[dict[str, str], Depends(verified_form)]

@@ -9,16 +9,15 @@ answers with its screen; nothing here writes.
 
 from __future__ import annotations
 
-import hmac
 import logging
 from typing import Annotated
-from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from heard.routes.deps import get_runtime, request_settings
 from sms.adapter import BadPayload
+from sms.webhook import check_url_secret, posted_form
 from surveys.settings import Settings
 from ussd.adapter import read_callback, read_session_end
 from ussd.continuation import continue_elsewhere
@@ -33,16 +32,8 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 async def verified_form(request: Request, secret: str, settings: SettingsDep) -> dict[str, str]:
     """The POSTed form, once the URL's secret is HEARD_USSD_SECRET (else 403)."""
-    if not settings.ussd_secret:
-        log.error("HEARD_USSD_SECRET is not set: refusing USSD callbacks")
-        raise HTTPException(403, "USSD callbacks are not configured (HEARD_USSD_SECRET)")
-    if not hmac.compare_digest(secret.encode(), settings.ussd_secret.encode()):
-        log.warning("a USSD callback with a wrong secret in its URL")
-        raise HTTPException(403, "wrong secret in the USSD callback URL")
-    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        body = (await request.body()).decode("utf-8", errors="replace")
-        return dict(parse_qsl(body, keep_blank_values=True))
-    return {key: str(value) for key, value in (await request.form()).items()}
+    check_url_secret(secret, settings.ussd_secret, "HEARD_USSD_SECRET", "USSD")
+    return await posted_form(request)
 
 
 Form = Annotated[dict[str, str], Depends(verified_form)]
