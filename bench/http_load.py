@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import statistics
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -156,3 +158,19 @@ def run_timed(host: str, port: int, timed: Sequence[tuple[float, bytes]],
     began = time.perf_counter() + 0.5  # the connections open first
     asyncio.run(all_of_them())
     return began, latest, times
+
+
+def server_pid(port: int) -> int:
+    """The `heard serve` process listening on `port` (Linux /proc)."""
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            words = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"serve" in words and str(port).encode() in words:
+            return int(cmdline.parent.name)
+    raise LookupError(f"no heard serve on port {port}")
+
+
+def percentile(times: list[float], which: int) -> float:
+    return statistics.quantiles(times, n=100)[which - 1] if len(times) > 1 else times[0]

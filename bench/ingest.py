@@ -19,6 +19,7 @@ from redis import Redis
 from sqlalchemy import func, select
 
 from bench import http_load
+from bench.http_load import server_pid
 from bench.pipeline import (
     DATABASE_URL,
     HTTP_CONNECTIONS,
@@ -34,7 +35,6 @@ from bench.pipeline import (
     server,
     twilio_ingest_rate,
 )
-from bench.voice import server_pid
 from bot.webhook import PATH as TELEGRAM_PATH
 from bot.webhook import SECRET_HEADER
 from surveys.database import migrate, session_scope

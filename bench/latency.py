@@ -29,6 +29,7 @@ from twilio.request_validator import RequestValidator
 
 from bench import http_load
 from bench.fault_drill import ANSWERS
+from bench.http_load import percentile
 from bench.pipeline import (
     DATABASE_URL,
     HTTP_CONNECTIONS,
@@ -42,7 +43,6 @@ from bench.pipeline import (
     twilio_ingest_rate,
 )
 from bench.timed_twilio import TimedTwilio
-from bench.voice import percentile
 from surveys import catalog
 from surveys.database import migrate, session_scope
 from surveys.tables import InboxMessage, OutboxMessage

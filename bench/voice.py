@@ -5,45 +5,35 @@ TwiML with no I/O (bench/echo_app.py). heard: `heard serve --workers 0` on the b
 PostgreSQL and Redis (bench/pipeline.py), an open round of water-access. Each caller walks in:
 the call begins (step 0), the round's code on the keys, then every question answered with
 keys (a number, a multiple choice) or aloud (the question in words: a `<Record>`), each
-request signed as Twilio signs it (X-Twilio-Signature over the Gather's action URL). First as
-fast as heard answers (its max throughput), then paced at half of the lower of that and the
-ceiling, from CALLERS concurrent callers: p50 and p99 response times (goal: p99 < 100 ms).
+request signed as Twilio signs it (X-Twilio-Signature over the Gather's action URL). What is
+measured, and how: bench/synchronous.py (goal: p99 < 100 ms at half the webhook's max).
 Environment: BENCH_DATABASE_URL, BENCH_REDIS_URL (see bench/pipeline.py), BENCH_CALLS.
 """
 
 from __future__ import annotations
 
 import os
-import statistics
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import httpx
 from redis import Redis
-from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
-from bench import http_load
+from bench import http_load, synchronous
 from bench.pipeline import (
     DATABASE_URL,
-    HTTP_CONNECTIONS,
     REDIS_URL,
     ROOT,
     TWILIO_TOKEN,
-    cpu_seconds,
     create_database,
     reset,
-    server,
 )
 from surveys import catalog
 from surveys.database import migrate, session_scope
-from surveys.tables import SurveySession
 from surveys.words import keypad_digits
 from worker import rounds
 
 CALLS = int(os.environ.get("BENCH_CALLS", "600"))
-CALLERS = 200  # calls in progress at once, each on its own connection
-GOAL_P99 = 0.100  # seconds
 PORT = 8795
 PUBLIC = f"http://127.0.0.1:{PORT}"
 # consent yes, gender, age, source (public tap), minutes to fetch, daily yes, problems 1 and 3
@@ -64,45 +54,16 @@ def main() -> None:
         survey = catalog.latest(db, "water-access")
         assert survey is not None  # reset() registered it
         code = rounds.create_round(db, survey, "bench").code or ""
-    before = os.getloadavg()[0]
-    with server(PORT + 1, env, "bench.echo_app:app") as port:
-        ceiling, _ = http_load.run_sequences("127.0.0.1", port, [
-            [http_load.post_form("/voice/twilio?step=1", _form(f"CE{n}", n, "1"), {})] * 10
-            for n in range(CALLS)],
-            HTTP_CONNECTIONS)
-    with server(PORT, env) as port:
+    echoed = [[http_load.post_form("/voice/twilio?step=1", _form(f"CE{n}", n, "1"), {})] * 10
+              for n in range(CALLS)]
+
+    def calls(port: int) -> list[list[bytes]]:
         steps = probe(port, keypad_digits(code))
-        calls = [call(steps, f"CA{number:032x}", number) for number in range(2 * CALLS)]
-        http_load.run_sequences("127.0.0.1", port, calls[:20], HTTP_CONNECTIONS)  # warm up
-        serving = cpu_seconds(pid=server_pid(port))
-        postgres = cpu_seconds("postgres")
-        most, saturated = http_load.run_sequences("127.0.0.1", port, calls[20:CALLS],
-                                                  HTTP_CONNECTIONS)
-        server_cpu = (cpu_seconds(pid=server_pid(port)) - serving) / len(saturated)
-        postgres_cpu = (cpu_seconds("postgres") - postgres) / len(saturated)
-        limit, which = min((ceiling, "the HTTP ceiling"), (most, "the voice webhook's max"))
-        rate, times = http_load.run_sequences("127.0.0.1", port, calls[CALLS:], CALLERS,
-                                              limit / 2)
-    p50, p99 = percentile(times, 50), percentile(times, 99)
-    with session_scope(DATABASE_URL) as db:  # every call answered the whole survey
-        completed = db.scalar(select(func.count()).select_from(SurveySession)
-                              .where(SurveySession.status == "completed"))
-    assert completed == len(calls) + 1, f"{completed} of {len(calls) + 1} calls completed"
-    print(f"voice calls through POST /voice/twilio (signed), water-access, "
-          f"{len(steps)} requests a call; load average before {before:.1f}, after "
-          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (others' work skews the figures)")
-    print(f"  ceiling: {ceiling:,.0f} req/s (uvicorn + FastAPI, the form read, a question's "
-          f"TwiML, no I/O; {HTTP_CONNECTIONS} connections)")
-    print(f"  max voice webhook: {most:,.0f} req/s = {most / ceiling:.0%} of the ceiling "
-          f"({HTTP_CONNECTIONS} callers, each request sent once the last is answered; "
-          f"p50 {percentile(saturated, 50) * 1000:.0f} ms, "
-          f"p99 {percentile(saturated, 99) * 1000:.0f} ms); CPU per request: heard "
-          f"{server_cpu * 1000:.1f} ms (one process: at most {1 / server_cpu:,.0f} req/s on a "
-          f"core of its own), PostgreSQL {postgres_cpu * 1000:.1f} ms")
-    print(f"  paced at half of {which} ({limit / 2:,.0f} req/s), {CALLERS} concurrent callers, "
-          f"{CALLS} calls: {rate:,.0f} req/s achieved = {rate / ceiling:.0%} of the ceiling; "
-          f"p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms: goal p99 < "
-          f"{GOAL_P99 * 1000:.0f} ms {'met' if p99 < GOAL_P99 else 'NOT met'}")
+        return [call(steps, f"CA{number:032x}", number) for number in range(2 * CALLS)]
+
+    synchronous.run(synchronous.Words("voice calls through POST /voice/twilio (signed)",
+                                      "voice webhook", "request", "calls",
+                                      "a question's TwiML"), env, PORT, CALLS, echoed, calls)
     reset(redis)
 
 
@@ -155,23 +116,3 @@ def _form(sid: str, number: int, keys: str | None) -> dict[str, str]:
 
 def _signature(path: str, form: dict[str, str]) -> str:
     return RequestValidator(TWILIO_TOKEN).compute_signature(PUBLIC + path, form)
-
-
-def server_pid(port: int) -> int:
-    """The `heard serve` (or bare uvicorn) process listening on `port` (Linux /proc)."""
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            words = cmdline.read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if (b"serve" in words or b"uvicorn" in words) and str(port).encode() in words:
-            return int(cmdline.parent.name)
-    raise LookupError(f"no heard serve on port {port}")
-
-
-def percentile(times: list[float], which: int) -> float:
-    return statistics.quantiles(times, n=100)[which - 1] if len(times) > 1 else times[0]
-
-
-if __name__ == "__main__":
-    main()
