@@ -84,6 +84,32 @@ def run(host: str, port: int, requests: Sequence[bytes], connections: int = 32) 
 IDLE_SECONDS = 4  # uvicorn closes a keep-alive connection idle for 5 s
 
 
+class _KeptAlive:
+    """A keep-alive connection, opened again where the server closed it (or soon would)."""
+
+    def __init__(self, host: str, port: int, reader: asyncio.StreamReader,
+                 writer: asyncio.StreamWriter) -> None:
+        self.host, self.port, self.reader, self.writer = host, port, reader, writer
+        self.last = time.perf_counter()
+
+    @classmethod
+    async def opened(cls, host: str, port: int) -> _KeptAlive:
+        return cls(host, port, *await asyncio.open_connection(host, port))
+
+    async def answered(self, request: bytes) -> float:
+        """`request` sent and its response read: when (time.perf_counter())."""
+        if self.reader.at_eof() or time.perf_counter() - self.last > IDLE_SECONDS:
+            self.writer.close()
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        self.writer.write(request)
+        await _response(self.reader)
+        self.last = time.perf_counter()
+        return self.last
+
+    def close(self) -> None:
+        self.writer.close()
+
+
 def run_sequences(host: str, port: int, sequences: Sequence[Sequence[bytes]],
                   connections: int, rate: float | None = None) -> tuple[float, list[float]]:
     """Each sequence (one caller's requests, in order, each sent once the last is answered)
@@ -96,23 +122,16 @@ def run_sequences(host: str, port: int, sequences: Sequence[Sequence[bytes]],
     slots = iter(range(sum(len(sequence) for sequence in sequences)))
 
     async def caller() -> None:
-        reader, writer = await asyncio.open_connection(host, port)
-        answered = time.perf_counter()
+        connection = await _KeptAlive.opened(host, port)
         try:
             while waiting:
                 for request in waiting.pop():
                     if rate is not None:  # the request's slot in one schedule for all
                         await asyncio.sleep(began + next(slots) / rate - time.perf_counter())
                     sent = time.perf_counter()
-                    if reader.at_eof() or sent - answered > IDLE_SECONDS:  # closed, or soon
-                        writer.close()
-                        reader, writer = await asyncio.open_connection(host, port)
-                    writer.write(request)
-                    await _response(reader)
-                    answered = time.perf_counter()
-                    times.append(answered - sent)
+                    times.append(await connection.answered(request) - sent)
         finally:
-            writer.close()
+            connection.close()
 
     async def all_of_them() -> None:
         await asyncio.gather(*(caller() for _ in range(connections)))
@@ -134,23 +153,15 @@ def run_timed(host: str, port: int, timed: Sequence[tuple[float, bytes]],
 
     async def connection() -> None:
         nonlocal latest
-        reader, writer = await asyncio.open_connection(host, port)
-        answered = time.perf_counter()
+        kept = await _KeptAlive.opened(host, port)
         try:
             for offset, request in pending:
                 due = began + offset
                 await asyncio.sleep(due - time.perf_counter())
-                sent = time.perf_counter()
-                latest = max(latest, sent - due)
-                if reader.at_eof() or sent - answered > IDLE_SECONDS:  # closed, or soon
-                    writer.close()
-                    reader, writer = await asyncio.open_connection(host, port)
-                writer.write(request)
-                await _response(reader)
-                answered = time.perf_counter()
-                times.append(answered - due)
+                latest = max(latest, time.perf_counter() - due)
+                times.append(await kept.answered(request) - due)
         finally:
-            writer.close()
+            kept.close()
 
     async def all_of_them() -> None:
         await asyncio.gather(*(connection() for _ in range(connections)))
