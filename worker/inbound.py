@@ -67,14 +67,20 @@ def process(db: Session, inbox_id: int,
     return (handled.contacts[0] if handled.contacts else None), handled.outbox_ids
 
 
-def process_batch(db: Session, inbox_ids: Sequence[int], skip_locked: bool = False) -> Handled:
-    """Handle these inbox rows, and every earlier unprocessed row of their contacts, in order."""
-    heads = db.execute(select(InboxMessage.channel, InboxMessage.address)
-                       .where(InboxMessage.id.in_(inbox_ids),
-                              InboxMessage.processed_at.is_(None)).distinct()).all()
+def process_batch(db: Session, inbox_ids: Sequence[int], skip_locked: bool = False,
+                  sender: ContactKey | None = None) -> Handled:
+    """Handle these inbox rows, and every earlier unprocessed row of their contacts, in order
+    (`sender`: whose they all are, where the caller knows: one read fewer)."""
+    if sender is not None:
+        heads = [sender]
+    else:
+        heads = [(head.channel, head.address) for head in db.execute(
+            select(InboxMessage.channel, InboxMessage.address)
+            .where(InboxMessage.id.in_(inbox_ids), InboxMessage.processed_at.is_(None))
+            .distinct())]
     if not heads:
         return Handled()
-    contacts = lock_contacts(db, [(head.channel, head.address) for head in heads], skip_locked)
+    contacts = lock_contacts(db, heads, skip_locked)
     pending = _pending_in_order(db, list(contacts), max(inbox_ids))
     batch = Batch(db)
     batch.load_sessions(contacts.values())

@@ -127,7 +127,7 @@ def converse(runtime: Runtime, action: Converse) -> Answered:
         else:
             if action.recording is not None:
                 fetch = _same_recording_once(db, inbox_id, action.recording)
-            handled = process_batch(db, [inbox_id])
+            handled = process_batch(db, [inbox_id], sender=(inbound.channel, inbound.address))
             reward_ids = handled.reward_ids
             if fetch is not None and action.recording is not None:
                 _keep_recording(db, inbound.channel, inbound.address, action.recording)
@@ -148,15 +148,14 @@ def converse(runtime: Runtime, action: Converse) -> Answered:
 
 def where_they_are(db: Session, channel: str, address: str) -> tuple[int | None, str | None]:
     """A contact's newest session's survey version and language (else their own language)."""
-    contact = db.execute(select(Contact.id, Contact.language).where(
-        Contact.channel == channel, Contact.address == address)).first()
-    if contact is None:
+    found = db.execute(select(Contact.language, SurveySession.survey_pk, SurveySession.state)
+                       .outerjoin(SurveySession, SurveySession.contact_id == Contact.id)
+                       .where(Contact.channel == channel, Contact.address == address)
+                       .order_by(SurveySession.updated_at.desc().nulls_last(),
+                                 SurveySession.id.desc()).limit(1)).first()
+    if found is None:
         return None, None
-    newest = db.execute(select(SurveySession.survey_pk, SurveySession.state).where(
-        SurveySession.contact_id == contact.id).order_by(
-        SurveySession.updated_at.desc(), SurveySession.id.desc()).limit(1)).first()
-    language = (newest.state or {}).get("lang") if newest is not None else None
-    return (newest.survey_pk if newest is not None else None), language or contact.language
+    return found.survey_pk, (found.state or {}).get("lang") or found.language
 
 
 def _same_recording_once(db: Session, inbox_id: int, recording: Recording) -> str | None:
