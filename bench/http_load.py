@@ -172,13 +172,13 @@ def run_timed(host: str, port: int, timed: Sequence[tuple[float, bytes]],
 
 
 def server_pid(port: int) -> int:
-    """The `heard serve` process listening on `port` (Linux /proc)."""
+    """The `heard serve` (or bare uvicorn) process listening on `port` (Linux /proc)."""
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         try:
             words = cmdline.read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"serve" in words and str(port).encode() in words:
+        if (b"serve" in words or b"uvicorn" in words) and str(port).encode() in words:
             return int(cmdline.parent.name)
     raise LookupError(f"no heard serve on port {port}")
 
