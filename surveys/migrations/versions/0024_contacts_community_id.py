@@ -7,7 +7,7 @@ of the community and sorts it for each chunk. (community, id) gives the chunk di
 serves every lookup by community the old index served.
 
 Revision ID: 0024
-Revises: 0021
+Revises: 0023
 """
 
 from alembic import op
