@@ -35,13 +35,17 @@ WITH_OPTIONS: dict[str, Callable[[list[str]], None]] = {"growth": growth.main, "
 
 
 def runs(words: list[str]) -> list[tuple[str, list[str]]]:
-    """Each benchmark named with the options (and their values) that follow its name."""
+    """Each benchmark named with the options (and their values) that follow its name; an
+    option's value is its own even where it names a benchmark (`scale --skip export`)."""
     found: list[tuple[str, list[str]]] = []
     for word in words:
-        if word in BENCHMARKS or word in WITH_OPTIONS:
+        options = found[-1][1] if found and found[-1][0] in WITH_OPTIONS else None
+        a_value = options is not None and bool(options) and options[-1].startswith("--") \
+            and "=" not in options[-1] and options[-1] not in ("--help", "-h")
+        if (word in BENCHMARKS or word in WITH_OPTIONS) and not a_value:
             found.append((word, []))
-        elif found and found[-1][0] in WITH_OPTIONS:
-            found[-1][1].append(word)
+        elif options is not None:
+            options.append(word)
         else:
             sys.exit(f"python -m bench: {word!r} is no benchmark ({', '.join(BENCHMARKS)}) "
                      f"nor an option of one that takes them ({', '.join(WITH_OPTIONS)})")
