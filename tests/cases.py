@@ -19,7 +19,7 @@ from rq import Queue
 from sqlalchemy import select
 
 from surveys.database import session_scope
-from surveys.tables import InboxMessage, OutboxMessage
+from surveys.tables import Contact, InboxMessage, OutboxMessage
 from worker import jobs
 from worker.queues import INBOUND, QUEUE_NAMES
 
@@ -100,3 +100,16 @@ def answered(runtime: Any, channel: str, provider_id: str | None) -> dict[str, A
         return {"outcome": row.outcome, "replies": list(db.scalars(
             select(OutboxMessage.text).where(OutboxMessage.inbox_id == row.id)
             .order_by(OutboxMessage.seq)))}
+
+
+def delivery(runtime: Any, provider_id: str) -> dict[str, Any] | None:
+    """The outbox row the provider knows as `provider_id`, after its delivery report: its
+    status and error, and what the report said of the person."""
+    with session_scope(runtime.database_url) as db:
+        row = db.scalars(select(OutboxMessage)
+                         .where(OutboxMessage.provider_id == provider_id)).first()
+        if row is None:
+            return None
+        contact = db.get_one(Contact, row.contact_id)
+        return {"status": row.status, "error_code": row.error_code,
+                "contact": {"opted_out": contact.opted_out, "unreachable": contact.unreachable}}

@@ -14,7 +14,7 @@ from surveys import catalog
 from surveys.database import session_scope
 from surveys.settings import SettingError, get_settings
 from surveys.tables import Contact, InboxMessage, OutboxMessage, SurveySession
-from tests.cases import CaseFile, answered, inbox_row, queued
+from tests.cases import CaseFile, answered, delivery, inbox_row, queued
 from tests.fakes.africastalking_api import API_KEY, FakeAfricasTalking, fake_africastalking
 from tests.pipeline import answers, client_for, count, drain
 from tests.test_sms import AMINA, RAHIMA, launched, sms
@@ -134,10 +134,10 @@ def test_a_conversation_through_at_end_to_end(runtime, at):
     assert report(client, first, "Success").status_code == 200
     assert report(client, first, "Buffered").status_code == 200  # late: never backwards
     assert report(client, last, "Failed", "DeliveryFailure").status_code == 200
-    assert _delivery(runtime, first) == {"status": "delivered", "error_code": None,
+    assert delivery(runtime, first) == {"status": "delivered", "error_code": None,
                                          "contact": {"opted_out": False, "unreachable": None}}
-    assert _delivery(runtime, last)["status"] == "undelivered"
-    assert _delivery(runtime, last)["error_code"] == "DeliveryFailure"
+    assert delivery(runtime, last)["status"] == "undelivered"
+    assert delivery(runtime, last)["error_code"] == "DeliveryFailure"
 
 
 def test_twilio_and_at_messages_of_one_person_are_one_conversation(
@@ -209,13 +209,13 @@ def test_africastalking_case(runtime, at, case):
     """tests/data/africastalking/incoming.json: form → status → inbox row → queued jobs →
     what the person is answered (or, for a delivery report, what became of the message)."""
     client = client_for(runtime)
-    delivery = case.get("path") == "delivery"
+    a_report = case.get("path") == "delivery"
     if case.get("round"):
         open_round(runtime)
     sender = case["form"].get("from", AMINA)
     for number, text in enumerate(case.get("before", [])):
         at_sms(client, sender, text, f"ATbefore{number}")
-    if delivery:
+    if a_report:
         first = launched(runtime, AMINA, "en")[0]
         with session_scope(runtime.database_url) as db:
             row = db.get_one(OutboxMessage, first)
@@ -223,26 +223,16 @@ def test_africastalking_case(runtime, at, case):
     jobs.drain_inbox()
     runtime.redis.flushdb()  # the case's own jobs only
     secret = case.get("secret", SECRET)
-    path = f"/sms/africastalking/{secret}" + ("/delivery" if delivery else "")
+    path = f"/sms/africastalking/{secret}" + ("/delivery" if a_report else "")
     for _ in range(case.get("repeat", 1)):
         response = client.post(path, data=case["form"])
     got: dict[str, Any] = {"status": response.status_code,
                            "response": response.json() if response.content else None}
-    if delivery:
-        got["delivery"] = _delivery(runtime, "ATXid_out1")
+    if a_report:
+        got["delivery"] = delivery(runtime, "ATXid_out1")
     else:
         message_id = case["form"].get("id")
         got |= {"inbox": inbox_row(runtime, "sms", message_id), "queued": queued(runtime),
                 "answered": answered(runtime, "sms", message_id)}
     CASES.check(case, got)
 
-
-def _delivery(runtime: Any, provider_id: str) -> dict[str, Any] | None:
-    with session_scope(runtime.database_url) as db:
-        row = db.scalars(select(OutboxMessage)
-                         .where(OutboxMessage.provider_id == provider_id)).first()
-        if row is None:
-            return None
-        contact = db.get_one(Contact, row.contact_id)
-        return {"status": row.status, "error_code": row.error_code,
-                "contact": {"opted_out": contact.opted_out, "unreachable": contact.unreachable}}

@@ -23,7 +23,7 @@ from surveys.tables import (
     SurveySession,
     utcnow,
 )
-from tests.cases import CaseFile, answered, inbox_row, queued
+from tests.cases import CaseFile, answered, delivery, inbox_row, queued
 from tests.fakes.twilio_api import FakeTwilio, fake_twilio
 from tests.pipeline import answers, client_for, count, drain
 from worker import jobs, rounds
@@ -408,7 +408,7 @@ def test_twilio_case(runtime, twilio, case):
     sid = case["form"].get("MessageSid")
     got: dict[str, Any] = {"status": response.status_code, "response": _answer(response)}
     if path.endswith("/status"):
-        got["delivery"] = _delivery(runtime, "SMout1")
+        got["delivery"] = delivery(runtime, "SMout1")
     else:
         channel = "whatsapp" if sender.startswith("whatsapp:") else "sms"
         got |= {"inbox": inbox_row(runtime, channel, sid), "queued": queued(runtime),
@@ -429,16 +429,6 @@ def _sent_invitation(runtime: Any, provider_id: str) -> None:
         row = db.get_one(OutboxMessage, first)
         row.provider_id, row.status = provider_id, "sent"
 
-
-def _delivery(runtime: Any, provider_id: str) -> dict[str, Any] | None:
-    with session_scope(runtime.database_url) as db:
-        row = db.scalars(select(OutboxMessage)
-                         .where(OutboxMessage.provider_id == provider_id)).first()
-        if row is None:
-            return None
-        contact = db.get_one(Contact, row.contact_id)
-        return {"status": row.status, "error_code": row.error_code,
-                "contact": {"opted_out": contact.opted_out, "unreachable": contact.unreachable}}
 
 
 def test_a_status_that_comes_before_its_send_is_recorded_is_applied_later(runtime, twilio):
